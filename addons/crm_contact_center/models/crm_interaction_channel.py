@@ -1,0 +1,44 @@
+from odoo import fields, models
+
+
+class CrmInteractionChannel(models.Model):
+    """A way customers and the company talk to each other.
+
+    Shipped channels cover phone, IP telephony, e-mail, web forms / portal,
+    live chat, social networks, SMS, meetings and surveys; supervisors add
+    their own. ``code`` is what integrations send in the inbound API's
+    ``channel`` field, so it is unique and never translated.
+    """
+
+    _name = "crm.interaction.channel"
+    _description = "Interaction Channel"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    code = fields.Char(
+        required=True,
+        help="Technical code used by integrations (e.g. 'phone', 'ip_phone', 'chat').",
+    )
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    icon = fields.Char(default="fa-comments", help="Font Awesome icon, e.g. fa-phone.")
+    color = fields.Integer()
+    is_realtime = fields.Boolean(
+        string="Real-time",
+        help="Calls and chats: a request not answered at once is missed and needs a callback.",
+    )
+    response_time_hours = fields.Float(
+        string="Response Target (hours)",
+        default=24.0,
+        help="Service level: an inbound request should be answered within this time.",
+    )
+    company_id = fields.Many2one("res.company", help="Leave empty to share the channel.")
+
+    _sql_constraints = [
+        ("code_company_uniq", "UNIQUE(code, company_id)", "The channel code must be unique."),
+        (
+            "response_time_positive",
+            "CHECK(response_time_hours >= 0)",
+            "The response target cannot be negative.",
+        ),
+    ]

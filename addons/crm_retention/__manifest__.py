@@ -1,0 +1,32 @@
+{
+    "name": "CRM Customer Retention",
+    "summary": "Customer lifecycle stages, stage history and a BG/NBD churn model "
+    "(P(alive), expected purchases, CLV) computed from won deals",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "license": "LGPL-3",
+    "author": "CRM Retention Suite",
+    "website": "https://example.com/crm-retention-suite",
+    "depends": ["crm"],
+    "external_dependencies": {"python": ["numpy", "scipy", "pandas"]},
+    "data": [
+        "security/crm_retention_security.xml",
+        "security/ir.model.access.csv",
+        "data/crm_lifecycle_stage_data.xml",
+        "data/ir_config_parameter_data.xml",
+        "data/ir_cron_data.xml",
+        "views/crm_lifecycle_stage_views.xml",
+        "views/crm_lifecycle_history_views.xml",
+        "views/crm_customer_profile_views.xml",
+        "views/crm_retention_model_views.xml",
+        "views/res_partner_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/crm_retention_menus.xml",
+    ],
+    "demo": ["demo/crm_retention_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["crm_retention/static/tests/tours/**/*"],
+    },
+    "installable": True,
+    "application": False,
+}

@@ -1,0 +1,1 @@
+"""Pure numpy/scipy/pandas computations (no Odoo imports)."""

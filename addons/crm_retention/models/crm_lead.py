@@ -1,0 +1,59 @@
+from odoo import api, models
+
+# a change of any of these can move a customer's deal metrics
+DEAL_FIELDS = {
+    "stage_id", "active", "type", "expected_revenue", "date_closed",
+    "partner_id", "company_id", "probability",
+}
+
+
+class CrmLead(models.Model):
+    """Keep the customer's lifecycle profile current as its deals change.
+
+    Winning, un-winning, losing, re-dating, re-pricing or re-assigning an
+    opportunity refreshes the profiles of the customers concerned (before
+    and after the change) at once, with the company's current model
+    parameters; the daily cron refits the model itself.
+    """
+
+    _inherit = "crm.lead"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        leads = super().create(vals_list)
+        leads._lifecycle_refresh(leads._lifecycle_keys())
+        return leads
+
+    def write(self, vals):
+        if not DEAL_FIELDS & vals.keys() or self.env.context.get("lifecycle_skip_refresh"):
+            return super().write(vals)
+        before = self._lifecycle_keys()
+        res = super().write(vals)
+        self._lifecycle_refresh(before | self._lifecycle_keys())
+        return res
+
+    def unlink(self):
+        keys = self._lifecycle_keys()
+        res = super().unlink()
+        self._lifecycle_refresh(keys)
+        return res
+
+    def _lifecycle_keys(self):
+        """(commercial partner id, company) pairs these leads count for."""
+        keys = set()
+        for lead in self.sudo().with_context(active_test=False):
+            partner = lead.partner_id.commercial_partner_id
+            company = lead.company_id or lead.partner_id.company_id or lead.user_id.company_id
+            if partner and company:
+                keys.add((partner.id, company))
+        return keys
+
+    def _lifecycle_refresh(self, keys):
+        if not keys or self.env.context.get("lifecycle_skip_refresh"):
+            return
+        Profile = self.env["crm.customer.profile"].sudo()
+        by_company = {}
+        for partner_id, company in keys:
+            by_company.setdefault(company, []).append(partner_id)
+        for company, partner_ids in by_company.items():
+            Profile._recompute_partners(partner_ids, company)

@@ -1,0 +1,125 @@
+from ast import literal_eval
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
+
+STAGE_KINDS = [
+    ("potential", "Potential"),
+    ("new", "New"),
+    ("active", "Active"),
+    ("at_risk", "At risk"),
+    ("lost", "Lost"),
+    ("won_back", "Won back"),
+]
+
+
+class CrmLifecycleStage(models.Model):
+    """A lifecycle stage and the rule that puts customers in it.
+
+    The recompute evaluates the stages of a company (its own plus the shared
+    ones, ``company_id`` empty) in ``sequence`` order; a customer profile
+    takes the first stage whose ``rule_domain`` matches it. The rules are
+    domains on ``crm.customer.profile`` metric fields, so an administrator
+    can add a stage such as "VIP" (``[('won_revenue', '>', 100000)]``)
+    without code. ``kind`` tells reports (churn, win-back...) what the stage
+    means whatever its name.
+    """
+
+    _name = "crm.lifecycle.stage"
+    _description = "Customer Lifecycle Stage"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    color = fields.Integer()
+    kind = fields.Selection(
+        STAGE_KINDS,
+        required=True,
+        default="potential",
+        help="What the stage means for reports (acquired, churned, won back...), "
+        "whatever its name.",
+    )
+    fold = fields.Boolean(
+        string="Folded in Kanban", help="Fold this stage's column in the customers' kanban view."
+    )
+    company_id = fields.Many2one(
+        "res.company", help="Leave empty to use the stage in every company."
+    )
+    rule_domain = fields.Char(
+        string="Assignment Rule",
+        default="[]",
+        required=True,
+        help="Customers whose profile matches this domain enter the stage. Stages are "
+        "evaluated in sequence and the first match wins; an empty rule matches everyone.",
+    )
+    description = fields.Text(translate=True, help="What this stage means for your team.")
+    profile_count = fields.Integer(compute="_compute_profile_count", string="Customers")
+
+    def _compute_profile_count(self):
+        counts = dict(
+            self.env["crm.customer.profile"]._read_group(
+                [("stage_id", "in", self.ids)], ["stage_id"], ["__count"]
+            )
+        )
+        for stage in self:
+            stage.profile_count = counts.get(stage, 0)
+
+    @api.constrains("rule_domain")
+    def _check_rule_domain(self):
+        for stage in self:
+            try:
+                stage._get_rule_domain_checked()
+            except Exception as exc:  # noqa: BLE001 - any failure means an unusable rule
+                raise ValidationError(
+                    self.env._(
+                        "The assignment rule of stage %(stage)s is not a valid domain on "
+                        "customer profiles: %(error)s",
+                        stage=stage.name,
+                        error=exc,
+                    )
+                ) from exc
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        Profile = self.env["crm.customer.profile"].sudo().with_context(active_test=False)
+        used = Profile.search([("stage_id", "in", self.ids)], limit=1)
+        if used:
+            raise UserError(
+                self.env._(
+                    "Stage %(stage)s is used by customer profiles (e.g. %(customer)s); move "
+                    "them to another stage or archive this stage instead of deleting it.",
+                    stage=used.stage_id.name,
+                    customer=used.partner_id.display_name,
+                )
+            )
+        History = self.env["crm.lifecycle.history"].sudo()
+        if History.search_count(
+            ["|", ("stage_id", "in", self.ids), ("from_stage_id", "in", self.ids)], limit=1
+        ):
+            raise UserError(
+                self.env._(
+                    "These stages appear in the lifecycle history; archive them instead of "
+                    "deleting them so the history stays readable."
+                )
+            )
+
+    def _get_rule_domain(self):
+        """The rule as a domain list (no validation: use on saved stages)."""
+        self.ensure_one()
+        return literal_eval(self.rule_domain or "[]")
+
+    def _get_rule_domain_checked(self):
+        domain = self._get_rule_domain()
+        if not isinstance(domain, list):
+            raise ValueError(self.env._("a domain must be a list"))
+        domain = expression.normalize_domain(domain)
+        # building the query validates field names, operators and values
+        self.env["crm.customer.profile"].sudo()._where_calc(domain)
+        return domain
+
+    @api.model
+    def _get_company_stages(self, company):
+        """Stages that apply to ``company`` in evaluation order."""
+        return self.search([("company_id", "in", [False, company.id])])

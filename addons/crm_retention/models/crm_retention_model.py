@@ -1,0 +1,253 @@
+import logging
+
+import numpy as np
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..lib import clv, lifecycle
+
+_logger = logging.getLogger(__name__)
+
+# how many repeat buyers feed the Gamma-Gamma fit at most: its likelihood is
+# evaluated per customer, and a deterministic sample of this size gives the
+# same parameters to the third decimal
+GG_SAMPLE = 200_000
+
+
+class CrmRetentionModel(models.Model):
+    """The churn model of one company and the state of its recompute run.
+
+    ``_fit_from_work_table`` fits BG/NBD (P(alive), expected deals) and
+    Gamma-Gamma (average deal value, hence CLV) on the company's customers.
+    When there are too few repeat buyers, or the optimiser does not
+    converge, the previous parameters are kept, ``status`` and ``message``
+    say why, and the stage rules fall back on purchase rhythm alone.
+
+    The run fields (``run_state``, ``run_cursor``, ``run_date``) make the
+    recompute resumable; see ``crm.customer.profile._recompute_company``.
+    """
+
+    _name = "crm.retention.model"
+    _description = "Churn Model"
+    _inherit = ["mail.thread"]
+    _order = "company_id"
+    _rec_name = "company_id"
+
+    company_id = fields.Many2one("res.company", required=True, ondelete="cascade", index=True)
+    status = fields.Selection(
+        [
+            ("never", "Not fitted yet"),
+            ("ok", "Fitted"),
+            ("insufficient", "Not enough data"),
+            ("failed", "Fit failed"),
+        ],
+        default="never",
+        required=True,
+        tracking=True,
+    )
+    message = fields.Text(readonly=True)
+    fit_date = fields.Datetime(readonly=True)
+    n_customers = fields.Integer(string="Customers", readonly=True)
+    n_repeat_customers = fields.Integer(string="Repeat Buyers", readonly=True)
+    log_likelihood = fields.Float(digits=(16, 2), readonly=True)
+    # BG/NBD (time unit: weeks)
+    r = fields.Float(digits=(16, 4), readonly=True)
+    alpha = fields.Float(digits=(16, 4), readonly=True)
+    a = fields.Float(digits=(16, 4), readonly=True)
+    b = fields.Float(digits=(16, 4), readonly=True)
+    # Gamma-Gamma
+    gg_p = fields.Float(string="Gamma-Gamma p", digits=(16, 4), readonly=True)
+    gg_q = fields.Float(string="Gamma-Gamma q", digits=(16, 4), readonly=True)
+    gg_v = fields.Float(string="Gamma-Gamma v", digits=(16, 4), readonly=True)
+    typical_interval_days = fields.Float(
+        digits=(16, 1),
+        readonly=True,
+        help="Median interval between deals of repeat buyers: the rhythm one-time buyers "
+        "are measured against.",
+    )
+    # recompute run
+    run_state = fields.Selection(
+        [("idle", "Idle"), ("running", "Running"), ("done", "Done")],
+        default="idle",
+        readonly=True,
+    )
+    run_cursor = fields.Integer(readonly=True)
+    run_date = fields.Date(readonly=True)
+    last_run_date = fields.Datetime(readonly=True)
+
+    _sql_constraints = [
+        ("company_uniq", "UNIQUE(company_id)", "One churn model per company."),
+    ]
+
+    # ------------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------------
+
+    def action_recompute(self):
+        """"Recompute now": refit and recompute the companies of these models."""
+        self.check_access("write")
+        for model in self:
+            self.env["crm.customer.profile"].sudo()._recompute_company(model.company_id)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._("Customer lifecycle recomputed."),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    # ------------------------------------------------------------------
+    # BUSINESS
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_recompute(self):
+        """Daily: every company with customers, each resumable on its own."""
+        companies = self.env["res.company"].search([])
+        Profile = self.env["crm.customer.profile"].sudo()
+        for company in companies:
+            Profile._recompute_company(company)
+
+    @api.model
+    def _get_for_company(self, company):
+        model = self.sudo().search([("company_id", "=", company.id)], limit=1)
+        return model or self.sudo().create({"company_id": company.id})
+
+    @api.model
+    def _get_settings(self):
+        get = self.env["ir.config_parameter"].sudo().get_param
+        settings = {}
+        for key, default in lifecycle.DEFAULTS.items():
+            raw = get(f"crm_retention.{key}")
+            try:
+                settings[key] = type(default)(raw) if raw not in (None, False, "") else default
+            except ValueError:
+                _logger.warning("Invalid crm_retention.%s=%r, using %r", key, raw, default)
+                settings[key] = default
+        return settings
+
+    def _get_params(self):
+        """Model parameters for ``lib.lifecycle.compute_metrics`` or None."""
+        self.ensure_one()
+        if not (self.r and self.alpha and self.a and self.b):
+            return None
+        bgnbd = clv.BGNBDParams(
+            r=self.r, alpha=self.alpha, a=self.a, b=self.b,
+            log_likelihood=self.log_likelihood, converged=True, n=self.n_customers,
+        )
+        gg = None
+        if self.gg_p and self.gg_q > 1 and self.gg_v:
+            gg = clv.GammaGammaParams(
+                p=self.gg_p, q=self.gg_q, v=self.gg_v,
+                log_likelihood=0.0, converged=True, n=self.n_repeat_customers,
+            )
+        return {"bgnbd": bgnbd, "gg": gg}
+
+    def _fit_from_work_table(self, today):
+        """Refit on the aggregates of the current run; never raises."""
+        self.ensure_one()
+        from .crm_customer_profile import WORK_TABLE
+
+        settings = self._get_settings()
+        cr = self.env.cr
+        work = SQL.identifier(WORK_TABLE)
+        # identical (deal days, first, last) customers are one weighted row
+        cr.execute(
+            SQL(
+                "SELECT deal_days, first_deal_date, last_deal_date, count(*) FROM %s "
+                "WHERE company_id = %s AND won_count > 0 GROUP BY 1, 2, 3",
+                work,
+                self.company_id.id,
+            )
+        )
+        rows = cr.fetchall()
+        vals = {"fit_date": fields.Datetime.now()}
+        if not rows:
+            self.write({**vals, "status": "insufficient", "n_customers": 0,
+                        "message": self.env._("No won deal yet: nothing to fit.")})
+            return
+        deal_days = np.array([r[0] for r in rows], dtype=float)
+        weights = np.array([r[3] for r in rows], dtype=float)
+        frame = {"deal_days": deal_days, "first_deal_date": [r[1] for r in rows],
+                 "last_deal_date": [r[2] for r in rows]}
+        frequency, recency, age = lifecycle.summarise_for_fit(frame, today)
+        n_customers = int(weights.sum())
+        n_repeat = int(weights[deal_days > 1].sum())
+        vals.update(
+            n_customers=n_customers,
+            n_repeat_customers=n_repeat,
+            typical_interval_days=self._weighted_typical_interval(
+                deal_days, frame, weights, settings["default_interval_days"]
+            ),
+        )
+        if n_repeat < settings["min_repeat_customers"]:
+            vals.update(
+                status="insufficient",
+                message=self.env._(
+                    "Only %(n)s repeat buyers (at least %(min)s needed): previous parameters "
+                    "kept, stages follow purchase rhythm only.",
+                    n=n_repeat,
+                    min=settings["min_repeat_customers"],
+                ),
+            )
+            self.write(vals)
+            return
+        try:
+            params = clv.fit_bgnbd(
+                frequency, recency, age, weights=weights, penalizer=settings["fit_penalizer"]
+            )
+        except (clv.ModelFitError, ValueError, FloatingPointError) as exc:
+            vals.update(status="failed", message=self.env._("BG/NBD fit failed: %s", exc))
+            self.write(vals)
+            return
+        vals.update(
+            status="ok",
+            r=params.r,
+            alpha=params.alpha,
+            a=params.a,
+            b=params.b,
+            log_likelihood=params.log_likelihood,
+            message=False,
+        )
+        vals.update(self._fit_gamma_gamma())
+        self.write(vals)
+
+    def _fit_gamma_gamma(self):
+        from .crm_customer_profile import WORK_TABLE
+
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                "SELECT deal_days - 1, won_revenue / deal_days FROM %s "
+                "WHERE company_id = %s AND deal_days > 1 AND won_revenue > 0 "
+                "ORDER BY mod(partner_id * 2654435761::bigint, 4294967296) LIMIT %s",
+                SQL.identifier(WORK_TABLE),
+                self.company_id.id,
+                GG_SAMPLE,
+            )
+        )
+        rows = np.array(cr.fetchall(), dtype=float)
+        if len(rows) < 2:
+            return {"gg_p": 0.0, "gg_q": 0.0, "gg_v": 0.0}
+        try:
+            gg = clv.fit_gamma_gamma(
+                rows[:, 0], rows[:, 1], penalizer=self._get_settings()["fit_penalizer"]
+            )
+        except (clv.ModelFitError, ValueError, FloatingPointError) as exc:
+            _logger.warning("Gamma-Gamma fit failed for company %s: %s", self.company_id.id, exc)
+            return {"gg_p": 0.0, "gg_q": 0.0, "gg_v": 0.0}
+        return {"gg_p": gg.p, "gg_q": gg.q, "gg_v": gg.v}
+
+    @api.model
+    def _weighted_typical_interval(self, deal_days, frame, weights, default):
+        repeat = deal_days > 1
+        if not repeat.any():
+            return float(default)
+        expanded = np.repeat(np.flatnonzero(repeat), weights[repeat].astype(int))
+        first = np.array(frame["first_deal_date"], dtype="datetime64[D]")[expanded]
+        last = np.array(frame["last_deal_date"], dtype="datetime64[D]")[expanded]
+        gaps = (last - first) / np.timedelta64(1, "D") / (deal_days[expanded] - 1)
+        return float(np.median(gaps))

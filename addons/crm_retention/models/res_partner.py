@@ -1,0 +1,159 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from .crm_customer_profile import RISK_LEVELS
+
+
+class ResPartner(models.Model):
+    """Show the customer's lifecycle on the partner.
+
+    ``lifecycle_stage_id`` is company-dependent and stored (jsonb), so the
+    partner list can be filtered and grouped by stage in each company; the
+    recompute writes it in bulk. The other fields read the current
+    company's profile of the commercial partner: a contact shows its
+    company's lifecycle.
+    """
+
+    _inherit = "res.partner"
+
+    lifecycle_stage_id = fields.Many2one(
+        "crm.lifecycle.stage",
+        string="Lifecycle Stage",
+        company_dependent=True,
+        copy=False,
+        help="The customer's lifecycle stage in the current company. Retention managers "
+        "can move the customer to another stage: the stage is then pinned.",
+    )
+    retention_profile_id = fields.Many2one(
+        "crm.customer.profile",
+        compute="_compute_retention_profile_id",
+        string="Retention Profile",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_churn_probability = fields.Float(
+        compute="_compute_retention_profile_id",
+        string="Churn Probability",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_risk_level = fields.Selection(
+        RISK_LEVELS,
+        compute="_compute_retention_profile_id",
+        string="Churn Risk",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_predicted_clv = fields.Monetary(
+        compute="_compute_retention_profile_id",
+        string="Predicted CLV",
+        currency_field="retention_currency_id",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_currency_id = fields.Many2one(
+        "res.currency",
+        compute="_compute_retention_profile_id",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_last_deal_date = fields.Date(
+        compute="_compute_retention_profile_id",
+        string="Last Deal",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_won_count = fields.Integer(
+        compute="_compute_retention_profile_id",
+        string="Won Deals",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_stage_locked = fields.Boolean(
+        compute="_compute_retention_profile_id",
+        string="Stage Pinned",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_history_count = fields.Integer(
+        compute="_compute_retention_history_count",
+        groups="crm_retention.group_retention_user",
+    )
+
+    @api.depends_context("company")
+    @api.depends("commercial_partner_id")
+    def _compute_retention_profile_id(self):
+        commercial = self.commercial_partner_id
+        profiles = self.env["crm.customer.profile"].search(
+            [
+                ("partner_id", "in", commercial.ids),
+                ("company_id", "=", self.env.company.id),
+            ]
+        )
+        by_partner = {p.partner_id.id: p for p in profiles}
+        empty = profiles.browse()
+        for partner in self:
+            profile = by_partner.get(partner.commercial_partner_id.id, empty)
+            partner.retention_profile_id = profile
+            partner.retention_churn_probability = profile.churn_probability
+            partner.retention_risk_level = profile.risk_level
+            partner.retention_predicted_clv = profile.predicted_clv
+            partner.retention_currency_id = profile.currency_id
+            partner.retention_last_deal_date = profile.last_deal_date
+            partner.retention_won_count = profile.won_count
+            partner.retention_stage_locked = profile.stage_locked
+
+    def write(self, vals):
+        if "lifecycle_stage_id" in vals and not self.env.context.get("lifecycle_sync"):
+            vals = dict(vals)
+            stage_id = vals.pop("lifecycle_stage_id")
+            self._set_lifecycle_stage(stage_id)
+            if not vals:
+                return True
+        return super().write(vals)
+
+    def _set_lifecycle_stage(self, stage_id):
+        """A manager moved the customer (statusbar): change the profile's
+        stage, which checks access rights, pins the stage and logs it."""
+        profiles = self.env["crm.customer.profile"].search(
+            [
+                ("partner_id", "in", self.commercial_partner_id.ids),
+                ("company_id", "=", self.env.company.id),
+            ]
+        )
+        if len(profiles) < len(self.commercial_partner_id):
+            raise UserError(
+                self.env._(
+                    "This customer has no lifecycle yet in %(company)s: it starts with its "
+                    "first opportunity.",
+                    company=self.env.company.name,
+                )
+            )
+        profiles.write({"stage_id": stage_id})
+
+    def _compute_retention_history_count(self):
+        History = self.env["crm.lifecycle.history"]
+        counts = dict(
+            History._read_group(
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("company_id", "=", self.env.company.id),
+                ],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.retention_history_count = counts.get(
+                partner.commercial_partner_id, 0
+            )
+
+    def action_view_lifecycle_history(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_retention.crm_lifecycle_history_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {"create": False}
+        return action
+
+    def action_view_retention_profile(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "crm.customer.profile",
+            "res_id": self.retention_profile_id.id,
+            "view_mode": "form",
+        }

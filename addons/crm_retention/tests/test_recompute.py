@@ -1,0 +1,135 @@
+from unittest.mock import patch
+
+import numpy as np
+
+from odoo.tests import tagged
+
+from .common import RetentionCase
+
+
+@tagged("post_install", "-at_install")
+class TestRecompute(RetentionCase):
+    """The full recompute: model fit, batches, resumption, merge, cron."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # 40 customers drawn from a BG/NBD-like story: enough repeat buyers to fit
+        rng = np.random.default_rng(7)
+        cls.population = cls.env["res.partner"]
+        for i in range(40):
+            partner = cls._customer(f"Pop {i:02d}")
+            cls.population |= partner
+            day = int(rng.integers(100, 700))
+            interval = int(rng.choice([20, 40, 80]))
+            while day >= 0:
+                cls._deal(partner, day, amount=float(rng.integers(200, 3000)))
+                if rng.random() < 0.15:
+                    break
+                day -= max(1, int(interval * rng.uniform(0.5, 1.5)))
+
+    def test_model_fit_and_predictions(self):
+        self._recompute()
+        model = self.env["crm.retention.model"].sudo().search([("company_id", "=", self.company.id)])
+        self.assertEqual(model.status, "ok", model.message)
+        self.assertEqual(model.n_customers, 40)
+        self.assertTrue(all(v > 0 for v in (model.r, model.alpha, model.a, model.b)))
+        self.assertGreater(model.gg_q, 1)
+        profiles = self.Profile.search([("company_id", "=", self.company.id)])
+        self.assertEqual(len(profiles), 40)
+        self.assertTrue(all(0 <= p.p_alive <= 1 for p in profiles))
+        repeat = profiles.filtered(lambda p: p.deal_days > 1)
+        # among repeat buyers, the longer the silence the lower P(alive)
+        recent = repeat.filtered(lambda p: p.overdue_ratio < 1)
+        silent = repeat.filtered(lambda p: p.overdue_ratio > 3)
+        if recent and silent:
+            self.assertGreater(
+                sum(recent.mapped("p_alive")) / len(recent), sum(silent.mapped("p_alive")) / len(silent)
+            )
+        alive = profiles.filtered(lambda p: p.stage_id.kind == "active")
+        self.assertTrue(all(p.predicted_clv > 0 for p in alive), "active customers have a CLV")
+        self.assertTrue(all(p.churn_probability == round(1 - p.p_alive, 4) for p in profiles))
+
+    def test_too_few_repeat_buyers_keeps_previous_parameters(self):
+        self._recompute()
+        model = self.env["crm.retention.model"].sudo().search([("company_id", "=", self.company.id)])
+        params = (model.r, model.alpha, model.a, model.b)
+        self.env["ir.config_parameter"].sudo().set_param("crm_retention.min_repeat_customers", "1000")
+        self._recompute()
+        self.assertEqual(model.status, "insufficient")
+        self.assertIn("1000", model.message)
+        self.assertEqual((model.r, model.alpha, model.a, model.b), params)
+        self.assertTrue(self.Profile.search_count([("company_id", "=", self.company.id)]))
+
+    def test_interrupted_recompute_resumes(self):
+        """A crash after the first batch leaves it consistent; the next run finishes."""
+        Profile = type(self.Profile)
+        original = Profile._write_batch
+        calls = []
+
+        def crash_on_second_batch(self_, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("worker killed")
+            return original(self_, *args, **kwargs)
+
+        # drop the incremental results so the recompute has everything to do
+        self.env.cr.execute(
+            "DELETE FROM crm_customer_profile WHERE company_id = %s", [self.company.id]
+        )
+        self.Profile.invalidate_model()
+        # (not assertRaises: it would roll back to a savepoint, and the point is
+        # what the crashed run leaves behind)
+        with patch.object(Profile, "_write_batch", crash_on_second_batch):
+            try:
+                self._recompute(batch_size=15)
+            except RuntimeError:
+                pass
+            else:
+                self.fail("the recompute should have crashed")
+        model = self.env["crm.retention.model"].sudo().search([("company_id", "=", self.company.id)])
+        self.assertEqual(model.run_state, "running")
+        first_batch = self.population.sorted("id")[:15]
+        self.assertEqual(model.run_cursor, first_batch[-1].id)
+        done = self.Profile.search([("company_id", "=", self.company.id)])
+        self.assertEqual(done.partner_id, first_batch)
+        self.assertTrue(all(len(p.history_ids) == 1 for p in done), "history matches profiles")
+        # next run resumes at the cursor and completes
+        self._recompute(batch_size=15)
+        self.assertEqual(model.run_state, "done")
+        profiles = self.Profile.search([("company_id", "=", self.company.id)])
+        self.assertEqual(profiles.partner_id, self.population)
+        for profile in profiles:
+            self.assertEqual(len(profile.history_ids), 1)
+            self.assertEqual(profile.history_ids.stage_id, profile.stage_id)
+
+    def test_recompute_writes_history_for_changes_only(self):
+        self._recompute()
+        count = self.env["crm.lifecycle.history"].search_count([("company_id", "=", self.company.id)])
+        self._recompute()
+        self.assertEqual(
+            self.env["crm.lifecycle.history"].search_count([("company_id", "=", self.company.id)]),
+            count,
+        )
+
+    def test_cron_is_registered_and_runs(self):
+        cron = self.env.ref("crm_retention.ir_cron_lifecycle_recompute")
+        self.assertEqual((cron.interval_number, cron.interval_type), (1, "days"))
+        cron.sudo().method_direct_trigger()
+        model = self.env["crm.retention.model"].sudo().search([("company_id", "=", self.company.id)])
+        self.assertEqual(model.run_state, "done")
+
+    def test_merge_keeps_profiles_and_history(self):
+        a, b = self.population[:2]
+        self._recompute()
+        rows_before = self.env["crm.lifecycle.history"].search(
+            [("partner_id", "in", (a | b).ids)]
+        )
+        deals = a.opportunity_count + b.opportunity_count
+        wizard = self.env["base.partner.merge.automatic.wizard"].create({})
+        wizard._merge((a | b).ids, b, extra_checks=False)
+        self.assertFalse(a.exists())
+        profile = self._profile(b)
+        self.assertEqual(profile.opportunity_count, deals)
+        self.assertTrue(set(rows_before.ids) <= set(profile.history_ids.ids), "no row lost")
+        self.assertIn("merge", profile.history_ids.mapped("reason"))
