@@ -146,9 +146,14 @@ def ensure_template():
         shutil.rmtree(fs / name, ignore_errors=True)
         (fs / building).rename(fs / name)
     log(f"template ready in {time.time() - start:.0f} s")
-    for old in psql(f"SELECT datname FROM pg_database WHERE datname LIKE '{TEMPLATE_PREFIX}%'").split():
-        if old != name:
-            drop_db(old)
+    # drop stale templates (not while another checkout may be cloning them)
+    if not os.environ.get("CRM_SUITE_KEEP_TEMPLATES"):
+        for old in psql(
+            f"SELECT datname FROM pg_database WHERE datname LIKE '{TEMPLATE_PREFIX}%'"
+            " AND datname NOT LIKE '%_building'"
+        ).split():
+            if old != name:
+                drop_db(old)
     return name
 
 
