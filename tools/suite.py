@@ -128,8 +128,14 @@ def ensure_template():
     log(f"installing {', '.join(SUITE_ADDONS)} with demo data into a new template ({name})")
     start = time.time()
     run_odoo(
-        "-d", building, "-i", ",".join(SUITE_ADDONS), "--stop-after-init",
-        "--without-demo=", "--log-level=warn", "--no-http",
+        "-d",
+        building,
+        "-i",
+        ",".join(SUITE_ADDONS),
+        "--stop-after-init",
+        "--without-demo=",
+        "--log-level=warn",
+        "--no-http",
     )
     # Odoo only warns when demo data fails to load: a broken demo must fail here
     no_demo = psql(
@@ -170,8 +176,15 @@ def cmd_run(args):
         )
         if stamp != current:
             log(f"addons changed since {db} was last updated: upgrading them")
-            run_odoo("-d", db, "-u", ",".join(SUITE_ADDONS), "--stop-after-init", "--no-http",
-                     "--log-level=warn")
+            run_odoo(
+                "-d",
+                db,
+                "-u",
+                ",".join(SUITE_ADDONS),
+                "--stop-after-init",
+                "--no-http",
+                "--log-level=warn",
+            )
     psql(
         "INSERT INTO ir_config_parameter (key, value, create_date, write_date) "
         f"VALUES ('crm_suite.addons_hash', '{current}', now(), now()) "
@@ -194,8 +207,14 @@ def cmd_test(args):
         "tests",
     ]
     cmd = [
-        sys.executable, "-m", "pytest",
-        "--odoo-config", str(CONF), "--odoo-database", TEST_DB, "--odoo-http",
+        sys.executable,
+        "-m",
+        "pytest",
+        "--odoo-config",
+        str(CONF),
+        "--odoo-database",
+        TEST_DB,
+        "--odoo-http",
         *targets,
     ]
     log(" ".join(cmd))
@@ -212,8 +231,17 @@ def cmd_i18n(args):
     try:
         for addon in SUITE_ADDONS:
             pot = ROOT / "addons" / addon / "i18n" / f"{addon}.pot"
-            run_odoo("-d", db, "--i18n-export", str(pot), "--modules", addon, "--language", "",
-                     "--log-level=warn")
+            run_odoo(
+                "-d",
+                db,
+                "--i18n-export",
+                str(pot),
+                "--modules",
+                addon,
+                "--language",
+                "",
+                "--log-level=warn",
+            )
             log(f"wrote {pot.relative_to(ROOT)}")
     finally:
         drop_db(db)

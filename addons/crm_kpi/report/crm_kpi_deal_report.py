@@ -1,4 +1,4 @@
-from odoo import fields, models, tools
+from odoo import fields, models
 from odoo.tools import SQL
 
 
@@ -35,8 +35,17 @@ class CrmKpiDealReport(models.Model):
     deal_count = fields.Integer(string="Deals", readonly=True, aggregator="sum")
 
     _depends = {
-        "crm.lead": ["stage_id", "active", "type", "date_closed", "expected_revenue", "partner_id",
-                     "company_id", "user_id", "team_id"],
+        "crm.lead": [
+            "stage_id",
+            "active",
+            "type",
+            "date_closed",
+            "expected_revenue",
+            "partner_id",
+            "company_id",
+            "user_id",
+            "team_id",
+        ],
         "crm.customer.profile": ["stage_id", "risk_level"],
     }
 

@@ -1,2 +1,1 @@
-from . import test_crm_kpi_deal_report
-from . import test_ui
+from . import test_crm_kpi_deal_report, test_ui

@@ -78,7 +78,7 @@ class GammaGammaParams:
 # ---------------------------------------------------------------- inputs
 def _arrays(*values, names):
     out = []
-    for value, name in zip(values, names):
+    for value, name in zip(values, names, strict=False):
         arr = np.asarray(value, dtype=float).ravel()
         if not np.isfinite(arr).all():
             raise ModelFitError(f"{name} contains NaN or infinite values")
@@ -86,7 +86,7 @@ def _arrays(*values, names):
             raise ModelFitError(f"{name} contains negative values")
         out.append(arr)
     if len({len(arr) for arr in out}) > 1:
-        lengths = ", ".join(f"{n}={len(a)}" for n, a in zip(names, out))
+        lengths = ", ".join(f"{n}={len(a)}" for n, a in zip(names, out, strict=False))
         raise ModelFitError(f"length mismatch: {lengths}")
     return out
 
@@ -117,10 +117,15 @@ def _minimize(fun, x0, n_params, what):
     grad = fun(res.x)[1]
     if not res.success and np.abs(grad).max() > 1e-4:
         # restart from a derivative-free search, then polish
-        nm = optimize.minimize(lambda z: fun(z)[0], res.x, method="Nelder-Mead",
-                               options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12})
-        res = optimize.minimize(fun, nm.x, jac=True, method="L-BFGS-B",
-                                bounds=[(-20, 20)] * n_params)
+        nm = optimize.minimize(
+            lambda z: fun(z)[0],
+            res.x,
+            method="Nelder-Mead",
+            options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12},
+        )
+        res = optimize.minimize(
+            fun, nm.x, jac=True, method="L-BFGS-B", bounds=[(-20, 20)] * n_params
+        )
         grad = fun(res.x)[1]
     if not (np.isfinite(res.x).all() and np.isfinite(res.fun)):
         raise ModelFitError(f"{what} fit gave non-finite values")
@@ -137,8 +142,9 @@ def _bgnbd_loglik(params, x, t_x, T, grad=False):
     common = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
     term1 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T)
     with np.errstate(invalid="ignore", divide="ignore"):
-        term2 = special.betaln(a + 1, b + x - 1) - special.betaln(a, b) \
-            - (r + x) * np.log(alpha + t_x)
+        term2 = (
+            special.betaln(a + 1, b + x - 1) - special.betaln(a, b) - (r + x) * np.log(alpha + t_x)
+        )
     term2 = np.where(repeat, term2, -np.inf)
     ll = common + np.logaddexp(term1, term2)
     if not grad:
@@ -250,8 +256,9 @@ def expected_purchases_new(params, t):
     """Unconditional E[X(t)] for a customer just acquired (paper eq. 9)."""
     t = np.atleast_1d(np.asarray(t, dtype=float))
     zero = np.zeros(t.shape)
-    return expected_purchases(params, t.ravel(), zero.ravel(), zero.ravel(),
-                              zero.ravel()).reshape(t.shape)
+    return expected_purchases(params, t.ravel(), zero.ravel(), zero.ravel(), zero.ravel()).reshape(
+        t.shape
+    )
 
 
 # ---------------------------------------------------------------- Gamma-Gamma
@@ -269,8 +276,8 @@ def fit_gamma_gamma(frequency, monetary_value, *, weights=None, penalizer=0.0, i
     x, m, w = x[keep], m[keep], w[keep]
     if len(x) < 2:
         raise ModelFitError(
-            f"Gamma-Gamma needs at least 2 customers with frequency > 0 and spend > 0, "
-            f"got {len(x)}")
+            f"Gamma-Gamma needs at least 2 customers with frequency > 0 and spend > 0, got {len(x)}"
+        )
     total = w.sum()
     log_m, log_x = np.log(m), np.log(x)
     psi = special.digamma
@@ -278,8 +285,15 @@ def fit_gamma_gamma(frequency, monetary_value, *, weights=None, penalizer=0.0, i
     def loglik(p, q, v, grad=False):
         px = p * x
         log_vmx = np.log(v + m * x)
-        ll = (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q)
-              + q * np.log(v) + (px - 1) * log_m + px * log_x - (px + q) * log_vmx)
+        ll = (
+            special.gammaln(px + q)
+            - special.gammaln(px)
+            - special.gammaln(q)
+            + q * np.log(v)
+            + (px - 1) * log_m
+            + px * log_x
+            - (px + q) * log_vmx
+        )
         if not grad:
             return ll
         d_p = x * (psi(px + q) - psi(px) + log_m + log_x - log_vmx)
@@ -320,8 +334,18 @@ def expected_average_value(params, frequency, monetary_value):
 
 
 # ---------------------------------------------------------------- CLV
-def clv(bgnbd_params, gg_params, frequency, recency, T, monetary_value, *,
-        horizon_months=12, monthly_discount_rate=0.01, time_unit_days=7.0):
+def clv(
+    bgnbd_params,
+    gg_params,
+    frequency,
+    recency,
+    T,
+    monetary_value,
+    *,
+    horizon_months=12,
+    monthly_discount_rate=0.01,
+    time_unit_days=7.0,
+):
     """Discounted customer value over the next ``horizon_months`` months.
 
     sum_{m=1..H} (E[Y(m months)] - E[Y(m-1 months)]) * E[spend] / (1+d)^m, where
@@ -349,11 +373,13 @@ def summary_from_transactions(customer_ids, dates, amounts, observation_end, tim
     repeat purchase days (first day excluded), 0 for customers without repeat.
     Returns a DataFrame indexed by customer id.
     """
-    frame = pd.DataFrame({
-        "customer_id": np.asarray(customer_ids),
-        "day": pd.to_datetime(pd.Series(dates), format="ISO8601").dt.normalize().to_numpy(),
-        "amount": np.asarray(amounts, dtype=float),
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.asarray(customer_ids),
+            "day": pd.to_datetime(pd.Series(dates), format="ISO8601").dt.normalize().to_numpy(),
+            "amount": np.asarray(amounts, dtype=float),
+        }
+    )
     end = pd.Timestamp(observation_end).normalize()
     frame = frame[frame["day"] <= end]
     days = frame.groupby(["customer_id", "day"], sort=True)["amount"].sum().reset_index()
@@ -364,9 +390,11 @@ def summary_from_transactions(customer_ids, dates, amounts, observation_end, tim
     first_amount = per_customer["amount"].first()  # rows are sorted by day
     repeat_total = per_customer["amount"].sum() - first_amount
     unit = pd.Timedelta(days=time_unit_days)
-    return pd.DataFrame({
-        "frequency": frequency.astype(float),
-        "recency": (last - first) / unit,
-        "T": (end - first) / unit,
-        "monetary_value": (repeat_total / frequency.where(frequency > 0)).fillna(0.0),
-    })
+    return pd.DataFrame(
+        {
+            "frequency": frequency.astype(float),
+            "recency": (last - first) / unit,
+            "T": (end - first) / unit,
+            "monetary_value": (repeat_total / frequency.where(frequency > 0)).fillna(0.0),
+        }
+    )

@@ -123,7 +123,12 @@ def compute_metrics(frame, *, today, params, typical_interval_days, lapsed_dates
         if gg is not None:
             monetary = np.maximum(np.divide(revenue[idx], days_n[idx]), 0.0)
             predicted_clv[idx] = clv.clv(
-                bgnbd, gg, f, r, t, monetary,
+                bgnbd,
+                gg,
+                f,
+                r,
+                t,
+                monetary,
                 horizon_months=12,
                 monthly_discount_rate=settings["monthly_discount_rate"],
                 time_unit_days=TIME_UNIT_DAYS,
@@ -140,8 +145,13 @@ def compute_metrics(frame, *, today, params, typical_interval_days, lapsed_dates
         | (overdue >= settings["lost_overdue_ratio"])
         | (since_last >= settings["lost_after_days"])
     )
-    medium = has_deal & ~high & (
-        (churn >= settings["at_risk_probability"]) | (overdue >= settings["at_risk_overdue_ratio"])
+    medium = (
+        has_deal
+        & ~high
+        & (
+            (churn >= settings["at_risk_probability"])
+            | (overdue >= settings["at_risk_overdue_ratio"])
+        )
     )
     out["risk_level"] = np.where(high, "high", np.where(medium, "medium", "low"))
 

@@ -4,7 +4,6 @@ import logging
 import pandas as pd
 
 from odoo import api, fields, models, modules
-from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..lib import lifecycle
@@ -212,7 +211,7 @@ class CrmCustomerProfile(models.Model):
         stage = self.env["crm.lifecycle.stage"].browse(vals.pop("stage_id"))
         changed = self.filtered(lambda p: p.stage_id != stage)
         # access rights are checked by the write itself (managers only)
-        res = super(CrmCustomerProfile, self).write(vals) if vals else True
+        res = super().write(vals) if vals else True
         if not changed:
             return res
         self.check_access("write")
@@ -231,21 +230,25 @@ class CrmCustomerProfile(models.Model):
                 ),
             }
         )
-        history = self.env["crm.lifecycle.history"].sudo().create(
-            [
-                {
-                    "profile_id": p.id,
-                    "from_stage_id": old_stages[p.id].id,
-                    "stage_id": stage.id,
-                    "date": now,
-                    "reason": self.env.context.get("lifecycle_reason", "manual"),
-                    "user_id": self.env.uid,
-                    "duration_days": (now - old_dates[p.id]).total_seconds() / 86400
-                    if old_dates[p.id]
-                    else 0.0,
-                }
-                for p in changed
-            ]
+        history = (
+            self.env["crm.lifecycle.history"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "profile_id": p.id,
+                        "from_stage_id": old_stages[p.id].id,
+                        "stage_id": stage.id,
+                        "date": now,
+                        "reason": self.env.context.get("lifecycle_reason", "manual"),
+                        "user_id": self.env.uid,
+                        "duration_days": (now - old_dates[p.id]).total_seconds() / 86400
+                        if old_dates[p.id]
+                        else 0.0,
+                    }
+                    for p in changed
+                ]
+            )
         )
         history._post_partner_messages()
         changed._sync_partner_stage()
@@ -417,8 +420,7 @@ class CrmCustomerProfile(models.Model):
         self._write_batch(company, model, frame, today, reset_partner_ids=commercial)
 
     @api.model
-    def _write_batch(self, company, model, frame, today, reset_partner_ids=None,
-                     reset_range=None):
+    def _write_batch(self, company, model, frame, today, reset_partner_ids=None, reset_range=None):
         """Compute metrics for the aggregated customers in ``frame``, upsert
         their profiles, evaluate their stages and log changes.
 
@@ -452,16 +454,16 @@ class CrmCustomerProfile(models.Model):
             buf = io.StringIO()
             metrics[columns].to_csv(buf, index=False, header=False, na_rep="\\N")
             buf.seek(0)
+            # column names are this module's constants, not user input
             cr.copy_expert(
-                "COPY crm_retention_batch (%s) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-                % ", ".join(columns),
+                f"COPY crm_retention_batch ({', '.join(columns)}) "
+                "FROM STDIN WITH (FORMAT csv, NULL '\\N')",
                 buf,
             )
         uid = self.env.uid
         col_list = SQL(", ").join(SQL.identifier(c) for c in columns)
         updates = SQL(", ").join(
-            SQL("%s = EXCLUDED.%s", SQL.identifier(c), SQL.identifier(c))
-            for c in METRIC_COLUMNS
+            SQL("%s = EXCLUDED.%s", SQL.identifier(c), SQL.identifier(c)) for c in METRIC_COLUMNS
         )
         cr.execute(
             SQL(
@@ -704,5 +706,5 @@ class CrmCustomerProfile(models.Model):
             and not modules.module.current_test
             and not self.env.context.get("lifecycle_no_commit")
         ):
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         self.env["ir.cron"]._notify_progress(done=done, remaining=0)

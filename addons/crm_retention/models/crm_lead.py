@@ -2,8 +2,14 @@ from odoo import api, models
 
 # a change of any of these can move a customer's deal metrics
 DEAL_FIELDS = {
-    "stage_id", "active", "type", "expected_revenue", "date_closed",
-    "partner_id", "company_id", "probability",
+    "stage_id",
+    "active",
+    "type",
+    "expected_revenue",
+    "date_closed",
+    "partner_id",
+    "company_id",
+    "probability",
 }
 
 

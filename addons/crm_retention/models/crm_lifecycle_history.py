@@ -40,9 +40,7 @@ class CrmLifecycleHistory(models.Model):
     date = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
     reason = fields.Selection(HISTORY_REASONS, required=True, default="rule")
     user_id = fields.Many2one("res.users", string="Changed By", default=lambda self: self.env.user)
-    duration_days = fields.Float(
-        string="Days in Previous Stage", digits=(16, 1), aggregator="avg"
-    )
+    duration_days = fields.Float(string="Days in Previous Stage", digits=(16, 1), aggregator="avg")
     note = fields.Char()
 
     @api.model_create_multi

@@ -85,7 +85,7 @@ class CrmRetentionModel(models.Model):
     # ------------------------------------------------------------------
 
     def action_recompute(self):
-        """"Recompute now": refit and recompute the companies of these models."""
+        """ "Recompute now": refit and recompute the companies of these models."""
         self.check_access("write")
         for model in self:
             self.env["crm.customer.profile"].sudo()._recompute_company(model.company_id)
@@ -135,14 +135,23 @@ class CrmRetentionModel(models.Model):
         if not (self.r and self.alpha and self.a and self.b):
             return None
         bgnbd = clv.BGNBDParams(
-            r=self.r, alpha=self.alpha, a=self.a, b=self.b,
-            log_likelihood=self.log_likelihood, converged=True, n=self.n_customers,
+            r=self.r,
+            alpha=self.alpha,
+            a=self.a,
+            b=self.b,
+            log_likelihood=self.log_likelihood,
+            converged=True,
+            n=self.n_customers,
         )
         gg = None
         if self.gg_p and self.gg_q > 1 and self.gg_v:
             gg = clv.GammaGammaParams(
-                p=self.gg_p, q=self.gg_q, v=self.gg_v,
-                log_likelihood=0.0, converged=True, n=self.n_repeat_customers,
+                p=self.gg_p,
+                q=self.gg_q,
+                v=self.gg_v,
+                log_likelihood=0.0,
+                converged=True,
+                n=self.n_repeat_customers,
             )
         return {"bgnbd": bgnbd, "gg": gg}
 
@@ -166,13 +175,22 @@ class CrmRetentionModel(models.Model):
         rows = cr.fetchall()
         vals = {"fit_date": fields.Datetime.now()}
         if not rows:
-            self.write({**vals, "status": "insufficient", "n_customers": 0,
-                        "message": self.env._("No won deal yet: nothing to fit.")})
+            self.write(
+                {
+                    **vals,
+                    "status": "insufficient",
+                    "n_customers": 0,
+                    "message": self.env._("No won deal yet: nothing to fit."),
+                }
+            )
             return
         deal_days = np.array([r[0] for r in rows], dtype=float)
         weights = np.array([r[3] for r in rows], dtype=float)
-        frame = {"deal_days": deal_days, "first_deal_date": [r[1] for r in rows],
-                 "last_deal_date": [r[2] for r in rows]}
+        frame = {
+            "deal_days": deal_days,
+            "first_deal_date": [r[1] for r in rows],
+            "last_deal_date": [r[2] for r in rows],
+        }
         frequency, recency, age = lifecycle.summarise_for_fit(frame, today)
         n_customers = int(weights.sum())
         n_repeat = int(weights[deal_days > 1].sum())

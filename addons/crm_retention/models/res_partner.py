@@ -136,9 +136,7 @@ class ResPartner(models.Model):
             )
         )
         for partner in self:
-            partner.retention_history_count = counts.get(
-                partner.commercial_partner_id, 0
-            )
+            partner.retention_history_count = counts.get(partner.commercial_partner_id, 0)
 
     def action_view_lifecycle_history(self):
         self.ensure_one()

@@ -1,5 +1,1 @@
-from . import test_clv
-from . import test_lifecycle
-from . import test_recompute
-from . import test_security
-from . import test_ui
+from . import test_clv, test_lifecycle, test_recompute, test_security, test_ui

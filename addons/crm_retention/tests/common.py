@@ -20,12 +20,20 @@ class RetentionCase(TransactionCase):
         cls.company = cls.env["res.company"].create({"name": "Retention Test Co"})
         cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=[cls.company.id]))
         cls.salesman = new_test_user(
-            cls.env, login="ret_salesman", groups="sales_team.group_sale_salesman",
-            company_id=cls.company.id, company_ids=[cls.company.id], name="Sam Salesman",
+            cls.env,
+            login="ret_salesman",
+            groups="sales_team.group_sale_salesman",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
+            name="Sam Salesman",
         )
         cls.manager = new_test_user(
-            cls.env, login="ret_manager", groups="sales_team.group_sale_manager",
-            company_id=cls.company.id, company_ids=[cls.company.id], name="Mia Manager",
+            cls.env,
+            login="ret_manager",
+            groups="sales_team.group_sale_manager",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
+            name="Mia Manager",
         )
         cls.won_stage = cls.env["crm.stage"].search([("is_won", "=", True)], limit=1)
         cls.open_stage = cls.env["crm.stage"].search([("is_won", "=", False)], limit=1)
@@ -37,9 +45,12 @@ class RetentionCase(TransactionCase):
         # keep the default thresholds whatever the database says
         params = cls.env["ir.config_parameter"].sudo()
         for key, value in (
-            ("at_risk_probability", "0.5"), ("lost_probability", "0.8"),
-            ("at_risk_overdue_ratio", "1.5"), ("lost_overdue_ratio", "3.0"),
-            ("lost_after_days", "730"), ("min_repeat_customers", "20"),
+            ("at_risk_probability", "0.5"),
+            ("lost_probability", "0.8"),
+            ("at_risk_overdue_ratio", "1.5"),
+            ("lost_overdue_ratio", "3.0"),
+            ("lost_after_days", "730"),
+            ("min_repeat_customers", "20"),
         ):
             params.set_param(f"crm_retention.{key}", value)
 
@@ -50,22 +61,26 @@ class RetentionCase(TransactionCase):
     @classmethod
     def _deal(cls, partner, days_ago, amount=1000.0, won=True, **vals):
         closed = datetime.combine(TODAY - timedelta(days=days_ago), datetime.min.time())
-        return cls.env["crm.lead"].create({
-            "name": f"{partner.name} deal -{days_ago}d",
-            "type": "opportunity",
-            "partner_id": partner.id,
-            "company_id": cls.company.id,
-            "user_id": cls.salesman.id,
-            "stage_id": (cls.won_stage if won else cls.open_stage).id,
-            "expected_revenue": amount,
-            **({"date_closed": closed + timedelta(hours=10)} if won else {}),
-            **vals,
-        })
+        return cls.env["crm.lead"].create(
+            {
+                "name": f"{partner.name} deal -{days_ago}d",
+                "type": "opportunity",
+                "partner_id": partner.id,
+                "company_id": cls.company.id,
+                "user_id": cls.salesman.id,
+                "stage_id": (cls.won_stage if won else cls.open_stage).id,
+                "expected_revenue": amount,
+                **({"date_closed": closed + timedelta(hours=10)} if won else {}),
+                **vals,
+            }
+        )
 
     def _profile(self, partner):
         return self.Profile.search(
-            [("partner_id", "=", partner.commercial_partner_id.id),
-             ("company_id", "=", self.company.id)]
+            [
+                ("partner_id", "=", partner.commercial_partner_id.id),
+                ("company_id", "=", self.company.id),
+            ]
         )
 
     def _recompute(self, **kw):

@@ -57,8 +57,9 @@ def integral_expected(params, t, x, t_x, T):
             return n * t / (alpha + T)
         return -np.expm1(-n * np.log1p(p * t / (alpha + T))) / p
 
-    alive, _ = integrate.quad(given_p, 0, 1, weight="alg", wvar=(a - 1, b + x - 1),
-                              epsabs=0, epsrel=1e-11, limit=200)
+    alive, _ = integrate.quad(
+        given_p, 0, 1, weight="alg", wvar=(a - 1, b + x - 1), epsabs=0, epsrel=1e-11, limit=200
+    )
     # likelihood of the data, divided by G(r+x) alpha^r / (G(r) (alpha+T)^(r+x))
     lik = special.beta(a, b + x)
     if x > 0:
@@ -124,8 +125,9 @@ class TestBGNBDFit(unittest.TestCase):
         t_x = np.where(x > 0, T * rng.beta(np.maximum(x, 1), arrivals - x + 1), 0.0)
         fit = clv.fit_bgnbd(x, t_x, T)
         for name in ("r", "alpha", "a", "b"):  # fitted: 0.512, 6.15, 1.53, 4.05
-            self.assertAlmostEqual(getattr(fit, name), getattr(true, name),
-                                   delta=0.1 * getattr(true, name))
+            self.assertAlmostEqual(
+                getattr(fit, name), getattr(true, name), delta=0.1 * getattr(true, name)
+            )
 
 
 class TestPredictions(unittest.TestCase):
@@ -141,18 +143,26 @@ class TestPredictions(unittest.TestCase):
         recent, gone = clv.p_alive(CDNOW, [10, 10], [38, 5], [39, 39])
         self.assertGreater(recent, 0.9)
         self.assertLess(gone, 0.01)
-        self.assertTrue(((clv.p_alive(CDNOW, self.x, self.t_x, self.T) > 0)
-                         & (clv.p_alive(CDNOW, self.x, self.t_x, self.T) <= 1)).all())
+        self.assertTrue(
+            (
+                (clv.p_alive(CDNOW, self.x, self.t_x, self.T) > 0)
+                & (clv.p_alive(CDNOW, self.x, self.t_x, self.T) <= 1)
+            ).all()
+        )
 
     def test_p_alive_matches_direct_formula(self):
         out = clv.p_alive(CDNOW, self.x, self.t_x, self.T)
-        expected = [naive_p_alive(CDNOW, *row) for row in zip(self.x, self.t_x, self.T)]
+        expected = [
+            naive_p_alive(CDNOW, *row) for row in zip(self.x, self.t_x, self.T, strict=False)
+        ]
         np.testing.assert_allclose(out, expected, rtol=1e-12)
         self.assertAlmostEqual(out[0], 0.7266, places=4)  # customer ID 1: x=2, t_x=30.43, T=38.86
 
     def test_expected_purchases_match_paper_formula_on_cdnow(self):
         out = clv.expected_purchases(CDNOW, 39, self.x, self.t_x, self.T)
-        expected = [naive_expected(CDNOW, 39, *row) for row in zip(self.x, self.t_x, self.T)]
+        expected = [
+            naive_expected(CDNOW, 39, *row) for row in zip(self.x, self.t_x, self.T, strict=False)
+        ]
         np.testing.assert_allclose(out, expected, rtol=1e-9)
         self.assertAlmostEqual(out[0], 1.226, places=3)  # customer ID 1
         # cohort forecast for weeks 40-78: the model's total over the 2,357 customers
@@ -172,8 +182,9 @@ class TestPredictions(unittest.TestCase):
         for params, t, x, t_x, T in cases:
             with self.subTest(params=params, t=t, x=x):
                 out = clv.expected_purchases(params, t, [x], [t_x], [T])[0]
-                self.assertAlmostEqual(out, integral_expected(params, t, x, t_x, T),
-                                       delta=1e-6 * out)
+                self.assertAlmostEqual(
+                    out, integral_expected(params, t, x, t_x, T), delta=1e-6 * out
+                )
 
     def test_new_customer_expectation_matches_simulation(self):
         rng = np.random.default_rng(3)
@@ -187,7 +198,8 @@ class TestPredictions(unittest.TestCase):
         self.assertAlmostEqual(expected, purchases.mean(), delta=4 * purchases.std() / np.sqrt(n))
         np.testing.assert_allclose(
             clv.expected_purchases_new(CDNOW, [39.0, 78.0]),
-            clv.expected_purchases(CDNOW, [39.0, 78.0], [0, 0], [0, 0], [0, 0]))
+            clv.expected_purchases(CDNOW, [39.0, 78.0], [0, 0], [0, 0], [0, 0]),
+        )
 
     def test_expected_purchases_grow_with_horizon(self):
         out = clv.expected_purchases(CDNOW, np.array([0.0, 1, 4, 13, 52, 520]), 3, 20, 30)
@@ -255,11 +267,21 @@ class TestCLV(unittest.TestCase):
 
     def test_undiscounted_value_is_purchases_times_spend(self):
         x, t_x, T, m = [0, 2, 10], [0, 30.43, 20.0], [38.86, 38.86, 39.0], [0.0, 40.0, 25.0]
-        value = clv.clv(CDNOW, self.GG, x, t_x, T, m, horizon_months=12,
-                        monthly_discount_rate=0.0, time_unit_days=7.0)
+        value = clv.clv(
+            CDNOW,
+            self.GG,
+            x,
+            t_x,
+            T,
+            m,
+            horizon_months=12,
+            monthly_discount_rate=0.0,
+            time_unit_days=7.0,
+        )
         weeks = 12 * 30.4375 / 7
-        expected = (clv.expected_purchases(CDNOW, weeks, x, t_x, T)
-                    * clv.expected_average_value(self.GG, x, m))
+        expected = clv.expected_purchases(CDNOW, weeks, x, t_x, T) * clv.expected_average_value(
+            self.GG, x, m
+        )
         np.testing.assert_allclose(value, expected, rtol=1e-10)
 
     def test_discounting_by_month(self):
@@ -317,17 +339,27 @@ class TestInvalidInput(unittest.TestCase):
 class TestSummaryFromTransactions(unittest.TestCase):
     def test_builds_rfm_summary(self):
         ids = ["a", "a", "a", "a", "b", "c", "c", "a"]
-        dates = ["2024-01-01 09:00", "2024-01-01 17:30", "2024-01-11", "2024-01-21",
-                 "2024-01-15", "2024-01-05", "2024-01-06", "2024-03-01"]  # last one after the end
+        dates = [
+            "2024-01-01 09:00",
+            "2024-01-01 17:30",
+            "2024-01-11",
+            "2024-01-21",
+            "2024-01-15",
+            "2024-01-05",
+            "2024-01-06",
+            "2024-03-01",
+        ]  # last one after the end
         amounts = [10.0, 5.0, 20.0, 40.0, 99.0, 1.0, 3.0, 1000.0]
-        out = clv.summary_from_transactions(pd.Series(ids), dates, amounts,
-                                            pd.Timestamp("2024-01-31"))
+        out = clv.summary_from_transactions(
+            pd.Series(ids), dates, amounts, pd.Timestamp("2024-01-31")
+        )
         self.assertEqual(list(out.columns), ["frequency", "recency", "T", "monetary_value"])
         self.assertEqual(out.loc["a"].tolist(), [2.0, 20.0, 30.0, 30.0])  # same-day merged
         self.assertEqual(out.loc["b"].tolist(), [0.0, 0.0, 16.0, 0.0])
         self.assertEqual(out.loc["c"].tolist(), [1.0, 1.0, 26.0, 3.0])
-        weekly = clv.summary_from_transactions(ids, pd.to_datetime(dates, format="ISO8601"),
-                                               amounts, "2024-01-31", time_unit_days=7.0)
+        weekly = clv.summary_from_transactions(
+            ids, pd.to_datetime(dates, format="ISO8601"), amounts, "2024-01-31", time_unit_days=7.0
+        )
         np.testing.assert_allclose(weekly["T"], out["T"] / 7)
         np.testing.assert_allclose(weekly["monetary_value"], out["monetary_value"])
 
@@ -336,11 +368,15 @@ class TestSummaryFromTransactions(unittest.TestCase):
         n = 3000
         ids = rng.integers(0, 400, n)
         dates = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
-        summary = clv.summary_from_transactions(ids, dates, rng.gamma(3, 10, n), "2024-12-31",
-                                                time_unit_days=7)
+        summary = clv.summary_from_transactions(
+            ids, dates, rng.gamma(3, 10, n), "2024-12-31", time_unit_days=7
+        )
         fit = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
-        self.assertTrue(np.isfinite(clv.p_alive(fit, summary["frequency"], summary["recency"],
-                                                summary["T"])).all())
+        self.assertTrue(
+            np.isfinite(
+                clv.p_alive(fit, summary["frequency"], summary["recency"], summary["T"])
+            ).all()
+        )
         gg = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
         self.assertGreater(gg.q, 1)
 

@@ -58,7 +58,7 @@ class TestLifecycleStages(RetentionCase):
         recent = self._customer("Recent once")
         self._deal(recent, 20)
         stale = self._customer("Stale once")
-        self._deal(stale, 60)   # twice the typical 30-day interval
+        self._deal(stale, 60)  # twice the typical 30-day interval
         gone = self._customer("Gone once")
         self._deal(gone, 200)
         self._recompute()
@@ -90,16 +90,21 @@ class TestLifecycleStages(RetentionCase):
         profile = self._profile(customer)
         self.assertEqual(profile.stage_id, self.stage["new"])
         [entry] = profile.history_ids
-        self.assertEqual((entry.from_stage_id, entry.stage_id, entry.reason),
-                         (self.env["crm.lifecycle.stage"], self.stage["new"], "rule"))
+        self.assertEqual(
+            (entry.from_stage_id, entry.stage_id, entry.reason),
+            (self.env["crm.lifecycle.stage"], self.stage["new"], "rule"),
+        )
         self.assertEqual(entry.partner_id, customer)
         message = self.env["mail.message"].search(
             [("model", "=", "res.partner"), ("res_id", "=", customer.id)], limit=1
         )
         self.assertIn("New", message.body)
         # the partner list can be grouped by stage in this company
-        groups = dict(self.env["res.partner"].with_company(self.company)._read_group(
-            [("id", "=", customer.id)], ["lifecycle_stage_id"], ["__count"]))
+        groups = dict(
+            self.env["res.partner"]
+            .with_company(self.company)
+            ._read_group([("id", "=", customer.id)], ["lifecycle_stage_id"], ["__count"])
+        )
         self.assertEqual(groups, {self.stage["new"]: 1})
 
     def test_incremental_updates(self):
@@ -123,9 +128,9 @@ class TestLifecycleStages(RetentionCase):
 
     def test_edge_deals(self):
         customer = self._customer("Edges")
-        self._deal(customer, 40, amount=0)            # deal without amount
-        self._deal(customer, 40, amount=300)          # same day: one purchase for the model
-        self._deal(customer, 10, amount=-100)         # refund
+        self._deal(customer, 40, amount=0)  # deal without amount
+        self._deal(customer, 40, amount=300)  # same day: one purchase for the model
+        self._deal(customer, 10, amount=-100)  # refund
         profile = self._profile(customer)
         self.assertEqual(profile.won_count, 3)
         self.assertEqual(profile.deal_days, 2)
@@ -150,10 +155,16 @@ class TestLifecycleStages(RetentionCase):
         company_eur = self.env["res.company"].create({"name": "Euro Co", "currency_id": eur.id})
         customer = self._customer("Archived buyer")
         self._deal(customer, 5, amount=100)
-        self.env["crm.lead"].create({
-            "name": "euro deal", "type": "opportunity", "partner_id": customer.id,
-            "company_id": company_eur.id, "stage_id": self.won_stage.id, "expected_revenue": 250,
-        })
+        self.env["crm.lead"].create(
+            {
+                "name": "euro deal",
+                "type": "opportunity",
+                "partner_id": customer.id,
+                "company_id": company_eur.id,
+                "stage_id": self.won_stage.id,
+                "expected_revenue": 250,
+            }
+        )
         customer.active = False
         self._recompute()
         profiles = self.Profile.sudo().search([("partner_id", "=", customer.id)])
@@ -164,17 +175,25 @@ class TestLifecycleStages(RetentionCase):
 
     def test_invalid_rule_and_stage_in_use(self):
         with self.assertRaises(ValidationError):
-            self.env["crm.lifecycle.stage"].create({"name": "Bad", "rule_domain": "[('nope', '=', 1)]"})
+            self.env["crm.lifecycle.stage"].create(
+                {"name": "Bad", "rule_domain": "[('nope', '=', 1)]"}
+            )
         with self.assertRaises(ValidationError):
             self.env["crm.lifecycle.stage"].create({"name": "Bad", "rule_domain": "not a domain"})
         customer = self._customer("In use")
         self._deal(customer, 1)
         with self.assertRaises(UserError):
             self.stage["new"].unlink()
-        vip = self.env["crm.lifecycle.stage"].create({
-            "name": "VIP", "sequence": 1, "kind": "active",
-            "rule_domain": "[('won_revenue', '>', 5000)]",
-        })
+        vip = self.env["crm.lifecycle.stage"].create(
+            {
+                "name": "VIP",
+                "sequence": 1,
+                "kind": "active",
+                "rule_domain": "[('won_revenue', '>', 5000)]",
+            }
+        )
         whale = self._customer("Whale")
         self._deal(whale, 3, amount=9000)
-        self.assertEqual(self._profile(whale).stage_id, vip, "custom stage rules are evaluated first")
+        self.assertEqual(
+            self._profile(whale).stage_id, vip, "custom stage rules are evaluated first"
+        )

@@ -37,8 +37,10 @@ class TestRetentionSecurity(RetentionCase):
         self.assertEqual(profile.stage_id, self.stage["active"])
         self.assertTrue(profile.stage_locked)
         last = profile.history_ids.sorted("id")[-1]
-        self.assertEqual((last.reason, last.user_id, last.from_stage_id),
-                         ("manual", self.manager, self.stage["new"]))
+        self.assertEqual(
+            (last.reason, last.user_id, last.from_stage_id),
+            ("manual", self.manager, self.stage["new"]),
+        )
         # the rules leave a pinned stage alone
         self._recompute()
         self.assertEqual(profile.stage_id, self.stage["active"])
@@ -50,11 +52,16 @@ class TestRetentionSecurity(RetentionCase):
     def test_multi_company_isolation(self):
         other_company = self.env["res.company"].create({"name": "Other Retention Co"})
         outsider = new_test_user(
-            self.env, login="ret_outsider", groups="sales_team.group_sale_manager",
-            company_id=other_company.id, company_ids=[other_company.id],
+            self.env,
+            login="ret_outsider",
+            groups="sales_team.group_sale_manager",
+            company_id=other_company.id,
+            company_ids=[other_company.id],
         )
         env = self.env(user=outsider, context={"allowed_company_ids": other_company.ids})
-        self.assertFalse(env["crm.customer.profile"].search([("partner_id", "=", self.customer.id)]))
+        self.assertFalse(
+            env["crm.customer.profile"].search([("partner_id", "=", self.customer.id)])
+        )
         self.assertFalse(
             env["crm.lifecycle.history"].search([("partner_id", "=", self.customer.id)])
         )

@@ -36,18 +36,22 @@ class MergePartnerAutomatic(models.TransientModel):
                 SQL(
                     "UPDATE crm_lifecycle_history SET profile_id = %s, partner_id = %s "
                     "WHERE profile_id = %s",
-                    dst.id, dst_partner.id, src.id,
+                    dst.id,
+                    dst_partner.id,
+                    src.id,
                 )
             )
             if dst.stage_id or src.stage_id:
-                self.env["crm.lifecycle.history"].sudo().create({
-                    "profile_id": dst.id,
-                    "from_stage_id": src.stage_id.id,
-                    "stage_id": (dst.stage_id or src.stage_id).id,
-                    "date": now,
-                    "reason": "merge",
-                    "note": self.env._("Merged from %s", src.partner_id.display_name),
-                })
+                self.env["crm.lifecycle.history"].sudo().create(
+                    {
+                        "profile_id": dst.id,
+                        "from_stage_id": src.stage_id.id,
+                        "stage_id": (dst.stage_id or src.stage_id).id,
+                        "date": now,
+                        "reason": "merge",
+                        "note": self.env._("Merged from %s", src.partner_id.display_name),
+                    }
+                )
             self.env["crm.lifecycle.history"].invalidate_model()
             src.unlink()
         res = super()._update_foreign_keys(src_partners, dst_partner)

@@ -1,0 +1,147 @@
+"""Benchmark: the full lifecycle recompute against a plain-SQL floor.
+
+    .venv/bin/python bench/lifecycle_recompute.py [--db crm_bench] [--partners 1000000]
+                                                  [--opportunities 5000000]
+
+1. Makes sure database ``--db`` exists (a clone of the suite's template, so
+   the three addons are installed) and holds the generated load
+   (``bench/generate.py``; skipped when the partners are already there).
+2. Floor: one ``GROUP BY`` over the same won deals (rolled up to the
+   commercial partner) upserted into a bare table with a primary key, the
+   least any recompute must do. Measured twice: insert, then update.
+3. The real thing: ``crm.customer.profile._recompute_company`` for the main
+   company, with its commits, as the daily cron runs it — a first run
+   (every profile created, every stage assigned, history and chatter
+   written) and a second, steady-state run.
+4. Prints the times, the ratios to the floor and the peak RSS of the process
+   (which includes the Odoo registry itself).
+
+The issue's target: recompute <= 2x the floor, peak memory < 1.5 GB.
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import suite  # noqa: E402  (tools/suite.py: template and config helpers)
+
+FLOOR_SQL = """
+INSERT INTO bench_floor (partner_id, company_id, won_count, won_revenue, first_deal, last_deal)
+SELECT p.commercial_partner_id, l.company_id, count(*), sum(l.expected_revenue),
+       min(l.date_closed)::date, max(l.date_closed)::date
+  FROM crm_lead l
+  JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
+  JOIN res_partner p ON p.id = l.partner_id
+ WHERE l.active AND l.type = 'opportunity' AND l.company_id = %s
+ GROUP BY 1, 2
+ON CONFLICT (partner_id, company_id) DO UPDATE
+   SET won_count = EXCLUDED.won_count, won_revenue = EXCLUDED.won_revenue,
+       first_deal = EXCLUDED.first_deal, last_deal = EXCLUDED.last_deal
+"""
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ensure_database(db, partners, opportunities):
+    suite.write_conf()
+    if not suite.db_exists(db):
+        template = suite.ensure_template()
+        print(f"creating {db} from {template}")
+        suite.clone_db(template, db)
+    count = int(suite.psql("SELECT count(*) FROM res_partner", db=db))
+    if count < partners:
+        print(f"generating {partners} partners and {opportunities} opportunities ...")
+        start = time.time()
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "generate.py"),
+                "-d",
+                db,
+                "--partners",
+                str(partners),
+                "--opportunities",
+                str(opportunities),
+            ],
+            check=True,
+        )
+        print(f"generated in {time.time() - start:.0f} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="crm_bench")
+    parser.add_argument("--partners", type=int, default=1_000_000)
+    parser.add_argument("--opportunities", type=int, default=5_000_000)
+    args = parser.parse_args()
+    ensure_database(args.db, args.partners, args.opportunities)
+
+    import odoo
+    from odoo.tools import SQL
+
+    odoo.tools.config.parse_config(["-c", str(suite.CONF), "-d", args.db, "--log-level=warn"])
+    registry = odoo.modules.registry.Registry(args.db)
+    rss_registry = peak_rss_mb()
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        company = env.ref("base.main_company")
+        cr.execute("SELECT count(*) FROM crm_lead WHERE company_id = %s", [company.id])
+        [(n_leads,)] = cr.fetchall()
+        cr.execute(
+            "DROP TABLE IF EXISTS bench_floor; CREATE TABLE bench_floor ("
+            "partner_id integer, company_id integer, won_count integer, won_revenue numeric,"
+            " first_deal date, last_deal date, PRIMARY KEY (partner_id, company_id))"
+        )
+        cr.commit()
+        floors = []
+        for _ in range(2):
+            start = time.time()
+            cr.execute(SQL(FLOOR_SQL, company.id))
+            cr.commit()
+            floors.append(time.time() - start)
+        cr.execute("SELECT count(*) FROM bench_floor")
+        [(n_customers,)] = cr.fetchall()
+        cr.execute("DROP TABLE bench_floor")
+        cr.commit()
+
+        Profile = env["crm.customer.profile"]
+        runs = []
+        for _ in range(2):
+            start = time.time()
+            Profile._recompute_company(company)
+            runs.append(time.time() - start)
+        cr.execute("SELECT count(*) FROM crm_customer_profile WHERE company_id = %s", [company.id])
+        [(n_profiles,)] = cr.fetchall()
+        model = env["crm.retention.model"].search([("company_id", "=", company.id)])
+        print()
+        print(
+            f"opportunities in company: {n_leads:,}; customers with won deals: {n_customers:,}; "
+            f"profiles: {n_profiles:,}"
+        )
+        print(
+            f"model: {model.status} r={model.r:.3f} alpha={model.alpha:.3f} "
+            f"a={model.a:.3f} b={model.b:.3f}"
+        )
+        print(
+            f"floor (GROUP BY upsert into a bare table): insert {floors[0]:.1f} s, "
+            f"update {floors[1]:.1f} s"
+        )
+        print(f"recompute, first run:   {runs[0]:.1f} s  ratio {runs[0] / floors[0]:.2f}x floor")
+        print(f"recompute, steady state: {runs[1]:.1f} s  ratio {runs[1] / floors[1]:.2f}x floor")
+        print(
+            f"peak RSS: {peak_rss_mb():.0f} MB (registry alone {rss_registry:.0f} MB); "
+            f"cores: {os.cpu_count()}"
+        )
+
+
+if __name__ == "__main__":
+    main()
