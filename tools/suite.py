@@ -231,6 +231,7 @@ def cmd_i18n(args):
     try:
         for addon in SUITE_ADDONS:
             pot = ROOT / "addons" / addon / "i18n" / f"{addon}.pot"
+            pot.parent.mkdir(exist_ok=True)
             run_odoo(
                 "-d",
                 db,

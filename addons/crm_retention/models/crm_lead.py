@@ -1,6 +1,8 @@
 from odoo import api, models
 
-# a change of any of these can move a customer's deal metrics
+# a change of any of these can move a customer's deal metrics (not probability:
+# predictive lead scoring rewrites it on open leads in bulk; winning goes
+# through stage_id)
 DEAL_FIELDS = {
     "stage_id",
     "active",
@@ -9,7 +11,6 @@ DEAL_FIELDS = {
     "date_closed",
     "partner_id",
     "company_id",
-    "probability",
 }
 
 

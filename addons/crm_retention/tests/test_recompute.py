@@ -3,6 +3,7 @@ from unittest.mock import patch
 import numpy as np
 
 from odoo.tests import tagged
+from odoo.tools import SQL
 
 from .common import RetentionCase
 
@@ -144,3 +145,69 @@ class TestRecompute(RetentionCase):
         self.assertEqual(profile.opportunity_count, deals)
         self.assertTrue(set(rows_before.ids) <= set(profile.history_ids.ids), "no row lost")
         self.assertIn("merge", profile.history_ids.mapped("reason"))
+
+    def test_archived_company_is_skipped_by_the_cron(self):
+        archived = self.env["res.company"].create({"name": "Closed Co"})
+        partner = self._customer("Closed Co customer")
+        self.env["crm.lead"].create(
+            {
+                "name": "old",
+                "type": "opportunity",
+                "partner_id": partner.id,
+                "company_id": archived.id,
+                "stage_id": self.won_stage.id,
+            }
+        )
+        archived.active = False
+        self.env["crm.retention.model"]._cron_recompute()
+        model = self.env["crm.retention.model"].sudo().search([("company_id", "=", archived.id)])
+        self.assertNotEqual(model.run_state, "done", "archived companies are not recomputed")
+        self.assertEqual(
+            self.env["crm.retention.model"]
+            .sudo()
+            .search([("company_id", "=", self.company.id)])
+            .run_state,
+            "done",
+        )
+
+    def test_deals_in_another_currency_are_converted_at_the_deal_date(self):
+        """A deal source in a foreign currency (as a sale-order bridge would
+        give) is converted with the company's rate of the deal date."""
+        eur = self.env.ref("base.EUR")
+        eur.active = True
+        self.env["res.currency.rate"].create(
+            [
+                {
+                    "currency_id": eur.id,
+                    "company_id": self.company.id,
+                    "name": "2026-01-01",
+                    "rate": 0.5,
+                },
+                {
+                    "currency_id": eur.id,
+                    "company_id": self.company.id,
+                    "name": "2026-06-15",
+                    "rate": 0.25,
+                },
+            ]
+        )
+        partner = self._customer("Euro buyer")
+        Profile = type(self.Profile)
+
+        def eur_source(self_, company_ids, partner_ids=None):
+            return SQL(
+                "SELECT %(p)s AS partner_id, %(c)s AS company_id, d::date AS deal_date, "
+                "100.0 AS amount, %(eur)s AS currency_id "
+                "FROM (VALUES (DATE '2026-06-01'), (DATE '2026-06-20')) v(d)",
+                p=partner.id,
+                c=self.company.id,
+                eur=eur.id,
+            )
+
+        self.assertNotEqual(self.company.currency_id, eur)
+        with patch.object(Profile, "_deal_source_sql", eur_source):
+            self.Profile._recompute_partners(partner.ids, self.company)
+        profile = self._profile(partner)
+        # 100 EUR at 0.5 EUR per unit = 200, then at 0.25 = 400
+        self.assertEqual(profile.won_revenue, 600)
+        self.assertEqual(profile.won_count, 2)
