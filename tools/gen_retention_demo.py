@@ -94,7 +94,7 @@ def partner(xmlid, name, city):
         <field name="name">{escape(name)}</field>
         <field name="is_company" eval="True"/>
         <field name="city">{escape(city)}</field>
-        <field name="email">contact@{xmlid.replace("_", "-")}.example.com</field>
+        <field name="email">contact@{"-".join(name.lower().split())}.example.com</field>
     </record>'''
 
 
