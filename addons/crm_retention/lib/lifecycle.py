@@ -162,8 +162,9 @@ def compute_metrics(frame, *, today, params, typical_interval_days, lapsed_dates
         else np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     )
     known = ~np.isnat(lapsed)
-    after_last = known & has_deal & (last > lapsed)
-    after_prev = after_last & ~np.isnat(prev) & (prev > lapsed)
+    # >=: the nightly run may mark a lapse the same day the customer buys again
+    after_last = known & has_deal & (last >= lapsed)
+    after_prev = after_last & ~np.isnat(prev) & (prev >= lapsed)
     out["deals_since_lapse"] = np.where(after_prev, 2, np.where(after_last, 1, 0))
 
     out["first_deal_date"] = pd.Series(first).dt.date.where(has_deal)

@@ -176,7 +176,8 @@ class CrmCustomerProfile(models.Model):
         return stages.search([("company_id", "in", [False, *self.env.companies.ids])])
 
     def write(self, vals):
-        if "stage_id" in vals and not self.env.context.get("lifecycle_rule_update"):
+        # the recompute changes stages in SQL: an ORM write of stage_id is a person
+        if "stage_id" in vals:
             return self._set_stage_manually(vals)
         return super().write(vals)
 
@@ -187,7 +188,7 @@ class CrmCustomerProfile(models.Model):
     def action_unpin_stage(self):
         """Give the stage back to the rules and re-evaluate it now."""
         self.check_access("write")
-        self.sudo().with_context(lifecycle_rule_update=True).write({"stage_locked": False})
+        self.sudo().write({"stage_locked": False})
         for company, profiles in self.grouped("company_id").items():
             self.sudo()._recompute_partners(profiles.partner_id.ids, company)
         return True
@@ -255,12 +256,22 @@ class CrmCustomerProfile(models.Model):
         return res
 
     def _sync_partner_stage(self):
-        """Mirror stages into the partner's company-dependent field (for filters)."""
-        for company, profiles in self.grouped("company_id").items():
-            for stage, group in profiles.grouped("stage_id").items():
-                group.partner_id.with_company(company).sudo().with_context(
-                    lifecycle_sync=True
-                ).write({"lifecycle_stage_id": stage.id})
+        """Mirror stages into the partner's company-dependent field (for
+        filters and group-by). In SQL: the partner's ORM write of this field
+        is the manual-change path."""
+        self.env.flush_all()
+        for profile in self:
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE res_partner SET lifecycle_stage_id = "
+                    "COALESCE(lifecycle_stage_id, '{}'::jsonb) || jsonb_build_object(%s, %s) "
+                    "WHERE id = %s",
+                    str(profile.company_id.id),
+                    profile.stage_id.id or None,
+                    profile.partner_id.id,
+                )
+            )
+        self.env["res.partner"].invalidate_model(["lifecycle_stage_id"])
 
     # ------------------------------------------------------------------
     # BUSINESS: recompute
@@ -347,40 +358,52 @@ class CrmCustomerProfile(models.Model):
         return SQL(
             """
             WITH deals AS (%(source)s),
+            dated AS (
+                -- clamp: a typo like year 0201 must not break the numpy dates
+                SELECT d.partner_id, d.company_id, d.amount, d.currency_id,
+                       LEAST(GREATEST(d.deal_date, DATE '1900-01-01'), %(today)s) AS deal_date,
+                       c.currency_id AS company_currency_id
+                  FROM deals d JOIN res_company c ON c.id = d.company_id
+            ),
             converted AS (
-                SELECT d.partner_id, d.company_id, LEAST(d.deal_date, %(today)s) AS deal_date,
-                       CASE WHEN d.currency_id IS NULL OR d.currency_id = c.currency_id
-                            THEN d.amount
-                            ELSE d.amount * COALESCE(to_rate.rate, 1) / COALESCE(from_rate.rate, 1)
-                       END AS amount
-                  FROM deals d
-                  JOIN res_company c ON c.id = d.company_id
+                SELECT partner_id, company_id, deal_date, amount
+                  FROM dated
+                 WHERE currency_id IS NULL OR currency_id = company_currency_id
+                UNION ALL
+                -- rate lookups only for deals in another currency
+                SELECT d.partner_id, d.company_id, d.deal_date,
+                       d.amount * COALESCE(to_rate.rate, 1) / COALESCE(from_rate.rate, 1)
+                  FROM dated d
                   LEFT JOIN LATERAL (
                         SELECT r.rate FROM res_currency_rate r
                          WHERE r.currency_id = d.currency_id
                            AND (r.company_id = d.company_id OR r.company_id IS NULL)
                            AND r.name <= d.deal_date
                          ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1
-                  ) from_rate ON d.currency_id IS DISTINCT FROM c.currency_id
+                  ) from_rate ON true
                   LEFT JOIN LATERAL (
                         SELECT r.rate FROM res_currency_rate r
-                         WHERE r.currency_id = c.currency_id
+                         WHERE r.currency_id = d.company_currency_id
                            AND (r.company_id = d.company_id OR r.company_id IS NULL)
                            AND r.name <= d.deal_date
                          ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1
-                  ) to_rate ON d.currency_id IS DISTINCT FROM c.currency_id
+                  ) to_rate ON true
+                 WHERE d.currency_id IS NOT NULL AND d.currency_id <> d.company_currency_id
             ),
             days AS (
-                SELECT partner_id, company_id, deal_date, count(*) AS n, sum(amount) AS amount
+                -- a day is a purchase when it has a deal that is not a refund
+                SELECT partner_id, company_id, deal_date,
+                       count(*) FILTER (WHERE amount >= 0) AS n, sum(amount) AS amount
                   FROM converted GROUP BY partner_id, company_id, deal_date
             ),
             per_customer AS (
                 SELECT partner_id, company_id,
                        sum(n)::integer AS won_count,
-                       count(*)::integer AS deal_days,
-                       min(deal_date) AS first_deal_date,
-                       max(deal_date) AS last_deal_date,
-                       (array_agg(deal_date ORDER BY deal_date DESC))[2] AS prev_deal_date,
+                       count(*) FILTER (WHERE n > 0)::integer AS deal_days,
+                       min(deal_date) FILTER (WHERE n > 0) AS first_deal_date,
+                       max(deal_date) FILTER (WHERE n > 0) AS last_deal_date,
+                       (array_agg(deal_date ORDER BY deal_date DESC)
+                            FILTER (WHERE n > 0))[2] AS prev_deal_date,
                        sum(amount) AS won_revenue
                   FROM days GROUP BY partner_id, company_id
             ),
@@ -442,11 +465,11 @@ class CrmCustomerProfile(models.Model):
         )
         metrics["company_id"] = company.id
         # upsert through a temp table filled with COPY (one round trip per batch)
+        # no column defaults (CREATE TABLE AS): COPY must not draw profile ids
         cr.execute(
-            SQL(
-                "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch "
-                "(LIKE crm_customer_profile INCLUDING DEFAULTS) ON COMMIT DROP"
-            )
+            "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch ON COMMIT DROP AS "
+            f"SELECT partner_id, company_id, {', '.join(METRIC_COLUMNS)} "
+            "FROM crm_customer_profile WITH NO DATA"
         )
         cr.execute("TRUNCATE crm_retention_batch")
         columns = ["partner_id", "company_id", *METRIC_COLUMNS]
@@ -463,8 +486,24 @@ class CrmCustomerProfile(models.Model):
         uid = self.env.uid
         col_list = SQL(", ").join(SQL.identifier(c) for c in columns)
         updates = SQL(", ").join(
-            SQL("%s = EXCLUDED.%s", SQL.identifier(c), SQL.identifier(c)) for c in METRIC_COLUMNS
+            SQL("%s = b.%s", SQL.identifier(c), SQL.identifier(c)) for c in METRIC_COLUMNS
         )
+        # update existing profiles, then insert the new ones (an upsert would
+        # draw a sequence value per row even when it updates)
+        cr.execute(
+            SQL(
+                """
+                UPDATE crm_customer_profile p
+                   SET %(updates)s, write_uid = %(uid)s, write_date = now() at time zone 'UTC'
+                  FROM crm_retention_batch b
+                 WHERE p.partner_id = b.partner_id AND p.company_id = b.company_id
+                RETURNING p.id
+                """,
+                updates=updates,
+                uid=uid,
+            )
+        )
+        profile_ids = [row[0] for row in cr.fetchall()]
         cr.execute(
             SQL(
                 """
@@ -472,17 +511,17 @@ class CrmCustomerProfile(models.Model):
                        (%(cols)s, stage_locked, create_uid, create_date, write_uid, write_date)
                 SELECT %(cols)s, false, %(uid)s, now() at time zone 'UTC',
                        %(uid)s, now() at time zone 'UTC'
-                  FROM crm_retention_batch
-                ON CONFLICT (partner_id, company_id) DO UPDATE
-                   SET %(updates)s, write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
+                  FROM crm_retention_batch b
+                 WHERE NOT EXISTS (
+                       SELECT 1 FROM crm_customer_profile p
+                        WHERE p.partner_id = b.partner_id AND p.company_id = b.company_id)
                 RETURNING id
                 """,
                 cols=col_list,
                 uid=uid,
-                updates=updates,
             )
         )
-        profile_ids = [row[0] for row in cr.fetchall()]
+        profile_ids += [row[0] for row in cr.fetchall()]
         profile_ids += self._reset_absent(company, frame, today, reset_partner_ids, reset_range)
         self.invalidate_model()
         self._evaluate_stages(company, profile_ids, today)
@@ -561,13 +600,16 @@ class CrmCustomerProfile(models.Model):
                 _logger.exception("Skipping lifecycle stage %s: invalid rule", stage.id)
                 continue
             query.add_where(SQL("%s = ANY(%s)", SQL.identifier(query.table, "id"), profile_ids))
-            cases.append(
-                SQL(
-                    "WHEN p.id IN (%s) THEN %s",
-                    query.subselect(SQL.identifier(query.table, "id")),
-                    stage.id,
-                )
-            )
+            subselect = query.subselect(SQL.identifier(query.table, "id"))
+            try:
+                # a rule can be valid Python yet fail in SQL (a bad date
+                # value): it must not block every deal of the company
+                with self.env.cr.savepoint(flush=False):
+                    self.env.cr.execute(SQL("SELECT 1 FROM (%s) q LIMIT 1", subselect))
+            except Exception:  # noqa: BLE001
+                _logger.exception("Skipping lifecycle stage %s: its rule fails", stage.id)
+                continue
+            cases.append(SQL("WHEN p.id IN (%s) THEN %s", subselect, stage.id))
         if not cases:
             return self.env["crm.lifecycle.history"]
         now = fields.Datetime.now()
@@ -645,6 +687,12 @@ class CrmCustomerProfile(models.Model):
         batch_size = batch_size or settings["batch_size"]
         today = today or fields.Date.context_today(self)
         work = SQL.identifier(WORK_TABLE)
+        if model.run_state == "running":
+            cr.execute(SQL("SELECT count(*) FROM %s WHERE company_id = %s", work, company.id))
+            if cr.fetchone()[0] != model.run_total:
+                # the unlogged work table was emptied (server crash): start over
+                _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
+                model.run_state = "idle"
         if model.run_state != "running":
             cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", work, company.id))
             cr.execute(
@@ -657,8 +705,11 @@ class CrmCustomerProfile(models.Model):
                     self._aggregate_sql([company.id], today),
                 )
             )
+            run_total = cr.rowcount
             model._fit_from_work_table(today)
-            model.write({"run_state": "running", "run_cursor": 0, "run_date": today})
+            model.write(
+                {"run_state": "running", "run_cursor": 0, "run_date": today, "run_total": run_total}
+            )
             self._commit_progress()
         today = model.run_date or today
         done = 0

@@ -11,6 +11,8 @@ DEAL_FIELDS = {
     "date_closed",
     "partner_id",
     "company_id",
+    "user_id",  # company_id is computed from the salesperson and team
+    "team_id",
 }
 
 

@@ -1,4 +1,4 @@
-from markupsafe import Markup
+import json
 
 from odoo import api, fields, models
 from odoo.tools import SQL
@@ -77,44 +77,53 @@ class CrmLifecycleHistory(models.Model):
     def _post_partner_messages(self):
         """Post a tracking note on each customer's chatter, in bulk.
 
-        One INSERT for the whole batch rather than ``message_post`` per
-        partner: a first recompute changes every customer's stage at once.
+        One INSERT ... SELECT for the whole batch, bodies built in SQL, rather
+        than ``message_post`` per partner: a first recompute changes every
+        customer's stage at once.
         """
         if not self:
             return
         self.env.flush_all()
-        note = self.env.ref("mail.mt_note")
-        author = self.env.ref("base.partner_root")
+        lang = self.env.lang or "en_US"
         reasons = dict(self._fields["reason"]._description_selection(self.env))
-        template = Markup(
-            '<p><span class="o_crm_lifecycle_change">%s</span> %s &#8594; %s '
-            "<small>(%s)</small></p>"
-        )
-        rows = []
-        for h in self.sudo():
-            body = template % (
-                self.env._("Lifecycle stage:"),
-                h.from_stage_id.name or self.env._("none"),
-                h.stage_id.name,
-                reasons.get(h.reason, h.reason),
+
+        def esc(column):
+            return SQL(
+                "replace(replace(replace(%s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')", column
             )
-            rows.append((h.partner_id.id, str(body), h.date))
+
+        def stage_name(alias):
+            return esc(
+                SQL("COALESCE(%s.name->>%s, %s.name->>'en_US')", SQL(alias), lang, SQL(alias))
+            )
+
         self.env.cr.execute(
             SQL(
                 """
                 INSERT INTO mail_message (model, res_id, body, message_type, subtype_id,
                        author_id, date, create_uid, create_date, write_uid, write_date)
-                SELECT 'res.partner', t.res_id, t.body, 'notification', %(subtype)s,
-                       %(author)s, t.date, %(uid)s, t.date, %(uid)s, t.date
-                  FROM unnest(%(res_ids)s::int[], %(bodies)s::text[], %(dates)s::timestamp[])
-                       AS t(res_id, body, date)
+                SELECT 'res.partner', h.partner_id,
+                       '<p><span class="o_crm_lifecycle_change">' || %(label)s || '</span> '
+                       || COALESCE(%(from_name)s, %(none)s) || ' &#8594; ' || %(to_name)s
+                       || ' <small>(' || COALESCE((%(reasons)s::jsonb)->>h.reason, h.reason)
+                       || ')</small></p>',
+                       'notification', %(subtype)s, %(author)s, h.date,
+                       %(uid)s, h.date, %(uid)s, h.date
+                  FROM crm_lifecycle_history h
+                  JOIN crm_lifecycle_stage ts ON ts.id = h.stage_id
+                  LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
+                 WHERE h.id = ANY(%(ids)s) AND h.partner_id IS NOT NULL
                 """,
-                subtype=note.id,
-                author=author.id,
+                label=self.env._("Lifecycle stage:"),
+                from_name=stage_name("fs"),
+                to_name=stage_name("ts"),
+                none=self.env._("none"),
+                reasons=json.dumps(reasons),
+                subtype=self.env.ref("mail.mt_note").id,
+                author=self.env.ref("base.partner_root").id,
                 uid=self.env.uid,
-                res_ids=[r[0] for r in rows],
-                bodies=[r[1] for r in rows],
-                dates=[r[2] for r in rows],
+                ids=self.ids,
             )
         )
         self.env["mail.message"].invalidate_model()
+        self.env["res.partner"].invalidate_model(["message_ids"])

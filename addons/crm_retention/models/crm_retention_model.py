@@ -2,7 +2,8 @@ import logging
 
 import numpy as np
 
-from odoo import api, fields, models
+from odoo import api, fields, models, modules
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from ..lib import clv, lifecycle
@@ -73,6 +74,7 @@ class CrmRetentionModel(models.Model):
         readonly=True,
     )
     run_cursor = fields.Integer(readonly=True)
+    run_total = fields.Integer(readonly=True, help="Customers in the work table of the run.")
     run_date = fields.Date(readonly=True)
     last_run_date = fields.Datetime(readonly=True)
 
@@ -86,7 +88,9 @@ class CrmRetentionModel(models.Model):
 
     def action_recompute(self):
         """ "Recompute now": refit and recompute the companies of these models."""
-        self.check_access("write")
+        if not self.env.user.has_group("crm_retention.group_retention_manager"):
+            raise AccessError(self.env._("Only retention managers can recompute the lifecycle."))
+        self.check_access("read")
         for model in self:
             self.env["crm.customer.profile"].sudo()._recompute_company(model.company_id)
         return {
@@ -109,7 +113,16 @@ class CrmRetentionModel(models.Model):
         companies = self.env["res.company"].search([])
         Profile = self.env["crm.customer.profile"].sudo()
         for company in companies:
-            Profile._recompute_company(company)
+            if modules.module.current_test:
+                Profile._recompute_company(company)
+                continue
+            try:
+                Profile._recompute_company(company)
+            except Exception:
+                # one company's failure must not stop the others; its run
+                # stays "running" and resumes at its cursor tomorrow
+                _logger.exception("Lifecycle recompute failed for company %s", company.id)
+                self.env.cr.rollback()
 
     @api.model
     def _get_for_company(self, company):

@@ -95,23 +95,38 @@ class ResPartner(models.Model):
             partner.retention_won_count = profile.won_count
             partner.retention_stage_locked = profile.stage_locked
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        # the stage comes from the customer's deals, never from a create
+        for vals in vals_list:
+            vals.pop("lifecycle_stage_id", None)
+        return super().create(vals_list)
+
     def write(self, vals):
-        if "lifecycle_stage_id" in vals and not self.env.context.get("lifecycle_sync"):
+        if "lifecycle_stage_id" in vals:
             vals = dict(vals)
             stage_id = vals.pop("lifecycle_stage_id")
-            self._set_lifecycle_stage(stage_id)
+            changed = self.filtered(lambda p: p.lifecycle_stage_id.id != stage_id)
+            if changed:
+                changed._set_lifecycle_stage(stage_id)
             if not vals:
                 return True
         return super().write(vals)
 
     def _set_lifecycle_stage(self, stage_id):
         """A manager moved the customer (statusbar): change the profile's
-        stage, which checks access rights, pins the stage and logs it."""
-        profiles = self.env["crm.customer.profile"].search(
-            [
-                ("partner_id", "in", self.commercial_partner_id.ids),
-                ("company_id", "=", self.env.company.id),
-            ]
+        stage, which checks access rights, pins the stage and logs it. The
+        recompute writes this field in SQL, so every ORM write is a person's."""
+        # sudo to find the profiles only; the write below runs as the user
+        profiles = (
+            self.env["crm.customer.profile"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("company_id", "=", self.env.company.id),
+                ]
+            )
         )
         if len(profiles) < len(self.commercial_partner_id):
             raise UserError(
@@ -121,7 +136,7 @@ class ResPartner(models.Model):
                     company=self.env.company.name,
                 )
             )
-        profiles.write({"stage_id": stage_id})
+        profiles.with_env(self.env).write({"stage_id": stage_id})
 
     def _compute_retention_history_count(self):
         History = self.env["crm.lifecycle.history"]

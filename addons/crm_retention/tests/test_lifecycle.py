@@ -132,9 +132,11 @@ class TestLifecycleStages(RetentionCase):
         self._deal(customer, 40, amount=300)  # same day: one purchase for the model
         self._deal(customer, 10, amount=-100)  # refund
         profile = self._profile(customer)
-        self.assertEqual(profile.won_count, 3)
-        self.assertEqual(profile.deal_days, 2)
-        self.assertEqual(profile.won_revenue, 200)
+        self.assertEqual(profile.won_count, 2, "a refund is not a purchase")
+        self.assertEqual(profile.deal_days, 1)
+        self.assertEqual(profile.won_revenue, 200, "but it reduces revenue")
+        self.assertEqual(profile.days_since_last_deal, 40)
+        self.assertEqual(profile.stage_id, self.stage["new"], "two deals one day: still New")
         today_only = self._customer("Today")
         self._deal(today_only, 0)
         self.assertEqual(self._profile(today_only).stage_id, self.stage["new"])
@@ -173,7 +175,22 @@ class TestLifecycleStages(RetentionCase):
         self.assertEqual((eur_profile.won_revenue, eur_profile.currency_id), (250, eur))
         self.assertEqual(self._profile(customer).won_revenue, 100)
 
+    def test_refund_does_not_win_back_a_lost_customer(self):
+        customer = self._customer("Refunded")
+        with freeze_time(TODAY - timedelta(days=10)):
+            for k in range(3):
+                self._deal(customer, days_ago=300 + 30 * k)
+        profile = self._profile(customer)
+        self.assertEqual(profile.stage_id, self.stage["lost"])
+        self._deal(customer, 1, amount=-500)
+        self.assertEqual(profile.stage_id, self.stage["lost"])
+        self.assertEqual(profile.won_revenue, 2500)
+
     def test_invalid_rule_and_stage_in_use(self):
+        with self.assertRaises(ValidationError):
+            self.env["crm.lifecycle.stage"].create(
+                {"name": "Bad date", "rule_domain": "[('last_deal_date', '<', 'garbage')]"}
+            )
         with self.assertRaises(ValidationError):
             self.env["crm.lifecycle.stage"].create(
                 {"name": "Bad", "rule_domain": "[('nope', '=', 1)]"}

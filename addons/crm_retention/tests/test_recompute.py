@@ -113,6 +113,33 @@ class TestRecompute(RetentionCase):
             self.assertEqual(len(profile.history_ids), 1)
             self.assertEqual(profile.history_ids.stage_id, profile.stage_id)
 
+    def test_lost_work_table_restarts_the_run(self):
+        """After a server crash the unlogged work table is empty: the next run
+        starts over instead of resetting the customers after the cursor."""
+        self._recompute()
+        stages = {
+            p.id: p.stage_id for p in self.Profile.search([("company_id", "=", self.company.id)])
+        }
+        model = (
+            self.env["crm.retention.model"].sudo().search([("company_id", "=", self.company.id)])
+        )
+        model.write(
+            {
+                "run_state": "running",
+                "run_cursor": self.population.sorted("id")[5].id,
+                "run_total": 40,
+            }
+        )
+        self.env.cr.execute(
+            "DELETE FROM crm_retention_work WHERE company_id = %s", [self.company.id]
+        )
+        self._recompute()
+        self.assertEqual(model.run_state, "done")
+        after = {
+            p.id: p.stage_id for p in self.Profile.search([("company_id", "=", self.company.id)])
+        }
+        self.assertEqual(after, stages)
+
     def test_recompute_writes_history_for_changes_only(self):
         self._recompute()
         count = self.env["crm.lifecycle.history"].search_count(

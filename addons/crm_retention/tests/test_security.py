@@ -22,6 +22,16 @@ class TestRetentionSecurity(RetentionCase):
             self.customer.with_user(self.salesman).lifecycle_stage_id = self.stage["active"]
         with self.assertRaises(AccessError):
             profile.write({"stage_id": self.stage["active"].id})
+        # no context key lets a salesman change the stage behind the rules
+        for ctx in ({"lifecycle_sync": True}, {"lifecycle_rule_update": True}):
+            with self.assertRaises(AccessError):
+                self.customer.with_user(self.salesman).with_context(**ctx).write(
+                    {"lifecycle_stage_id": self.stage["active"].id}
+                )
+        with self.assertRaises(AccessError):
+            self.env["crm.retention.model"].with_user(self.salesman)._get_for_company(
+                self.company
+            ).with_user(self.salesman).action_recompute()
         with self.assertRaises(AccessError):
             self.env["crm.lifecycle.stage"].with_user(self.salesman).create(
                 {"name": "Mine", "rule_domain": "[]"}

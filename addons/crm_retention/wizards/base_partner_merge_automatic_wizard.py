@@ -18,9 +18,11 @@ class MergePartnerAutomatic(models.TransientModel):
 
     def _update_foreign_keys(self, src_partners, dst_partner):
         Profile = self.env["crm.customer.profile"].sudo()
+        # profiles belong to commercial partners (merging into a contact)
+        dst_customer = dst_partner.commercial_partner_id
         src_profiles = Profile.search([("partner_id", "in", src_partners.ids)])
         dst_profiles = {
-            p.company_id: p for p in Profile.search([("partner_id", "=", dst_partner.id)])
+            p.company_id: p for p in Profile.search([("partner_id", "=", dst_customer.id)])
         }
         companies = src_profiles.company_id.union(*dst_profiles)
         now = fields.Datetime.now()
@@ -28,7 +30,7 @@ class MergePartnerAutomatic(models.TransientModel):
             dst = dst_profiles.get(src.company_id)
             if not dst:
                 # the destination takes over this company's profile as it is
-                src.partner_id = dst_partner
+                src.partner_id = dst_customer
                 dst_profiles[src.company_id] = src
                 continue
             self.env.flush_all()
@@ -37,7 +39,7 @@ class MergePartnerAutomatic(models.TransientModel):
                     "UPDATE crm_lifecycle_history SET profile_id = %s, partner_id = %s "
                     "WHERE profile_id = %s",
                     dst.id,
-                    dst_partner.id,
+                    dst_customer.id,
                     src.id,
                 )
             )
@@ -56,5 +58,7 @@ class MergePartnerAutomatic(models.TransientModel):
             src.unlink()
         res = super()._update_foreign_keys(src_partners, dst_partner)
         for company in companies:
-            Profile._recompute_partners([dst_partner.id], company)
+            Profile._recompute_partners([dst_customer.id], company)
+        # the stage filter field follows, so the merged value is already right
+        Profile.search([("partner_id", "=", dst_customer.id)])._sync_partner_stage()
         return res
