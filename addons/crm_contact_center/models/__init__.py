@@ -1,1 +1,12 @@
-from . import crm_interaction_channel
+from . import (
+    calendar_event,
+    crm_interaction,
+    crm_interaction_channel,
+    crm_interaction_source,
+    crm_lead,
+    crm_team,
+    mail_message,
+    res_partner,
+    res_users,
+    sms_sms,
+)

@@ -218,8 +218,8 @@ class CrmRetentionModel(models.Model):
             vals.update(
                 status="insufficient",
                 message=self.env._(
-                    "Only %(n)s repeat buyers (at least %(min)s needed): previous parameters "
-                    "kept, stages follow purchase rhythm only.",
+                    "Only %(n)s repeat buyers (at least %(min)s needed): the previous "
+                    "parameters are kept; without any, stages follow purchase rhythm only.",
                     n=n_repeat,
                     min=settings["min_repeat_customers"],
                 ),

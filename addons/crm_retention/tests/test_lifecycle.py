@@ -214,3 +214,17 @@ class TestLifecycleStages(RetentionCase):
         self.assertEqual(
             self._profile(whale).stage_id, vip, "custom stage rules are evaluated first"
         )
+
+    def test_winning_a_deal_costs_a_bounded_number_of_queries(self):
+        """The incremental update runs inside the salesperson's write: it must
+        stay a handful of set-based queries, not grow with the history."""
+        customer = self._customer("Query count")
+        for k in range(5):
+            self._deal(customer, days_ago=20 + 30 * k)
+        lead = self._deal(customer, 3, won=False)
+        self.env.flush_all()
+        self.env.invalidate_all()
+        with self.assertQueryCount(__system__=50):
+            lead.stage_id = self.won_stage
+            self.env.flush_all()
+        self.assertEqual(self._profile(customer).won_count, 6)

@@ -5,7 +5,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 /**
  * A salesperson opens CRM and reaches the menus of the three addons:
- * Retention > Customer Lifecycle, Contact Center > Channels and
+ * Retention > Customer Lifecycle, Contact Center > Communications and
  * Reporting > Customer KPIs > Won Deals.
  */
 function openMenu(parentXmlid, itemXmlid, viewSelector) {
@@ -43,8 +43,8 @@ registry.category("web_tour.tours").add("crm_suite_menus_tour", {
         ),
         ...openMenu(
             "crm_contact_center.crm_contact_center_menu_root",
-            "crm_contact_center.crm_interaction_channel_menu",
-            ".o_list_view .o_data_cell:contains('IP telephony')"
+            "crm_contact_center.crm_interaction_menu",
+            ".o_breadcrumb:contains('Communications')"
         ),
         {
             content: "open Reporting",

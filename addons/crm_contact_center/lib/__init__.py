@@ -1,0 +1,1 @@
+"""Plain Python, no ``odoo`` import: the inbound event schema and request signatures."""

@@ -1,0 +1,210 @@
+"""Schema and signature checks of the inbound event API.
+
+No ``odoo`` import: integrators' payloads are validated here before any record
+is touched, so a rejected request (or batch) writes nothing. Usage::
+
+    >>> events = parse_body(b'{"event": "call.missed", "id": "c1", '
+    ...                     b'"timestamp": "2026-05-01T10:00:00Z", "from": {"phone": "+3225551234"}}')
+    >>> events[0]["event"], events[0]["channel"], events[0]["timestamp"].isoformat()
+    ('call.missed', 'phone', '2026-05-01T10:00:00')
+    >>> parse_body(b'{"event": "call.missed"}')
+    Traceback (most recent call last):
+    ...
+    EventError: [missing_field] id: this field is required
+
+Every error names the offending field (``[2].from.email`` for the third event
+of a batch) so an integrator can fix the payload without reading code.
+"""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BATCH = 500
+SIGNATURE_WINDOW_SECONDS = 300
+
+CALL_EVENTS = ("call.started", "call.answered", "call.ended", "call.missed")
+EVENT_TYPES = (*CALL_EVENTS, "message.received", "message.sent", "form.submitted")
+# the state an interaction reaches with each event; calls never move backwards
+EVENT_STATE = {
+    "call.started": "new",
+    "call.answered": "in_progress",
+    "call.ended": "done",
+    "call.missed": "missed",
+    "message.received": "new",
+    "message.sent": "done",
+    "form.submitted": "new",
+}
+STATE_RANK = {"new": 0, "assigned": 1, "in_progress": 2, "done": 3, "missed": 3}
+DEFAULT_CHANNEL = {"call": "phone", "form": "web"}
+
+_TOP_FIELDS = {
+    "event", "id", "timestamp", "channel", "direction", "from", "to",
+    "duration", "subject", "text", "recording_url",
+}  # fmt: skip
+_FROM_FIELDS = {"phone", "email", "handle", "name"}
+_TO_FIELDS = {"extension", "login"}
+_MAX_CHARS = {"id": 255, "channel": 64, "subject": 255, "text": 100_000, "recording_url": 2048}
+
+
+class EventError(ValueError):
+    """A payload rejected with an HTTP status, a stable code and the offending field."""
+
+    def __init__(self, code, message, field=None, status=400):
+        super().__init__(f"[{code}] {field + ': ' if field else ''}{message}")
+        self.code, self.message, self.field, self.status = code, message, field, status
+
+    def as_dict(self):
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+def parse_body(raw):
+    """Decode a request body into a list of normalised events (see ``parse_event``).
+
+    Returns ``(events, is_batch)`` semantics through ``parse_request``; this
+    shortcut returns only the events.
+    """
+    return parse_request(raw)[0]
+
+
+def parse_request(raw):
+    """Return ``(events, is_batch)`` or raise ``EventError``."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise EventError(
+            "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", status=413
+        )
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EventError("invalid_json", f"the body is not valid JSON: {exc}") from None
+    if isinstance(data, dict):
+        return [parse_event(data)], False
+    if not isinstance(data, list):
+        raise EventError("invalid_body", "the body must be an event object or a list of events")
+    if not data:
+        raise EventError("invalid_body", "the list of events is empty")
+    if len(data) > MAX_BATCH:
+        raise EventError("batch_too_large", f"a batch holds at most {MAX_BATCH} events")
+    return [parse_event(item, prefix=f"[{i}].") for i, item in enumerate(data)], True
+
+
+def _string(event, key, prefix, required=False):
+    value = event.get(key)
+    if value is None or value == "":
+        if required:
+            raise EventError("missing_field", "this field is required", prefix + key)
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and key == "id":
+        value = str(value)
+    if not isinstance(value, str):
+        raise EventError("invalid_field", "must be a string", prefix + key)
+    value = value.strip()
+    if len(value) > _MAX_CHARS.get(key, 255):
+        raise EventError("invalid_field", "is too long", prefix + key)
+    return value
+
+
+def _object(event, key, allowed, prefix):
+    value = event.get(key)
+    if value is None:
+        return dict.fromkeys(allowed)
+    if not isinstance(value, dict):
+        raise EventError("invalid_field", "must be an object", prefix + key)
+    for sub in value:
+        if sub not in allowed:
+            raise EventError("unknown_field", "is not a known field", f"{prefix}{key}.{sub}")
+    return {sub: _string(value, sub, f"{prefix}{key}.") for sub in allowed}
+
+
+def parse_timestamp(value, field="timestamp"):
+    """ISO 8601 to a naive UTC datetime (a missing offset means UTC)."""
+    try:
+        stamp = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise EventError("invalid_field", "must be an ISO 8601 date and time", field) from None
+    if stamp.tzinfo:
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    return stamp
+
+
+def parse_event(event, prefix=""):
+    """Validate one event object and return it normalised (all keys present)."""
+    if not isinstance(event, dict):
+        raise EventError("invalid_body", "an event must be an object", prefix.rstrip(".") or None)
+    for key in event:
+        if key not in _TOP_FIELDS:
+            raise EventError("unknown_field", "is not a known field", prefix + key)
+    kind = _string(event, "event", prefix, required=True)
+    if kind not in EVENT_TYPES:
+        raise EventError(
+            "invalid_field", f"unknown event type, expected one of {', '.join(EVENT_TYPES)}",
+            prefix + "event",
+        )  # fmt: skip
+    result = {
+        "event": kind,
+        "id": _string(event, "id", prefix, required=True),
+        "timestamp": parse_timestamp(
+            _string(event, "timestamp", prefix, required=True), prefix + "timestamp"
+        ),
+        "channel": _string(event, "channel", prefix) or DEFAULT_CHANNEL.get(kind.split(".")[0]),
+        "direction": _string(event, "direction", prefix) or "inbound",
+        "from": _object(event, "from", _FROM_FIELDS, prefix),
+        "to": _object(event, "to", _TO_FIELDS, prefix),
+        "subject": _string(event, "subject", prefix),
+        "text": _string(event, "text", prefix),
+        "recording_url": _string(event, "recording_url", prefix),
+        "duration": None,
+    }
+    if not result["channel"]:
+        raise EventError("missing_field", "this field is required", prefix + "channel")
+    if result["direction"] not in ("inbound", "outbound"):
+        raise EventError("invalid_field", "must be 'inbound' or 'outbound'", prefix + "direction")
+    duration = event.get("duration")
+    if duration is not None:
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+            raise EventError("invalid_field", "must be a non-negative number", prefix + "duration")
+        result["duration"] = int(duration)
+    url = result["recording_url"]
+    if url and not url.startswith(("https://", "http://")):
+        raise EventError("invalid_field", "must be an http(s) URL", prefix + "recording_url")
+    email = result["from"]["email"]
+    if email and ("@" not in email or " " in email):
+        raise EventError("invalid_field", "is not an e-mail address", prefix + "from.email")
+    return result
+
+
+def sign(key, timestamp, body):
+    """The ``X-Signature`` header value for a body sent at ``timestamp`` (unix seconds).
+
+    >>> sign("k", 1700000000, b"{}")[:15]
+    'sha256=c6ef4734'
+    """
+    message = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_signature(key, timestamp, signature, body, now):
+    """Raise ``EventError`` (401) unless ``signature`` signs ``body`` within the window."""
+    if not timestamp or not signature:
+        raise EventError(
+            "invalid_signature", "X-Timestamp and X-Signature headers are required", status=401
+        )
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        raise EventError(
+            "invalid_signature", "X-Timestamp must be unix seconds", status=401
+        ) from None
+    if abs(now - stamp) > SIGNATURE_WINDOW_SECONDS:
+        raise EventError(
+            "invalid_signature", "X-Timestamp is outside the 5-minute window", status=401
+        )
+    if not hmac.compare_digest(sign(key, stamp, body), signature.strip()):
+        raise EventError("invalid_signature", "the signature does not match", status=401)
+
+
+def hash_key(key):
+    """Stored form of an API key: keys are 32 random bytes, so one SHA-256 suffices."""
+    return hashlib.sha256(key.encode()).hexdigest()

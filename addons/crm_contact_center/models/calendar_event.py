@@ -1,0 +1,20 @@
+from odoo import api, models
+
+CAPTURED_FIELDS = {"name", "start", "stop", "duration", "partner_ids", "opportunity_id", "user_id"}
+
+
+class CalendarEvent(models.Model):
+    _inherit = "calendar.event"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        events = super().create(vals_list)
+        if not self.env.context.get("crm_interaction_no_capture"):
+            self.env["crm.interaction"]._capture_meetings(events)
+        return events
+
+    def write(self, vals):
+        result = super().write(vals)
+        if CAPTURED_FIELDS & set(vals) and not self.env.context.get("crm_interaction_no_capture"):
+            self.env["crm.interaction"]._capture_meetings(self)
+        return result

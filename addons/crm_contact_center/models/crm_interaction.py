@@ -1,0 +1,580 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, plaintext2html
+from odoo.tools.sql import create_index
+
+OPEN_STATES = ("new", "assigned", "in_progress", "missed")
+
+
+class CrmInteraction(models.Model):
+    """One conversation with a customer, whatever the channel.
+
+    Rows come from three places: agents (the "Log an interaction" wizard),
+    stock Odoo documents captured automatically (e-mails, meetings, call
+    activities, SMS: ``source_key`` is the capturing model) and integrations
+    posting to the inbound API (``source_key`` is ``api:<source id>``).
+    ``(source_key, external_id)`` is unique, so a document or an event is
+    never logged twice.
+    """
+
+    _name = "crm.interaction"
+    _description = "Customer Interaction"
+    _inherit = ["rating.mixin", "mail.activity.mixin"]
+    _order = "date desc, id desc"
+    _rec_name = "subject"
+    _check_company_auto = True
+
+    # what and how
+    channel_id = fields.Many2one(
+        "crm.interaction.channel", required=True, index=True, check_company=True, tracking=True
+    )
+    channel_code = fields.Char(related="channel_id.code")
+    direction = fields.Selection(
+        [("inbound", "Inbound"), ("outbound", "Outbound")], required=True, default="inbound"
+    )
+    date = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
+    duration = fields.Integer(string="Duration (s)", aggregator="sum")
+    subject = fields.Char()
+    body = fields.Html(string="Summary", sanitize=True)
+    recording_url = fields.Char(string="Recording")
+    # who
+    partner_id = fields.Many2one("res.partner", string="Contact", index=True, check_company=True)
+    commercial_partner_id = fields.Many2one(
+        related="partner_id.commercial_partner_id", string="Customer", store=True, index=True
+    )
+    contact_name = fields.Char(help="Name given by the channel, kept for unknown contacts.")
+    contact_phone = fields.Char(string="Phone (E.164)")
+    contact_email = fields.Char()
+    lead_id = fields.Many2one(
+        "crm.lead", string="Opportunity", index="btree_not_null", check_company=True
+    )
+    user_id = fields.Many2one(
+        "res.users", string="Agent", index=True, tracking=True, domain=[("share", "=", False)]
+    )
+    team_id = fields.Many2one("crm.team", index=True, tracking=True, check_company=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    # handling
+    state = fields.Selection(
+        [
+            ("new", "New"),
+            ("assigned", "Assigned"),
+            ("in_progress", "In Progress"),
+            ("done", "Done"),
+            ("missed", "Missed"),
+        ],
+        required=True,
+        default="new",
+        index=True,
+        tracking=True,
+        group_expand="_group_expand_states",
+    )
+    outcome = fields.Selection(
+        [
+            ("resolved", "Resolved"),
+            ("follow_up", "Follow-up needed"),
+            ("opportunity", "Opportunity"),
+            ("no_answer", "No answer"),
+            ("not_interested", "Not interested"),
+        ],
+        tracking=True,
+    )
+    assign_date = fields.Datetime(readonly=True)
+    done_date = fields.Datetime(readonly=True)
+    sla_deadline = fields.Datetime(
+        string="SLA Deadline", compute="_compute_sla_deadline", store=True, index="btree_not_null"
+    )
+    is_overdue = fields.Boolean(
+        string="Overdue", readonly=True, help="Set by the SLA check when the deadline passed."
+    )
+    is_escalated = fields.Boolean(string="Escalated", readonly=True)
+    color = fields.Integer(compute="_compute_color")
+    # where it comes from
+    res_model = fields.Char(string="Document Model", index=True, readonly=True)
+    res_id = fields.Many2oneReference(model_field="res_model", string="Document ID", readonly=True)
+    source_id = fields.Many2one(
+        "crm.interaction.source", readonly=True, index="btree_not_null", check_company=True
+    )
+    source_key = fields.Char(readonly=True, help="Capture path: a model name or api:<source id>.")
+    external_id = fields.Char(string="External ID", readonly=True)
+    api_events = fields.Char(readonly=True, help="Inbound API events applied, in order.")
+
+    _sql_constraints = [
+        (
+            "external_uniq",
+            "UNIQUE(source_key, external_id)",
+            "This event or document is already logged.",
+        ),
+        ("duration_positive", "CHECK(duration >= 0)", "A duration cannot be negative."),
+    ]
+
+    def init(self):
+        # the timeline query: a customer's (or contact's) interactions, newest first
+        for column in ("commercial_partner_id", "partner_id"):
+            create_index(
+                self.env.cr,
+                f"crm_interaction_{column}_date_idx",
+                self._table,
+                [column, "date DESC", "id DESC"],
+                where=f"{column} IS NOT NULL",
+            )
+
+    # ------------------------------------------------------------------
+    # COMPUTES
+    # ------------------------------------------------------------------
+
+    @api.depends("date", "direction", "channel_id.response_time_hours")
+    def _compute_sla_deadline(self):
+        for interaction in self:
+            hours = interaction.channel_id.response_time_hours
+            interaction.sla_deadline = (
+                interaction.date + timedelta(hours=hours)
+                if interaction.direction == "inbound" and interaction.date and hours
+                else False
+            )
+
+    @api.depends("is_overdue", "state")
+    def _compute_color(self):
+        for interaction in self:
+            interaction.color = (
+                1 if interaction.is_overdue else 2 if interaction.state == "missed" else 0
+            )
+
+    @api.depends("subject", "channel_id", "partner_id", "contact_name")
+    def _compute_display_name(self):
+        for interaction in self:
+            who = interaction.partner_id.name or interaction.contact_name
+            interaction.display_name = interaction.subject or " - ".join(
+                filter(None, [interaction.channel_id.name, who])
+            )
+
+    def _group_expand_states(self, states, domain):
+        return [key for key, _label in self._fields["state"].selection]
+
+    # ------------------------------------------------------------------
+    # ORM
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        now = fields.Datetime.now()
+        for vals in vals_list:
+            if vals.get("user_id") and vals.get("state", "new") == "new":
+                vals["state"] = "assigned"
+            if vals.get("user_id"):
+                vals.setdefault("assign_date", now)
+            if vals.get("state") == "done":
+                vals.setdefault("done_date", now)
+        interactions = super().create(vals_list)
+        interactions.filtered(
+            lambda i: i.state in ("new", "missed") and i.direction == "inbound" and not i.user_id
+        )._route()
+        interactions.filtered(lambda i: i.state == "missed")._schedule_callback()
+        return interactions
+
+    def write(self, vals):
+        if vals.get("state") == "done":
+            vals = {**vals, "done_date": fields.Datetime.now(), "is_overdue": False}
+        if vals.get("user_id"):
+            vals = {"assign_date": fields.Datetime.now(), **vals}
+        newly_missed = (
+            self.filtered(lambda i: i.state != "missed") if vals.get("state") == "missed" else None
+        )
+        result = super().write(vals)
+        if newly_missed:
+            newly_missed._schedule_callback()
+        return result
+
+    # ------------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------------
+
+    def action_take(self):
+        """One click from the queue: the current agent handles the request now."""
+        open_ones = self.filtered(lambda i: i.state != "done")
+        if not open_ones:
+            raise UserError(self.env._("This request is already done."))
+        open_ones.write({"user_id": self.env.uid, "state": "in_progress"})
+        return True
+
+    def action_done(self):
+        if self.filtered(lambda i: not i.outcome):
+            raise UserError(self.env._("Choose an outcome before closing the request."))
+        self.write({"state": "done"})
+        self.activity_ids.filtered(
+            lambda a: a.activity_type_id.category == "phonecall"
+        ).action_feedback(feedback=self.env._("Request closed."))
+        return True
+
+    def action_reset(self):
+        self.write({"state": "in_progress" if self.user_id else "new"})
+
+    def action_convert_opportunity(self):
+        self.ensure_one()
+        if not self.lead_id:
+            self.lead_id = self.env["crm.lead"].create(self._prepare_opportunity_values())
+        if not self.outcome:
+            self.outcome = "opportunity"
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "crm.lead",
+            "res_id": self.lead_id.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
+    def action_schedule_follow_up(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Schedule a follow-up"),
+            "res_model": "mail.activity",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "default_res_model_id": self.env["ir.model"]._get_id(
+                    "crm.lead" if self.lead_id else self._name
+                ),
+                "default_res_id": self.lead_id.id or self.id,
+                "default_user_id": self.env.uid,
+                "default_summary": self.env._("Follow-up: %(subject)s", subject=self.display_name),
+            },
+        }
+
+    def action_send_rating_request(self):
+        template = self.env.ref("crm_contact_center.mail_template_interaction_rating")
+        for interaction in self.filtered(lambda i: i.state == "done" and i.partner_id.email):
+            interaction.rating_send_request(template, force_send=False)
+        return True
+
+    def action_log_interaction(self):
+        self.ensure_one()
+        return self.env["crm.interaction.log.wizard"]._action_open(
+            partner=self.partner_id,
+            lead=self.lead_id,
+            origin=self if self.state != "done" else None,
+        )
+
+    # ------------------------------------------------------------------
+    # BUSINESS
+    # ------------------------------------------------------------------
+
+    def _prepare_opportunity_values(self):
+        return {
+            "name": self.subject or self.env._("Request from %(who)s", who=self.display_name),
+            "type": "opportunity",
+            "partner_id": self.partner_id.id,
+            "contact_name": self.contact_name if not self.partner_id else False,
+            "email_from": self.partner_id.email or self.contact_email,
+            "phone": self.partner_id.phone or self.contact_phone,
+            "user_id": self.user_id.id or self.env.uid,
+            "team_id": self.team_id.id,
+            "company_id": self.company_id.id,
+            "description": self.body,
+        }
+
+    def _route(self):
+        """Assign new inbound requests: the customer's salesperson when that user
+        is an available agent of the company, else an agent of the team chosen
+        by the team's policy (round robin or least open requests)."""
+        agent_group = self.env.ref("crm_contact_center.group_contact_center_agent")
+        for interaction in self:
+            company = interaction.company_id
+            salesperson = interaction.lead_id.user_id or interaction.commercial_partner_id.user_id
+            if salesperson and salesperson._is_available_agent(company, agent_group):
+                user = salesperson
+            else:
+                team = (
+                    interaction.team_id
+                    or interaction.lead_id.team_id
+                    or (salesperson.sale_team_id if salesperson else self.env["crm.team"])
+                )
+                if not team:
+                    continue
+                user = team._pick_interaction_agent(company)
+            if user:
+                values = {"user_id": user.id}
+                if interaction.state == "new":
+                    values["state"] = "assigned"
+                if not interaction.team_id:
+                    values["team_id"] = (interaction.lead_id.team_id or user.sale_team_id).id
+                interaction.sudo().write(values)
+
+    def _schedule_callback(self):
+        """A missed call: the agent (or the team leader) gets a call activity due
+        within the channel's response target."""
+        call_type = self.env.ref("mail.mail_activity_data_call", raise_if_not_found=False)
+        if not call_type:
+            return
+        for interaction in self:
+            if interaction.activity_ids.filtered(lambda a: a.activity_type_id == call_type):
+                continue
+            deadline = interaction.sla_deadline or fields.Datetime.now()
+            user = interaction.user_id or interaction.team_id.user_id or self.env.user
+            interaction.sudo().activity_schedule(
+                activity_type_id=call_type.id,
+                date_deadline=fields.Date.context_today(interaction, deadline),
+                summary=self.env._(
+                    "Call back %(who)s",
+                    who=interaction.partner_id.name
+                    or interaction.contact_name
+                    or interaction.contact_phone
+                    or "",
+                ),
+                user_id=user.id,
+            )
+
+    @api.model
+    def _cron_check_sla(self, batch_size=None):
+        """Flag open inbound requests past their SLA deadline and escalate them once
+        to the team leader (an activity the supervisor sees in the overdue list).
+        Restartable: each batch is committed and only unflagged rows are searched."""
+        batch_size = batch_size or int(
+            self.env["ir.config_parameter"].sudo().get_param("crm_contact_center.sla_batch", 500)
+        )
+        overdue = self.search(
+            [
+                ("state", "in", OPEN_STATES),
+                ("is_escalated", "=", False),
+                ("sla_deadline", "<", fields.Datetime.now()),
+            ],
+            limit=batch_size,
+        )
+        overdue.write({"is_overdue": True, "is_escalated": True})
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        for interaction in overdue:
+            leader = interaction.team_id.user_id
+            if leader:
+                interaction.activity_schedule(
+                    activity_type_id=todo.id,
+                    summary=self.env._("Overdue request: %(name)s", name=interaction.display_name),
+                    user_id=leader.id,
+                )
+        return overdue
+
+    @api.model
+    def _timeline_counts(self, field, partner_ids):
+        """``{partner id: count}`` for the smart buttons: one grouped query."""
+        return {
+            partner.id: count
+            for partner, count in self._read_group(
+                [(field, "in", partner_ids)], [field], ["__count"]
+            )
+        }
+
+    @api.model
+    def _timeline_action(self, domain, context=None):
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_contact_center.crm_interaction_action"
+        )
+        action.update(domain=domain, context=context or {})
+        return action
+
+    # ------------------------------------------------------------------
+    # CAPTURE from stock documents
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _log_captured(self, source_key, values_list):
+        """Create the interactions of ``values_list`` (each with an ``external_id``)
+        that are not logged yet under ``source_key``; return them.
+
+        Runs as superuser: capture is a side effect of a document the user was
+        allowed to create (a message, a meeting, an SMS), and the interaction
+        must exist whatever the user's rights on the log.
+        """
+        existing = self._sql_existing_keys(source_key, [v["external_id"] for v in values_list])
+        todo, seen = [], set(existing)
+        for values in values_list:
+            if values["external_id"] not in seen:
+                seen.add(values["external_id"])
+                todo.append({**values, "source_key": source_key})
+        if not todo:
+            return self.browse()
+        return self.sudo().with_context(mail_create_nolog=True, tracking_disable=True).create(todo)
+
+    @api.model
+    def _capture_messages(self, messages):
+        """Log e-mails (gateway and composer), SMS and done call activities posted
+        on partners and opportunities; notes and notifications are skipped."""
+        channels = self._capture_channels()
+        values_list = []
+        for message in messages:
+            if message.model not in ("res.partner", "crm.lead") or not message.res_id:
+                continue
+            kind = message.message_type
+            if kind in ("email", "comment", "email_outgoing"):
+                if not message.subtype_id or message.subtype_id.internal:
+                    continue
+                channel = channels["email"]
+            elif kind == "sms":
+                channel = channels["sms"]
+            elif kind == "notification" and message.mail_activity_type_id.category == "phonecall":
+                channel = channels["phone"]
+            else:
+                continue
+            record = self.env[message.model].browse(message.res_id).sudo()
+            lead = record if message.model == "crm.lead" else self.env["crm.lead"]
+            author_user = message.author_id.user_ids.filtered(lambda u: not u.share)[:1]
+            inbound = kind in ("email", "comment") and not author_user
+            partner = lead.partner_id if lead else record
+            if inbound and message.author_id and not partner:
+                partner = message.author_id
+            if not partner and not lead:
+                continue
+            values_list.append(
+                {
+                    "external_id": str(message.id),
+                    "channel_id": channel.id,
+                    "direction": "inbound" if inbound else "outbound",
+                    "state": "new" if inbound else "done",
+                    "date": message.date,
+                    "subject": message.subject
+                    or (
+                        message.mail_activity_type_id.name
+                        if kind == "notification"
+                        else message.record_name
+                    ),
+                    "body": message.body,
+                    "partner_id": partner.id,
+                    "lead_id": lead.id,
+                    "user_id": (author_user.id if not inbound else False),
+                    "team_id": lead.team_id.id,
+                    "company_id": (lead.company_id or partner.company_id or self.env.company).id,
+                    "contact_email": message.email_from if inbound else False,
+                    "res_model": "mail.message",
+                    "res_id": message.id,
+                }
+            )
+        return self._log_captured("mail.message", values_list)
+
+    @api.model
+    def _capture_meetings(self, events):
+        """One interaction per meeting with customer attendees, kept in sync."""
+        channel = self._capture_channels()["meeting"]
+        now = fields.Datetime.now()
+        values_by_key = {}
+        for event in events.sudo():
+            customers = event.partner_ids.filtered(
+                lambda p: not p.user_ids.filtered(lambda u: not u.share)
+            )
+            if not customers or not event.start:
+                continue
+            lead = event.opportunity_id
+            partner = lead.partner_id if lead.partner_id in customers else customers[:1]
+            values_by_key[str(event.id)] = {
+                "external_id": str(event.id),
+                "channel_id": channel.id,
+                "direction": "outbound",
+                "state": "done" if event.stop and event.stop < now else "assigned",
+                "date": event.start,
+                "duration": int((event.duration or 0) * 3600),
+                "subject": event.name,
+                "body": event.description,
+                "partner_id": partner.id,
+                "lead_id": lead.id,
+                "user_id": event.user_id.id,
+                "team_id": lead.team_id.id,
+                "company_id": (lead.company_id or partner.company_id or self.env.company).id,
+                "res_model": "calendar.event",
+                "res_id": event.id,
+            }
+        if not values_by_key:
+            return self.browse()
+        logged = self.sudo().search(
+            [("source_key", "=", "calendar.event"), ("external_id", "in", list(values_by_key))]
+        )
+        for interaction in logged:
+            values = dict(values_by_key.pop(interaction.external_id))
+            values.pop("external_id")
+            if interaction.state in ("done", "in_progress") and values["state"] == "assigned":
+                values.pop("state")
+            interaction.with_context(tracking_disable=True).write(values)
+        return logged | self._log_captured("calendar.event", list(values_by_key.values()))
+
+    @api.model
+    def _capture_sms(self, sms_records):
+        """SMS sent from Odoo without a chatter message (those are logged from it)."""
+        channel = self._capture_channels()["sms"]
+        values_list = [
+            {
+                "external_id": str(sms.id),
+                "channel_id": channel.id,
+                "direction": "outbound",
+                "state": "done",
+                "subject": self.env._("SMS to %(number)s", number=sms.number or ""),
+                "body": plaintext2html(sms.body or ""),
+                "partner_id": sms.partner_id.id,
+                "contact_phone": sms.number,
+                "user_id": self.env.user.id if not self.env.user.share else False,
+                "company_id": (sms.partner_id.company_id or self.env.company).id,
+            }
+            for sms in sms_records.sudo()
+            if sms.partner_id and not sms.mail_message_id
+        ]
+        return self._log_captured("sms.sms", values_list)
+
+    @api.model
+    def _capture_channels(self):
+        return {
+            code: self.env.ref(f"crm_contact_center.channel_{code}")
+            for code in ("email", "sms", "phone", "meeting")
+        }
+
+    @api.model
+    def action_backfill_history(self, batch_size=2000):
+        """One-off import of the history that predates the addon: e-mails, SMS and
+        done calls in the chatter of partners and opportunities, and meetings.
+        Safe to run again: already logged documents are skipped."""
+        Message = self.env["mail.message"].sudo()
+        domain = [
+            ("model", "in", ["res.partner", "crm.lead"]),
+            "|",
+            ("message_type", "in", ["email", "comment", "email_outgoing", "sms"]),
+            ("mail_activity_type_id.category", "=", "phonecall"),
+        ]
+        created = self.browse()
+        last_id = 0
+        while True:
+            messages = Message.search_fetch(
+                [*domain, ("id", ">", last_id)],
+                ["model", "res_id", "message_type", "subtype_id", "author_id", "date"],
+                order="id",
+                limit=batch_size,
+            )
+            if not messages:
+                break
+            created |= self._capture_messages(messages)
+            last_id = messages[-1].id
+            self.env.invalidate_all()
+        events = self.env["calendar.event"].sudo().search([("partner_ids", "!=", False)])
+        created |= self._capture_meetings(events)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._("%(count)s interactions imported.", count=len(created)),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def _sql_existing_keys(self, source_key, external_ids):
+        """The subset of ``external_ids`` already logged under ``source_key``."""
+        if not external_ids:
+            return set()
+        self.flush_model(["source_key", "external_id"])
+        # a plain lookup across companies and rights: deduplication must see every row
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT external_id FROM crm_interaction"
+                " WHERE source_key = %s AND external_id IN %s",
+                source_key,
+                tuple(external_ids),
+            )
+        )
+        return {row[0] for row in rows}

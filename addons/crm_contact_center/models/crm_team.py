@@ -1,0 +1,47 @@
+from odoo import fields, models
+
+
+class CrmTeam(models.Model):
+    _inherit = "crm.team"
+
+    interaction_assignment = fields.Selection(
+        [("round_robin", "Round robin"), ("least_open", "Least open requests")],
+        string="Request Assignment",
+        default="round_robin",
+        required=True,
+        help="How new inbound requests are spread among the team's available agents when "
+        "the customer has no available salesperson.",
+    )
+
+    def _pick_interaction_agent(self, company):
+        """The team member who gets the next request, or an empty recordset."""
+        self.ensure_one()
+        agent_group = self.env.ref("crm_contact_center.group_contact_center_agent")
+        agents = self.member_ids.filtered(
+            lambda u: u._is_available_agent(company, agent_group)
+        ).sorted("id")
+        if not agents:
+            return agents
+        Interaction = self.env["crm.interaction"].sudo()
+        if self.interaction_assignment == "least_open":
+            load = dict(
+                Interaction._read_group(
+                    [
+                        ("user_id", "in", agents.ids),
+                        ("state", "in", ("assigned", "in_progress", "missed")),
+                    ],
+                    ["user_id"],
+                    ["__count"],
+                )
+            )
+            return min(agents, key=lambda u: (load.get(u, 0), u.id))
+        # round robin: whoever got a request of this team the longest ago (ids give
+        # the order even within one second, where assign dates tie)
+        last = dict(
+            Interaction._read_group(
+                [("user_id", "in", agents.ids), ("team_id", "=", self.id)],
+                ["user_id"],
+                ["id:max"],
+            )
+        )
+        return min(agents, key=lambda u: (last.get(u, 0), u.id))

@@ -1,0 +1,12 @@
+from odoo import api, models
+
+
+class SmsSms(models.Model):
+    _inherit = "sms.sms"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        sms_records = super().create(vals_list)
+        if not self.env.context.get("crm_interaction_no_capture"):
+            self.env["crm.interaction"]._capture_sms(sms_records)
+        return sms_records

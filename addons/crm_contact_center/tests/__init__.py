@@ -1,0 +1,1 @@
+from . import test_api, test_capture, test_events_lib, test_interaction, test_security, test_ui

@@ -1,0 +1,230 @@
+import json
+import threading
+import time
+from datetime import date, timedelta
+
+from odoo.tests import HttpCase, tagged
+
+from ..lib.events import MAX_BODY_BYTES, sign
+from .common import ContactCenterCommon
+
+URL = "/crm_contact_center/v1/events"
+
+
+@tagged("post_install", "-at_install")
+class TestInboundApi(ContactCenterCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_contact_center()
+        cls.source = cls.env["crm.interaction.source"].create(
+            {
+                "name": "Office PBX",
+                "company_id": cls.company.id,
+                "team_id": cls.team.id,
+                "channel_ids": [(6, 0, [cls.channel[c].id for c in ("phone", "email", "web")])],
+            }
+        )
+        cls.key = cls.source.generate_api_key()
+        cls.customer.user_id = False  # routing goes through the team unless a test sets it
+
+    def _post(self, payload, key=None, headers=None, raw=None):
+        body = raw if raw is not None else json.dumps(payload).encode()
+        all_headers = {"Content-Type": "application/json"}
+        if key is not False:
+            all_headers["Authorization"] = f"Bearer {key or self.key}"
+        all_headers.update(headers or {})
+        response = self.opener.post(
+            self.base_url() + URL, data=body, headers=all_headers, timeout=30
+        )
+        return response.status_code, response.json()
+
+    def _event(self, kind="call.started", event_id="call-1", **extra):
+        return {"event": kind, "id": event_id, "timestamp": "2026-06-01T09:00:00+02:00", **extra}
+
+    def _logged(self, event_id):
+        return self.env["crm.interaction"].search(
+            [("source_id", "=", self.source.id), ("external_id", "=", event_id)]
+        )
+
+    # authentication and signature
+
+    def test_key_is_required_and_stored_hashed(self):
+        self.assertNotIn(self.key, self.source.sudo().api_key_hash)
+        self.assertEqual(self._post(self._event(), key=False)[0], 401)
+        status, body = self._post(self._event(), key="not-a-key")
+        self.assertEqual((status, body["error"]["code"]), (401, "unauthorized"))
+        self.source.active = False
+        self.assertEqual(self._post(self._event())[0], 401, "archived sources are revoked")
+        self.assertFalse(self._logged("call-1"))
+
+    def test_ping_with_the_same_auth(self):
+        response = self.opener.get(
+            self.base_url() + "/crm_contact_center/v1/ping",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(response.json(), {"ok": True, "source": "Office PBX"})
+        response = self.opener.get(self.base_url() + "/crm_contact_center/v1/ping")
+        self.assertEqual(response.status_code, 401)
+
+    def test_channel_not_allowed(self):
+        status, body = self._post(self._event("message.received", channel="sms"))
+        self.assertEqual((status, body["error"]["field"]), (403, "channel"))
+        self.assertFalse(self._logged("call-1"))
+
+    def test_signature_and_replay_window(self):
+        self.source.require_signature = True
+        payload = json.dumps(self._event()).encode()
+        now = int(time.time())
+
+        def signed(stamp, key=self.key):
+            return {"X-Timestamp": str(stamp), "X-Signature": sign(key, stamp, payload)}
+
+        self.assertEqual(self._post(None, raw=payload)[0], 401, "signature missing")
+        self.assertEqual(self._post(None, raw=payload, headers=signed(now, "other"))[0], 401)
+        self.assertEqual(self._post(None, raw=payload, headers=signed(now - 600))[0], 401)
+        self.assertFalse(self._logged("call-1"))
+        status, body = self._post(None, raw=payload, headers=signed(now - 60))
+        self.assertEqual((status, body["status"]), (200, "created"))
+
+    # validation
+
+    def test_validation_errors_name_the_field(self):
+        event = self._event()
+        del event["timestamp"]
+        status, body = self._post(event)
+        self.assertEqual(status, 400)
+        self.assertEqual(body["error"]["code"], "missing_field")
+        self.assertEqual(body["error"]["field"], "timestamp")
+        status, body = self._post(self._event(kind="call.teleported"))
+        self.assertEqual((status, body["error"]["field"]), (400, "event"))
+        status, body = self._post(None, raw=b'{"event": ')
+        self.assertEqual((status, body["error"]["code"]), (400, "invalid_json"))
+
+    def test_body_too_large(self):
+        big = self._event(text="x" * 10)
+        raw = json.dumps(big).encode().ljust(MAX_BODY_BYTES + 10, b" ")
+        self.assertEqual(self._post(None, raw=raw)[0], 413)
+
+    def test_batch_is_all_or_nothing(self):
+        batch = [
+            self._event(event_id=f"b{i}", **{"from": {"phone": "+3225550000"}}) for i in range(3)
+        ]
+        batch.append(self._event(event_id="b3", duration="long"))
+        status, body = self._post(batch)
+        self.assertEqual((status, body["error"]["field"]), (400, "[3].duration"))
+        batch[3] = self._event("message.received", event_id="b3", channel="chat")
+        self.assertEqual(self._post(batch)[0], 403)
+        self.assertFalse(self.env["crm.interaction"].search([("source_id", "=", self.source.id)]))
+        batch[3] = self._event("message.received", event_id="b3", channel="email")
+        status, body = self._post(batch)
+        self.assertEqual(status, 200)
+        self.assertEqual([r["status"] for r in body], ["created"] * 4)
+
+    # idempotency and call lifecycle
+
+    def test_same_event_twice_is_a_duplicate(self):
+        first = self._post(self._event("form.submitted", event_id="f1", subject="Quote please"))[1]
+        second = self._post(self._event("form.submitted", event_id="f1", subject="Quote please"))[1]
+        self.assertEqual(first["status"], "created")
+        self.assertEqual(second, {"id": first["id"], "status": "duplicate"})
+        self.assertEqual(len(self._logged("f1")), 1)
+
+    def test_call_events_move_one_interaction(self):
+        caller = {"phone": "+32 2 555 12 34"}
+        statuses = [
+            self._post(self._event("call.started", **{"from": caller}))[1]["status"],
+            self._post(self._event("call.answered", to={"login": "cc_agent2"}))[1]["status"],
+            self._post(self._event("call.ended", duration=125,
+                                   recording_url="https://pbx.example.com/r/1.mp3"))[1]["status"],
+            self._post(self._event("call.answered"))[1]["status"],
+        ]  # fmt: skip
+        self.assertEqual(statuses, ["created", "updated", "updated", "duplicate"])
+        call = self._logged("call-1")
+        self.assertEqual(len(call), 1)
+        self.assertEqual((call.state, call.duration, call.user_id), ("done", 125, self.agent2))
+        self.assertEqual(call.recording_url, "https://pbx.example.com/r/1.mp3")
+        self.assertEqual(call.partner_id, self.customer)
+
+    def test_concurrent_deliveries_make_one_interaction(self):
+        results = []
+
+        def deliver():
+            results.append(self._post(self._event("call.missed", event_id="race")))
+
+        threads = [threading.Thread(target=deliver) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(sorted(body["status"] for _s, body in results),
+                         ["created"] + ["duplicate"] * 5)  # fmt: skip
+        self.assertEqual(len(self._logged("race")), 1)
+
+    # matching, leads, routing, SLA
+
+    def test_match_national_phone_and_link_opportunity(self):
+        self.customer.user_id = self.salesman
+        lead = self._opportunity(self.customer, priority="2")
+        self._opportunity(self.customer, priority="0")
+        status, body = self._post(self._event("call.missed", **{"from": {"phone": "02 555 12 34"}}))
+        call = self.env["crm.interaction"].browse(body["id"])
+        self.assertEqual((call.partner_id, call.lead_id), (self.customer, lead))
+        self.assertEqual(call.contact_phone, "+3225551234")
+        self.assertEqual(call.user_id, self.salesman, "the customer's salesperson is an agent")
+        callback = call.activity_ids
+        self.assertEqual(len(callback), 1)
+        self.assertEqual(callback.activity_type_id, self.env.ref("mail.mail_activity_data_call"))
+        self.assertEqual(callback.user_id, self.salesman)
+        self.assertLessEqual(callback.date_deadline, date(2026, 6, 1) + timedelta(days=1))
+
+    def test_match_email_case_insensitively(self):
+        status, body = self._post(
+            self._event("message.received", event_id="m1", channel="email",
+                        **{"from": {"email": "ALICE@acme.EXAMPLE.com"}}, text="Hello")
+        )  # fmt: skip
+        message = self.env["crm.interaction"].browse(body["id"])
+        self.assertEqual(message.partner_id, self.contact)
+        self.assertEqual(message.commercial_partner_id, self.customer)
+        self.assertIn("Hello", message.body)
+
+    def test_unknown_contact_creates_a_lead(self):
+        status, body = self._post(
+            self._event("form.submitted", event_id="w1", channel="web", subject="Need 40 seats",
+                        **{"from": {"email": "new@prospect.example.com", "name": "Nina New"}})
+        )  # fmt: skip
+        request = self.env["crm.interaction"].browse(body["id"])
+        self.assertEqual(request.lead_id.email_from, "new@prospect.example.com")
+        self.assertEqual(request.lead_id.team_id, self.team)
+        self.assertEqual(request.source_id, self.source, "kept for audit")
+        self.source.create_lead = False
+        status, body = self._post(self._event("form.submitted", event_id="w2", channel="web",
+                                              **{"from": {"email": "other@x.example.com"}}))  # fmt: skip
+        request = self.env["crm.interaction"].browse(body["id"])
+        self.assertFalse(request.lead_id)
+        self.assertEqual(request.contact_email, "other@x.example.com")
+
+    def test_routing_policies(self):
+        first, second, third = (
+            self.env["crm.interaction"].browse(
+                self._post(self._event("call.missed", event_id=f"r{i}"))[1]["id"]
+            )
+            for i in range(3)
+        )
+        self.assertEqual(
+            (first.user_id, second.user_id, third.user_id),
+            (self.agent1, self.agent2, self.agent1),
+            "round robin over the team's agents",
+        )
+        self.agent1.contact_center_available = False
+        fourth = self.env["crm.interaction"].browse(
+            self._post(self._event("call.missed", event_id="r3"))[1]["id"]
+        )
+        self.assertEqual(fourth.user_id, self.agent2, "away agents get nothing")
+        self.agent1.contact_center_available = True
+        self.team.interaction_assignment = "least_open"
+        fourth.write({"state": "done"})
+        fifth = self.env["crm.interaction"].browse(
+            self._post(self._event("call.started", event_id="r4"))[1]["id"]
+        )
+        self.assertEqual(fifth.user_id, self.agent2, "agent2 has fewer open requests")

@@ -1,0 +1,93 @@
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
+
+from .common import ContactCenterCase
+
+
+@tagged("post_install", "-at_install")
+class TestSecurity(ContactCenterCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other_team = cls.env["crm.team"].create(
+            {"name": "Back office", "company_id": cls.company.id}
+        )
+        make = cls.Interaction.create
+        phone = cls.channel["phone"].id
+        cls.team_request = make(
+            {
+                "channel_id": phone,
+                "team_id": cls.team.id,
+                "partner_id": cls.customer.id,
+                "user_id": cls.agent2.id,
+            }
+        )
+        cls.other_request = make(
+            {
+                "channel_id": phone,
+                "team_id": cls.other_team.id,
+                "partner_id": cls.customer.id,
+                "user_id": cls.agent2.id,
+            }
+        )
+        cls.stranger_request = make({"channel_id": phone, "team_id": cls.other_team.id})
+        # fmt: skip
+
+    def _visible(self, user):
+        return self.Interaction.with_user(user).search([]) & (
+            self.team_request | self.other_request | self.stranger_request
+        )
+
+    def test_agent_handles_own_and_team_requests(self):
+        self.assertEqual(self._visible(self.agent1), self.team_request)
+        self.team_request.with_user(self.agent1).write({"outcome": "resolved"})
+        with self.assertRaises(AccessError):
+            self.other_request.with_user(self.agent1).write({"outcome": "resolved"})
+        with self.assertRaises(AccessError):
+            self.team_request.with_user(self.agent1).unlink()
+        with self.assertRaises(AccessError):
+            self.env["crm.interaction.source"].with_user(self.agent1).create({"name": "Mine"})
+
+    def test_salesman_reads_his_customers_history(self):
+        self.assertEqual(self._visible(self.salesman), self.team_request | self.other_request)
+        with self.assertRaises(AccessError):
+            self.other_request.with_user(self.salesman).write({"outcome": "resolved"})
+        self.assertEqual(self.customer.with_user(self.salesman).interaction_count, 2)
+
+    def test_supervisor_sees_all_of_the_company_only(self):
+        self.assertEqual(
+            self._visible(self.supervisor),
+            self.team_request | self.other_request | self.stranger_request,
+        )
+        self.stranger_request.with_user(self.supervisor).unlink()
+        other_company = self.env["res.company"].create({"name": "CC Other Co"})
+        outsider = new_test_user(
+            self.env, login="cc_outsider",
+            groups="crm_contact_center.group_contact_center_supervisor",
+            company_id=other_company.id, company_ids=[other_company.id],
+        )  # fmt: skip
+        env = self.env(user=outsider, context={"allowed_company_ids": other_company.ids})
+        self.assertFalse(env["crm.interaction"].search([("id", "=", self.team_request.id)]))
+        with self.assertRaises(AccessError):
+            self.team_request.with_env(env).read(["subject"])
+        source = self.env["crm.interaction.source"].create(
+            {"name": "PBX A", "company_id": self.company.id}
+        )
+        self.assertFalse(env["crm.interaction.source"].search([("id", "=", source.id)]))
+
+    def test_portal_sees_nothing(self):
+        portal = new_test_user(self.env, login="cc_portal", groups="base.group_portal")
+        with self.assertRaises(AccessError):
+            self.Interaction.with_user(portal).search([])
+        with self.assertRaises(AccessError):
+            self.team_request.with_user(portal).read(["subject"])
+
+    def test_only_supervisors_generate_keys(self):
+        source = self.env["crm.interaction.source"].create(
+            {"name": "PBX", "company_id": self.company.id}
+        )
+        with self.assertRaises(AccessError):
+            source.with_user(self.agent1).generate_api_key()
+        key = source.with_user(self.supervisor).generate_api_key()
+        self.assertEqual(len(key), 43)
+        self.assertEqual(self.env["crm.interaction.source"]._authenticate(key), source)

@@ -1,0 +1,43 @@
+from odoo.tests import HttpCase, new_test_user, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestContactCenterTour(HttpCase):
+    def test_agent_calls_back_a_missed_call(self):
+        """An agent takes a missed call from the queue, logs the callback, and
+        the customer's timeline shows both."""
+        agent = new_test_user(
+            self.env,
+            login="tour_agent",
+            groups="sales_team.group_sale_salesman,base.group_partner_manager",
+            name="Tour Agent",
+        )
+        team = self.env["crm.team"].create(
+            {"name": "Tour Hotline", "member_ids": [(6, 0, agent.ids)]}
+        )
+        customer = self.env["res.partner"].create({"name": "Tour Customer", "is_company": True})
+        missed = self.env["crm.interaction"].create(
+            {
+                "channel_id": self.env.ref("crm_contact_center.channel_phone").id,
+                "partner_id": customer.id,
+                "team_id": team.id,
+                "state": "missed",
+                "subject": "Missed call from Tour Customer",
+            }
+        )
+        self.assertEqual(
+            missed.activity_ids.user_id, agent, "a callback is scheduled for the agent"
+        )
+        self.start_tour(
+            "/odoo/action-crm_contact_center.crm_interaction_action_queue",
+            "crm_contact_center_callback_tour",
+            login="tour_agent",
+        )
+        self.assertEqual((missed.state, missed.user_id), ("done", agent))
+        self.assertFalse(missed.activity_ids, "the callback activity is done")
+        callback = customer.interaction_ids - missed
+        self.assertEqual(callback.subject, "Callback: quote promised for Friday")
+        self.assertEqual((callback.direction, callback.user_id), ("outbound", agent))
+        self.start_tour(
+            f"/odoo/contacts/{customer.id}", "crm_contact_center_timeline_tour", login="tour_agent"
+        )
