@@ -19,6 +19,7 @@ Only loopback traffic: the server listens on 127.0.0.1.
 
 import argparse
 import json
+import os
 import random
 import socket
 import subprocess
@@ -32,7 +33,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-ODOO_BIN = Path("/opt/odoo/18.0/odoo-bin")
+ODOO_BIN = Path(os.environ.get("ODOO_SRC", "/opt/odoo/18.0")) / "odoo-bin"
 
 
 def free_port():

@@ -1,9 +1,29 @@
+import logging
 import time
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from odoo import SUPERUSER_ID, http
+from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 
 from ..lib.events import MAX_BODY_BYTES, EventError, check_signature, parse_request
+
+_logger = logging.getLogger(__name__)
+
+EVENTS_URL = "/crm_contact_center/v1/events"
+
+
+def error_response(exc):
+    """The JSON response of an ``EventError``."""
+    response = request.make_json_response(exc.as_dict(), status=exc.status)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="crm_contact_center"'
+    return response
+
+
+def too_large_error():
+    return EventError("payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", status=413)
 
 
 class InteractionApi(http.Controller):
@@ -15,20 +35,29 @@ class InteractionApi(http.Controller):
     """
 
     @http.route(
-        "/crm_contact_center/v1/events",
+        EVENTS_URL,
         type="http",
         auth="none",
         methods=["POST"],
         csrf=False,
         save_session=False,
+        max_content_length=MAX_BODY_BYTES,
     )
     def post_events(self, **_params):
         try:
             source = self._authenticate_source()
             events, is_batch = parse_request(self._raw_body())
-            results = source._ingest(events)
+            # a savepoint: a batch refused half-way by the ORM writes nothing
+            with request.env.cr.savepoint():
+                results = source._ingest(events)
         except EventError as exc:
             return self._error(exc)
+        except (UserError, ValidationError) as exc:
+            # the detail may name records of the database: logged, not returned
+            _logger.warning("Inbound events of source %s refused: %s", source.id, exc)
+            return self._error(
+                EventError("unprocessable", "the events could not be applied", status=422)
+            )
         return request.make_json_response(results if is_batch else results[0])
 
     @http.route(
@@ -78,17 +107,23 @@ class InteractionApi(http.Controller):
     def _raw_body(self):
         httprequest = request.httprequest
         if (httprequest.content_length or 0) > MAX_BODY_BYTES:
-            raise EventError(
-                "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", status=413
-            )
+            raise too_large_error()
         mimetype = httprequest.mimetype
         if mimetype not in ("application/json", ""):
             raise EventError("unsupported_media_type", "send Content-Type: application/json")
+        wrapped = httprequest._HTTPRequest__wrapped
+        if getattr(wrapped, "_cached_data", None) is None:
+            # A chunked body has no Content-Length, and werkzeug < 2.3 applies
+            # max_content_length to neither: read at most one byte past the limit.
+            try:
+                body = wrapped.stream.read(MAX_BODY_BYTES + 1)
+            except RequestEntityTooLarge:
+                body = None
+            if body is None or len(body) > MAX_BODY_BYTES:
+                raise too_large_error()
+            wrapped._cached_data = body
         # cached: a request retried after a serialization failure reads it again
         return httprequest.get_data(cache=True)
 
     def _error(self, exc):
-        response = request.make_json_response(exc.as_dict(), status=exc.status)
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="crm_contact_center"'
-        return response
+        return error_response(exc)

@@ -19,11 +19,13 @@ of a batch) so an integrator can fix the payload without reading code.
 import hashlib
 import hmac
 import json
+import math
 from datetime import UTC, datetime
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BATCH = 500
 SIGNATURE_WINDOW_SECONDS = 300
+MAX_DURATION = 2**31 - 1  # seconds; the column is a PostgreSQL integer
 
 CALL_EVENTS = ("call.started", "call.answered", "call.ended", "call.missed")
 EVENT_TYPES = (*CALL_EVENTS, "message.received", "message.sent", "form.submitted")
@@ -49,6 +51,14 @@ _TO_FIELDS = {"extension", "login"}
 _MAX_CHARS = {"id": 255, "channel": 64, "subject": 255, "text": 100_000, "recording_url": 2048}
 
 
+class _NonFinite:
+    """What ``NaN``, ``Infinity`` and ``-Infinity`` (accepted by ``json.loads`` though
+    not JSON) decode to: no field accepts it, so the error names the field."""
+
+    def __init__(self, name):
+        self.name = name
+
+
 class EventError(ValueError):
     """A payload rejected with an HTTP status, a stable code and the offending field."""
 
@@ -58,6 +68,25 @@ class EventError(ValueError):
 
     def as_dict(self):
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+def derive_state(kinds):
+    """The state reached once the event types ``kinds`` are applied, whatever their
+    order: PBXs do not always send ``call.ended`` after ``call.missed``.
+
+    >>> derive_state(["call.ended", "call.missed"]), derive_state(["call.missed", "call.ended"])
+    ('missed', 'missed')
+    >>> derive_state(["call.started", "call.answered", "call.ended"])
+    'done'
+    """
+    seen = set(kinds)
+    if not seen.intersection(CALL_EVENTS):
+        return EVENT_STATE[kinds[-1]]
+    if "call.answered" in seen:
+        return "done" if "call.ended" in seen else "in_progress"
+    if "call.missed" in seen or "call.ended" in seen:
+        return "missed"  # a call that ends unanswered was missed
+    return "new"
 
 
 def parse_body(raw):
@@ -76,7 +105,7 @@ def parse_request(raw):
             "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", status=413
         )
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_NonFinite)
     except (UnicodeDecodeError, ValueError) as exc:
         raise EventError("invalid_json", f"the body is not valid JSON: {exc}") from None
     if isinstance(data, dict):
@@ -125,7 +154,10 @@ def parse_timestamp(value, field="timestamp"):
     except (TypeError, ValueError):
         raise EventError("invalid_field", "must be an ISO 8601 date and time", field) from None
     if stamp.tzinfo:
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+        try:
+            stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise EventError("invalid_field", "is out of range", field) from None
     return stamp
 
 
@@ -165,6 +197,10 @@ def parse_event(event, prefix=""):
     if duration is not None:
         if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
             raise EventError("invalid_field", "must be a non-negative number", prefix + "duration")
+        if not math.isfinite(duration) or duration > MAX_DURATION:
+            raise EventError(
+                "invalid_field", f"must be at most {MAX_DURATION} seconds", prefix + "duration"
+            )
         result["duration"] = int(duration)
     url = result["recording_url"]
     if url and not url.startswith(("https://", "http://")):
@@ -201,7 +237,10 @@ def check_signature(key, timestamp, signature, body, now):
         raise EventError(
             "invalid_signature", "X-Timestamp is outside the 5-minute window", status=401
         )
-    if not hmac.compare_digest(sign(key, stamp, body), signature.strip()):
+    # compare_digest refuses non-ASCII str: compare bytes once the header is known ASCII
+    if not signature.isascii() or not hmac.compare_digest(
+        sign(key, stamp, body).encode(), signature.strip().encode()
+    ):
         raise EventError("invalid_signature", "the signature does not match", status=401)
 
 

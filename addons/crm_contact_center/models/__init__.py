@@ -5,6 +5,7 @@ from . import (
     crm_interaction_source,
     crm_lead,
     crm_team,
+    ir_http,
     mail_message,
     res_partner,
     res_users,

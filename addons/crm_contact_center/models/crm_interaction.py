@@ -1,11 +1,25 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
 
 OPEN_STATES = ("new", "assigned", "in_progress", "missed")
+# set only by the capture, the inbound API and the SLA cron (all as superuser):
+# readonly in the views, and refused in create/write over RPC
+PROTECTED_FIELDS = frozenset(
+    {
+        "source_id",
+        "source_key",
+        "external_id",
+        "api_events",
+        "res_model",
+        "res_id",
+        "is_overdue",
+        "is_escalated",
+    }
+)
 
 
 class CrmInteraction(models.Model):
@@ -25,6 +39,7 @@ class CrmInteraction(models.Model):
     _order = "date desc, id desc"
     _rec_name = "subject"
     _check_company_auto = True
+    _CAPTURED_MODELS = ("res.partner", "crm.lead")  # whose chatter messages are logged
 
     # what and how
     channel_id = fields.Many2one(
@@ -88,19 +103,32 @@ class CrmInteraction(models.Model):
         string="SLA Deadline", compute="_compute_sla_deadline", store=True, index="btree_not_null"
     )
     is_overdue = fields.Boolean(
-        string="Overdue", readonly=True, help="Set by the SLA check when the deadline passed."
+        string="Overdue",
+        readonly=True,
+        copy=False,
+        help="Set by the SLA check when the deadline passed.",
     )
-    is_escalated = fields.Boolean(string="Escalated", readonly=True)
+    is_escalated = fields.Boolean(string="Escalated", readonly=True, copy=False)
     color = fields.Integer(compute="_compute_color")
     # where it comes from
-    res_model = fields.Char(string="Document Model", index=True, readonly=True)
-    res_id = fields.Many2oneReference(model_field="res_model", string="Document ID", readonly=True)
-    source_id = fields.Many2one(
-        "crm.interaction.source", readonly=True, index="btree_not_null", check_company=True
+    res_model = fields.Char(string="Document Model", index=True, readonly=True, copy=False)
+    res_id = fields.Many2oneReference(
+        model_field="res_model", string="Document ID", readonly=True, copy=False
     )
-    source_key = fields.Char(readonly=True, help="Capture path: a model name or api:<source id>.")
-    external_id = fields.Char(string="External ID", readonly=True)
-    api_events = fields.Char(readonly=True, help="Inbound API events applied, in order.")
+    source_id = fields.Many2one(
+        "crm.interaction.source",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        check_company=True,
+    )
+    source_key = fields.Char(
+        readonly=True, copy=False, help="Capture path: a model name or api:<source id>."
+    )
+    external_id = fields.Char(string="External ID", readonly=True, copy=False)
+    api_events = fields.Char(
+        readonly=True, copy=False, help="Inbound API events applied, in order."
+    )
 
     _sql_constraints = [
         (
@@ -160,8 +188,15 @@ class CrmInteraction(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        now = fields.Datetime.now()
         for vals in vals_list:
+            self._check_protected_fields(vals)
+        now = fields.Datetime.now()
+        backfill = self.env.context.get("crm_interaction_backfill")
+        for vals in vals_list:
+            if backfill:
+                # history that predates the addon: closed, never routed nor escalated
+                vals["state"] = "done"
+                vals.setdefault("done_date", vals.get("date") or now)
             if vals.get("user_id") and vals.get("state", "new") == "new":
                 vals["state"] = "assigned"
             if vals.get("user_id"):
@@ -169,6 +204,8 @@ class CrmInteraction(models.Model):
             if vals.get("state") == "done":
                 vals.setdefault("done_date", now)
         interactions = super().create(vals_list)
+        if backfill:
+            return interactions
         interactions.filtered(
             lambda i: i.state in ("new", "missed") and i.direction == "inbound" and not i.user_id
         )._route()
@@ -176,6 +213,7 @@ class CrmInteraction(models.Model):
         return interactions
 
     def write(self, vals):
+        self._check_protected_fields(vals)
         if vals.get("state") == "done":
             vals = {**vals, "done_date": fields.Datetime.now(), "is_overdue": False}
         if vals.get("user_id"):
@@ -187,6 +225,22 @@ class CrmInteraction(models.Model):
         if newly_missed:
             newly_missed._schedule_callback()
         return result
+
+    @api.model
+    def _check_protected_fields(self, vals):
+        """Audit and integration fields are written by the server as superuser only:
+        readonly in the views is no protection against a forged RPC call."""
+        if self.env.su:
+            return
+        forged = sorted(PROTECTED_FIELDS.intersection(vals))
+        if forged:
+            raise AccessError(
+                self.env._(
+                    "The fields %(fields)s of an interaction are set by the capture and the"
+                    " inbound API only; they cannot be written directly.",
+                    fields=", ".join(forged),
+                )
+            )
 
     # ------------------------------------------------------------------
     # ACTIONS
@@ -313,8 +367,10 @@ class CrmInteraction(models.Model):
         for interaction in self:
             if interaction.activity_ids.filtered(lambda a: a.activity_type_id == call_type):
                 continue
+            user = interaction._responsible_user()
+            if not user:
+                continue  # nobody to call back: the request stays in the team's queue
             deadline = interaction.sla_deadline or fields.Datetime.now()
-            user = interaction.user_id or interaction.team_id.user_id or self.env.user
             interaction.sudo().activity_schedule(
                 activity_type_id=call_type.id,
                 date_deadline=fields.Date.context_today(interaction, deadline),
@@ -327,6 +383,16 @@ class CrmInteraction(models.Model):
                 ),
                 user_id=user.id,
             )
+
+    def _responsible_user(self):
+        """Who follows the request up: its agent, else the leader of its team, else
+        the leader of its source's team, else the user at hand, but never the
+        superuser (OdooBot) the API, the capture and the crons run as."""
+        self.ensure_one()
+        user = self.user_id or self.team_id.user_id or self.source_id.team_id.user_id
+        if not user and not self.env.su and not self.env.user.share:
+            user = self.env.user
+        return user
 
     @api.model
     def _cron_check_sla(self, batch_size=None):
@@ -347,7 +413,7 @@ class CrmInteraction(models.Model):
         overdue.write({"is_overdue": True, "is_escalated": True})
         todo = self.env.ref("mail.mail_activity_data_todo")
         for interaction in overdue:
-            leader = interaction.team_id.user_id
+            leader = interaction.team_id.user_id or interaction.source_id.team_id.user_id
             if leader:
                 interaction.activity_schedule(
                     activity_type_id=todo.id,
@@ -404,7 +470,7 @@ class CrmInteraction(models.Model):
         channels = self._capture_channels()
         values_list = []
         for message in messages:
-            if message.model not in ("res.partner", "crm.lead") or not message.res_id:
+            if message.model not in self._CAPTURED_MODELS or not message.res_id:
                 continue
             kind = message.message_type
             if kind in ("email", "comment", "email_outgoing"):
@@ -419,7 +485,10 @@ class CrmInteraction(models.Model):
                 continue
             record = self.env[message.model].browse(message.res_id).sudo()
             lead = record if message.model == "crm.lead" else self.env["crm.lead"]
-            author_user = message.author_id.user_ids.filtered(lambda u: not u.share)[:1]
+            # an archived employee's message is still outbound
+            author_user = message.author_id.with_context(active_test=False).user_ids.filtered(
+                lambda u: not u.share
+            )[:1]
             inbound = kind in ("email", "comment") and not author_user
             partner = lead.partner_id if lead else record
             if inbound and message.author_id and not partner:
@@ -520,8 +589,11 @@ class CrmInteraction(models.Model):
 
     @api.model
     def _capture_channels(self):
+        # _xmlid_to_res_id is cached: no query per captured message
+        IrModelData = self.env["ir.model.data"]
+        Channel = self.env["crm.interaction.channel"]
         return {
-            code: self.env.ref(f"crm_contact_center.channel_{code}")
+            code: Channel.browse(IrModelData._xmlid_to_res_id(f"crm_contact_center.channel_{code}"))
             for code in ("email", "sms", "phone", "meeting")
         }
 
@@ -529,10 +601,16 @@ class CrmInteraction(models.Model):
     def action_backfill_history(self, batch_size=2000):
         """One-off import of the history that predates the addon: e-mails, SMS and
         done calls in the chatter of partners and opportunities, and meetings.
-        Safe to run again: already logged documents are skipped."""
+        Safe to run again: already logged documents are skipped. Supervisors only
+        (it reads every chatter as superuser); the history is logged as done, with
+        no routing, callback or escalation."""
+        supervisor = "crm_contact_center.group_contact_center_supervisor"
+        if not self.env.su and not self.env.user.has_group(supervisor):
+            raise AccessError(self.env._("Only supervisors can import the existing history."))
+        self = self.with_context(crm_interaction_backfill=True)
         Message = self.env["mail.message"].sudo()
         domain = [
-            ("model", "in", ["res.partner", "crm.lead"]),
+            ("model", "in", list(self._CAPTURED_MODELS)),
             "|",
             ("message_type", "in", ["email", "comment", "email_outgoing", "sms"]),
             ("mail_activity_type_id.category", "=", "phonecall"),

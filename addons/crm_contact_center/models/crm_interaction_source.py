@@ -5,7 +5,7 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.tools import SQL, email_normalize, plaintext2html
 
-from ..lib.events import EVENT_STATE, STATE_RANK, EventError, hash_key
+from ..lib.events import STATE_RANK, EventError, derive_state, hash_key
 
 
 class CrmInteractionSource(models.Model):
@@ -197,7 +197,7 @@ class CrmInteractionSource(models.Model):
             "api_events": kind,
             "channel_id": channel.id,
             "direction": event["direction"],
-            "state": EVENT_STATE[kind],
+            "state": derive_state([kind]),
             "date": event["timestamp"],
             "duration": event["duration"] or 0,
             "subject": event["subject"]
@@ -223,7 +223,7 @@ class CrmInteractionSource(models.Model):
     def _prepare_update_values(self, interaction, event):
         kind = event["event"]
         values = {"api_events": f"{interaction.api_events},{kind}"}
-        state = EVENT_STATE[kind]
+        state = derive_state(values["api_events"].split(","))
         current = interaction.state
         if STATE_RANK[state] > STATE_RANK[current] or (
             state == "in_progress" and current == "assigned"

@@ -2,7 +2,9 @@ import json
 import threading
 import time
 from datetime import date, timedelta
+from unittest.mock import patch
 
+from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 
 from ..lib.events import MAX_BODY_BYTES, sign
@@ -100,11 +102,36 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         self.assertEqual((status, body["error"]["field"]), (400, "event"))
         status, body = self._post(None, raw=b'{"event": ')
         self.assertEqual((status, body["error"]["code"]), (400, "invalid_json"))
+        for duration in (b"NaN", b"Infinity", b"4294967296"):
+            raw = json.dumps(self._event("call.ended")).encode()[:-1] + b', "duration": '
+            status, body = self._post(None, raw=raw + duration + b"}")
+            self.assertEqual((status, body["error"]["field"]), (400, "duration"), duration)
+        self.assertFalse(self._logged("call-1"))
 
     def test_body_too_large(self):
         big = self._event(text="x" * 10)
         raw = json.dumps(big).encode().ljust(MAX_BODY_BYTES + 10, b" ")
         self.assertEqual(self._post(None, raw=raw)[0], 413)
+        # a chunked body carries no Content-Length: the limit still applies
+        chunks = (raw[i : i + 65536] for i in range(0, len(raw), 65536))
+        self.assertEqual(self._post(None, raw=chunks)[0], 413)
+        self.assertFalse(self._logged("call-1"))
+
+    def test_orm_error_is_a_generic_422_and_writes_nothing(self):
+        Interaction = self.env["crm.interaction"]
+
+        def ingest_half_way(source, events):
+            Interaction.sudo().create({"channel_id": self.channel["phone"].id, "subject": "Half"})
+            raise ValidationError("Partner 42 of Secret Corp is archived")
+
+        with (
+            patch.object(type(self.source), "_ingest", ingest_half_way),
+            self.assertLogs("odoo.addons.crm_contact_center.controllers.main", "WARNING"),
+        ):
+            status, body = self._post(self._event())
+        self.assertEqual((status, body["error"]["code"]), (422, "unprocessable"))
+        self.assertNotIn("Secret", body["error"]["message"])
+        self.assertFalse(Interaction.search([("subject", "=", "Half")]))
 
     def test_batch_is_all_or_nothing(self):
         batch = [
@@ -145,6 +172,26 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         self.assertEqual((call.state, call.duration, call.user_id), ("done", 125, self.agent2))
         self.assertEqual(call.recording_url, "https://pbx.example.com/r/1.mp3")
         self.assertEqual(call.partner_id, self.customer)
+
+    def test_missed_call_whatever_the_order_of_events(self):
+        call_type = self.env.ref("mail.mail_activity_data_call")
+        for event_id, kinds in (
+            ("m1", ("call.missed", "call.ended")),
+            ("m2", ("call.ended", "call.missed")),
+        ):
+            for kind in kinds:
+                self._post(
+                    self._event(kind, event_id=event_id, **{"from": {"phone": "+3225551234"}})
+                )
+            call = self._logged(event_id)
+            self.assertEqual(call.state, "missed", kinds)
+            self.assertEqual(call.activity_ids.activity_type_id, call_type, kinds)
+        # nobody to assign: no callback for OdooBot, the request waits in the queue
+        self.source.write({"team_id": False, "create_lead": False})
+        self._post(self._event("call.missed", event_id="m3", **{"from": {"phone": "+3225559999"}}))
+        call = self._logged("m3")
+        self.assertEqual((call.state, call.user_id), ("missed", self.env["res.users"]))
+        self.assertFalse(call.activity_ids)
 
     def test_concurrent_deliveries_make_one_interaction(self):
         results = []

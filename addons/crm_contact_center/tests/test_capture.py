@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 
 from odoo import fields
+from odoo.exceptions import AccessError
 from odoo.tests import Form, tagged
 
 from .common import ContactCenterCase
@@ -127,9 +128,14 @@ class TestCapture(ContactCenterCase):
              "partner_ids": [(6, 0, self.customer.ids)]}
         )  # fmt: skip
         self.assertFalse(self._logged(self.customer))
-        self.Interaction.action_backfill_history()
+        with self.assertRaises(AccessError):
+            self.Interaction.with_user(self.agent1).action_backfill_history()
+        self.Interaction.with_user(self.supervisor).action_backfill_history()
         logged = self._logged(self.customer)
         self.assertEqual(sorted(logged.mapped("channel_id.code")), ["email", "meeting"])
         self.assertEqual(logged.filtered(lambda i: i.channel_id.code == "meeting").state, "done")
+        self.assertEqual(set(logged.mapped("state")), {"done"}, "history is never routed")
+        self.assertFalse(logged.activity_ids, "no callback nor escalation for old history")
+        self.assertFalse(logged.filtered("is_overdue"))
         self.Interaction.action_backfill_history()
         self.assertEqual(self._logged(self.customer), logged, "nothing logged twice")

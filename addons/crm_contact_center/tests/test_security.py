@@ -1,6 +1,7 @@
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from ..lib.events import parse_event
 from .common import ContactCenterCase
 
 
@@ -48,6 +49,14 @@ class TestSecurity(ContactCenterCase):
         with self.assertRaises(AccessError):
             self.env["crm.interaction.source"].with_user(self.agent1).create({"name": "Mine"})
 
+    def test_team_leader_opens_the_requests_escalated_to_him(self):
+        self.other_team.user_id = self.agent1  # leads the team without being a member
+        self.assertEqual(
+            self._visible(self.agent1),
+            self.team_request | self.other_request | self.stranger_request,
+        )
+        self.stranger_request.with_user(self.agent1).write({"outcome": "resolved"})
+
     def test_salesman_reads_his_customers_history(self):
         self.assertEqual(self._visible(self.salesman), self.team_request | self.other_request)
         with self.assertRaises(AccessError):
@@ -91,3 +100,34 @@ class TestSecurity(ContactCenterCase):
         key = source.with_user(self.supervisor).generate_api_key()
         self.assertEqual(len(key), 43)
         self.assertEqual(self.env["crm.interaction.source"]._authenticate(key), source)
+
+    def test_agent_cannot_forge_api_fields(self):
+        Interaction = self.Interaction.with_user(self.agent1)
+        phone = self.channel["phone"].id
+        with self.assertRaises(AccessError):
+            Interaction.create(
+                {"channel_id": phone, "team_id": self.team.id, "source_key": "api:1",
+                 "external_id": "forged-1"}
+            )  # fmt: skip
+        request = self.team_request.with_user(self.agent1)
+        for values in ({"is_overdue": False}, {"api_events": "call.ended"}, {"res_id": 1}):
+            with self.assertRaises(AccessError):
+                request.write(values)
+        # closing a request still clears the overdue flag on the agent's behalf
+        request.write({"outcome": "resolved"})
+        request.action_done()
+        self.assertEqual(request.state, "done")
+        # the inbound API writes them as superuser on an authenticated source
+        source = self.env["crm.interaction.source"].create(
+            {"name": "PBX", "company_id": self.company.id, "channel_ids": [(4, phone)]}
+        )
+        event = parse_event(
+            {"event": "call.missed", "id": "c-42", "timestamp": "2026-06-01T09:00:00Z",
+             "from": {"phone": "+3225551234"}}
+        )  # fmt: skip
+        [result] = source._ingest([event])  # as the controller: superuser
+        logged = self.Interaction.browse(result["id"])
+        self.assertEqual(
+            (logged.source_id, logged.source_key, logged.external_id),
+            (source, f"api:{source.id}", "c-42"),
+        )

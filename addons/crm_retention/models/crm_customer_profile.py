@@ -545,7 +545,7 @@ class CrmCustomerProfile(models.Model):
         """Zero the metrics of profiles whose customer has no deal left."""
         if reset_partner_ids is None and reset_range is None:
             return []
-        present = frame["partner_id"].tolist()
+        # the batch's customers are in the crm_retention_batch temp table
         if reset_partner_ids is not None:
             scope = SQL("partner_id = ANY(%s)", list(reset_partner_ids))
         else:
@@ -556,7 +556,7 @@ class CrmCustomerProfile(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                UPDATE crm_customer_profile
+                UPDATE crm_customer_profile p
                    SET opportunity_count = 0, won_count = 0, deal_days = 0,
                        first_deal_date = NULL, last_deal_date = NULL, prev_deal_date = NULL,
                        won_revenue = 0, avg_deal_amount = 0, avg_days_between_deals = 0,
@@ -565,14 +565,14 @@ class CrmCustomerProfile(models.Model):
                        expected_deals_90d = 0, predicted_clv = 0, risk_level = 'low',
                        deals_since_lapse = 0, metrics_date = %(today)s
                  WHERE company_id = %(company)s AND %(scope)s
-                   AND NOT (partner_id = ANY(%(present)s))
+                   AND NOT EXISTS (
+                       SELECT 1 FROM crm_retention_batch b WHERE b.partner_id = p.partner_id)
                    AND (won_count <> 0 OR opportunity_count <> 0)
                 RETURNING id
                 """,
                 today=today,
                 company=company.id,
                 scope=scope,
-                present=present,
             )
         )
         return [row[0] for row in self.env.cr.fetchall()]
@@ -581,10 +581,10 @@ class CrmCustomerProfile(models.Model):
     def _evaluate_stages(self, company, profile_ids, today, reason="rule"):
         """Apply the stage rules to ``profile_ids`` in SQL and log changes.
 
-        The stages of the company are tried in sequence: each rule domain is
-        turned into a sub-select by the ORM (so any domain the widget can
-        build works, joins included) and combined into a single
-        ``CASE WHEN id IN (...) THEN stage`` update. Pinned profiles are left
+        The stages of the company are tried in sequence: the ORM turns each
+        rule domain into SQL (so any domain the widget can build works) and
+        the conditions are combined into one ``CASE WHEN rule THEN stage``
+        update; a rule through relations becomes an ``id IN (sub-select)``. Pinned profiles are left
         alone. Returns the ``crm.lifecycle.history`` records created.
         """
         if not profile_ids:
@@ -599,17 +599,28 @@ class CrmCustomerProfile(models.Model):
             except Exception:  # noqa: BLE001 - a rule broken by a later field change
                 _logger.exception("Skipping lifecycle stage %s: invalid rule", stage.id)
                 continue
-            query.add_where(SQL("%s = ANY(%s)", SQL.identifier(query.table, "id"), profile_ids))
-            subselect = query.subselect(SQL.identifier(query.table, "id"))
+            if query._joins:
+                # a rule through relations: a sub-select limited to the batch
+                query.add_where(SQL("%s = ANY(%s)", SQL.identifier(query.table, "id"), profile_ids))
+                condition = SQL(
+                    "crm_customer_profile.id IN (%s)",
+                    query.subselect(SQL.identifier(query.table, "id")),
+                )
+            else:
+                # the usual rule on the profile's own columns: its WHERE clause
+                # (alias crm_customer_profile) goes straight into the CASE
+                condition = query.where_clause or SQL("TRUE")
             try:
                 # a rule can be valid Python yet fail in SQL (a bad date
                 # value): it must not block every deal of the company
                 with self.env.cr.savepoint(flush=False):
-                    self.env.cr.execute(SQL("SELECT 1 FROM (%s) q LIMIT 1", subselect))
+                    self.env.cr.execute(
+                        SQL("SELECT 1 FROM crm_customer_profile WHERE %s LIMIT 1", condition)
+                    )
             except Exception:  # noqa: BLE001
                 _logger.exception("Skipping lifecycle stage %s: its rule fails", stage.id)
                 continue
-            cases.append(SQL("WHEN p.id IN (%s) THEN %s", subselect, stage.id))
+            cases.append(SQL("WHEN %s THEN %s", condition, stage.id))
         if not cases:
             return self.env["crm.lifecycle.history"]
         now = fields.Datetime.now()
@@ -617,10 +628,13 @@ class CrmCustomerProfile(models.Model):
             SQL(
                 """
                 WITH target AS (
-                    SELECT p.id, p.stage_id AS old_stage, p.stage_date AS old_date,
+                    SELECT crm_customer_profile.id,
+                           crm_customer_profile.stage_id AS old_stage,
+                           crm_customer_profile.stage_date AS old_date,
                            CASE %(cases)s END AS new_stage
-                      FROM crm_customer_profile p
-                     WHERE p.id = ANY(%(ids)s) AND NOT COALESCE(p.stage_locked, false)
+                      FROM crm_customer_profile
+                     WHERE crm_customer_profile.id = ANY(%(ids)s)
+                       AND NOT COALESCE(crm_customer_profile.stage_locked, false)
                 ),
                 changed AS (
                     UPDATE crm_customer_profile p

@@ -228,3 +228,21 @@ class TestLifecycleStages(RetentionCase):
             lead.stage_id = self.won_stage
             self.env.flush_all()
         self.assertEqual(self._profile(customer).won_count, 6)
+
+    def test_rule_through_a_relation(self):
+        """A rule may follow relations (here the customer's country)."""
+        belgium = self.env.ref("base.be")
+        domestic = self.env["crm.lifecycle.stage"].create(
+            {
+                "name": "Domestic key account",
+                "sequence": 1,
+                "kind": "active",
+                "rule_domain": f"[('partner_id.country_id', '=', {belgium.id}), ('deal_days', '>=', 1)]",
+            }
+        )
+        local = self._customer("Local", country_id=belgium.id)
+        self._deal(local, 2)
+        foreign = self._customer("Foreign", country_id=self.env.ref("base.fr").id)
+        self._deal(foreign, 2)
+        self.assertEqual(self._profile(local).stage_id, domestic)
+        self.assertEqual(self._profile(foreign).stage_id, self.stage["new"])
