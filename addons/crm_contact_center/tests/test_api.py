@@ -122,7 +122,7 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
 
         def ingest_half_way(source, events):
             Interaction.sudo().create({"channel_id": self.channel["phone"].id, "subject": "Half"})
-            raise ValidationError("Partner 42 of Secret Corp is archived")
+            raise ValidationError("Partner 42 of Secret Corp is archived")  # pylint: disable=translation-required
 
         with (
             patch.object(type(self.source), "_ingest", ingest_half_way),

@@ -69,7 +69,7 @@ class TestInteraction(ContactCenterCase):
         lead = self._opportunity(self.customer)
         action = lead.with_user(self.salesman).action_log_interaction()
         wizard = Form(
-            self.env[action["res_model"]].with_user(self.salesman).with_context(action["context"])
+            self.env[action["res_model"]].with_user(self.salesman).with_context(**action["context"])
         )
         self.assertEqual(wizard.partner_id, self.customer)
         self.assertEqual(wizard.lead_id, lead)
@@ -87,7 +87,7 @@ class TestInteraction(ContactCenterCase):
     def test_log_wizard_from_partner_finds_the_open_opportunity(self):
         lead = self._opportunity(self.customer)
         action = self.contact.action_log_interaction()
-        wizard = Form(self.env[action["res_model"]].with_context(action["context"]))
+        wizard = Form(self.env[action["res_model"]].with_context(**action["context"]))
         self.assertEqual(wizard.lead_id, lead)
 
     def test_queue_take_done_convert(self):

@@ -31,8 +31,9 @@ not overflow, and maximised over the log-parameters with L-BFGS-B and its
 analytic gradient. Identical (x, t_x, T) rows can be fitted once with
 ``weights`` = their counts: 1M customers fit in ~20 s row by row, in ~1 s as
 ~100k weighted unique rows (2-core dev machine). P(alive) is a logistic of a
-log-odds; the forecast (eq. 10) uses scipy.special.hyp2f1, see
-:func:`expected_purchases` for its accuracy.
+log-odds; the forecast (eq. 10) uses scipy.special.hyp2f1 where it is
+accurate and series / numerical integration elsewhere (e.g. huge a and b),
+see :func:`expected_purchases`.
 
 Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value
 curves"): a customer's spends are Gamma(p, nu), nu ~ Gamma(q, v), independent
@@ -47,7 +48,9 @@ import pandas as pd
 from scipy import optimize, special
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
-_A_NEAR_ONE = 1e-4  # eq. 10 has a removable singularity at a = 1
+_A_NEAR_ONE = 1e-4  # the Euler form of eq. 10 has a removable singularity at a = 1
+_A_MOMENTS = 100.0  # moment series tried first from this a on (shrinks by <= 1/sqrt(a) a term)
+_EULER_MAX_COND = 1e4  # Euler form used while it loses at most ~4 digits to cancellation
 
 
 class ModelFitError(ValueError):
@@ -210,46 +213,223 @@ def p_alive(params, frequency, recency, T):
     return special.expit(-np.where(x > 0, log_odds, -np.inf))
 
 
-def _future_purchases(r, alpha, a, b, t, x, T):
-    """Eq. 10 without its P(alive) denominator (i.e. the value if surely alive).
+def _euler_form(r, alpha, a, b, t, x, T):
+    """Eq. 10 without its P(alive) factor, by scipy's hyp2f1; returns (value, cond).
 
     (a+b+x-1)/(a-1) * [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]
     with z = t/(alpha+T+t). Euler's transformation 2F1(A,B;C;z) =
     (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) turns the bracket into
     1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z): no parameter grows with x
     except C, so the series converges fast and nothing overflows for large x.
+    ``cond`` = |subtracted term| / |bracket|: the factor by which rounding
+    errors are amplified (large when the bracket is tiny, e.g. b >> 1). For
+    large a the two factors of the subtracted term over/underflow (NaN).
     """
     z = t / (alpha + T + t)
     hyp = special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    return (a + b + x - 1) / (a - 1) * (1.0 - np.exp((a - 1) * np.log1p(-z)) * hyp)
+    subtracted = np.exp((a - 1) * np.log1p(-z)) * hyp
+    bracket = 1.0 - subtracted
+    return (a + b + x - 1) / (a - 1) * bracket, np.abs(subtracted) / np.abs(bracket)
+
+
+def _euler_form_near_one(r, alpha, a, b, t, x, T):
+    """:func:`_euler_form` for |a - 1| < h, a removable singularity of it.
+
+    Cubic interpolation through a = 1 + h * (-2, -1, 1, 2), h = 1e-4 (the
+    linear one through 1 -/+ h was off by 6e-7 at t/(alpha+T) = 1e9).
+    """
+    offsets = (-2.0, -1.0, 1.0, 2.0)
+    delta = (a - 1) / _A_NEAR_ONE
+    value, cond = 0.0, 0.0
+    for d_j in offsets:
+        weight = np.prod([(delta - d) / (d_j - d) for d in offsets if d != d_j])
+        v_j, c_j = _euler_form(r, alpha, 1 + d_j * _A_NEAR_ONE, b, t, x, T)
+        value = value + weight * v_j
+        cond = np.maximum(cond, c_j)
+    return value, cond
+
+
+def _power_series(r, alpha, a, b, t, x, T, terms=60):
+    """Eq. 10 without P(alive) as a series in c = t/(alpha+T); returns (value, ok).
+
+    Surely alive, E[Y(t)] = E[(1 - (1 + p c)^-(r+x)) / p] over p ~ Beta(a, b+x)
+    (lambda integrated out); expanding in powers of p c and E[p^k] =
+    (a)_k / (a+b+x)_k gives sum_k (-c)^k c (r+x)_(k+1) / (k+1)! (a)_k / (a+b+x)_k.
+    Exact and cancellation-free while the terms shrink from the first one
+    (short horizons, or p small: b >> a), i.e. where the Euler form cancels.
+    ``ok`` marks rows that converged without terms larger than 100x the sum.
+    """
+    n, B = r + x, b + x
+    c = t / (alpha + T)
+    term = n * c
+    total = term.copy()
+    largest = np.abs(term)
+    done = np.zeros(term.shape, dtype=bool)
+    for k in range(1, terms):
+        term = term * (-c) * (n + k) / (k + 1) * (a + k - 1) / (a + B + k - 1)
+        active = ~done
+        total = np.where(active, total + term, total)
+        largest = np.where(active, np.maximum(largest, np.abs(term)), largest)
+        done |= np.isfinite(total) & (np.abs(term) <= 1e-17 * np.abs(total))
+        if done.all() or not np.isfinite(term[~done]).any():
+            break
+    return total, done & (largest <= 100 * np.abs(total))
+
+
+def _moment_series(r, alpha, a, b, t, x, T, terms=40):
+    """Eq. 10 without P(alive) for a concentrated dropout distribution; returns (value, ok).
+
+    With mu = a/(a+B), B = b+x, eps = p/mu - 1 and theta = mu c/(1 + mu c),
+    expanding (1 - (1+pc)^-n)/p around p = mu gives
+    E = (1/mu) sum_k (-1)^k P(J > k) E[eps^k], J ~ NegBin(n, theta) (the
+    Taylor coefficients are negative-binomial tail probabilities, all in
+    [0, 1]) and E[eps^k] from the Beta central-moment recurrence
+    E[eps^(k+1)] = k (B E[eps^(k-1)] + (B-a) E[eps^k]) / (a (a+B+k)).
+    E[eps^k] ~ (k-1)!! (B/(a(a+B)))^(k/2): fast for large a (<= 1/sqrt(a) per
+    order), e.g. a, b -> infinity (nearly constant dropout) where the Euler
+    form overflows. An asymptotic series: ``ok`` marks rows whose terms fell
+    below 1e-17 of the sum before growing.
+    """
+    n, B = r + x, b + x
+    c = t / (alpha + T)
+    mu = a / (a + B)
+    mc = mu * c
+    theta = mc / (1 + mc)
+    log_pmf0 = -n * np.log1p(mc)
+    tail = -np.expm1(log_pmf0)  # P(J > 0)
+    pmf = np.exp(log_pmf0)  # P(J = 0)
+    total = tail.copy()
+    largest = np.abs(tail)
+    previous = np.zeros_like(total)  # |last term| (odd moments vanish for a = B)
+    done = np.zeros(total.shape, dtype=bool)
+    e_prev, e_cur = np.ones_like(total), np.zeros_like(total)  # E[eps^0], E[eps^1]
+    for k in range(1, terms):
+        pmf = pmf * (n + k - 1) / k * theta  # P(J = k)
+        tail = tail - pmf  # P(J > k)
+        e_prev, e_cur = e_cur, k * (B * e_prev + (B - a) * e_cur) / (a * (a + B + k))
+        term = (-1) ** (k + 1) * (tail - pmf * (n + k) / (k + 1) * theta) * e_cur
+        active = ~done
+        total = np.where(active, total + term, total)
+        largest = np.where(active, np.maximum(largest, np.abs(term)), largest)
+        done |= np.isfinite(total) & (np.abs(term) + previous <= 1e-17 * np.abs(total))
+        previous = np.abs(term)
+        if done.all():
+            break
+    return total / mu, done & (largest <= 100 * np.abs(total))
+
+
+def _log_h(y, n, log_c):
+    """log((1 - (1 + p c)^-n) / p) at p = expit(y), without under/overflow."""
+    log_q = log_c - np.logaddexp(0.0, -y)  # log(p c)
+    q = np.exp(log_q)
+    small = n * q < 1e-5
+    q_safe = np.where(small, 1.0, q)
+    direct = np.log(-np.expm1(-n * np.log1p(q_safe)) / q_safe)
+    series = np.log(n) + np.log1p(q * (n + 1) * ((n + 2) * q / 6 - 0.5))
+    return log_c + np.where(small, series, direct)
+
+
+def _quadrature(r, alpha, a, b, t, x, T, step=0.025, chunk=2**21):
+    """Eq. 10 without P(alive) by numerical integration over p ~ Beta(a, b+x): the fallback.
+
+    E[(1 - (1+pc)^-n)/p] in y = logit(p), where the Beta density is smooth
+    (no endpoint singularity) with exponential tails: trapezoidal rule in v,
+    y = y0 + s sinh(v), centred on the mode y0 = log(a/B) with scale
+    s = min(1, sqrt(1/a + 1/B)), normalised by the same rule applied to the
+    density alone. Step 0.025 in v: ~4e-13 relative error over the ranges
+    checked (0.05 gave 5e-7 for a ~ 1 and t/(alpha+T) ~ 1e9). Slow (360 to
+    2000 nodes per value, 30-160 us), only used where the series and the
+    Euler form fail.
+    """
+    n, B = r + x, b + x
+    c = t / (alpha + T)
+    y0 = np.log(a) - np.log(B)
+    s = np.minimum(1.0, np.sqrt(1 / a + 1 / B))
+    reach_left = np.arcsinh(45 / min(a, 1.0))  # tails decay like exp(a y), exp(-B y)
+    reach_right = np.arcsinh(45 / min(b, 1.0))
+    v = np.arange(-np.ceil(reach_left / step), np.ceil(reach_right / step) + 1) * step
+    out = np.empty(n.shape)
+    size = max(1, chunk // len(v))
+    for start in range(0, len(n), size):
+        part = slice(start, start + size)
+        y = y0[part, None] + s[part, None] * np.sinh(v)
+        log_weight = np.log(s[part, None] * np.cosh(v))
+        log_density = a * (y - y0[part, None]) - (a + B[part, None]) * (
+            np.logaddexp(0.0, y) - np.logaddexp(0.0, y0[part, None])
+        )
+        base = log_density + log_weight
+        log_h = _log_h(y, n[part, None], np.log(c[part, None]))
+        out[part] = np.exp(
+            special.logsumexp(base + log_h, axis=1) - special.logsumexp(base, axis=1)
+        )
+    return out
+
+
+def _surely_alive(r, alpha, a, b, t, x, T):
+    """E[purchases in the next t | alive, x, T] for 1-d arrays t > 0, x, T.
+
+    Each value comes from the first method that accepts it: the moment
+    series (a >= 100; converges to machine precision there), the Euler form
+    (fastest; when finite and cond <= 1e4, good to ~5e-10), the power series
+    (short horizons, b >> a: where the Euler form cancels) and numerical
+    integration (the rest, e.g. long horizons with b >> 1; slow, ~4e-13).
+    """
+    out = np.full(t.shape, np.nan)
+    todo = np.ones(t.shape, dtype=bool)
+
+    def attempt(method, accept=None):
+        idx = np.flatnonzero(todo)
+        if not len(idx):
+            return
+        value, ok = method(r, alpha, a, b, t[idx], x[idx], T[idx])
+        if accept is not None:
+            ok = accept(ok)
+        ok &= np.isfinite(value)
+        out[idx[ok]] = value[ok]
+        todo[idx[ok]] = False
+
+    with np.errstate(all="ignore"):
+        if a >= _A_MOMENTS:
+            attempt(_moment_series)
+        euler = _euler_form_near_one if abs(a - 1) < _A_NEAR_ONE else _euler_form
+        attempt(euler, lambda cond: cond <= _EULER_MAX_COND)
+        attempt(_power_series)
+        idx = np.flatnonzero(todo)
+        if len(idx):
+            out[idx] = _quadrature(r, alpha, a, b, t[idx], x[idx], T[idx])
+    return out
 
 
 def expected_purchases(params, t, frequency, recency, T):
     """E[purchases in the next t periods | x, t_x, T] (paper eq. 10), vectorised.
 
     ``t`` (scalar or array broadcastable with the customers) in the same unit
-    as recency and T. Accuracy, checked against 40-digit mpmath on random
-    draws of r in [0.05, 20], alpha in [0.1, 100], a in [0.05, 20],
-    b in [0.05, 50], x <= 5000, T in [0.5, 3000], t in [0.01, 1e7] (so
-    z = t/(alpha+T+t) up to 0.999999, and a + b < 1 included): relative error
-    below 1e-7. Limits: t must be finite (z = 1 gives NaN); the error grows
-    like 1e-16 / z for a horizon t tiny against alpha + T; |a - 1| < 1e-4
-    (a removable singularity of eq. 10) is interpolated between a = 1 -/+ 1e-4,
-    good to ~1e-6.
+    as recency and T. Eq. 10 is P(alive) times E[Y(t) | alive]; the latter
+    comes from the first method accurate for the row (see
+    :func:`_surely_alive`), so huge a and b (a degenerate fit where the
+    dropout probability is nearly constant a/(a+b)), huge b (almost no
+    dropout) and very long horizons stay finite and accurate.
+    Checked against 30-digit mpmath quadrature on 1,900 random draws of
+    r in [0.05, 20], alpha in [0.1, 100], a and b in [0.05, 1e9] (many with
+    both huge), x <= 5000, T in [0.5, 3000], t in [0.01, 1e7]: relative error
+    below 5e-10 (scipy's hyp2f1 is the limit; the series and the integral are
+    good to 1e-13); on a grid of extremes (a and b from 2e-9 to 4.85e8, the
+    fit's bounds, x up to 1e5, t up to 1e9): below 2.2e-8, worst at
+    a = b = 2e-9. The hypergeometric formula alone gave NaN or errors up to
+    1e-3 once a or b was large. t must be finite.
     """
     x, t_x, T = _customers(frequency, recency, T)
     t = np.asarray(t, dtype=float)
     if (t < 0).any():
         raise ValueError("t must be >= 0")
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if abs(a - 1) < _A_NEAR_ONE:  # interpolate between a = 1 -/+ h
-            below = _future_purchases(r, alpha, 1 - _A_NEAR_ONE, b, t, x, T)
-            above = _future_purchases(r, alpha, 1 + _A_NEAR_ONE, b, t, x, T)
-            surely_alive = below + (above - below) * (a - 1 + _A_NEAR_ONE) / (2 * _A_NEAR_ONE)
-        else:
-            surely_alive = _future_purchases(r, alpha, a, b, t, x, T)
-    return np.where(t > 0, surely_alive, 0.0) * p_alive(params, x, t_x, T)
+    t_b, x_b, T_b = np.broadcast_arrays(t, x, T)
+    positive = t_b > 0
+    surely_alive = np.zeros(t_b.shape)
+    surely_alive[positive] = _surely_alive(
+        r, alpha, a, b, t_b[positive], x_b[positive], T_b[positive]
+    )
+    return surely_alive * p_alive(params, x, t_x, T)
 
 
 def expected_purchases_new(params, t):

@@ -464,12 +464,14 @@ class CrmCustomerProfile(models.Model):
             settings=settings,
         )
         metrics["company_id"] = company.id
-        # upsert through a temp table filled with COPY (one round trip per batch)
+        # write through a temp table filled with COPY (one round trip per batch);
         # no column defaults (CREATE TABLE AS): COPY must not draw profile ids
         cr.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch ON COMMIT DROP AS "
-            f"SELECT partner_id, company_id, {', '.join(METRIC_COLUMNS)} "
-            "FROM crm_customer_profile WITH NO DATA"
+            SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch ON COMMIT DROP AS "
+                "SELECT partner_id, company_id, %s FROM crm_customer_profile WITH NO DATA",
+                SQL(", ").join(SQL.identifier(c) for c in METRIC_COLUMNS),
+            )
         )
         cr.execute("TRUNCATE crm_retention_batch")
         columns = ["partner_id", "company_id", *METRIC_COLUMNS]

@@ -70,6 +70,7 @@ def integral_expected(params, t, x, t_x, T):
 class TestBGNBDFit(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        super().setUpClass()
         cls.x, cls.t_x, cls.T = load_cdnow()
         cls.fit = clv.fit_bgnbd(cls.x, cls.t_x, cls.T)
 
@@ -133,6 +134,7 @@ class TestBGNBDFit(unittest.TestCase):
 class TestPredictions(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        super().setUpClass()
         cls.x, cls.t_x, cls.T = (np.asarray(v, dtype=float) for v in load_cdnow())
 
     def test_p_alive_is_one_without_repeat_purchase(self):
@@ -218,12 +220,101 @@ class TestPredictions(unittest.TestCase):
         fit = clv.fit_bgnbd([0, 1, 500, 1000], [0, 10, 1500, 1999], [100, 100, 2000, 2000])
         self.assertTrue(np.isfinite([fit.r, fit.alpha, fit.a, fit.b, fit.log_likelihood]).all())
 
+    # (r, alpha, a, b), t, x, t_x, T, E[purchases in t | x, t_x, T] from 30-digit mpmath
+    # (mpmath 1.4.1): the surely-alive part E[(1 - (1 + p t/(alpha+T))^-(r+x)) / p] over
+    # p ~ Beta(a, b+x) by mpmath.quad (tanh-sinh, split at mean +/- k sd, end pieces
+    # substituted p = p1 v^(1/a) and 1-p = q1 w^(1/(b+x))), times the paper's P(alive);
+    # every value agrees to 1e-30 with the paper's eq. 10 through mpmath.hyp2f1 at 50 digits.
+    DEGENERATE_FITS = [
+        # a, b huge: ML fit on small data, dropout probability nearly constant a/(a+b)
+        ((6.5345, 42.7583, 620176.69, 3728743.76), 90 / 7, 1, 10.0, 30.0, 0.41722741639527021),
+        ((6.5345, 42.7583, 620176.69, 3728743.76), 90 / 7, 6, 50.0, 60.0, 0.87130359791038985),
+        ((6.5345, 42.7583, 620176.69, 3728743.76), 90 / 7, 0, 0.0, 20.0, 1.2028110889311858),
+        ((6.5345, 42.7583, 620176.69, 3728743.76), 520.0, 40, 100.0, 104.0, 4.3779748736675489),
+        ((0.8, 5.0, 1e9, 4e9), 26.0, 3, 20.0, 30.0, 1.0781819376617283),
+        ((0.8, 5.0, 1e9, 4e9), 1e4, 0, 0.0, 10.0, 4.9008202624890177),
+        # b huge: almost no dropout (the hypergeometric form cancels: was off by 1e-8)
+        ((0.5, 4.0, 0.6, 4.85e8), 52.0, 3, 20.0, 30.0, 5.3529411312726017),
+        # long horizons with large b or a (the hypergeometric form gave NaN)
+        ((0.5, 4.0, 0.3, 5e4), 1e6, 2, 5.0, 10.0, 130687.50213665918),
+        ((2.0, 1.0, 40.0, 3e5), 5e3, 10, 30.0, 31.0, 1644.1741488266751),
+    ]
+
+    def test_expected_purchases_for_degenerate_fits_match_mpmath(self):
+        for params, t, x, t_x, T, expected in self.DEGENERATE_FITS:
+            with self.subTest(params=params, t=t, x=x):
+                out = clv.expected_purchases(clv.BGNBDParams(*params), t, [x], [t_x], [T])[0]
+                self.assertAlmostEqual(out, expected, delta=1e-10 * expected)
+
+    def test_huge_a_b_approach_constant_dropout(self):
+        """a, b -> infinity with a/(a+b) = p fixed: every purchase is followed by dropout p."""
+        params = clv.BGNBDParams(r=6.5345, alpha=42.7583, a=620176.69, b=3728743.76)
+        x, t_x, T = (
+            np.array([0.0, 1, 6, 40]),
+            np.array([0.0, 10, 50, 100]),
+            np.array([20.0, 30, 60, 104]),
+        )
+        t = np.array([[90 / 7], [52.0]])
+        out = clv.expected_purchases(params, t, x, t_x, T)
+        self.assertEqual(out.shape, (2, 4))
+        p = params.a / (params.a + params.b)
+        # alive: lambda ~ Gamma(r+x, alpha+T), E[(1 - exp(-lambda p t)) / p | lambda] integrated
+        alive = -np.expm1(-(params.r + x) * np.log1p(p * t / (params.alpha + T))) / p
+        limit = alive * clv.p_alive(params, x, t_x, T)
+        np.testing.assert_allclose(out, limit, rtol=1e-4)  # spread of p: sd/mean = 1.3e-3
+
+    def test_new_customer_and_clv_with_huge_a_b(self):
+        params = clv.BGNBDParams(r=6.5345, alpha=42.7583, a=620176.69, b=3728743.76)
+        new = clv.expected_purchases_new(params, [90 / 7, 52.0])
+        np.testing.assert_allclose(
+            new, clv.expected_purchases(params, [90 / 7, 52.0], [0, 0], [0, 0], [0, 0])
+        )
+        p = params.a / (params.a + params.b)  # constant-dropout limit, as above
+        limit = -np.expm1(-params.r * np.log1p(p * np.array([90 / 7, 52.0]) / params.alpha)) / p
+        np.testing.assert_allclose(new, limit, rtol=1e-4)
+        gg = clv.GammaGammaParams(p=6.25, q=3.74, v=15.44)
+        x, t_x, T, m = [0, 1, 6], [0.0, 10.0, 50.0], [20.0, 30.0, 60.0], [0.0, 20.0, 45.0]
+        value = clv.clv(params, gg, x, t_x, T, m, monthly_discount_rate=0.0)
+        self.assertTrue((np.isfinite(value) & (value > 0)).all())
+        weeks = 12 * clv.DAYS_PER_MONTH / 7
+        expected = clv.expected_purchases(params, weeks, x, t_x, T) * clv.expected_average_value(
+            gg, x, m
+        )
+        np.testing.assert_allclose(value, expected, rtol=1e-10)
+
+    def test_evaluation_methods_agree(self):
+        """The series, the Euler form and the integral of the surely-alive forecast overlap."""
+        t = np.array([0.5, 5.0, 50.0, 500.0])
+        x, T = np.array([0.0, 3.0, 30.0, 300.0]), np.array([5.0, 40.0, 60.0, 400.0])
+        for r, alpha, a, b in [
+            (0.5, 4.0, 150.0, 900.0),
+            (2.0, 10.0, 3.0, 5.0),
+            (0.3, 2.0, 0.4, 2e4),
+            (1.5, 1.0, 40.0, 60.0),
+        ]:
+            with self.subTest(a=a, b=b):
+                reference = clv._quadrature(r, alpha, a, b, t, x, T)
+                checked = 0
+                with np.errstate(all="ignore"):
+                    value, ok = clv._moment_series(r, alpha, a, b, t, x, T)
+                    checked += ok.sum()
+                    np.testing.assert_allclose(value[ok], reference[ok], rtol=1e-11)
+                    value, ok = clv._power_series(r, alpha, a, b, t, x, T)
+                    checked += ok.sum()
+                    np.testing.assert_allclose(value[ok], reference[ok], rtol=1e-11)
+                    value, cond = clv._euler_form(r, alpha, a, b, t, x, T)
+                    ok = np.isfinite(value) & (cond <= clv._EULER_MAX_COND)
+                    checked += ok.sum()
+                    np.testing.assert_allclose(value[ok], reference[ok], rtol=1e-9)
+                self.assertGreater(checked, 4)
+
 
 class TestGammaGamma(unittest.TestCase):
     TRUE = clv.GammaGammaParams(p=6.0, q=4.0, v=15.0)
 
     @classmethod
     def setUpClass(cls):
+        super().setUpClass()
         rng = np.random.default_rng(0)
         n = 20000
         cls.x = 1 + rng.poisson(2.0, n)
