@@ -187,12 +187,17 @@ def summarise_for_fit(frame_or_rows, today):
     return frequency, recency, age
 
 
-def typical_interval(deal_days, first_dates, last_dates, default):
-    """Median average interval (days) between deals of repeat buyers."""
+def typical_interval(deal_days, first_dates, last_dates, weights, default):
+    """Median average interval (days) between deals of repeat buyers.
+
+    Inputs are distinct customer shapes with ``weights`` customers each (as
+    the model fit reads them); ``default`` when nobody bought twice.
+    """
     deal_days = np.asarray(deal_days, dtype=float)
     repeat = deal_days > 1
     if not repeat.any():
         return float(default)
-    first = pd.to_datetime(pd.Series(first_dates)).to_numpy(dtype="datetime64[D]")[repeat]
-    last = pd.to_datetime(pd.Series(last_dates)).to_numpy(dtype="datetime64[D]")[repeat]
-    return float(np.median(_days(last, first) / (deal_days[repeat] - 1)))
+    expanded = np.repeat(np.flatnonzero(repeat), np.asarray(weights)[repeat].astype(int))
+    first = np.array(first_dates, dtype="datetime64[D]")[expanded]
+    last = np.array(last_dates, dtype="datetime64[D]")[expanded]
+    return float(np.median(_days(last, first) / (deal_days[expanded] - 1)))

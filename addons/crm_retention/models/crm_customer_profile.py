@@ -257,20 +257,21 @@ class CrmCustomerProfile(models.Model):
 
     def _sync_partner_stage(self):
         """Mirror stages into the partner's company-dependent field (for
-        filters and group-by). In SQL: the partner's ORM write of this field
-        is the manual-change path."""
+        filters and group-by), for all these profiles in one UPDATE. In SQL:
+        the partner's ORM write of this field is the manual-change path."""
         self.env.flush_all()
-        for profile in self:
-            self.env.cr.execute(
-                SQL(
-                    "UPDATE res_partner SET lifecycle_stage_id = "
-                    "COALESCE(lifecycle_stage_id, '{}'::jsonb) || jsonb_build_object(%s, %s) "
-                    "WHERE id = %s",
-                    str(profile.company_id.id),
-                    profile.stage_id.id or None,
-                    profile.partner_id.id,
-                )
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE res_partner rp
+                   SET lifecycle_stage_id = COALESCE(rp.lifecycle_stage_id, '{}'::jsonb)
+                       || jsonb_build_object(p.company_id::text, p.stage_id)
+                  FROM crm_customer_profile p
+                 WHERE p.id = ANY(%s) AND rp.id = p.partner_id
+                """,
+                self.ids,
             )
+        )
         self.env["res.partner"].invalidate_model(["lifecycle_stage_id"])
 
     # ------------------------------------------------------------------
@@ -684,7 +685,7 @@ class CrmCustomerProfile(models.Model):
         history = self.env["crm.lifecycle.history"].sudo().browse(history_ids)
         history.invalidate_model()
         if history:
-            history._sync_partner_stage_sql()
+            history.profile_id._sync_partner_stage()
             history._post_partner_messages()
         return history
 

@@ -56,24 +56,6 @@ class CrmLifecycleHistory(models.Model):
                 vals.setdefault("company_id", profile.company_id.id)
         return super().create(vals_list)
 
-    def _sync_partner_stage_sql(self):
-        """Mirror the new stage into ``res.partner.lifecycle_stage_id`` (a
-        company-dependent jsonb column) for every changed customer at once."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE res_partner rp
-                   SET lifecycle_stage_id = COALESCE(rp.lifecycle_stage_id, '{}'::jsonb)
-                       || jsonb_build_object(h.company_id::text, h.stage_id)
-                  FROM crm_lifecycle_history h
-                 WHERE h.id = ANY(%s) AND rp.id = h.partner_id
-                """,
-                self.ids,
-            )
-        )
-        self.env["res.partner"].invalidate_model(["lifecycle_stage_id"])
-
     def _post_partner_messages(self):
         """Post a tracking note on each customer's chatter, in bulk.
 

@@ -7,6 +7,7 @@ from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from ..lib import clv, lifecycle
+from .crm_customer_profile import WORK_TABLE
 
 _logger = logging.getLogger(__name__)
 
@@ -171,8 +172,6 @@ class CrmRetentionModel(models.Model):
     def _fit_from_work_table(self, today):
         """Refit on the aggregates of the current run; never raises."""
         self.ensure_one()
-        from .crm_customer_profile import WORK_TABLE
-
         settings = self._get_settings()
         cr = self.env.cr
         work = SQL.identifier(WORK_TABLE)
@@ -210,8 +209,12 @@ class CrmRetentionModel(models.Model):
         vals.update(
             n_customers=n_customers,
             n_repeat_customers=n_repeat,
-            typical_interval_days=self._weighted_typical_interval(
-                deal_days, frame, weights, settings["default_interval_days"]
+            typical_interval_days=lifecycle.typical_interval(
+                deal_days,
+                frame["first_deal_date"],
+                frame["last_deal_date"],
+                weights,
+                settings["default_interval_days"],
             ),
         )
         if n_repeat < settings["min_repeat_customers"]:
@@ -247,8 +250,6 @@ class CrmRetentionModel(models.Model):
         self.write(vals)
 
     def _fit_gamma_gamma(self):
-        from .crm_customer_profile import WORK_TABLE
-
         cr = self.env.cr
         cr.execute(
             SQL(
@@ -271,14 +272,3 @@ class CrmRetentionModel(models.Model):
             _logger.warning("Gamma-Gamma fit failed for company %s: %s", self.company_id.id, exc)
             return {"gg_p": 0.0, "gg_q": 0.0, "gg_v": 0.0}
         return {"gg_p": gg.p, "gg_q": gg.q, "gg_v": gg.v}
-
-    @api.model
-    def _weighted_typical_interval(self, deal_days, frame, weights, default):
-        repeat = deal_days > 1
-        if not repeat.any():
-            return float(default)
-        expanded = np.repeat(np.flatnonzero(repeat), weights[repeat].astype(int))
-        first = np.array(frame["first_deal_date"], dtype="datetime64[D]")[expanded]
-        last = np.array(frame["last_deal_date"], dtype="datetime64[D]")[expanded]
-        gaps = (last - first) / np.timedelta64(1, "D") / (deal_days[expanded] - 1)
-        return float(np.median(gaps))
