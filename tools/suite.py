@@ -53,7 +53,13 @@ def write_conf():
         str(p) for p in (ODOO_SRC / "odoo" / "addons", ODOO_SRC / "addons", ROOT / "addons")
     )
     opts["data_dir"] = str(CACHE / "data")
-    for key, env in (("db_host", "PGHOST"), ("db_port", "PGPORT"), ("db_user", "PGUSER")):
+    for key, env in (
+        ("db_host", "PGHOST"),
+        ("db_port", "PGPORT"),
+        ("db_user", "PGUSER"),
+        # lets two checkouts run their HTTP tests side by side
+        ("http_port", "ODOO_HTTP_PORT"),
+    ):
         if os.environ.get(env):
             opts[key] = os.environ[env]
     with open(CONF, "w") as fh:
