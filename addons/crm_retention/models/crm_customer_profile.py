@@ -319,6 +319,43 @@ class CrmCustomerProfile(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
+    def _lead_rows_sql(self, company_ids, partner_ids=None):
+        """Every lead and opportunity of the companies (open, won or lost),
+        one row each: ``(partner_id, company_id, is_deal, deal_date, amount,
+        currency_id)``, ``partner_id`` being the commercial partner (contacts
+        roll up to their company) and ``is_deal`` true for won opportunities.
+
+        ``_aggregate_sql`` reads crm_lead once through this query, as its CTE
+        ``leads``, for both the deals and the opportunity counts.
+        """
+        partner_filter = (
+            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL()
+        )
+        return SQL(
+            """
+            SELECT p.commercial_partner_id AS partner_id,
+                   COALESCE(l.company_id, p.company_id, u.company_id) AS company_id,
+                   (l.active AND l.type = 'opportunity' AND COALESCE(s.is_won, false))
+                       AS is_deal,
+                   COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
+                       AS deal_date,
+                   COALESCE(l.expected_revenue, 0) AS amount,
+                   c.currency_id AS currency_id
+              FROM crm_lead l
+              JOIN res_partner p ON p.id = l.partner_id
+              LEFT JOIN crm_stage s ON s.id = l.stage_id
+              LEFT JOIN res_users u ON u.id = l.user_id
+              JOIN res_company c ON c.id = COALESCE(l.company_id, p.company_id, u.company_id)
+             WHERE COALESCE(l.company_id, p.company_id, u.company_id) = ANY(%(companies)s)
+               %(partner_filter)s
+            """,
+            companies=list(company_ids),
+            partner_filter=partner_filter,
+        )
+
+    @api.model
     def _deal_source_sql(self, company_ids, partner_ids=None):
         """Won deals as SQL rows ``(partner_id, company_id, deal_date, amount, currency_id)``.
 
@@ -331,61 +368,25 @@ class CrmCustomerProfile(models.Model):
                            super()._deal_source_sql(company_ids, partner_ids),
                            SQL("SELECT ... FROM sale_order so ..."))
 
-        Amounts may be in any currency: they are converted to the company
-        currency at the deal date by the caller. A won opportunity without
-        closing date counts at its last stage change; without amount it
-        counts as a deal worth 0.
+        The default reads the won opportunities from the ``leads`` CTE of
+        ``_aggregate_sql`` (see ``_lead_rows_sql``), so it is only valid
+        inside that query. Amounts may be in any currency: they are
+        converted to the company currency at the deal date by the caller. A
+        won opportunity without closing date counts at its last stage
+        change; without amount it counts as a deal worth 0.
         """
-        partner_filter = (
-            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
-        )
         return SQL(
-            """
-            SELECT p.commercial_partner_id AS partner_id,
-                   COALESCE(l.company_id, p.company_id, u.company_id) AS company_id,
-                   COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
-                       AS deal_date,
-                   COALESCE(l.expected_revenue, 0) AS amount,
-                   c.currency_id AS currency_id
-              FROM crm_lead l
-              JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
-              JOIN res_partner p ON p.id = l.partner_id
-              LEFT JOIN res_users u ON u.id = l.user_id
-              JOIN res_company c ON c.id = COALESCE(l.company_id, p.company_id, u.company_id)
-             WHERE l.active
-               AND l.type = 'opportunity'
-               AND COALESCE(l.company_id, p.company_id, u.company_id) = ANY(%(companies)s)
-               %(partner_filter)s
-            """,
-            companies=list(company_ids),
-            partner_filter=partner_filter,
+            "SELECT partner_id, company_id, deal_date, amount, currency_id FROM leads WHERE is_deal"
         )
 
     @api.model
     def _opportunity_source_sql(self, company_ids, partner_ids=None):
         """All opportunities and leads (open, won or lost) per customer: a
-        customer with opportunities but no won deal is a Potential one."""
-        partner_filter = (
-            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
-        )
+        customer with opportunities but no won deal is a Potential one. Reads
+        the ``leads`` CTE of ``_aggregate_sql``."""
         return SQL(
-            """
-            SELECT p.commercial_partner_id AS partner_id,
-                   COALESCE(l.company_id, p.company_id, u.company_id) AS company_id,
-                   count(*) AS opportunity_count
-              FROM crm_lead l
-              JOIN res_partner p ON p.id = l.partner_id
-              LEFT JOIN res_users u ON u.id = l.user_id
-             WHERE COALESCE(l.company_id, p.company_id, u.company_id) = ANY(%(companies)s)
-               %(partner_filter)s
-             GROUP BY 1, 2
-            """,
-            companies=list(company_ids),
-            partner_filter=partner_filter,
+            "SELECT partner_id, company_id, count(*) AS opportunity_count "
+            "FROM leads GROUP BY partner_id, company_id"
         )
 
     @api.model
@@ -394,7 +395,9 @@ class CrmCustomerProfile(models.Model):
 
         Deals are first folded per day (same-day deals are one purchase for
         the model), amounts converted to the company currency at the deal
-        date with the company's rates.
+        date with the company's rates. crm_lead is scanned once: its rows
+        are materialized (``leads``) and read by both the deal source and
+        the opportunity count.
         """
 
         def rate(currency):
@@ -409,7 +412,8 @@ class CrmCustomerProfile(models.Model):
 
         return SQL(
             """
-            WITH deals AS (%(source)s),
+            WITH leads AS MATERIALIZED (%(leads)s),
+            deals AS (%(source)s),
             converted AS (
                 SELECT d.partner_id, d.company_id, d.deal_date,
                        CASE WHEN d.currency_id IS NULL OR d.currency_id = c.currency_id
@@ -456,6 +460,7 @@ class CrmCustomerProfile(models.Model):
               FULL JOIN opportunities o
                 ON o.partner_id = c.partner_id AND o.company_id = c.company_id
             """,
+            leads=self._lead_rows_sql(company_ids, partner_ids),
             source=self._deal_source_sql(company_ids, partner_ids),
             opportunities=self._opportunity_source_sql(company_ids, partner_ids),
             today=today,
