@@ -141,7 +141,11 @@ class CrmCustomerProfile(models.Model):
     deals_since_lapse = fields.Integer(
         help="Deal days since the customer last lapsed (capped at 2)."
     )
-    metrics_date = fields.Date(string="Computed On")
+    metrics_date = fields.Date(
+        string="Computed On",
+        help="Date of the recompute that last changed these metrics: a customer whose "
+        "values did not change is not rewritten.",
+    )
     # churn model outputs
     p_alive = fields.Float(string="P(alive)", digits=(16, 3), aggregator="avg")
     churn_probability = fields.Float(digits=(16, 3), aggregator="avg")
@@ -547,11 +551,15 @@ class CrmCustomerProfile(models.Model):
         """
         cr = self.env.cr
         columns = ["partner_id", "company_id", *METRIC_COLUMNS]
-        # column names and types are this module's constants, not user input
         cr.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch ("
-            + ", ".join(f"{c} {BATCH_TYPES[self._batch_kind(c)][0]}" for c in columns)
-            + ") ON COMMIT DROP"
+            SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch (%s) ON COMMIT DROP",
+                SQL(", ").join(
+                    # the types are this module's constants
+                    SQL("%s %s", SQL.identifier(c), SQL(BATCH_TYPES[self._batch_kind(c)][0]))
+                    for c in columns
+                ),
+            )
         )
         cr.execute("TRUNCATE crm_retention_batch")
         if len(metrics):
@@ -573,6 +581,7 @@ class CrmCustomerProfile(models.Model):
                 else:
                     rows[c] = values.to_numpy()
             header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+            # column names are this module's constants, not user input
             cr.copy_expert(
                 f"COPY crm_retention_batch ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)",
                 io.BytesIO(header + rows.tobytes() + b"\xff\xff"),
