@@ -985,9 +985,12 @@ class CrmCustomerProfile(models.Model):
             with self._timed("read work batch"):
                 frame = self._read_frame(
                     SQL(
-                        "SELECT w.*, p.lapsed_date FROM %s w LEFT JOIN crm_customer_profile p "
-                        "ON p.partner_id = w.partner_id AND p.company_id = w.company_id "
-                        "WHERE w.company_id = %s AND w.partner_id > %s "
+                        # a sub-select, not a join: the planner would hash
+                        # every profile of the company for each batch
+                        "SELECT w.*, (SELECT p.lapsed_date FROM crm_customer_profile p "
+                        "              WHERE p.partner_id = w.partner_id "
+                        "                AND p.company_id = w.company_id) AS lapsed_date "
+                        "FROM %s w WHERE w.company_id = %s AND w.partner_id > %s "
                         "ORDER BY w.partner_id LIMIT %s",
                         work,
                         company.id,
