@@ -257,7 +257,8 @@ def cmd_test(args):
 
 def cmd_i18n(args):
     template = ensure_template()
-    db = "crm_suite_i18n"
+    # one scratch database per checkout: two checkouts may export at once
+    db = "crm_suite_i18n_" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
     clone_db(template, db)
     try:
         for addon in SUITE_ADDONS:
