@@ -73,7 +73,14 @@ HEADLINE = [
     ("Deal frequency", "deal_frequency", "0.00"),
     ("Average predicted CLV", "avg_clv", "#,##0"),
 ]
-BY_TEAM = ["customers_end", "acquired_count", "lost_count", "churn_rate", "retention_rate", "revenue"]
+BY_TEAM = [
+    "customers_end",
+    "acquired_count",
+    "lost_count",
+    "churn_rate",
+    "retention_rate",
+    "revenue",
+]
 BY_TEAM_LABELS = ["Customers", "Acquired", "Lost", "Churn %", "Retention %", "Revenue"]
 
 
@@ -151,7 +158,10 @@ def build():
     data_cells = {"A1": {"content": '=_t("KPI")'}, "B1": {"content": '=_t("Value")'}}
     for i, (label, measure, fmt) in enumerate(HEADLINE, start=2):
         data_cells[f"A{i}"] = {"content": f'=_t("{label}")'}
-        data_cells[f"B{i}"] = {"content": f'=PIVOT.VALUE(1,"{measure}")', "format": 1 if fmt == "0" else 2}
+        data_cells[f"B{i}"] = {
+            "content": f'=PIVOT.VALUE(1,"{measure}")',
+            "format": 1 if fmt == "0" else 2,
+        }
     row_of = {m: i for i, (_l, m, _f) in enumerate(HEADLINE, start=2)}
 
     dash_cells = {"A1": {"content": '=_t("Customer retention")', "style": 1}}
@@ -171,15 +181,36 @@ def build():
                 "format": 2,
             }
     figures = [
-        scorecard("c0ffee00-0000-4000-8000-000000000001", 0, 40, "Customers", row_of["customers_end"]),
-        scorecard("c0ffee00-0000-4000-8000-000000000002", 210, 40, "Acquired", row_of["acquired_count"]),
+        scorecard(
+            "c0ffee00-0000-4000-8000-000000000001", 0, 40, "Customers", row_of["customers_end"]
+        ),
+        scorecard(
+            "c0ffee00-0000-4000-8000-000000000002", 210, 40, "Acquired", row_of["acquired_count"]
+        ),
         scorecard("c0ffee00-0000-4000-8000-000000000003", 420, 40, "Lost", row_of["lost_count"]),
-        scorecard("c0ffee00-0000-4000-8000-000000000004", 630, 40, "Churn rate (%)", row_of["churn_rate"]),
-        scorecard("c0ffee00-0000-4000-8000-000000000005", 840, 40, "Retention rate (%)", row_of["retention_rate"]),
+        scorecard(
+            "c0ffee00-0000-4000-8000-000000000004", 630, 40, "Churn rate (%)", row_of["churn_rate"]
+        ),
+        scorecard(
+            "c0ffee00-0000-4000-8000-000000000005",
+            840,
+            40,
+            "Retention rate (%)",
+            row_of["retention_rate"],
+        ),
         scorecard("c0ffee00-0000-4000-8000-000000000006", 1050, 40, "Revenue", row_of["revenue"]),
         chart("c0ffee00-0000-4000-8000-000000000011", 0, 160, "line", "customers_end", "Customers"),
-        chart("c0ffee00-0000-4000-8000-000000000012", 530, 160, "bar", "acquired_count", "Acquired customers"),
-        chart("c0ffee00-0000-4000-8000-000000000013", 0, 470, "bar", "lost_count", "Lost customers"),
+        chart(
+            "c0ffee00-0000-4000-8000-000000000012",
+            530,
+            160,
+            "bar",
+            "acquired_count",
+            "Acquired customers",
+        ),
+        chart(
+            "c0ffee00-0000-4000-8000-000000000013", 0, 470, "bar", "lost_count", "Lost customers"
+        ),
         chart("c0ffee00-0000-4000-8000-000000000014", 530, 470, "line", "revenue", "Revenue"),
     ]
     doc = {

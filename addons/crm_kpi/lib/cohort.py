@@ -54,8 +54,10 @@ def cohort_rows(deals, as_of, keys=()):
         .first()[["partner_id", "month", *keys]]
         .rename(columns={"month": "cohort"})
     )
-    active = frame[["partner_id", "month"]].drop_duplicates().merge(
-        first[["partner_id", "cohort"]], on="partner_id"
+    active = (
+        frame[["partner_id", "month"]]
+        .drop_duplicates()
+        .merge(first[["partner_id", "cohort"]], on="partner_id")
     )
     active["months_since"] = active["month"] - active["cohort"]
     active = active.merge(first[["partner_id", *keys]], on="partner_id")
@@ -64,7 +66,9 @@ def cohort_rows(deals, as_of, keys=()):
         .nunique()
         .rename("buying_count")
     )
-    sizes = first.groupby([*keys, "cohort"], dropna=False).size().rename("cohort_size").reset_index()
+    sizes = (
+        first.groupby([*keys, "cohort"], dropna=False).size().rename("cohort_size").reset_index()
+    )
     # every (slice, cohort) gets all its months up to as_of
     sizes["span"] = as_of_month - sizes["cohort"] + 1
     grid = sizes.loc[sizes.index.repeat(sizes["span"])].copy()
@@ -77,9 +81,7 @@ def cohort_rows(deals, as_of, keys=()):
     ).dt.date
     grid["buying_count"] = grid["buying_count"].astype(int)
     grid["cohort_size"] = grid["cohort_size"].astype(int)
-    return grid[columns].sort_values([*keys, "cohort_month", "months_since"]).reset_index(
-        drop=True
-    )
+    return grid[columns].sort_values([*keys, "cohort_month", "months_since"]).reset_index(drop=True)
 
 
 def heatmap_html(cells, cohort_label="Cohort", size_label="Customers", empty="No data"):
@@ -119,8 +121,6 @@ def heatmap_html(cells, cohort_label="Cohort", size_label="Customers", empty="No
                 f"{share * 100:.0f}%</td>"
             )
         label = pd.Timestamp(cohort).strftime("%Y-%m")
-        lines.append(
-            f"<tr><th>{label}</th><td class='text-end'>{size}</td>{''.join(tds)}</tr>"
-        )
+        lines.append(f"<tr><th>{label}</th><td class='text-end'>{size}</td>{''.join(tds)}</tr>")
     lines.append("</tbody></table>")
     return "".join(lines)

@@ -1,8 +1,8 @@
 import pandas as pd
 
 from odoo import api, fields, models
+from odoo.models import parse_read_group_spec
 from odoo.tools import SQL
-from odoo.tools.misc import parse_read_group_spec
 
 from ..lib import cohort
 
@@ -29,9 +29,7 @@ class CrmKpiCohort(models.Model):
     cohort_month = fields.Date(
         readonly=True, help="Month of the customers' first won deal (its first day)."
     )
-    months_since = fields.Integer(
-        "Months Since First Deal", readonly=True, aggregator=False
-    )
+    months_since = fields.Integer("Months Since First Deal", readonly=True, aggregator=False)
     cohort_size = fields.Integer(
         "Customers in Cohort", readonly=True, help="Customers whose first won deal is in the month."
     )
@@ -73,17 +71,11 @@ class CrmKpiCohort(models.Model):
                     SELECT d.partner_id, d.deal_date, rp.user_id, tm.crm_team_id AS team_id
                       FROM (%(source)s) d
                       JOIN res_partner rp ON rp.id = d.partner_id
-                      LEFT JOIN (
-                            SELECT DISTINCT ON (m.user_id) m.user_id, m.crm_team_id
-                              FROM crm_team_member m JOIN crm_team t ON t.id = m.crm_team_id
-                             WHERE m.active AND t.active
-                               AND (t.company_id IS NULL OR t.company_id = %(company)s)
-                             ORDER BY m.user_id, m.create_date, m.id
-                      ) tm ON tm.user_id = rp.user_id
+                      LEFT JOIN (%(teams)s) tm ON tm.user_id = rp.user_id
                      WHERE d.amount >= 0
                     """,
                     source=source,
-                    company=company.id,
+                    teams=self.env["crm.kpi.snapshot"]._teams_sql(company),
                 )
             )
             deals = pd.DataFrame(

@@ -94,15 +94,14 @@ class CrmKpiSnapshot(models.Model):
         todo = []
         for company in self.env["res.company"].sudo().search([]):
             self.env.cr.execute(
-                SQL(
-                    "SELECT max(date) FROM crm_kpi_snapshot WHERE company_id = %s", company.id
-                )
+                SQL("SELECT max(date) FROM crm_kpi_snapshot WHERE company_id = %s", company.id)
             )
             done = self.env.cr.fetchone()[0]
-            first = done + timedelta(days=1) if done else last_day - timedelta(days=initial_days - 1)
+            first = (
+                done + timedelta(days=1) if done else last_day - timedelta(days=initial_days - 1)
+            )
             days = [
-                first + timedelta(days=i)
-                for i in range(min((last_day - first).days + 1, max_days))
+                first + timedelta(days=i) for i in range(min((last_day - first).days + 1, max_days))
             ]
             todo.extend((company, day) for day in days)
         for n, (company, day) in enumerate(todo, 1):
@@ -158,9 +157,7 @@ class CrmKpiSnapshot(models.Model):
         )
         previous_done = cr.fetchone()[0]
         cr.execute(
-            SQL(
-                "DELETE FROM crm_kpi_snapshot WHERE company_id = %s AND date = %s", company.id, day
-            )
+            SQL("DELETE FROM crm_kpi_snapshot WHERE company_id = %s AND date = %s", company.id, day)
         )
         cr.execute(self._snapshot_sql(company, day, previous_done))
         self.invalidate_model()
@@ -181,27 +178,35 @@ class CrmKpiSnapshot(models.Model):
         )
 
     @api.model
+    def _teams_sql(self, company):
+        """Each salesperson's first active team in the company, as
+        ``res.users.sale_team_id`` picks it (membership creation order)."""
+        return SQL(
+            """
+            SELECT DISTINCT ON (m.user_id) m.user_id, m.crm_team_id
+              FROM crm_team_member m
+              JOIN crm_team t ON t.id = m.crm_team_id
+             WHERE m.active AND t.active
+               AND (t.company_id IS NULL OR t.company_id = %s)
+             ORDER BY m.user_id, m.create_date, m.id
+            """,
+            company.id,
+        )
+
+    @api.model
     def _attributes_sql(self, company):
         """The slice of every profile: its salesperson, the salesperson's
-        first active team in the company (as ``res.users.sale_team_id``
-        picks it) and its country."""
+        team (CTE ``teams``) and its country."""
         return SQL(
             """
             SELECT pr.id AS profile_id, pr.partner_id, rp.user_id, rp.country_id,
-                   tm.crm_team_id AS team_id, pr.predicted_clv, pr.first_deal_date
+                   tm.crm_team_id AS team_id, pr.predicted_clv
               FROM crm_customer_profile pr
               JOIN res_partner rp ON rp.id = pr.partner_id
-              LEFT JOIN (
-                    SELECT DISTINCT ON (m.user_id) m.user_id, m.crm_team_id
-                      FROM crm_team_member m
-                      JOIN crm_team t ON t.id = m.crm_team_id
-                     WHERE m.active AND t.active
-                       AND (t.company_id IS NULL OR t.company_id = %(company)s)
-                     ORDER BY m.user_id, m.create_date, m.id
-              ) tm ON tm.user_id = rp.user_id
-             WHERE pr.company_id = %(company)s
+              LEFT JOIN teams tm ON tm.user_id = rp.user_id
+             WHERE pr.company_id = %s
             """,
-            company=company.id,
+            company.id,
         )
 
     @api.model
@@ -238,10 +243,14 @@ class CrmKpiSnapshot(models.Model):
                 customer=CUSTOMER_KINDS,
                 active=ACTIVE_KINDS,
             )
-        deals = self.env["crm.customer.profile"]._deal_source_sql([company.id])
+        Profile = self.env["crm.customer.profile"]
+        deals = Profile._deal_source_sql([company.id])
+        # the source restricted to the customer of the outer row: an index walk
+        partner_deals = SQL("SELECT * FROM (%s) src WHERE src.partner_id = dd.partner_id", deals)
         return SQL(
             """
-            WITH attrs AS MATERIALIZED (%(attrs)s),
+            WITH teams AS MATERIALIZED (%(teams)s),
+            attrs AS MATERIALIZED (%(attrs)s),
             stage_now AS MATERIALIZED (%(stage_now)s),
             moves AS (
                 SELECT a.team_id, a.user_id, a.country_id, sn.stage_id,
@@ -266,7 +275,18 @@ class CrmKpiSnapshot(models.Model):
                  WHERE d.deal_date = %(day)s
                  GROUP BY d.partner_id
             ),
-            rows AS (
+            acquired AS (
+                -- first purchase (a deal that is not a refund) ever on this day
+                SELECT dd.partner_id FROM day_deals dd
+                 WHERE dd.deals > 0
+                   AND NOT EXISTS (
+                        SELECT 1 FROM (%(partner_deals)s) d
+                         WHERE d.deal_date < %(day)s AND d.amount >= 0
+                   )
+            ),
+            parts (team_id, user_id, country_id, stage_id, profile_open, customer_open,
+                   active_open, profile_close, customer_close, active_close, clv_close,
+                   acquired, lost, won_back, deals, revenue) AS (
                 %(opening)s
                 UNION ALL
                 SELECT a.team_id, a.user_id, a.country_id, sn.stage_id,
@@ -274,27 +294,24 @@ class CrmKpiSnapshot(models.Model):
                        (s.kind = ANY(%(active)s))::int,
                        CASE WHEN s.kind = ANY(%(customer)s) THEN COALESCE(a.predicted_clv, 0)
                             ELSE 0 END,
-                       (a.first_deal_date = %(day)s)::int, 0, 0, 0, 0
+                       0, 0, 0, 0, 0
                   FROM stage_now sn
                   JOIN attrs a ON a.profile_id = sn.profile_id
                   JOIN crm_lifecycle_stage s ON s.id = sn.stage_id
                 UNION ALL
-                -- first deal today but no stage yet (the recompute has not run)
-                SELECT a.team_id, a.user_id, a.country_id, NULL,
-                       0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0
-                  FROM attrs a
-                 WHERE a.first_deal_date = %(day)s
-                   AND NOT EXISTS (SELECT 1 FROM stage_now sn WHERE sn.profile_id = a.profile_id)
-                UNION ALL
                 SELECT * FROM moves
                 UNION ALL
-                SELECT a.team_id, COALESCE(a.user_id, rp.user_id),
+                -- deals and acquisitions: the customer's slice, even without a profile yet
+                SELECT COALESCE(a.team_id, tm.crm_team_id), COALESCE(a.user_id, rp.user_id),
                        COALESCE(a.country_id, rp.country_id), sn.stage_id,
-                       0, 0, 0, 0, 0, 0, 0, 0, 0, 0, dd.deals, dd.revenue
+                       0, 0, 0, 0, 0, 0, 0,
+                       (dd.partner_id IN (SELECT partner_id FROM acquired))::int,
+                       0, 0, dd.deals, dd.revenue
                   FROM day_deals dd
                   JOIN res_partner rp ON rp.id = dd.partner_id
                   LEFT JOIN attrs a ON a.partner_id = dd.partner_id
                   LEFT JOIN stage_now sn ON sn.profile_id = a.profile_id
+                  LEFT JOIN teams tm ON tm.user_id = rp.user_id
             )
             INSERT INTO crm_kpi_snapshot
                    (date, company_id, team_id, user_id, country_id, stage_id, stage_kind,
@@ -306,7 +323,7 @@ class CrmKpiSnapshot(models.Model):
                    sum(r.profile_close), sum(r.customer_close), sum(r.active_close),
                    sum(r.clv_close), sum(r.acquired), sum(r.lost), sum(r.won_back),
                    sum(r.deals), sum(r.revenue)
-              FROM rows r
+              FROM parts r
               LEFT JOIN crm_lifecycle_stage s ON s.id = r.stage_id
              GROUP BY r.team_id, r.user_id, r.country_id, r.stage_id, s.kind
             """,
@@ -314,6 +331,8 @@ class CrmKpiSnapshot(models.Model):
             stage_now=self._stage_at_sql(company, day),
             opening=opening,
             deals=deals,
+            partner_deals=partner_deals,
+            teams=self._teams_sql(company),
             company=company.id,
             day=day,
             next_day=day + timedelta(days=1),

@@ -1,6 +1,6 @@
 from odoo import api, fields, models
+from odoo.models import parse_read_group_spec
 from odoo.tools import SQL
-from odoo.tools.misc import parse_read_group_spec
 
 
 class CrmKpiChannelReport(models.Model):
@@ -27,9 +27,7 @@ class CrmKpiChannelReport(models.Model):
     interaction_id = fields.Many2one("crm.interaction", readonly=True)
     date = fields.Datetime(readonly=True)
     channel_id = fields.Many2one("crm.interaction.channel", readonly=True)
-    direction = fields.Selection(
-        [("inbound", "Inbound"), ("outbound", "Outbound")], readonly=True
-    )
+    direction = fields.Selection([("inbound", "Inbound"), ("outbound", "Outbound")], readonly=True)
     state = fields.Selection(
         [
             ("new", "New"),
@@ -47,7 +45,9 @@ class CrmKpiChannelReport(models.Model):
     country_id = fields.Many2one("res.country", readonly=True)
     interaction_count = fields.Integer("Interactions", readonly=True)
     missed_count = fields.Integer("Missed", readonly=True)
-    missed_rate = fields.Float("Missed Rate (%)", readonly=True, help="Missed / interactions x 100.")
+    missed_rate = fields.Float(
+        "Missed Rate (%)", readonly=True, help="Missed / interactions x 100."
+    )
     handled_count = fields.Integer(
         "Handled Requests", readonly=True, help="Inbound interactions marked done."
     )

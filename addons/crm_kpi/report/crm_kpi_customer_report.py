@@ -1,6 +1,6 @@
 from odoo import api, fields, models
+from odoo.models import parse_read_group_spec
 from odoo.tools import SQL
-from odoo.tools.misc import parse_read_group_spec
 
 # Help texts double as the KPI definitions shown in the pivot's measure tooltips.
 KPI_HELP = {
@@ -59,8 +59,12 @@ class CrmKpiCustomerReport(models.Model):
     )
     currency_id = fields.Many2one("res.currency", readonly=True)
     # stocks
-    customers_start = fields.Integer("Customers at Start", readonly=True, help=KPI_HELP["customers_start"])
-    customers_end = fields.Integer("Customers at End", readonly=True, help=KPI_HELP["customers_end"])
+    customers_start = fields.Integer(
+        "Customers at Start", readonly=True, help=KPI_HELP["customers_start"]
+    )
+    customers_end = fields.Integer(
+        "Customers at End", readonly=True, help=KPI_HELP["customers_end"]
+    )
     active_end = fields.Integer("Active Customers", readonly=True, help=KPI_HELP["active_end"])
     # flows
     acquired_count = fields.Integer("Acquired", readonly=True, help=KPI_HELP["acquired_count"])

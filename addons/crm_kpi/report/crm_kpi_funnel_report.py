@@ -1,6 +1,6 @@
 from odoo import api, fields, models
+from odoo.models import parse_read_group_spec
 from odoo.tools import SQL
-from odoo.tools.misc import parse_read_group_spec
 
 
 class CrmKpiFunnelReport(models.Model):
@@ -94,12 +94,13 @@ class CrmKpiFunnelReport(models.Model):
                  WHERE v.field_id = %(field)s AND m.model = 'crm.lead'
             ),
             first_change AS (
-                SELECT DISTINCT ON (lead_id) lead_id, old_stage
+                SELECT DISTINCT ON (lead_id) lead_id, old_stage, date
                   FROM changes ORDER BY lead_id, date, message_id
             ),
             visits AS (
+                -- LEAST: a back-dated change (import) must not precede the creation
                 SELECT l.id AS lead_id, COALESCE(f.old_stage, l.stage_id) AS stage_id,
-                       l.create_date AS date, 0 AS message_id
+                       LEAST(l.create_date, f.date) AS date, 0 AS message_id
                   FROM crm_lead l LEFT JOIN first_change f ON f.lead_id = l.id
                 UNION ALL
                 SELECT lead_id, new_stage, date, message_id FROM changes

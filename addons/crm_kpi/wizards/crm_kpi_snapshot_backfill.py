@@ -20,8 +20,10 @@ class CrmKpiSnapshotBackfill(models.TransientModel):
         # sudo: rebuilding derived rows, restricted to companies the manager selected
         # among his allowed ones (the many2many domain and check_company)
         companies = self.company_ids & self.env.user.company_ids
-        days = self.env["crm.kpi.snapshot"].sudo()._backfill(
-            self.date_from, self.date_to, companies or self.env.companies
+        days = (
+            self.env["crm.kpi.snapshot"]
+            .sudo()
+            ._backfill(self.date_from, self.date_to, companies or self.env.companies)
         )
         return {
             "type": "ir.actions.client",
