@@ -65,10 +65,12 @@ class CrmKpiCohort(models.Model):
         for company in companies:
             source = self.env["crm.customer.profile"]._deal_source_sql([company.id])
             # why SQL: every won deal of the company, with the customer's slice
+            # (0 = no salesperson / team: integer keys for the pandas group-by)
             cr.execute(
                 SQL(
                     """
-                    SELECT d.partner_id, d.deal_date, rp.user_id, tm.crm_team_id AS team_id
+                    SELECT d.partner_id, d.deal_date, COALESCE(rp.user_id, 0) AS user_id,
+                           COALESCE(tm.crm_team_id, 0) AS team_id
                       FROM (%(source)s) d
                       JOIN res_partner rp ON rp.id = d.partner_id
                       LEFT JOIN (%(teams)s) tm ON tm.user_id = rp.user_id
@@ -81,8 +83,6 @@ class CrmKpiCohort(models.Model):
             deals = pd.DataFrame(
                 cr.fetchall(), columns=["partner_id", "deal_date", "user_id", "team_id"]
             )
-            # NaN-free integer keys for the group-by (0 = none)
-            deals[["user_id", "team_id"]] = deals[["user_id", "team_id"]].fillna(0).astype(int)
             rows = cohort.cohort_rows(deals, as_of, keys=["user_id", "team_id"])
             cr.execute(SQL("DELETE FROM crm_kpi_cohort WHERE company_id = %s", company.id))
             if len(rows):

@@ -83,6 +83,8 @@ class TestChannelReport(TransactionCase):
             load=None,
         )
         frame = pd.DataFrame(rows)
+        for column in ("date", "done_date", "sla_deadline"):  # the ORM says False for NULL
+            frame[column] = pd.to_datetime(frame[column].where(frame[column].astype(bool)))
         frame["inbound"] = frame["direction"] == "inbound"
         frame["handled"] = frame["inbound"] & (frame["state"] == "done")
         frame["hours"] = (frame["done_date"] - frame["date"]).dt.total_seconds() / 3600

@@ -59,7 +59,12 @@ class TestKpiSecurity(KpiCase):
             "crm.kpi.channel.report",
             "crm.kpi.deal.report",
         ):
-            rows = self.env[model].with_user(self.outsider).search([])
+            rows = (
+                self.env[model]
+                .with_user(self.outsider)
+                .with_context(allowed_company_ids=self.other_company.ids)
+                .search([])
+            )
             self.assertFalse(
                 rows.filtered(lambda r: r.company_id == self.company), f"{model} leaks"
             )
