@@ -114,6 +114,10 @@ def scorecard(fid, x, y, title, row):
             "title": {"text": title, "bold": True, "color": "#434343"},
             "background": "#EFF6FF",
             "keyValue": f"Data!B{row}",
+            "baseline": "",
+            "baselineMode": "text",
+            "baselineColorUp": "#00A04A",
+            "baselineColorDown": "#DC6965",
             "baselineDescr": "",
             "humanize": True,
         },
@@ -253,7 +257,18 @@ def build():
         "borders": {},
         "revisionId": "START_REVISION",
         "uniqueFigureIds": True,
-        "settings": {},
+        "settings": {
+            "locale": {
+                "name": "English (US)",
+                "code": "en_US",
+                "thousandsSeparator": ",",
+                "decimalSeparator": ".",
+                "dateFormat": "mm/dd/yyyy",
+                "timeFormat": "hh:mm:ss",
+                "formulaArgSeparator": ",",
+                "weekStart": 7,
+            }
+        },
         "pivots": {
             "1": pivot("1", "Customer KPIs", [m for _l, m, _f in HEADLINE], []),
             "2": pivot("2", "Customer KPIs by team", BY_TEAM, ["team_id"]),
