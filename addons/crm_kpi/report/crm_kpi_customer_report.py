@@ -54,7 +54,6 @@ class CrmKpiCustomerReport(models.Model):
     stage_id = fields.Many2one("crm.lifecycle.stage", string="Customer Stage", readonly=True)
     stage_kind = fields.Selection(
         lambda self: self.env["crm.lifecycle.stage"]._fields["kind"].selection,
-        string="Stage Kind",
         readonly=True,
     )
     currency_id = fields.Many2one("res.currency", readonly=True)
@@ -79,9 +78,7 @@ class CrmKpiCustomerReport(models.Model):
     retention_rate = fields.Float(
         "Retention Rate (%)", readonly=True, help=KPI_HELP["retention_rate"]
     )
-    deal_frequency = fields.Float(
-        "Deal Frequency", digits=(16, 2), readonly=True, help=KPI_HELP["deal_frequency"]
-    )
+    deal_frequency = fields.Float(digits=(16, 2), readonly=True, help=KPI_HELP["deal_frequency"])
     avg_deal_amount = fields.Monetary(
         "Average Deal Amount", readonly=True, help=KPI_HELP["avg_deal_amount"]
     )

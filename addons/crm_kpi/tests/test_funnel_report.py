@@ -114,7 +114,9 @@ class TestFunnelReport(TransactionCase):
         visits = [(lead.id, first.get(lead.id, lead.stage_id.id)) for lead in self.leads]
         visits += list(changes[["lead", "new"]].itertuples(index=False, name=None))
         frame = pd.DataFrame(visits, columns=["lead", "stage"])
-        seq = {s.id: s.sequence for s in self.env["crm.stage"].browse(frame["stage"].unique().tolist())}
+        seq = {
+            s.id: s.sequence for s in self.env["crm.stage"].browse(frame["stage"].unique().tolist())
+        }
         frame["seq"] = frame["stage"].map(seq)
         won = {lead.id for lead in self.leads if lead.active and lead.stage_id.is_won}
         max_seq = frame.groupby("lead")["seq"].max()
