@@ -42,27 +42,29 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_server(db, workers, port):
+def start_server(db, workers, port, gevent_port):
     cmd = [
         sys.executable, str(ODOO_BIN), "-c", str(ROOT / ".cache" / "odoo.conf"),
         "-d", db, f"--db-filter=^{db}$", f"--workers={workers}", "--max-cron-threads=0",
         f"--http-port={port}", "--http-interface=127.0.0.1", "--log-level=warn",
         "--limit-time-real=600", "--limit-request=100000", "--db_maxconn=64",
-        "--gevent-port", str(free_port()),
+        "--gevent-port", str(gevent_port),
     ]  # fmt: skip
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
         try:
-            if requests.get(url + "/web/health", timeout=2).ok:
+            if requests.get(url + "/web/health", timeout=10).ok:
                 return server, url
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # not listening yet, or busy loading the registry
         if server.poll() is not None:
             sys.exit(f"odoo exited with {server.returncode}")
         time.sleep(1)
     server.terminate()
-    sys.exit("odoo did not start in 120 s")
+    server.wait(30)
+    sys.exit("odoo did not start in 180 s")
 
 
 def make_source(url, db, login, password):
@@ -105,6 +107,10 @@ def main():
     parser.add_argument("--db", required=True, help="database with crm_contact_center installed")
     parser.add_argument("--url", help="target a running server instead of starting one")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--port", type=int, help="HTTP port of the started server (default: a free one);"
+        " the gevent port is the next one"
+    )  # fmt: skip
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--duplicates", type=float, default=0.1, help="share sent twice")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -117,7 +123,9 @@ def main():
     server = None
     url = args.url
     if not url:
-        server, url = start_server(args.db, args.workers, free_port())
+        port = args.port or free_port()
+        gevent_port = args.port + 1 if args.port else free_port()
+        server, url = start_server(args.db, args.workers, port, gevent_port)
     try:
         source_id, key, call = make_source(url, args.db, args.login, args.password)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
