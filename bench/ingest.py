@@ -12,6 +12,10 @@ that has ``crm_contact_center`` installed (or targets a running server with
 
     .venv/bin/python bench/ingest.py --db cc_bench            # clone of the suite template
     .venv/bin/python bench/ingest.py --db cc_bench --events 2000 --workers 2
+    .venv/bin/python bench/ingest.py --db cc_bench --port 8140 --team     # with routing
+
+Defaults: 4 workers, concurrency 16, 20,000 deliveries (10 % of them
+duplicates), 4,000 pings.
 
 Exit status 1 when events were lost or duplicated, or the ratio is below --floor.
 Only loopback traffic: the server listens on 127.0.0.1.
@@ -67,8 +71,10 @@ def start_server(db, workers, port, gevent_port):
     sys.exit("odoo did not start in 180 s")
 
 
-def make_source(url, db, login, password):
-    """A source allowed on phone and chat; returns (source id, API key)."""
+def make_source(url, db, login, password, team=False):
+    """A source allowed on phone and chat; returns (source id, API key). With
+    ``team``, the source's default team is the first sales team: new requests
+    are routed to its agents and missed calls get a callback activity."""
     common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
     uid = common.authenticate(db, login, password, {})
     if not uid:
@@ -79,10 +85,11 @@ def make_source(url, db, login, password):
         return models.execute_kw(db, uid, password, model, method, list(args), kw)
 
     channels = call("crm.interaction.channel", "search", [["code", "in", ["phone", "chat"]]])
-    source = call(
-        "crm.interaction.source", "create",
-        {"name": f"bench {time.time():.0f}", "channel_ids": [(6, 0, channels)], "create_lead": False},
-    )  # fmt: skip
+    values = {"name": f"bench {time.time():.0f}", "channel_ids": [(6, 0, channels)],
+              "create_lead": False}  # fmt: skip
+    if team:
+        values["team_id"] = call("crm.team", "search", [], limit=1)[0]
+    source = call("crm.interaction.source", "create", values)
     key = call("crm.interaction.source", "generate_api_key", [source])
     return source, key, call
 
@@ -118,6 +125,10 @@ def main():
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
     parser.add_argument("--floor", type=float, default=0.5, help="minimum events/ping ratio")
+    parser.add_argument(
+        "--team", action="store_true",
+        help="give the source a default team: routing and callback activities on every request",
+    )  # fmt: skip
     args = parser.parse_args()
 
     server = None
@@ -127,7 +138,7 @@ def main():
         gevent_port = args.port + 1 if args.port else free_port()
         server, url = start_server(args.db, args.workers, port, gevent_port)
     try:
-        source_id, key, call = make_source(url, args.db, args.login, args.password)
+        source_id, key, call = make_source(url, args.db, args.login, args.password, args.team)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
         def ping(session, _job):

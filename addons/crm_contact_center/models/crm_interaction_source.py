@@ -4,6 +4,8 @@ from collections import Counter
 import psycopg2.errors
 
 from odoo import api, fields, models
+from odoo.addons.phone_validation.tools import phone_validation
+from odoo.exceptions import UserError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
 from ..lib.events import STATE_RANK, EventError, derive_state, hash_key
@@ -309,21 +311,34 @@ class CrmInteractionSource(models.Model):
         return memo["agent", login]
 
     def _phone_country(self):
-        """The country of the source's company, for national numbers.
+        """``(ISO code, dial code)`` of the source's company country, for national
+        numbers, or ``(None, None)``.
 
         ``res.company.country_id`` is computed from the company's address
-        (``address_get``: three queries per request); one query on the stored
-        columns gives the same country.
+        (``address_get``: three queries and a country fetch per request); one
+        query on the stored columns gives the same country.
         """
         self.ensure_one()
         rows = self.env.execute_query(
             SQL(
-                "SELECT p.country_id FROM res_company c"
-                " JOIN res_partner p ON p.id = c.partner_id WHERE c.id = %s",
+                "SELECT country.code, country.phone_code FROM res_company company"
+                " JOIN res_partner partner ON partner.id = company.partner_id"
+                " JOIN res_country country ON country.id = partner.country_id"
+                " WHERE company.id = %s",
                 self.company_id.id,
             )
         )
-        return self.env["res.country"].browse(rows[0][0] if rows and rows[0][0] else ())
+        return rows[0] if rows else (None, None)
+
+    def _format_phone(self, number, country):
+        """E.164 of ``number`` with the stock phone_validation helper (as
+        ``_phone_format`` does), or ``False`` when it is not a valid number."""
+        try:
+            return phone_validation.phone_format(
+                number, country[0], country[1], force_format="E164", raise_exception=True
+            )
+        except UserError:
+            return False
 
     def _match_contact(self, sender, memo=None):
         """``(partner, lead, e164 phone, normalised e-mail)`` for an event's sender.
@@ -334,15 +349,11 @@ class CrmInteractionSource(models.Model):
         ``memo`` (a dict kept for one batch) answers a sender seen before from it.
         """
         memo = {} if memo is None else memo
-        Partner = self.env["res.partner"].with_context(active_test=True)
         phone = email = False
         if sender["phone"]:
             if "country" not in memo:
-                memo["country"] = self._phone_country() or self.company_id.country_id
-            phone = (
-                Partner._phone_format(number=sender["phone"], country=memo["country"])
-                or sender["phone"]
-            )
+                memo["country"] = self._phone_country()
+            phone = self._format_phone(sender["phone"], memo["country"]) or sender["phone"]
         if sender["email"]:
             email = email_normalize(sender["email"]) or sender["email"].lower()
         if ("contact", phone, email) not in memo:
