@@ -313,7 +313,7 @@ def main():
                 used.update(
                     re.findall(r"(?:Index|Index Only) Scan(?: Backward)? using (\w+)", plan)
                 )
-                if "Seq Scan on crm_interaction" in plan:
+                if re.search(r"Seq Scan on crm_interaction\b(?!_)", plan):
                     failures.append(f"{user.login}: {text[:200]}\n{plan}")
             print(
                 f"  EXPLAIN of the {checked} SELECTs on crm_interaction: sequential scans "
