@@ -177,26 +177,27 @@ def main():
         for response in event_results:
             label = response.json().get("status") if response.ok else f"HTTP {response.status_code}"
             statuses[label] = statuses.get(label, 0) + 1
+        ping_rate = args.pings / ping_time
+        event_rate = len(deliveries) / event_time
+        ratio = event_rate / ping_rate
+        print(f"ping   : {args.pings} requests in {ping_time:.1f} s = {ping_rate:.0f} req/s"
+              f" ({ping_failed} failed)")  # fmt: skip
         distinct = len(set(deliveries))
-        logged = call("crm.interaction", "search_count", [["source_id", "=", source_id]])
-        groups = call(
-            "crm.interaction", "read_group", [["source_id", "=", source_id]],
-            ["external_id"], ["external_id"], lazy=False,
+        print(f"events : {len(deliveries)} deliveries ({distinct} distinct) in {event_time:.1f} s"
+              f" = {event_rate:.0f} events/s; responses {statuses}", flush=True)  # fmt: skip
+        # counted by the server: one aggregate, not one group per event
+        domain = [["source_id", "=", source_id]]
+        logged = call("crm.interaction", "search_count", domain)
+        [totals] = call(
+            "crm.interaction", "read_group", domain, ["external_id:count_distinct"], [],
         )  # fmt: skip
-        doubled = sum(1 for g in groups if g["__count"] > 1)
+        doubled = logged - totals["external_id"]
     finally:
         if server:
             server.terminate()
             server.wait(30)
 
-    ping_rate = args.pings / ping_time
-    event_rate = len(deliveries) / event_time
-    ratio = event_rate / ping_rate
     lost = distinct - logged
-    print(f"ping   : {args.pings} requests in {ping_time:.1f} s = {ping_rate:.0f} req/s"
-          f" ({ping_failed} failed)")  # fmt: skip
-    print(f"events : {len(deliveries)} deliveries ({distinct} distinct) in {event_time:.1f} s"
-          f" = {event_rate:.0f} events/s; responses {statuses}")  # fmt: skip
     print(f"check  : {logged} interactions for {distinct} distinct events:"
           f" lost {lost}, duplicated {doubled}")  # fmt: skip
     print(f"ratio  : {ratio:.2f} of the ping rate (floor {args.floor})")
