@@ -57,7 +57,11 @@ class CrmInteraction(models.Model):
     # who
     partner_id = fields.Many2one("res.partner", string="Contact", index=True, check_company=True)
     commercial_partner_id = fields.Many2one(
-        related="partner_id.commercial_partner_id", string="Customer", store=True, index=True
+        related="partner_id.commercial_partner_id",
+        string="Customer",
+        store=True,
+        index=True,
+        precompute=True,
     )
     contact_name = fields.Char(help="Name given by the channel, kept for unknown contacts.")
     contact_phone = fields.Char(string="Phone (E.164)")
@@ -99,8 +103,13 @@ class CrmInteraction(models.Model):
     )
     assign_date = fields.Datetime(readonly=True)
     done_date = fields.Datetime(readonly=True)
+    # precomputed: written by the INSERT, not by an UPDATE right after it
     sla_deadline = fields.Datetime(
-        string="SLA Deadline", compute="_compute_sla_deadline", store=True, index="btree_not_null"
+        string="SLA Deadline",
+        compute="_compute_sla_deadline",
+        store=True,
+        precompute=True,
+        index="btree_not_null",
     )
     is_overdue = fields.Boolean(
         string="Overdue",
@@ -110,6 +119,11 @@ class CrmInteraction(models.Model):
     )
     is_escalated = fields.Boolean(string="Escalated", readonly=True, copy=False)
     color = fields.Integer(compute="_compute_color")
+    # rating.mixin's stored compute: a new interaction has no rating, so the
+    # INSERT writes 0 instead of a query on rating_rating and an UPDATE per create
+    rating_last_value = fields.Float(
+        compute="_compute_rating_last_value", store=True, precompute=True
+    )
     # where it comes from
     res_model = fields.Char(string="Document Model", index=True, readonly=True, copy=False)
     res_id = fields.Many2oneReference(
@@ -335,7 +349,12 @@ class CrmInteraction(models.Model):
         """Assign new inbound requests: the customer's salesperson when that user
         is an available agent of the company, else an agent of the team chosen
         by the team's policy (round robin or least open requests)."""
-        agent_group = self.env.ref("crm_contact_center.group_contact_center_agent")
+        # _xmlid_to_res_id is cached; env.ref would check the record exists (a query)
+        agent_group = self.env["res.groups"].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id(
+                "crm_contact_center.group_contact_center_agent"
+            )
+        )
         for interaction in self:
             company = interaction.company_id
             salesperson = interaction.lead_id.user_id or interaction.commercial_partner_id.user_id
@@ -361,7 +380,11 @@ class CrmInteraction(models.Model):
     def _schedule_callback(self):
         """A missed call: the agent (or the team leader) gets a call activity due
         within the channel's response target."""
-        call_type = self.env.ref("mail.mail_activity_data_call", raise_if_not_found=False)
+        if not self:
+            return
+        call_type = self.env["mail.activity.type"].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id("mail.mail_activity_data_call")
+        )
         if not call_type:
             return
         for interaction in self:

@@ -16,7 +16,12 @@ class CrmTeam(models.Model):
     def _pick_interaction_agent(self, company):
         """The team member who gets the next request, or an empty recordset."""
         self.ensure_one()
-        agent_group = self.env.ref("crm_contact_center.group_contact_center_agent")
+        # _xmlid_to_res_id is cached; env.ref would check the group exists (a query)
+        agent_group = self.env["res.groups"].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id(
+                "crm_contact_center.group_contact_center_agent"
+            )
+        )
         agents = self.member_ids.filtered(
             lambda u: u._is_available_agent(company, agent_group)
         ).sorted("id")

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
+from odoo.addons.crm_contact_center.models.res_partner import TIMELINE_SIZE
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
@@ -28,6 +29,23 @@ class TestInteraction(ContactCenterCase):
         action = self.customer.action_view_interactions()
         found = self.Interaction.search(action["domain"])
         self.assertEqual(list(found), [new, old], "newest first")
+
+    def test_partner_form_timeline_shows_the_newest_only(self):
+        """The form of a customer with a long history shows its latest interactions
+        (the salesperson's view, through the record rules); the button counts all."""
+        start = datetime(2026, 1, 5, 9, 0)
+        dates = [start + timedelta(hours=i) for i in range(TIMELINE_SIZE + 5)]
+        self.Interaction.create(
+            [
+                {"channel_id": self.channel["phone"].id, "partner_id": self.contact.id,
+                 "date": date, "direction": "outbound", "state": "done"}
+                for date in dates
+            ]
+        )  # fmt: skip
+        customer = self.customer.with_user(self.salesman)
+        timeline = customer.interaction_timeline_ids
+        self.assertEqual(timeline.mapped("date"), sorted(dates, reverse=True)[:TIMELINE_SIZE])
+        self.assertEqual(customer.interaction_count, len(dates))
 
     def test_counts_use_one_query(self):
         partners = self.env["res.partner"].create([{"name": f"P{i}"} for i in range(5)])

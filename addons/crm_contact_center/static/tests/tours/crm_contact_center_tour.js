@@ -43,10 +43,10 @@ registry.category("web_tour.tours").add("crm_contact_center_timeline_tour", {
             run: "click",
         },
         {
-            trigger: "div[name=interaction_ids] .o_data_row:contains('Callback: quote promised')",
+            trigger: "div[name=interaction_timeline_ids] .o_data_row:contains('Callback: quote promised')",
         },
         {
-            trigger: "div[name=interaction_ids] .o_data_row:contains('Missed call from Tour Customer')",
+            trigger: "div[name=interaction_timeline_ids] .o_data_row:contains('Missed call from Tour Customer')",
         },
         {
             content: "The smart button counts both",
