@@ -384,6 +384,19 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
+    def _standalone_deal_source_sql(self, company_ids, partner_ids=None):
+        """The deal source as a query of its own, for readers outside
+        ``_aggregate_sql`` (KPI snapshots, cohorts, campaign outcomes): it
+        brings its own ``leads`` CTE, so overrides of ``_deal_source_sql``
+        apply everywhere. Rows as ``_deal_source_sql``, amounts unconverted.
+        """
+        return SQL(
+            "WITH leads AS (%s) %s",
+            self._lead_rows_sql(company_ids, partner_ids),
+            self._deal_source_sql(company_ids, partner_ids),
+        )
+
+    @api.model
     def _opportunity_source_sql(self, company_ids, partner_ids=None):
         """All opportunities and leads (open, won or lost) per customer: a
         customer with opportunities but no won deal is a Potential one. Reads
