@@ -23,6 +23,7 @@
         "views/crm_kpi_cohort_views.xml",
         "views/crm_kpi_menus.xml",
     ],
+    "demo": ["demo/crm_kpi_demo.xml"],
     "assets": {
         "web.assets_tests": ["crm_kpi/static/tests/tours/**/*"],
     },

@@ -353,3 +353,100 @@ class CrmKpiSnapshot(models.Model):
         ):
             self.env.cr.commit()  # pylint: disable=invalid-commit
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+
+    # ------------------------------------------------------------------
+    # DEMO
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _demo_load(self, days=365):
+        """Demo data only: give the demo customers a past and snapshot it.
+
+        The lifecycle demo computes every stage on install day, so its
+        history starts today and a KPI trend would be flat. This replays a
+        plausible path from each demo customer's own deals (New at the first
+        deal, Active at the second, At risk / Lost after 1.5x / 3x its usual
+        interval without a deal, Won back at the comeback deal), ending in
+        the stage the rules gave it, then back-fills ``days`` of snapshots.
+        """
+        History = self.env["crm.lifecycle.history"]
+        today = fields.Date.context_today(self)
+        profiles = self.env["crm.customer.profile"].search(
+            [("stage_id", "!=", False), ("partner_id.active", "=", True)]
+        )
+        stage_of = {}
+        for company in profiles.company_id:
+            for stage in self.env["crm.lifecycle.stage"].search(
+                [("company_id", "in", [False, company.id])], order="sequence, id"
+            ):
+                stage_of.setdefault((company.id, stage.kind), stage)
+        History.search([("profile_id", "in", profiles.ids)]).unlink()
+        vals_list = []
+        for profile in profiles:
+            first = profile.first_deal_date
+            kind = profile.stage_id.kind
+            interval = max(profile.avg_days_between_deals or 0, 30.0)
+            if not first:
+                first = today - timedelta(days=30 + profile.id % 150)
+                path = [("potential", first)]
+            else:
+                path = [("new", first)]
+                if profile.won_count >= 2 and kind != "new":
+                    second = first + timedelta(days=max(int(interval), 1))
+                    path.append(("active", min(second, profile.prev_deal_date or second)))
+                last = profile.last_deal_date or first
+                if kind == "won_back":
+                    lapse = profile.prev_deal_date or first
+                    path.append(("lost", lapse + timedelta(days=int(3 * interval))))
+                    path.append(("won_back", last))
+                elif kind in ("at_risk", "lost"):
+                    path.append(("at_risk", last + timedelta(days=int(1.5 * interval))))
+                    if kind == "lost":
+                        path.append(("lost", last + timedelta(days=int(3 * interval))))
+            if path[-1][0] != kind:
+                path.append((kind, path[-1][1]))
+            # strictly increasing days, none in the future: the last is today
+            steps, previous = [], None
+            for step_kind, day in path:
+                day = min(day, today - timedelta(days=1))
+                if previous and day <= previous:
+                    day = previous + timedelta(days=1)
+                steps.append((step_kind, day))
+                previous = day
+            from_stage = False
+            for i, (step_kind, day) in enumerate(steps):
+                last_step = i == len(steps) - 1
+                stage = (
+                    profile.stage_id
+                    if last_step
+                    else stage_of.get((profile.company_id.id, step_kind))
+                )
+                if not stage or stage.id == from_stage:
+                    continue
+                vals_list.append(
+                    {
+                        "profile_id": profile.id,
+                        "from_stage_id": from_stage,
+                        "stage_id": stage.id,
+                        "date": fields.Datetime.to_datetime(min(day, today)),
+                        "reason": "rule",
+                        "duration_days": (day - steps[i - 1][1]).days if i else 0,
+                    }
+                )
+                from_stage = stage.id
+        History.create(vals_list)
+        self.env.flush_all()
+        # why SQL: one statement for "in stage since" = the replayed last move
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE crm_customer_profile p SET stage_date = h.date
+                  FROM (SELECT profile_id, max(date) AS date FROM crm_lifecycle_history
+                         WHERE profile_id = ANY(%s) GROUP BY profile_id) h
+                 WHERE h.profile_id = p.id
+                """,
+                profiles.ids,
+            )
+        )
+        profiles.invalidate_recordset(["stage_date"])
+        self._backfill(today - timedelta(days=days), today - timedelta(days=1))
