@@ -349,13 +349,12 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
-    def _aggregate_sql(self, company_ids, today, partner_ids=None):
-        """One row per (customer, company) with the deal aggregates.
-
-        Deals are first folded per day (same-day deals are one purchase for
-        the model), amounts converted to the company currency at the deal
-        date with the company's rates.
-        """
+    def _converted_deals_sql(self, company_ids, today, partner_ids=None):
+        """Deal rows ``(partner_id, company_id, deal_date, amount)`` with the
+        amount in the company currency, converted at the deal date with the
+        company's rates (the deal source, ``_deal_source_sql``, may return any
+        currency). Shared by the metrics and by campaign outcomes, so a deal
+        counts the same everywhere."""
         return SQL(
             """
             WITH deals AS (%(source)s),
@@ -365,32 +364,46 @@ class CrmCustomerProfile(models.Model):
                        LEAST(GREATEST(d.deal_date, DATE '1900-01-01'), %(today)s) AS deal_date,
                        c.currency_id AS company_currency_id
                   FROM deals d JOIN res_company c ON c.id = d.company_id
-            ),
-            converted AS (
-                SELECT partner_id, company_id, deal_date, amount
-                  FROM dated
-                 WHERE currency_id IS NULL OR currency_id = company_currency_id
-                UNION ALL
-                -- rate lookups only for deals in another currency
-                SELECT d.partner_id, d.company_id, d.deal_date,
-                       d.amount * COALESCE(to_rate.rate, 1) / COALESCE(from_rate.rate, 1)
-                  FROM dated d
-                  LEFT JOIN LATERAL (
-                        SELECT r.rate FROM res_currency_rate r
-                         WHERE r.currency_id = d.currency_id
-                           AND (r.company_id = d.company_id OR r.company_id IS NULL)
-                           AND r.name <= d.deal_date
-                         ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1
-                  ) from_rate ON true
-                  LEFT JOIN LATERAL (
-                        SELECT r.rate FROM res_currency_rate r
-                         WHERE r.currency_id = d.company_currency_id
-                           AND (r.company_id = d.company_id OR r.company_id IS NULL)
-                           AND r.name <= d.deal_date
-                         ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1
-                  ) to_rate ON true
-                 WHERE d.currency_id IS NOT NULL AND d.currency_id <> d.company_currency_id
-            ),
+            )
+            SELECT partner_id, company_id, deal_date, amount
+              FROM dated
+             WHERE currency_id IS NULL OR currency_id = company_currency_id
+            UNION ALL
+            -- rate lookups only for deals in another currency
+            SELECT d.partner_id, d.company_id, d.deal_date,
+                   d.amount * COALESCE(to_rate.rate, 1) / COALESCE(from_rate.rate, 1)
+              FROM dated d
+              LEFT JOIN LATERAL (
+                    SELECT r.rate FROM res_currency_rate r
+                     WHERE r.currency_id = d.currency_id
+                       AND (r.company_id = d.company_id OR r.company_id IS NULL)
+                       AND r.name <= d.deal_date
+                     ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1
+              ) from_rate ON true
+              LEFT JOIN LATERAL (
+                    SELECT r.rate FROM res_currency_rate r
+                     WHERE r.currency_id = d.company_currency_id
+                       AND (r.company_id = d.company_id OR r.company_id IS NULL)
+                       AND r.name <= d.deal_date
+                     ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1
+              ) to_rate ON true
+             WHERE d.currency_id IS NOT NULL AND d.currency_id <> d.company_currency_id
+            """,
+            source=self._deal_source_sql(company_ids, partner_ids),
+            today=today,
+        )
+
+    @api.model
+    def _aggregate_sql(self, company_ids, today, partner_ids=None):
+        """One row per (customer, company) with the deal aggregates.
+
+        Deals are first folded per day (same-day deals are one purchase for
+        the model), amounts converted to the company currency at the deal
+        date with the company's rates.
+        """
+        return SQL(
+            """
+            WITH converted AS (%(converted)s),
             days AS (
                 -- a day is a purchase when it has a deal that is not a refund
                 SELECT partner_id, company_id, deal_date,
@@ -420,9 +433,8 @@ class CrmCustomerProfile(models.Model):
               FULL JOIN opportunities o
                 ON o.partner_id = c.partner_id AND o.company_id = c.company_id
             """,
-            source=self._deal_source_sql(company_ids, partner_ids),
+            converted=self._converted_deals_sql(company_ids, today, partner_ids),
             opportunities=self._opportunity_source_sql(company_ids, partner_ids),
-            today=today,
         )
 
     @api.model
@@ -442,6 +454,30 @@ class CrmCustomerProfile(models.Model):
         )
         model = self.env["crm.retention.model"]._get_for_company(company)
         self._write_batch(company, model, frame, today, reset_partner_ids=commercial)
+        # a deal won during a campaign's outcome window retains its member now
+        self.env["crm.retention.campaign.member"].sudo()._refresh_outcomes(
+            company=company, partner_ids=commercial, today=today
+        )
+
+    @api.model
+    def _get_campaign_attributed_ids(self, profile_ids, today):
+        """Profiles among ``profile_ids`` whose comeback a campaign can claim:
+        treated members, contacted by a step, inside their outcome window."""
+        self.env["crm.retention.campaign.member"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT profile_id FROM crm_retention_campaign_member
+                 WHERE profile_id = ANY(%s) AND member_group = 'treated'
+                   AND contacted_date IS NOT NULL
+                   AND enrol_date <= %s AND window_end_date >= %s
+                """,
+                list(profile_ids),
+                today,
+                today,
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _write_batch(self, company, model, frame, today, reset_partner_ids=None, reset_range=None):
@@ -592,6 +628,11 @@ class CrmCustomerProfile(models.Model):
     def _evaluate_stages(self, company, profile_ids, today, reason="rule"):
         """Apply the stage rules to ``profile_ids`` in SQL and log changes.
 
+        A customer that comes back (Won back / Active) while it is in the
+        outcome window of a retention campaign that contacted it gets the
+        history reason "campaign" instead of ``reason``: the campaign, not
+        the rule, is what the history then credits.
+
         The stages of the company are tried in sequence: the ORM turns each
         rule domain into SQL (so any domain the widget can build works) and
         the conditions are combined into one ``CASE WHEN rule THEN stage``
@@ -659,14 +700,17 @@ class CrmCustomerProfile(models.Model):
                       LEFT JOIN crm_lifecycle_stage os ON os.id = t.old_stage
                      WHERE p.id = t.id AND t.new_stage IS DISTINCT FROM t.old_stage
                        AND t.new_stage IS NOT NULL
-                 RETURNING p.id, p.partner_id, p.company_id, t.old_stage, t.new_stage, t.old_date
+                 RETURNING p.id, p.partner_id, p.company_id, t.old_stage, t.new_stage, t.old_date,
+                           s.kind AS new_kind
                 )
                 INSERT INTO crm_lifecycle_history
                        (profile_id, partner_id, company_id, from_stage_id, stage_id, date,
                         reason, user_id, duration_days,
                         create_uid, create_date, write_uid, write_date)
                 SELECT id, partner_id, company_id, old_stage, new_stage, %(now)s,
-                       %(reason)s, %(uid)s,
+                       CASE WHEN id = ANY(%(campaign_ids)s) AND new_kind IN ('won_back', 'active')
+                            THEN 'campaign' ELSE %(reason)s END,
+                       %(uid)s,
                        COALESCE(EXTRACT(EPOCH FROM (%(now)s - old_date)) / 86400.0, 0),
                        %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM changed
@@ -677,6 +721,7 @@ class CrmCustomerProfile(models.Model):
                 now=now,
                 today=today,
                 reason=reason,
+                campaign_ids=self._get_campaign_attributed_ids(profile_ids, today),
                 uid=self.env.uid,
             )
         )
