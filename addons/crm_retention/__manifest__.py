@@ -28,7 +28,7 @@
         "views/res_config_settings_views.xml",
         "views/crm_retention_menus.xml",
     ],
-    "demo": ["demo/crm_retention_demo.xml"],
+    "demo": ["demo/crm_retention_demo.xml", "demo/crm_retention_campaign_demo.xml"],
     "assets": {
         "web.assets_tests": ["crm_retention/static/tests/tours/**/*"],
     },

@@ -193,7 +193,9 @@ class CrmRetentionCampaign(models.Model):
         help="Cost of contacting one treated member (messages, call time)."
     )
     # content
-    step_ids = fields.One2many("crm.retention.campaign.step", "campaign_id", string="Steps", copy=True)
+    step_ids = fields.One2many(
+        "crm.retention.campaign.step", "campaign_id", string="Steps", copy=True
+    )
     member_ids = fields.One2many("crm.retention.campaign.member", "campaign_id", string="Members")
     member_count = fields.Integer(compute="_compute_member_stats")
     excluded_count = fields.Integer(compute="_compute_member_stats")
@@ -207,9 +209,7 @@ class CrmRetentionCampaign(models.Model):
     control_rate = fields.Float(compute="_compute_results", string="Control Retention")
     uplift_pp = fields.Float(compute="_compute_results", string="Uplift (pp)", digits=(16, 1))
     uplift_ci_low = fields.Float(compute="_compute_results", string="CI Low (pp)", digits=(16, 1))
-    uplift_ci_high = fields.Float(
-        compute="_compute_results", string="CI High (pp)", digits=(16, 1)
-    )
+    uplift_ci_high = fields.Float(compute="_compute_results", string="CI High (pp)", digits=(16, 1))
     significance = fields.Selection(SIGNIFICANCE, compute="_compute_results")
     retained_revenue = fields.Monetary(compute="_compute_results")
     incremental_revenue = fields.Monetary(compute="_compute_results")
@@ -385,6 +385,45 @@ class CrmRetentionCampaign(models.Model):
                     self.env._("A personal call offer has nothing to redeem: it needs no code.")
                 )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        # a new campaign starts with the usual sequence (offer e-mail, then a
+        # call by the salesperson when the customer did not answer) to edit
+        for vals in vals_list:
+            if "step_ids" not in vals and not self.env.context.get("retention_no_default_steps"):
+                vals["step_ids"] = self._get_default_steps()
+        return super().create(vals_list)
+
+    @api.model
+    def _get_default_steps(self):
+        steps = []
+        template = self.env.ref("crm_retention.mail_template_campaign_offer", False)
+        if template:
+            steps.append(
+                (0, 0, {
+                    "sequence": 10,
+                    "name": self.env._("Offer e-mail"),
+                    "action": "email",
+                    "mail_template_id": template.id,
+                    "delay_days": 0,
+                })
+            )  # fmt: skip
+        call = self.env.ref("mail.mail_activity_data_call", False)
+        if call:
+            steps.append(
+                (0, 0, {
+                    "sequence": 20,
+                    "name": self.env._("Follow-up call"),
+                    "action": "activity",
+                    "activity_type_id": call.id,
+                    "activity_user": "salesperson",
+                    "condition": "no_response",
+                    "delay_days": 7,
+                    "activity_summary": self.env._("Call about the retention offer"),
+                })
+            )  # fmt: skip
+        return steps
+
     @api.ondelete(at_uninstall=False)
     def _unlink_except_launched(self):
         if any(c.state != "draft" for c in self):
@@ -437,7 +476,7 @@ class CrmRetentionCampaign(models.Model):
             "crm_retention.crm_retention_campaign_member_action"
         )
         action["domain"] = [("campaign_id", "=", self.id)]
-        action["context"] = {"default_campaign_id": self.id, "search_default_group_by_group": 1}
+        action["context"] = {"default_campaign_id": self.id}
         return action
 
     def action_preview_targets(self):
@@ -491,8 +530,10 @@ class CrmRetentionCampaign(models.Model):
         if not self.company_id:
             return Profile
         domain = self._get_target_domain()
-        taken = self.env["crm.retention.campaign.member"].sudo()._search(
-            self._get_taken_member_domain()
+        taken = (
+            self.env["crm.retention.campaign.member"]
+            .sudo()
+            ._search(self._get_taken_member_domain())
         )
         domain = expression.AND([domain, [("id", "not in", taken.subselect("profile_id"))]])
         return Profile.search(domain)
@@ -706,16 +747,14 @@ class CrmRetentionCampaign(models.Model):
         )
         group_stats = self._get_group_stats()
         labels = dict(
-            self.env["crm.retention.campaign.step"]._fields["action"]._description_selection(
-                self.env
-            )
+            self.env["crm.retention.campaign.step"]
+            ._fields["action"]
+            ._description_selection(self.env)
         )
         result = {}
         for campaign in self:
             control = group_stats.get((campaign.id, "control"), {})
-            control_rate = (
-                control["retained"] / control["count"] if control.get("count") else None
-            )
+            control_rate = control["retained"] / control["count"] if control.get("count") else None
             result[campaign.id] = {"steps": [], "channels": []}
 
             def row(label, reached, retained, revenue, control_rate=control_rate):
@@ -742,3 +781,169 @@ class CrmRetentionCampaign(models.Model):
                         row(labels.get(channel, channel), reached, retained, revenue)
                     )
         return result
+
+    # ------------------------------------------------------------------
+    # DEMO
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _load_demo_campaign(self, size=240, seed=2024):
+        """Demo: a finished win-back campaign whose results look real.
+
+        Creates ``size`` lapsed customers (two deals, the last one 250 days
+        before the campaign), enrols them 130 days ago with a 20 % control
+        group, logs the steps they received and gives some of them a
+        comeback deal inside their 90-day window: about 30 % of the treated
+        and 15 % of the control customers. Outcomes, revenue and costs are
+        then measured from those deals by the normal outcome code, so every
+        figure on the campaign is consistent with the deals.
+        """
+        rng = random.Random(seed)
+        company = self.env.company
+        today = fields.Date.context_today(self)
+        launch = fields.Date.add(today, days=-130)
+        won_stage = self.env["crm.stage"].search([("is_won", "=", True)], limit=1)
+        words = [
+            "Amber",
+            "Birch",
+            "Cedar",
+            "Delta",
+            "Ember",
+            "Fjord",
+            "Granite",
+            "Harbor",
+            "Iris",
+            "Juniper",
+            "Kite",
+            "Linden",
+            "Maple",
+            "Nova",
+            "Opal",
+            "Pine",
+        ]
+        trades = [
+            "Bakery",
+            "Builders",
+            "Clinic",
+            "Design",
+            "Foods",
+            "Garage",
+            "Logistics",
+            "Media",
+            "Outfitters",
+            "Print",
+            "Studio",
+            "Textiles",
+            "Trading",
+            "Works",
+        ]
+        partners = self.env["res.partner"].create(
+            [
+                {
+                    "name": f"{rng.choice(words)} {rng.choice(trades)} {i + 1}",
+                    "is_company": True,
+                    "email": f"orders{i + 1}@winback-demo.example.com",
+                    "phone": f"+32 470 {i + 1:02d} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+                }
+                for i in range(size)
+            ]
+        )  # fmt: skip
+        Lead = self.env["crm.lead"].with_context(lifecycle_skip_refresh=True, tracking_disable=True)
+
+        def deal(partner, day, amount, name):
+            return {
+                "name": f"{partner.name}: {name}",
+                "type": "opportunity",
+                "partner_id": partner.id,
+                "user_id": self.env.ref("base.user_admin").id,
+                "stage_id": won_stage.id,
+                "expected_revenue": amount,
+                "date_closed": fields.Datetime.to_datetime(day).replace(hour=10),
+            }
+
+        Lead.create(
+            [
+                deal(p, fields.Date.add(launch, days=-250 - gap), rng.randint(8, 30) * 100, "order")
+                for p in partners
+                for gap in (0, rng.randint(90, 150))
+            ]
+        )
+        Profile = self.env["crm.customer.profile"]
+        Profile._recompute_partners(partners.ids, company, today=launch)
+        campaign = self.with_context(retention_no_default_steps=True).create(
+            {
+                "name": self.env._("Spring win-back"),
+                "objective": "retain",
+                "company_id": company.id,
+                "user_id": self.env.ref("base.user_admin").id,
+                "date_start": launch,
+                "date_end": fields.Date.add(launch, days=14),
+                "control_share": 0.2,
+                "random_seed": seed,
+                "outcome_days": 90,
+                "offer_type": "percentage",
+                "offer_value": 10,
+                "offer_validity_days": 60,
+                "offer_use_codes": True,
+                "offer_code_prefix": "SPRING-",
+                "cost_per_member": 4,
+                "budget": 5000,
+                "target_domain": f"[('partner_id', 'in', {partners.ids})]",
+                "step_ids": self._get_default_steps(),
+            }
+        )
+        campaign.write({"stage_ids": [(5, 0, 0)], "state": "running"})
+        members = campaign._enrol(campaign._get_target_profiles(), launch, exact_split=True)
+        email_step, call_step = campaign.step_ids.sorted("sequence")
+        Execution = self.env["crm.retention.campaign.step.execution"]
+        executions, comebacks = [], []
+        for member in members:
+            treated = member.member_group == "treated"
+            responded = treated and rng.random() < 0.22
+            if treated:
+                member.write(
+                    {
+                        "contacted_date": launch,
+                        "contact_cost": campaign.cost_per_member,
+                        "cost": campaign.cost_per_member,
+                        "state": "contacted",
+                        "next_step_id": False,
+                        "next_step_date": False,
+                    }
+                )
+                executions.append((member, email_step, launch, "done"))
+                if responded:
+                    member.write(
+                        {"state": "responded",
+                         "responded_date": fields.Date.add(launch, days=rng.randint(1, 6))}
+                    )  # fmt: skip
+                    executions.append((member, call_step, fields.Date.add(launch, days=7),
+                                       "skipped"))  # fmt: skip
+                else:
+                    executions.append((member, call_step, fields.Date.add(launch, days=7), "done"))
+            chance = (0.55 if responded else 0.24) if treated else 0.15
+            if rng.random() < chance:
+                day = fields.Date.add(launch, days=rng.randint(3, 88))
+                comebacks.append(deal(member.partner_id, day, rng.randint(10, 40) * 100,
+                                      "comeback order"))  # fmt: skip
+        Execution.create(
+            [
+                {
+                    "member_id": member.id,
+                    "step_id": step.id,
+                    "campaign_id": campaign.id,
+                    "company_id": company.id,
+                    "channel": step.action,
+                    "date": day,
+                    "state": state,
+                    "reason": self.env._("Customer already responded") if state == "skipped"
+                    else False,
+                }
+                for member, step, day, state in executions
+            ]
+        )  # fmt: skip
+        Lead.create(comebacks)
+        Profile._recompute_partners(partners.ids, company, today=today)
+        members._refresh_outcomes(company, today=today)
+        campaign.state = "done"
+        return campaign
