@@ -284,9 +284,13 @@ class CrmRetentionCampaign(models.Model):
             campaign.offer_description = text
 
     def _compute_member_stats(self):
+        # aggregates of a campaign the user can read: a salesperson sees the
+        # whole campaign's figures, not only its own customers' members
         counts = {
             (campaign.id, group): count
-            for campaign, group, count in self.env["crm.retention.campaign.member"]._read_group(
+            for campaign, group, count in self.env["crm.retention.campaign.member"]
+            .sudo()
+            ._read_group(
                 [("campaign_id", "in", self.ids)], ["campaign_id", "member_group"], ["__count"]
             )
         }
@@ -390,7 +394,7 @@ class CrmRetentionCampaign(models.Model):
         # a new campaign starts with the usual sequence (offer e-mail, then a
         # call by the salesperson when the customer did not answer) to edit
         for vals in vals_list:
-            if "step_ids" not in vals and not self.env.context.get("retention_no_default_steps"):
+            if not vals.get("step_ids") and not self.env.context.get("retention_no_default_steps"):
                 vals["step_ids"] = self._get_default_steps()
         return super().create(vals_list)
 
@@ -539,7 +543,8 @@ class CrmRetentionCampaign(models.Model):
         return Profile.search(domain)
 
     def _get_taken_member_domain(self):
-        domain = [("campaign_id", "=", self._origin.id or 0)]
+        # no NULL profile in the sub-select: NOT IN a set with NULL matches nothing
+        domain = [("campaign_id", "=", self._origin.id or 0), ("profile_id", "!=", False)]
         if self.exclusive_objective:
             domain = expression.OR(
                 [
@@ -715,12 +720,15 @@ class CrmRetentionCampaign(models.Model):
     def _get_group_stats(self):
         """{(campaign id, group): {count, retained, revenue, cost}} in one query."""
         stats = {}
-        for campaign, group, count, retained, revenue, cost in self.env[
-            "crm.retention.campaign.member"
-        ]._read_group(
-            [("campaign_id", "in", self.ids), ("member_group", "in", ("treated", "control"))],
-            ["campaign_id", "member_group"],
-            ["__count", "retained_count:sum", "revenue:sum", "cost:sum"],
+        # sudo: campaign-wide aggregates (see _compute_member_stats)
+        for campaign, group, count, retained, revenue, cost in (
+            self.env["crm.retention.campaign.member"]
+            .sudo()
+            ._read_group(
+                [("campaign_id", "in", self.ids), ("member_group", "in", ("treated", "control"))],
+                ["campaign_id", "member_group"],
+                ["__count", "retained_count:sum", "revenue:sum", "cost:sum"],
+            )
         ):
             stats[(campaign.id, group)] = {
                 "count": count,
@@ -734,7 +742,7 @@ class CrmRetentionCampaign(models.Model):
         """Per campaign: for each step and each channel, the treated members
         it reached, their retention rate and revenue, against the control
         group's rate (the control group receives no step)."""
-        Execution = self.env["crm.retention.campaign.step.execution"]
+        Execution = self.env["crm.retention.campaign.step.execution"].sudo()
         by_step = Execution._read_group(
             [("campaign_id", "in", self.ids), ("state", "=", "done")],
             ["campaign_id", "step_id"],
@@ -771,12 +779,12 @@ class CrmRetentionCampaign(models.Model):
                 }
 
             for c, step, reached, retained, revenue in by_step:
-                if c == campaign:
+                if c.id == campaign.id:
                     result[campaign.id]["steps"].append(
                         row(step.display_name, reached, retained, revenue)
                     )
             for c, channel, reached, retained, revenue in by_channel:
-                if c == campaign:
+                if c.id == campaign.id:
                     result[campaign.id]["channels"].append(
                         row(labels.get(channel, channel), reached, retained, revenue)
                     )

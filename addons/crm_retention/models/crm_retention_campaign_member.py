@@ -74,9 +74,7 @@ class CrmRetentionCampaignMember(models.Model):
     state = fields.Selection(
         MEMBER_STATES, required=True, default="targeted", index=True, tracking=True
     )
-    exclusion_reason = fields.Char(
-        help="Why the customer is not messaged (opt-out, blacklist...)."
-    )
+    exclusion_reason = fields.Char(help="Why the customer is not messaged (opt-out, blacklist...).")
     last_issue = fields.Char(
         string="Last Issue",
         help="The last reason a step could not reach the customer (no e-mail, missing "
@@ -278,17 +276,22 @@ class CrmRetentionCampaignMember(models.Model):
                 continue
             to_run |= member
         sent = to_run._send_step(step, by_member)
-        for member_id, reason in skipped.items():
-            by_member[member_id].write({"state": "skipped", "reason": reason})
         issues = {**failed, **sent.get("failed", {})}
-        for member_id, reason in issues.items():
-            by_member[member_id].write({"state": "failed", "reason": reason})
         contacted = to_run.filtered(lambda m: m.id not in issues)
-        for member in contacted:
-            by_member[member.id].state = "done"
+        # one write per (state, reason), not per member
+        grouped = {("done", False): [by_member[m].id for m in contacted.ids]}
+        for state, reasons in (("skipped", skipped), ("failed", issues)):
+            for member_id, reason in reasons.items():
+                grouped.setdefault((state, reason), []).append(by_member[member_id].id)
+        for (state, reason), execution_ids in grouped.items():
+            if execution_ids:
+                Execution.browse(execution_ids).write({"state": state, "reason": reason})
         contacted._mark_contacted(today)
-        for member in self.browse(list(issues)):
-            member.last_issue = issues[member.id]
+        by_issue = {}
+        for member_id, reason in issues.items():
+            by_issue.setdefault(reason, []).append(member_id)
+        for reason, member_ids in by_issue.items():
+            self.browse(member_ids).write({"last_issue": reason})
         # every member moves on, whatever happened to this step
         next_step = step._next_step()
         self.write(
@@ -305,7 +308,8 @@ class CrmRetentionCampaignMember(models.Model):
         self.ensure_one()
         partner = self.partner_id.sudo()
         if self.state in ("retained", "not_retained", "opted_out"):
-            return self.env._("Member is %s", dict(MEMBER_STATES)[self.state].lower())
+            states = dict(self._fields["state"]._description_selection(self.env))
+            return self.env._("Member is already %s", states[self.state])
         if not partner.active:
             return self.env._("Customer archived")
         if partner.retention_opt_out:
@@ -347,61 +351,65 @@ class CrmRetentionCampaignMember(models.Model):
             for mail in mails:
                 by_member[mail.res_id].mail_id = mail
         elif step.action == "sms":
-            bodies = step.sms_template_id.sudo()._render_field(
-                "body", self.ids, compute_lang=True
-            )
-            sms_list = self.env["sms.sms"].sudo().create(
-                [
-                    {
-                        "number": member.partner_id.phone_sanitized,
-                        "body": bodies[member.id],
-                        "partner_id": member.partner_id.id,
-                        "state": "outgoing",
-                    }
-                    for member in self
-                ]
+            bodies = step.sms_template_id.sudo()._render_field("body", self.ids, compute_lang=True)
+            sms_list = (
+                self.env["sms.sms"]
+                .sudo()
+                .create(
+                    [
+                        {
+                            "number": member.partner_id.phone_sanitized,
+                            "body": bodies[member.id],
+                            "partner_id": member.partner_id.id,
+                            "state": "outgoing",
+                        }
+                        for member in self
+                    ]
+                )
             )
             for member, sms in zip(self, sms_list, strict=True):
                 by_member[member.id].sms_id = sms
         elif step.action == "activity":
             model_id = self.env["ir.model"]._get_id(self._name)
             campaign = step.campaign_id
-            activities = self.env["mail.activity"].sudo().create(
-                [
-                    {
-                        "res_model_id": model_id,
-                        "res_id": member.id,
-                        "activity_type_id": step.activity_type_id.id,
-                        "summary": step.activity_summary or step.name,
-                        "note": step.note,
-                        "user_id": (
-                            member.user_id
-                            if step.activity_user == "salesperson" and member.user_id.active
-                            else campaign.user_id
-                        ).id
-                        or self.env.uid,
-                        "date_deadline": fields.Date.context_today(self),
-                    }
-                    for member in self
-                ]
+            activities = (
+                self.env["mail.activity"]
+                .sudo()
+                .create(
+                    [
+                        {
+                            "res_model_id": model_id,
+                            "res_id": member.id,
+                            "activity_type_id": step.activity_type_id.id,
+                            "summary": step.activity_summary or step.name,
+                            "note": step.note,
+                            "user_id": (
+                                member.user_id
+                                if step.activity_user == "salesperson" and member.user_id.active
+                                else campaign.user_id
+                            ).id
+                            or self.env.uid,
+                            "date_deadline": fields.Date.context_today(self),
+                        }
+                        for member in self
+                    ]
+                )
             )
             for member, activity in zip(self, activities, strict=True):
                 by_member[member.id].activity_id = activity
         return {}
 
     def _mark_contacted(self, today):
-        for member in self:
-            vals = {"last_issue": False}
-            if not member.contacted_date:
-                cost = member.campaign_id.cost_per_member
-                vals.update(
-                    contacted_date=today,
-                    contact_cost=cost,
-                    cost=cost + member.offer_cost,
-                )
-            if member.state == "targeted":
-                vals["state"] = "contacted"
-            member.write(vals)
+        """A step reached these members (all of one campaign)."""
+        if not self:
+            return
+        cost = self.campaign_id.cost_per_member
+        self.filtered("last_issue").write({"last_issue": False})
+        # not retained yet (steps skip retained members): no offer cost so far
+        self.filtered(lambda m: not m.contacted_date).write(
+            {"contacted_date": today, "contact_cost": cost, "cost": cost}
+        )
+        self.filtered(lambda m: m.state == "targeted").write({"state": "contacted"})
 
     # ------------------------------------------------------------------
     # BUSINESS: outcomes
@@ -424,7 +432,9 @@ class CrmRetentionCampaignMember(models.Model):
             scope = SQL("m.id = ANY(%s)", self.ids)
             partners = list(set(self.partner_id.ids))
         elif partner_ids:
-            scope = SQL("m.partner_id = ANY(%s) AND NOT m.outcome_final", list(partner_ids))
+            scope = SQL(
+                "m.partner_id = ANY(%s) AND NOT COALESCE(m.outcome_final, false)", list(partner_ids)
+            )
             partners = list(partner_ids)
         else:
             return

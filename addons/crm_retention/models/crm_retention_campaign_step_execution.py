@@ -88,4 +88,7 @@ class CrmRetentionCampaignStepExecution(models.Model):
                 ids=members.ids,
             )
         )
-        return [row[0] for row in self.env.cr.fetchall()]
+        claimed = [row[0] for row in self.env.cr.fetchall()]
+        # rows inserted in SQL: the members' cached logs are stale
+        members.invalidate_recordset(["execution_ids"])
+        return claimed

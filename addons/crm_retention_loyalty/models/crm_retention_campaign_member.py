@@ -14,22 +14,21 @@ class CrmRetentionCampaignMember(models.Model):
             if not campaign._uses_loyalty_coupons():
                 continue
             program = campaign._get_or_create_loyalty_program()
-            cards = (
-                self.env["loyalty.card"]
-                .sudo()
-                .create(
-                    [
-                        {
-                            "program_id": program.id,
-                            "partner_id": member.partner_id.id,
-                            "points": 1,
-                            "expiration_date": fields.Date.add(
-                                member.enrol_date, days=campaign.offer_validity_days
-                            ),
-                        }
-                        for member in members
-                    ]
-                )
+            Card = self.env["loyalty.card"].sudo()
+            prefix = (campaign.offer_code_prefix or "").upper()
+            cards = Card.create(
+                [
+                    {
+                        "program_id": program.id,
+                        "partner_id": member.partner_id.id,
+                        "points": 1,
+                        "code": prefix + Card._generate_code(),
+                        "expiration_date": fields.Date.add(
+                            member.enrol_date, days=campaign.offer_validity_days
+                        ),
+                    }
+                    for member in members
+                ]
             )
             for member, card in zip(members, cards, strict=True):
                 member.write(

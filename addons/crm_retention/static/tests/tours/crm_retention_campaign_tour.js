@@ -49,10 +49,6 @@ registry.category("web_tour.tours").add("crm_retention_campaign_tour", {
             run: "edit 10",
         },
         {
-            content: "the offer reads 10% discount",
-            trigger: ".o_form_view .o_field_widget[name=offer_description]:contains('10% discount')",
-        },
-        {
             content: "launch",
             trigger: ".o_form_view .o_form_statusbar button[name=action_open_launch_wizard]",
             run: "click",
@@ -72,8 +68,22 @@ registry.category("web_tour.tours").add("crm_retention_campaign_tour", {
             run: "click",
         },
         {
+            content: "the members list opens: look for one of the customers",
+            trigger: ".o_list_view .o_data_row",
+        },
+        {
+            content: "search the tour's customers",
+            trigger: ".o_control_panel .o_searchview_input",
+            run: "edit Tour lapsed",
+        },
+        {
+            content: "validate the search",
+            trigger: ".o_control_panel .o_searchview_input",
+            run: "press Enter",
+        },
+        {
             content: "the members are listed with their first step scheduled",
-            trigger: ".o_list_view .o_data_row .o_data_cell[name=next_step_id]:contains('Offer e-mail')",
+            trigger: ".o_list_view .o_data_row:contains('Tour lapsed'):contains('Offer e-mail')",
         },
     ],
 });
