@@ -76,7 +76,6 @@ class CrmRetentionCampaignMember(models.Model):
     )
     exclusion_reason = fields.Char(help="Why the customer is not messaged (opt-out, blacklist...).")
     last_issue = fields.Char(
-        string="Last Issue",
         help="The last reason a step could not reach the customer (no e-mail, missing "
         "template...); the campaign goes on with the next steps.",
     )

@@ -64,7 +64,11 @@ class CrmRetentionCampaignStep(models.Model):
     execution_count = fields.Integer(compute="_compute_execution_count", string="Executed")
 
     _sql_constraints = [
-        ("delay_positive", "CHECK(delay_days >= 0)", "A step cannot be due before the previous one."),
+        (
+            "delay_positive",
+            "CHECK(delay_days >= 0)",
+            "A step cannot be due before the previous one.",
+        ),
     ]
 
     def _compute_display_name(self):
@@ -85,7 +89,9 @@ class CrmRetentionCampaignStep(models.Model):
         for step in self:
             if step.action == "activity" and not step.activity_type_id:
                 raise ValidationError(
-                    self.env._("Step %(step)s creates an activity: choose its type.", step=step.name)
+                    self.env._(
+                        "Step %(step)s creates an activity: choose its type.", step=step.name
+                    )
                 )
 
     def _next_step(self):

@@ -40,9 +40,9 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
     def _compute_preview(self):
         for wizard in self:
             campaign = wizard.campaign_id
-            profiles = campaign._get_target_profiles() if campaign else self.env[
-                "crm.customer.profile"
-            ]
+            profiles = (
+                campaign._get_target_profiles() if campaign else self.env["crm.customer.profile"]
+            )
             reasons = campaign._get_exclusion_reasons(profiles) if campaign else {}
             eligible = len(profiles) - len(reasons)
             control = round(eligible * (wizard.control_share or 0.0))
