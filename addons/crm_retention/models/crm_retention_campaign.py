@@ -268,17 +268,18 @@ class CrmRetentionCampaign(models.Model):
     def _compute_offer_description(self):
         labels = dict(self._fields["offer_type"]._description_selection(self.env))
         for campaign in self:
-            value = campaign.offer_value
+            # formatted first: the translation extractor cannot read f-strings
+            shown = format(campaign.offer_value, "g")
             if campaign.offer_type == "percentage":
-                text = self.env._("%(value)s%% discount", value=f"{value:g}")
+                text = self.env._("%(value)s%% discount", value=shown)
             elif campaign.offer_type == "fixed":
                 text = self.env._(
                     "%(value)s %(currency)s off",
-                    value=f"{value:g}",
+                    value=shown,
                     currency=campaign.currency_id.name or "",
                 )
             elif campaign.offer_type == "points":
-                text = self.env._("%(value)s bonus points", value=f"{value:g}")
+                text = self.env._("%(value)s bonus points", value=shown)
             else:
                 text = labels.get(campaign.offer_type, "")
             campaign.offer_description = text
