@@ -15,11 +15,14 @@ covers every addon file that can change the installed database (everything
 but ``tests/``, ``readme/`` and ``static/tests``), Odoo's version and this
 script. A test run then clones it with ``CREATE DATABASE ... TEMPLATE`` plus a
 copy of its filestore, which takes a second or two. Stale templates are
-dropped when a new one is built.
+dropped when a new one is built. Templates are machine-wide (their filestores
+live in ~/.cache/crm_suite_templates, or $CRM_SUITE_TEMPLATE_STORE) and their
+build is serialised by a lock, so checkouts at the same commit share one.
 """
 
 import argparse
 import configparser
+import fcntl
 import hashlib
 import os
 import shutil
@@ -35,6 +38,12 @@ ODOO_SRC = Path(os.environ.get("ODOO_SRC", "/opt/odoo/18.0"))
 SUITE_ADDONS = ["crm_retention", "crm_contact_center", "crm_kpi", "crm_retention_loyalty"]
 TEMPLATE_PREFIX = "crm_suite_tmpl_"
 TEST_DB = os.environ.get("TEST_DB", "crm_suite_test")
+# Template databases live on the (machine-wide) PostgreSQL server, so their
+# filestores and the lock that serialises their build are machine-wide too:
+# two checkouts at the same commit share one template instead of racing.
+TEMPLATE_STORE = Path(
+    os.environ.get("CRM_SUITE_TEMPLATE_STORE", Path.home() / ".cache" / "crm_suite_templates")
+)
 SKIP_PARTS = {"tests", "readme", "__pycache__", "i18n_extra"}
 
 
@@ -81,15 +90,21 @@ def db_exists(name):
     return psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
 
 
+def filestore(name):
+    if name.startswith(TEMPLATE_PREFIX) and not name.endswith("_building"):
+        return TEMPLATE_STORE / "filestore" / name
+    return CACHE / "data" / "filestore" / name
+
+
 def drop_db(name):
     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    shutil.rmtree(CACHE / "data" / "filestore" / name, ignore_errors=True)
+    shutil.rmtree(filestore(name), ignore_errors=True)
 
 
 def clone_db(source, target):
     drop_db(target)
     psql(f'CREATE DATABASE "{target}" WITH TEMPLATE "{source}"')
-    src = CACHE / "data" / "filestore" / source
+    src = filestore(source)
     if src.exists():
         shutil.copytree(src, CACHE / "data" / "filestore" / target)
 
@@ -129,6 +144,16 @@ def ensure_template():
     name = TEMPLATE_PREFIX + addons_hash()
     if db_exists(name):
         return name
+    TEMPLATE_STORE.mkdir(parents=True, exist_ok=True)
+    with open(TEMPLATE_STORE / f"{name}.lock", "w") as lock:
+        # another checkout may be building the same template: wait for it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if db_exists(name):
+            return name
+        return build_template(name)
+
+
+def build_template(name):
     building = name + "_building"
     drop_db(building)
     log(f"installing {', '.join(SUITE_ADDONS)} with demo data into a new template ({name})")
@@ -153,10 +178,10 @@ def ensure_template():
     if no_demo:
         sys.exit(f"demo data or install failed for: {no_demo} (see the log above)")
     psql(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
-    fs = CACHE / "data" / "filestore"
-    if (fs / building).exists():
-        shutil.rmtree(fs / name, ignore_errors=True)
-        (fs / building).rename(fs / name)
+    if filestore(building).exists():
+        shutil.rmtree(filestore(name), ignore_errors=True)
+        filestore(name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(filestore(building), filestore(name))
     log(f"template ready in {time.time() - start:.0f} s")
     # drop stale templates (not while another checkout may be cloning them)
     if not os.environ.get("CRM_SUITE_KEEP_TEMPLATES"):
@@ -232,7 +257,8 @@ def cmd_test(args):
 
 def cmd_i18n(args):
     template = ensure_template()
-    db = "crm_suite_i18n"
+    # one scratch database per checkout: two checkouts may export at once
+    db = "crm_suite_i18n_" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
     clone_db(template, db)
     try:
         for addon in SUITE_ADDONS:

@@ -104,7 +104,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, lapsed_dates
     out["expected_interval_days"] = np.round(expected_interval, 1)
     out["overdue_ratio"] = np.round(overdue, 2)
     next_deal = last + np.round(expected_interval).astype("timedelta64[D]")
-    out["expected_next_deal_date"] = pd.Series(next_deal).where(has_deal).dt.date
+    out["expected_next_deal_date"] = pd.Series(next_deal).where(has_deal)
 
     # churn model
     frequency = np.maximum(days_n - 1, 0).astype(float)
@@ -167,10 +167,11 @@ def compute_metrics(frame, *, today, params, typical_interval_days, lapsed_dates
     after_prev = after_last & ~np.isnat(prev) & (prev >= lapsed)
     out["deals_since_lapse"] = np.where(after_prev, 2, np.where(after_last, 1, 0))
 
-    out["first_deal_date"] = pd.Series(first).dt.date.where(has_deal)
-    out["last_deal_date"] = pd.Series(last).dt.date.where(has_deal)
-    out["prev_deal_date"] = pd.Series(prev).dt.date.where(~np.isnat(prev))
-    out["metrics_date"] = today
+    # dates stay datetime64 (NaT for none): the caller writes them in bulk
+    out["first_deal_date"] = pd.Series(first).where(has_deal)
+    out["last_deal_date"] = pd.Series(last).where(has_deal)
+    out["prev_deal_date"] = pd.Series(prev).where(~np.isnat(prev))
+    out["metrics_date"] = today64
     return out
 
 

@@ -1,6 +1,9 @@
 import io
 import logging
+import time
+from contextlib import contextmanager
 
+import numpy as np
 import pandas as pd
 
 from odoo import api, fields, models, modules
@@ -43,6 +46,17 @@ METRIC_COLUMNS = [
 ]
 
 
+# Raw column types of the batch table (crm_retention_batch) per field kind:
+# (PostgreSQL type, numpy big-endian dtype of the binary COPY).
+BATCH_TYPES = {
+    "integer": ("int4", ">i4"),
+    "float": ("float8", ">f8"),
+    "date": ("int4", ">i4"),
+    "selection": ("int4", ">i4"),
+}
+BATCH_NULL_DATE = -(2**31)
+
+
 class CrmCustomerProfile(models.Model):
     """What the company knows about one customer's relationship with it.
 
@@ -74,7 +88,6 @@ class CrmCustomerProfile(models.Model):
         "res.partner",
         string="Customer",
         required=True,
-        index=True,
         ondelete="cascade",
         domain="[('is_company', '=', True)]",
     )
@@ -128,7 +141,11 @@ class CrmCustomerProfile(models.Model):
     deals_since_lapse = fields.Integer(
         help="Deal days since the customer last lapsed (capped at 2)."
     )
-    metrics_date = fields.Date(string="Computed On")
+    metrics_date = fields.Date(
+        string="Computed On",
+        help="Date of the recompute that last changed these metrics: a customer whose "
+        "values did not change is not rewritten.",
+    )
     # churn model outputs
     p_alive = fields.Float(string="P(alive)", digits=(16, 3), aggregator="avg")
     churn_probability = fields.Float(digits=(16, 3), aggregator="avg")
@@ -136,7 +153,9 @@ class CrmCustomerProfile(models.Model):
         string="Expected Deals (90 days)", digits=(16, 2), aggregator="sum"
     )
     predicted_clv = fields.Monetary(string="Predicted CLV (12 months)")
-    risk_level = fields.Selection(RISK_LEVELS, default="low", index=True)
+    # not indexed: the recompute rewrites it, and an indexed column that
+    # changes makes the row's update non-HOT (every index written again)
+    risk_level = fields.Selection(RISK_LEVELS, default="low")
 
     _sql_constraints = [
         (
@@ -151,6 +170,19 @@ class CrmCustomerProfile(models.Model):
     # ------------------------------------------------------------------
 
     def init(self):
+        # The daily recompute rewrites every customer with deals (P(alive)
+        # and days since the last deal move with the date): half-empty pages
+        # keep the new row versions on their page (HOT updates, no index
+        # writes). partner_id needs no index of its own: the unique
+        # (partner_id, company_id) index serves it. Both are dropped here for
+        # databases installed before.
+        self.env.cr.execute(
+            """
+            ALTER TABLE crm_customer_profile SET (fillfactor = 50);
+            DROP INDEX IF EXISTS crm_customer_profile__partner_id_index;
+            DROP INDEX IF EXISTS crm_customer_profile__risk_level_index;
+            """
+        )
         self.env.cr.execute(
             SQL(
                 """
@@ -261,22 +293,71 @@ class CrmCustomerProfile(models.Model):
         the partner's ORM write of this field is the manual-change path."""
         self.env.flush_all()
         self.env.cr.execute(
-            SQL(
-                """
-                UPDATE res_partner rp
-                   SET lifecycle_stage_id = COALESCE(rp.lifecycle_stage_id, '{}'::jsonb)
-                       || jsonb_build_object(p.company_id::text, p.stage_id)
-                  FROM crm_customer_profile p
-                 WHERE p.id = ANY(%s) AND rp.id = p.partner_id
-                """,
-                self.ids,
+            self._partner_stage_sql(
+                SQL(
+                    "(SELECT partner_id, company_id, stage_id FROM crm_customer_profile "
+                    "WHERE id = ANY(%s))",
+                    self.ids,
+                )
             )
         )
         self.env["res.partner"].invalidate_model(["lifecycle_stage_id"])
 
+    @api.model
+    def _partner_stage_sql(self, source):
+        """UPDATE mirroring ``source`` rows (partner_id, company_id, stage_id)
+        into ``res_partner.lifecycle_stage_id``."""
+        return SQL(
+            """
+            UPDATE res_partner rp
+               SET lifecycle_stage_id = COALESCE(rp.lifecycle_stage_id, '{}'::jsonb)
+                   || jsonb_build_object(src.company_id::text, src.stage_id)
+              FROM %s src
+             WHERE rp.id = src.partner_id
+            """,
+            source,
+        )
+
     # ------------------------------------------------------------------
     # BUSINESS: recompute
     # ------------------------------------------------------------------
+
+    @api.model
+    def _lead_rows_sql(self, company_ids, partner_ids=None):
+        """Every lead and opportunity of the companies (open, won or lost),
+        one row each: ``(partner_id, company_id, is_deal, deal_date, amount,
+        currency_id)``, ``partner_id`` being the commercial partner (contacts
+        roll up to their company) and ``is_deal`` true for won opportunities.
+
+        ``_aggregate_sql`` reads crm_lead once through this query, as its CTE
+        ``leads``, for both the deals and the opportunity counts.
+        """
+        partner_filter = (
+            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL()
+        )
+        return SQL(
+            """
+            SELECT p.commercial_partner_id AS partner_id,
+                   COALESCE(l.company_id, p.company_id, u.company_id) AS company_id,
+                   (l.active AND l.type = 'opportunity' AND COALESCE(s.is_won, false))
+                       AS is_deal,
+                   COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
+                       AS deal_date,
+                   COALESCE(l.expected_revenue, 0) AS amount,
+                   c.currency_id AS currency_id
+              FROM crm_lead l
+              JOIN res_partner p ON p.id = l.partner_id
+              LEFT JOIN crm_stage s ON s.id = l.stage_id
+              LEFT JOIN res_users u ON u.id = l.user_id
+              JOIN res_company c ON c.id = COALESCE(l.company_id, p.company_id, u.company_id)
+             WHERE COALESCE(l.company_id, p.company_id, u.company_id) = ANY(%(companies)s)
+               %(partner_filter)s
+            """,
+            companies=list(company_ids),
+            partner_filter=partner_filter,
+        )
 
     @api.model
     def _deal_source_sql(self, company_ids, partner_ids=None):
@@ -291,106 +372,98 @@ class CrmCustomerProfile(models.Model):
                            super()._deal_source_sql(company_ids, partner_ids),
                            SQL("SELECT ... FROM sale_order so ..."))
 
-        Amounts may be in any currency: they are converted to the company
-        currency at the deal date by the caller. A won opportunity without
-        closing date counts at its last stage change; without amount it
-        counts as a deal worth 0.
+        The default reads the won opportunities from the ``leads`` CTE of
+        ``_aggregate_sql`` (see ``_lead_rows_sql``), so it is only valid
+        inside a query that defines it; elsewhere read ``_deal_rows_sql``
+        (or ``_converted_deals_sql`` for amounts in the company currency). Amounts may be in any currency: they are
+        converted to the company currency at the deal date by the caller. A
+        won opportunity without closing date counts at its last stage
+        change; without amount it counts as a deal worth 0.
         """
-        partner_filter = (
-            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
-        )
         return SQL(
-            """
-            SELECT p.commercial_partner_id AS partner_id,
-                   COALESCE(l.company_id, p.company_id, u.company_id) AS company_id,
-                   COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
-                       AS deal_date,
-                   COALESCE(l.expected_revenue, 0) AS amount,
-                   c.currency_id AS currency_id
-              FROM crm_lead l
-              JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
-              JOIN res_partner p ON p.id = l.partner_id
-              LEFT JOIN res_users u ON u.id = l.user_id
-              JOIN res_company c ON c.id = COALESCE(l.company_id, p.company_id, u.company_id)
-             WHERE l.active
-               AND l.type = 'opportunity'
-               AND COALESCE(l.company_id, p.company_id, u.company_id) = ANY(%(companies)s)
-               %(partner_filter)s
-            """,
-            companies=list(company_ids),
-            partner_filter=partner_filter,
+            "SELECT partner_id, company_id, deal_date, amount, currency_id FROM leads WHERE is_deal"
         )
 
     @api.model
     def _opportunity_source_sql(self, company_ids, partner_ids=None):
         """All opportunities and leads (open, won or lost) per customer: a
-        customer with opportunities but no won deal is a Potential one."""
-        partner_filter = (
-            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
+        customer with opportunities but no won deal is a Potential one. Reads
+        the ``leads`` CTE of ``_aggregate_sql``."""
+        return SQL(
+            "SELECT partner_id, company_id, count(*) AS opportunity_count "
+            "FROM leads GROUP BY partner_id, company_id"
         )
+
+    @api.model
+    def _deal_rows_sql(self, company_ids, partner_ids=None):
+        """The deal source (``_deal_source_sql``) as a query valid on its
+        own: it brings its own ``leads`` CTE. For readers outside the
+        lifecycle aggregate (KPI reports, campaign outcomes)."""
+        return SQL(
+            "WITH leads AS (%s) %s",
+            self._lead_rows_sql(company_ids, partner_ids),
+            self._deal_source_sql(company_ids, partner_ids),
+        )
+
+    @api.model
+    def _convert_deals_sql(self, deals, today):
+        """SELECT of ``(partner_id, company_id, deal_date, amount)`` from the
+        relation ``deals`` (rows of ``_deal_source_sql``) with the amount in
+        the company currency, converted at the deal date with the company's
+        rates. The one conversion of the module: the lifecycle aggregate and
+        campaign outcomes both use it, so a deal counts the same everywhere.
+        """
+
+        def rate(currency):
+            return SQL(
+                """(SELECT r.rate FROM res_currency_rate r
+                     WHERE r.currency_id = %s
+                       AND (r.company_id = d.company_id OR r.company_id IS NULL)
+                       AND r.name <= d.deal_date
+                     ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1)""",
+                currency,
+            )
+
         return SQL(
             """
-            SELECT p.commercial_partner_id AS partner_id,
-                   COALESCE(l.company_id, p.company_id, u.company_id) AS company_id,
-                   count(*) AS opportunity_count
-              FROM crm_lead l
-              JOIN res_partner p ON p.id = l.partner_id
-              LEFT JOIN res_users u ON u.id = l.user_id
-             WHERE COALESCE(l.company_id, p.company_id, u.company_id) = ANY(%(companies)s)
-               %(partner_filter)s
-             GROUP BY 1, 2
+            SELECT d.partner_id, d.company_id, d.deal_date,
+                   CASE WHEN d.currency_id IS NULL OR d.currency_id = c.currency_id
+                        THEN d.amount
+                        -- rate lookups only for deals in another currency
+                        -- (CASE evaluates its sub-selects lazily)
+                        ELSE d.amount * COALESCE(%(to_rate)s, 1) / COALESCE(%(from_rate)s, 1)
+                   END AS amount
+              FROM (
+                    -- clamp: a typo like year 0201 must not break the numpy dates
+                    SELECT partner_id, company_id, amount, currency_id,
+                           LEAST(GREATEST(deal_date, DATE '1900-01-01'), %(today)s)
+                               AS deal_date
+                      FROM %(deals)s
+                   ) d
+              JOIN res_company c ON c.id = d.company_id
             """,
-            companies=list(company_ids),
-            partner_filter=partner_filter,
+            deals=deals,
+            today=today,
+            from_rate=rate(SQL("d.currency_id")),
+            to_rate=rate(SQL("c.currency_id")),
         )
 
     @api.model
     def _converted_deals_sql(self, company_ids, today, partner_ids=None):
-        """Deal rows ``(partner_id, company_id, deal_date, amount)`` with the
-        amount in the company currency, converted at the deal date with the
-        company's rates (the deal source, ``_deal_source_sql``, may return any
-        currency). Shared by the metrics and by campaign outcomes, so a deal
-        counts the same everywhere."""
+        """Deal rows ``(partner_id, company_id, deal_date, amount)``, amounts
+        in the company currency (see ``_convert_deals_sql``), as a query
+        valid on its own (it builds its own ``leads`` CTE). Used by campaign
+        outcomes; the lifecycle aggregate shares its ``leads`` scan with the
+        opportunity count instead but converts the same way."""
         return SQL(
             """
-            WITH deals AS (%(source)s),
-            dated AS (
-                -- clamp: a typo like year 0201 must not break the numpy dates
-                SELECT d.partner_id, d.company_id, d.amount, d.currency_id,
-                       LEAST(GREATEST(d.deal_date, DATE '1900-01-01'), %(today)s) AS deal_date,
-                       c.currency_id AS company_currency_id
-                  FROM deals d JOIN res_company c ON c.id = d.company_id
-            )
-            SELECT partner_id, company_id, deal_date, amount
-              FROM dated
-             WHERE currency_id IS NULL OR currency_id = company_currency_id
-            UNION ALL
-            -- rate lookups only for deals in another currency
-            SELECT d.partner_id, d.company_id, d.deal_date,
-                   d.amount * COALESCE(to_rate.rate, 1) / COALESCE(from_rate.rate, 1)
-              FROM dated d
-              LEFT JOIN LATERAL (
-                    SELECT r.rate FROM res_currency_rate r
-                     WHERE r.currency_id = d.currency_id
-                       AND (r.company_id = d.company_id OR r.company_id IS NULL)
-                       AND r.name <= d.deal_date
-                     ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1
-              ) from_rate ON true
-              LEFT JOIN LATERAL (
-                    SELECT r.rate FROM res_currency_rate r
-                     WHERE r.currency_id = d.company_currency_id
-                       AND (r.company_id = d.company_id OR r.company_id IS NULL)
-                       AND r.name <= d.deal_date
-                     ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1
-              ) to_rate ON true
-             WHERE d.currency_id IS NOT NULL AND d.currency_id <> d.company_currency_id
+            WITH leads AS (%(leads)s),
+            deals AS (%(source)s)
+            %(converted)s
             """,
+            leads=self._lead_rows_sql(company_ids, partner_ids),
             source=self._deal_source_sql(company_ids, partner_ids),
-            today=today,
+            converted=self._convert_deals_sql(SQL("deals"), today),
         )
 
     @api.model
@@ -399,11 +472,15 @@ class CrmCustomerProfile(models.Model):
 
         Deals are first folded per day (same-day deals are one purchase for
         the model), amounts converted to the company currency at the deal
-        date with the company's rates.
+        date with the company's rates (``_convert_deals_sql``). crm_lead is
+        scanned once: its rows are materialized (``leads``) and read by both
+        the deal source and the opportunity count.
         """
         return SQL(
             """
-            WITH converted AS (%(converted)s),
+            WITH leads AS MATERIALIZED (%(leads)s),
+            deals AS (%(source)s),
+            converted AS (%(converted)s),
             days AS (
                 -- a day is a purchase when it has a deal that is not a refund
                 SELECT partner_id, company_id, deal_date,
@@ -433,7 +510,9 @@ class CrmCustomerProfile(models.Model):
               FULL JOIN opportunities o
                 ON o.partner_id = c.partner_id AND o.company_id = c.company_id
             """,
-            converted=self._converted_deals_sql(company_ids, today, partner_ids),
+            leads=self._lead_rows_sql(company_ids, partner_ids),
+            source=self._deal_source_sql(company_ids, partner_ids),
+            converted=self._convert_deals_sql(SQL("deals"), today),
             opportunities=self._opportunity_source_sql(company_ids, partner_ids),
         )
 
@@ -460,24 +539,40 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
-    def _get_campaign_attributed_ids(self, profile_ids, today):
-        """Profiles among ``profile_ids`` whose comeback a campaign can claim:
-        treated members, contacted by a step, inside their outcome window."""
-        self.env["crm.retention.campaign.member"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT DISTINCT profile_id FROM crm_retention_campaign_member
-                 WHERE profile_id = ANY(%s) AND member_group = 'treated'
-                   AND contacted_date IS NOT NULL
-                   AND enrol_date <= %s AND window_end_date >= %s
-                """,
-                list(profile_ids),
-                today,
-                today,
-            )
+    def _campaign_attributed_sql(self, profile_id, today):
+        """SQL condition: the profile ``profile_id`` (an SQL expression) is in
+        a campaign that can claim its comeback, i.e. a treated member,
+        contacted by a step, inside its outcome window on ``today``.
+
+        Both stage writers use it (the batch upsert of the recompute and
+        ``_evaluate_stages``), so a comeback is credited the same way
+        whichever path finds it.
+        """
+        return SQL(
+            """EXISTS (
+                SELECT 1 FROM crm_retention_campaign_member cm
+                 WHERE cm.profile_id = %(profile)s AND cm.member_group = 'treated'
+                   AND cm.contacted_date IS NOT NULL
+                   AND cm.enrol_date <= %(today)s AND cm.window_end_date >= %(today)s
+            )""",
+            profile=profile_id,
+            today=today,
         )
-        return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _history_reason_sql(self, profile_id, stage_kind, reason, today):
+        """The history reason of a stage change: "campaign" for a comeback
+        (Won back / Active) that a campaign can claim, else ``reason``."""
+        self.env["crm.retention.campaign.member"].flush_model(
+            ["profile_id", "member_group", "contacted_date", "enrol_date", "window_end_date"]
+        )
+        return SQL(
+            "CASE WHEN %(kind)s IN ('won_back', 'active') AND %(attributed)s "
+            "THEN 'campaign' ELSE %(reason)s END",
+            kind=stage_kind,
+            attributed=self._campaign_attributed_sql(profile_id, today),
+            reason=reason,
+        )
 
     @api.model
     def _write_batch(self, company, model, frame, today, reset_partner_ids=None, reset_range=None):
@@ -491,87 +586,257 @@ class CrmCustomerProfile(models.Model):
         """
         cr = self.env.cr
         settings = self.env["crm.retention.model"]._get_settings()
-        lapsed = self._get_lapsed_dates(company, frame["partner_id"].tolist())
-        metrics = lifecycle.compute_metrics(
-            frame,
-            today=today,
-            params=model._get_params(),
-            typical_interval_days=model.typical_interval_days or settings["default_interval_days"],
-            lapsed_dates=lapsed,
-            settings=settings,
-        )
-        metrics["company_id"] = company.id
-        # write through a temp table filled with COPY (one round trip per batch);
-        # no column defaults (CREATE TABLE AS): COPY must not draw profile ids
+        if "lapsed_date" in frame:
+            known = frame["lapsed_date"].notna()
+            lapsed = dict(zip(frame["partner_id"][known], frame["lapsed_date"][known], strict=True))
+        else:
+            lapsed = self._get_lapsed_dates(company, frame["partner_id"].tolist())
+        with self._timed("metrics (numpy)"):
+            metrics = lifecycle.compute_metrics(
+                frame,
+                today=today,
+                params=model._get_params(),
+                typical_interval_days=model.typical_interval_days
+                or settings["default_interval_days"],
+                lapsed_dates=lapsed,
+                settings=settings,
+            )
+            metrics["company_id"] = company.id
+        with self._timed("COPY batch"):
+            self._copy_batch(metrics)
+        cases, inline = self._stage_cases(company)
+        with self._timed("write profiles, stages, history"):
+            if inline:
+                # the usual case: the rules read the profile's own columns, so
+                # they are evaluated on the batch's new values inside the write
+                self._upsert_batch(cases, today)
+                profile_ids = []
+            else:
+                self._upsert_batch(None, today)
+                cr.execute(
+                    "SELECT p.id FROM crm_customer_profile p JOIN crm_retention_batch b "
+                    "ON p.partner_id = b.partner_id AND p.company_id = b.company_id"
+                )
+                profile_ids = [row[0] for row in cr.fetchall()]
+        with self._timed("reset customers without deals"):
+            profile_ids += self._reset_absent(company, today, reset_partner_ids, reset_range)
+            self.invalidate_model()
+            self._evaluate_stages(company, profile_ids, today)
+
+    @api.model
+    def _copy_batch(self, metrics):
+        """Load the batch's metrics into the temp table crm_retention_batch.
+
+        Binary COPY of fixed-width columns built with numpy: formatting a
+        CSV (pandas ``to_csv``) cost more than the whole profile write. The
+        table holds raw values (int4, float8, dates as days since 1970 with
+        ``BATCH_NULL_DATE`` for none, selections as their index);
+        ``_batch_value_sql`` turns them into the profile's types.
+        """
+        cr = self.env.cr
+        columns = ["partner_id", "company_id", *METRIC_COLUMNS]
         cr.execute(
             SQL(
-                "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch ON COMMIT DROP AS "
-                "SELECT partner_id, company_id, %s FROM crm_customer_profile WITH NO DATA",
-                SQL(", ").join(SQL.identifier(c) for c in METRIC_COLUMNS),
+                "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch (%s) ON COMMIT DROP",
+                SQL(", ").join(
+                    # the types are this module's constants
+                    SQL("%s %s", SQL.identifier(c), SQL(BATCH_TYPES[self._batch_kind(c)][0]))
+                    for c in columns
+                ),
             )
         )
         cr.execute("TRUNCATE crm_retention_batch")
-        columns = ["partner_id", "company_id", *METRIC_COLUMNS]
         if len(metrics):
-            buf = io.StringIO()
-            metrics[columns].to_csv(buf, index=False, header=False, na_rep="\\N")
-            buf.seek(0)
+            dtype = [("count", ">i2")]
+            for c in columns:
+                dtype += [(f"{c}__len", ">i4"), (c, BATCH_TYPES[self._batch_kind(c)][1])]
+            rows = np.empty(len(metrics), dtype=dtype)
+            rows["count"] = len(columns)
+            for c in columns:
+                kind = self._batch_kind(c)
+                rows[f"{c}__len"] = rows.dtype[c].itemsize
+                values = metrics[c]
+                if kind == "date":
+                    days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+                    rows[c] = np.where(np.isnat(days), BATCH_NULL_DATE, days.astype(np.int64))
+                elif kind == "selection":
+                    keys = [key for key, _label in self._fields[c].selection]
+                    rows[c] = pd.Categorical(values, categories=keys).codes
+                else:
+                    rows[c] = values.to_numpy()
+            header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
             # column names are this module's constants, not user input
             cr.copy_expert(
-                f"COPY crm_retention_batch ({', '.join(columns)}) "
-                "FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                buf,
+                f"COPY crm_retention_batch ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)",
+                io.BytesIO(header + rows.tobytes() + b"\xff\xff"),
             )
-        # an index and fresh statistics: right after a first run's inserts
-        # the planner takes the profiles for empty and anti-joins them with
-        # the batch by nested loops, which without index cost minutes
+        # an index and fresh statistics, so the planner joins the batch to the
+        # profiles by hash or index, never by nested loops over a seq scan
         cr.execute(
             "CREATE INDEX IF NOT EXISTS crm_retention_batch_partner_idx "
             "ON crm_retention_batch (partner_id)"
         )
         cr.execute("ANALYZE crm_retention_batch")
+
+    @api.model
+    def _batch_kind(self, column):
+        field = self._fields[column]
+        if field.type in ("integer", "many2one"):
+            return "integer"
+        if field.type in ("float", "monetary"):
+            return "float"
+        return field.type  # date, selection
+
+    @api.model
+    def _batch_value_sql(self, column, alias="b"):
+        """The batch table's raw ``column`` in the profile's type."""
+        value = SQL.identifier(alias, column)
+        kind = self._batch_kind(column)
+        if kind == "date":
+            return SQL("DATE '1970-01-01' + NULLIF(%s, %s)", value, BATCH_NULL_DATE)
+        if kind == "float":
+            return SQL("%s::numeric", value)
+        if kind == "selection":
+            keys = [key for key, _label in self._fields[column].selection]
+            return SQL("(%s::varchar[])[%s + 1]", keys, value)
+        return value
+
+    @api.model
+    def _upsert_batch(self, cases, today, reason="rule"):
+        """Write the batch table into the profiles in one statement: update
+        the existing profiles whose metrics or stage change, insert the new
+        ones, and, when ``cases`` (the company's stage rules, see
+        ``_stage_cases``) are given, set their stage in the same row write and
+        log each change (history row, chatter note, partner's stage mirror).
+
+        One write per profile and none for unchanged ones: the daily run
+        rewrites only customers whose values moved (``metrics_date`` alone
+        does not count), and those rewrites are HOT updates (no indexed
+        column changes, free space kept by the table's fillfactor).
+        """
+        now = fields.Datetime.now()
         uid = self.env.uid
-        col_list = SQL(", ").join(SQL.identifier(c) for c in columns)
-        updates = SQL(", ").join(
-            SQL("%s = b.%s", SQL.identifier(c), SQL.identifier(c)) for c in METRIC_COLUMNS
+        columns = [
+            name
+            for name, field in self._fields.items()
+            if field.store and field.column_type and name != "id"
+        ]
+        batch_columns = {"partner_id", "company_id", *METRIC_COLUMNS}
+        # the profile as it will be: a row alias named like the table, so the
+        # rules' WHERE clauses (crm_customer_profile.col) read the new values
+        current = SQL(", ").join(
+            SQL(
+                "%s AS %s",
+                self._batch_value_sql(name) if name in batch_columns else SQL.identifier("p", name),
+                SQL.identifier(name),
+            )
+            for name in ["id", *columns]
         )
-        # update existing profiles, then insert the new ones (an upsert would
-        # draw a sequence value per row even when it updates)
-        cr.execute(
+        rule_stage = SQL("CASE %s END", SQL(" ").join(cases)) if cases else SQL("NULL::integer")
+        compared = [c for c in METRIC_COLUMNS if c != "metrics_date"]
+        metric_set = SQL(", ").join(
+            SQL("%s = r.%s", SQL.identifier(c), SQL.identifier(c)) for c in METRIC_COLUMNS
+        )
+        metric_cols = SQL(", ").join(SQL.identifier(c) for c in METRIC_COLUMNS)
+        metric_vals = SQL(", ").join(SQL.identifier("r", c) for c in METRIC_COLUMNS)
+        History = self.env["crm.lifecycle.history"]
+        self.env.cr.execute(
             SQL(
                 """
-                UPDATE crm_customer_profile p
-                   SET %(updates)s, write_uid = %(uid)s, write_date = now() at time zone 'UTC'
-                  FROM crm_retention_batch b
-                 WHERE p.partner_id = b.partner_id AND p.company_id = b.company_id
-                RETURNING p.id
+                WITH ruled AS (
+                    SELECT crm_customer_profile.*,
+                           CASE WHEN COALESCE(crm_customer_profile.stage_locked, false)
+                                THEN crm_customer_profile.stage_id
+                                ELSE COALESCE(%(rule_stage)s, crm_customer_profile.stage_id)
+                           END AS new_stage
+                      FROM (SELECT %(current)s
+                              FROM crm_retention_batch b
+                              LEFT JOIN crm_customer_profile p
+                                ON p.partner_id = b.partner_id AND p.company_id = b.company_id
+                           ) AS crm_customer_profile
+                ),
+                updated AS (
+                    UPDATE crm_customer_profile p
+                       SET %(metric_set)s,
+                           stage_id = r.new_stage,
+                           stage_kind = s.kind,
+                           stage_date = CASE WHEN r.new_stage IS DISTINCT FROM r.stage_id
+                                             THEN %(now)s ELSE p.stage_date END,
+                           lapsed_date = CASE WHEN r.new_stage IS DISTINCT FROM r.stage_id
+                                               AND s.kind IN ('at_risk', 'lost')
+                                               AND COALESCE(os.kind, '') NOT IN ('at_risk', 'lost')
+                                              THEN %(today)s ELSE p.lapsed_date END,
+                           write_uid = %(uid)s, write_date = %(now)s
+                      FROM ruled r
+                      LEFT JOIN crm_lifecycle_stage s ON s.id = r.new_stage
+                      LEFT JOIN crm_lifecycle_stage os ON os.id = r.stage_id
+                     WHERE p.id = r.id
+                       AND ((%(old)s) IS DISTINCT FROM (%(new)s)
+                            OR r.new_stage IS DISTINCT FROM r.stage_id)
+                 RETURNING p.id, p.partner_id, p.company_id, r.stage_id AS from_stage_id,
+                           r.new_stage AS stage_id, r.stage_date AS old_date
+                ),
+                inserted AS (
+                    INSERT INTO crm_customer_profile
+                           (partner_id, company_id, %(metric_cols)s, stage_id, stage_kind,
+                            stage_date, stage_locked, lapsed_date,
+                            create_uid, create_date, write_uid, write_date)
+                    SELECT r.partner_id, r.company_id, %(metric_vals)s, r.new_stage, s.kind,
+                           CASE WHEN r.new_stage IS NOT NULL THEN %(now)s END, false,
+                           CASE WHEN s.kind IN ('at_risk', 'lost') THEN %(today)s END,
+                           %(uid)s, %(now)s, %(uid)s, %(now)s
+                      FROM ruled r
+                      LEFT JOIN crm_lifecycle_stage s ON s.id = r.new_stage
+                     WHERE r.id IS NULL
+                 RETURNING id, partner_id, company_id, stage_id
+                ),
+                changes AS (
+                    SELECT id, partner_id, company_id, from_stage_id, stage_id, old_date
+                      FROM updated WHERE stage_id IS DISTINCT FROM from_stage_id
+                     UNION ALL
+                    SELECT id, partner_id, company_id, NULL::integer, stage_id, NULL::timestamp
+                      FROM inserted WHERE stage_id IS NOT NULL
+                ),
+                history AS (
+                    INSERT INTO crm_lifecycle_history
+                           (profile_id, partner_id, company_id, from_stage_id, stage_id, date,
+                            reason, user_id, duration_days,
+                            create_uid, create_date, write_uid, write_date)
+                    SELECT ch.id, ch.partner_id, ch.company_id, ch.from_stage_id, ch.stage_id,
+                           %(now)s, %(reason)s, %(uid)s,
+                           COALESCE(EXTRACT(EPOCH FROM (%(now)s - ch.old_date)) / 86400.0, 0),
+                           %(uid)s, %(now)s, %(uid)s, %(now)s
+                      FROM changes ch
+                      LEFT JOIN crm_lifecycle_stage cs ON cs.id = ch.stage_id
+                 RETURNING partner_id, from_stage_id, stage_id, reason, date
+                ),
+                messages AS (%(messages)s),
+                mirror AS (%(mirror)s)
+                SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted),
+                       (SELECT count(*) FROM changes)
                 """,
-                updates=updates,
+                current=current,
+                rule_stage=rule_stage,
+                metric_set=metric_set,
+                metric_cols=metric_cols,
+                metric_vals=metric_vals,
+                old=SQL(", ").join(SQL.identifier("p", c) for c in compared),
+                new=SQL(", ").join(SQL.identifier("r", c) for c in compared),
+                now=now,
+                today=today,
                 uid=uid,
+                # a comeback inside a campaign's window is the campaign's
+                reason=self._history_reason_sql(SQL("ch.id"), SQL("cs.kind"), reason, today),
+                messages=History._partner_message_sql(SQL("history")),
+                mirror=self._partner_stage_sql(SQL("changes")),
             )
         )
-        profile_ids = [row[0] for row in cr.fetchall()]
-        cr.execute(
-            SQL(
-                """
-                INSERT INTO crm_customer_profile
-                       (%(cols)s, stage_locked, create_uid, create_date, write_uid, write_date)
-                SELECT %(cols)s, false, %(uid)s, now() at time zone 'UTC',
-                       %(uid)s, now() at time zone 'UTC'
-                  FROM crm_retention_batch b
-                 WHERE NOT EXISTS (
-                       SELECT 1 FROM crm_customer_profile p
-                        WHERE p.partner_id = b.partner_id AND p.company_id = b.company_id)
-                RETURNING id
-                """,
-                cols=col_list,
-                uid=uid,
-            )
-        )
-        profile_ids += [row[0] for row in cr.fetchall()]
-        profile_ids += self._reset_absent(company, frame, today, reset_partner_ids, reset_range)
+        counts = self.env.cr.fetchone()
         self.invalidate_model()
-        self._evaluate_stages(company, profile_ids, today)
+        History.invalidate_model()
+        self.env["mail.message"].invalidate_model()
+        self.env["res.partner"].invalidate_model(["lifecycle_stage_id", "message_ids"])
+        return counts
 
     @api.model
     def _get_lapsed_dates(self, company, partner_ids):
@@ -588,7 +853,7 @@ class CrmCustomerProfile(models.Model):
         return dict(self.env.cr.fetchall())
 
     @api.model
-    def _reset_absent(self, company, frame, today, reset_partner_ids, reset_range):
+    def _reset_absent(self, company, today, reset_partner_ids, reset_range):
         """Zero the metrics of profiles whose customer has no deal left."""
         if reset_partner_ids is None and reset_range is None:
             return []
@@ -625,6 +890,57 @@ class CrmCustomerProfile(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
+    def _stage_cases(self, company, profile_ids=None):
+        """The company's stage rules as ``WHEN condition THEN stage_id`` SQL
+        clauses, in sequence, and whether they can be evaluated inline.
+
+        The ORM turns each rule domain into SQL, so any domain the widget can
+        build works. A rule on the profile's own columns is its WHERE clause
+        (alias ``crm_customer_profile``) and can be evaluated on any row
+        aliased so, such as a batch's new values ("inline"). A rule through
+        relations becomes an ``id IN (sub-select)`` over the stored profiles
+        ``profile_ids``; with such a rule the result is not inline (or, when
+        ``profile_ids`` is None, the rule is left out). A rule that is broken
+        (a field removed since) or fails in SQL is skipped and logged.
+        """
+        Profile = self.sudo().with_context(active_test=False)
+        stages = self.env["crm.lifecycle.stage"].sudo()._get_company_stages(company)
+        cases = []
+        inline = True
+        for stage in stages:
+            try:
+                domain = stage._get_rule_domain()
+                query = Profile._where_calc(domain)
+            except Exception:  # noqa: BLE001 - a rule broken by a later field change
+                _logger.exception("Skipping lifecycle stage %s: invalid rule", stage.id)
+                continue
+            if query._joins:
+                inline = False
+                if profile_ids is None:
+                    continue
+                # a rule through relations: a sub-select limited to the batch
+                query.add_where(SQL("%s = ANY(%s)", SQL.identifier(query.table, "id"), profile_ids))
+                condition = SQL(
+                    "crm_customer_profile.id IN (%s)",
+                    query.subselect(SQL.identifier(query.table, "id")),
+                )
+            else:
+                condition = query.where_clause or SQL("TRUE")
+            try:
+                # a rule can be valid Python yet fail in SQL (a bad date
+                # value): it must not block every deal of the company. LIMIT 0
+                # plans the condition (literals are cast then) without a scan.
+                with self.env.cr.savepoint(flush=False):
+                    self.env.cr.execute(
+                        SQL("SELECT 1 FROM crm_customer_profile WHERE %s LIMIT 0", condition)
+                    )
+            except Exception:  # noqa: BLE001
+                _logger.exception("Skipping lifecycle stage %s: its rule fails", stage.id)
+                continue
+            cases.append(SQL("WHEN %s THEN %s", condition, stage.id))
+        return cases, inline
+
+    @api.model
     def _evaluate_stages(self, company, profile_ids, today, reason="rule"):
         """Apply the stage rules to ``profile_ids`` in SQL and log changes.
 
@@ -641,38 +957,7 @@ class CrmCustomerProfile(models.Model):
         """
         if not profile_ids:
             return self.env["crm.lifecycle.history"]
-        Profile = self.sudo().with_context(active_test=False)
-        stages = self.env["crm.lifecycle.stage"].sudo()._get_company_stages(company)
-        cases = []
-        for stage in stages:
-            try:
-                domain = stage._get_rule_domain()
-                query = Profile._where_calc(domain)
-            except Exception:  # noqa: BLE001 - a rule broken by a later field change
-                _logger.exception("Skipping lifecycle stage %s: invalid rule", stage.id)
-                continue
-            if query._joins:
-                # a rule through relations: a sub-select limited to the batch
-                query.add_where(SQL("%s = ANY(%s)", SQL.identifier(query.table, "id"), profile_ids))
-                condition = SQL(
-                    "crm_customer_profile.id IN (%s)",
-                    query.subselect(SQL.identifier(query.table, "id")),
-                )
-            else:
-                # the usual rule on the profile's own columns: its WHERE clause
-                # (alias crm_customer_profile) goes straight into the CASE
-                condition = query.where_clause or SQL("TRUE")
-            try:
-                # a rule can be valid Python yet fail in SQL (a bad date
-                # value): it must not block every deal of the company
-                with self.env.cr.savepoint(flush=False):
-                    self.env.cr.execute(
-                        SQL("SELECT 1 FROM crm_customer_profile WHERE %s LIMIT 1", condition)
-                    )
-            except Exception:  # noqa: BLE001
-                _logger.exception("Skipping lifecycle stage %s: its rule fails", stage.id)
-                continue
-            cases.append(SQL("WHEN %s THEN %s", condition, stage.id))
+        cases, _inline = self._stage_cases(company, profile_ids)
         if not cases:
             return self.env["crm.lifecycle.history"]
         now = fields.Datetime.now()
@@ -708,8 +993,7 @@ class CrmCustomerProfile(models.Model):
                         reason, user_id, duration_days,
                         create_uid, create_date, write_uid, write_date)
                 SELECT id, partner_id, company_id, old_stage, new_stage, %(now)s,
-                       CASE WHEN id = ANY(%(campaign_ids)s) AND new_kind IN ('won_back', 'active')
-                            THEN 'campaign' ELSE %(reason)s END,
+                       %(reason)s,
                        %(uid)s,
                        COALESCE(EXTRACT(EPOCH FROM (%(now)s - old_date)) / 86400.0, 0),
                        %(uid)s, %(now)s, %(uid)s, %(now)s
@@ -720,8 +1004,9 @@ class CrmCustomerProfile(models.Model):
                 ids=profile_ids,
                 now=now,
                 today=today,
-                reason=reason,
-                campaign_ids=self._get_campaign_attributed_ids(profile_ids, today),
+                reason=self._history_reason_sql(
+                    SQL("changed.id"), SQL("changed.new_kind"), reason, today
+                ),
                 uid=self.env.uid,
             )
         )
@@ -764,37 +1049,50 @@ class CrmCustomerProfile(models.Model):
                 _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
                 model.run_state = "idle"
         if model.run_state != "running":
-            cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", work, company.id))
-            cr.execute(
-                SQL(
-                    "INSERT INTO %s (company_id, partner_id, opportunity_count, won_count, "
-                    "deal_days, first_deal_date, last_deal_date, prev_deal_date, won_revenue) "
-                    "SELECT company_id, partner_id, opportunity_count, won_count, deal_days, "
-                    "first_deal_date, last_deal_date, prev_deal_date, won_revenue FROM (%s) agg",
-                    work,
-                    self._aggregate_sql([company.id], today),
+            with self._timed("aggregate deals"):
+                cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", work, company.id))
+                # hash aggregates of a large company spill to disk with the
+                # default 4 MB; no JIT: compiling this query costs more than
+                # it saves; LOCAL: until this transaction commits
+                cr.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+                cr.execute(
+                    SQL(
+                        "INSERT INTO %s (company_id, partner_id, opportunity_count, won_count, "
+                        "deal_days, first_deal_date, last_deal_date, prev_deal_date, won_revenue) "
+                        "SELECT company_id, partner_id, opportunity_count, won_count, deal_days, "
+                        "first_deal_date, last_deal_date, prev_deal_date, won_revenue "
+                        "FROM (%s) agg",
+                        work,
+                        self._aggregate_sql([company.id], today),
+                    )
                 )
-            )
-            run_total = cr.rowcount
-            model._fit_from_work_table(today)
+                run_total = cr.rowcount
+            with self._timed("fit model"):
+                model._fit_from_work_table(today)
             model.write(
                 {"run_state": "running", "run_cursor": 0, "run_date": today, "run_total": run_total}
             )
-            self._commit_progress()
+            with self._timed("commit"):
+                self._commit_progress()
         today = model.run_date or today
         done = 0
         while True:
-            cr.execute(
-                SQL(
-                    "SELECT * FROM %s WHERE company_id = %s AND partner_id > %s "
-                    "ORDER BY partner_id LIMIT %s",
-                    work,
-                    company.id,
-                    model.run_cursor,
-                    batch_size,
+            with self._timed("read work batch"):
+                frame = self._read_frame(
+                    SQL(
+                        # a sub-select, not a join: the planner would hash
+                        # every profile of the company for each batch
+                        "SELECT w.*, (SELECT p.lapsed_date FROM crm_customer_profile p "
+                        "              WHERE p.partner_id = w.partner_id "
+                        "                AND p.company_id = w.company_id) AS lapsed_date "
+                        "FROM %s w WHERE w.company_id = %s AND w.partner_id > %s "
+                        "ORDER BY w.partner_id LIMIT %s",
+                        work,
+                        company.id,
+                        model.run_cursor,
+                        batch_size,
+                    )
                 )
-            )
-            frame = pd.DataFrame(cr.fetchall(), columns=[d.name for d in cr.description])
             last = int(frame["partner_id"].iloc[-1]) if len(frame) else None
             is_last_batch = len(frame) < batch_size
             self._write_batch(
@@ -808,11 +1106,40 @@ class CrmCustomerProfile(models.Model):
             if is_last_batch:
                 break
             model.run_cursor = last
-            self._commit_progress(done=done)
+            with self._timed("commit"):
+                self._commit_progress(done=done)
         cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", work, company.id))
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
         self._commit_progress(done=done)
         return done
+
+    @api.model
+    @contextmanager
+    def _timed(self, phase):
+        """Add the time spent in the block to ``phase`` of the
+        ``lifecycle_timings`` dict in the context, if any (the benchmark)."""
+        timings = self.env.context.get("lifecycle_timings")
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if timings is not None:
+                timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
+
+    @api.model
+    def _read_frame(self, query):
+        """Rows of ``query`` as a DataFrame, through COPY: psycopg2's row
+        tuples and Python dates cost more than parsing CSV in C (dates stay
+        ISO strings, which ``lib.lifecycle`` reads with pandas)."""
+        cr = self.env.cr
+        buf = io.StringIO()
+        cr.copy_expert(
+            f"COPY ({cr.mogrify(query.code, query.params).decode()}) TO STDOUT "
+            "WITH (FORMAT csv, HEADER)",
+            buf,
+        )
+        buf.seek(0)
+        return pd.read_csv(buf)
 
     @api.model
     def _commit_progress(self, done=0):

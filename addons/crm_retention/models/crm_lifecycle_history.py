@@ -66,6 +66,23 @@ class CrmLifecycleHistory(models.Model):
         if not self:
             return
         self.env.flush_all()
+        self.env.cr.execute(
+            self._partner_message_sql(
+                SQL(
+                    "(SELECT partner_id, from_stage_id, stage_id, reason, date "
+                    "FROM crm_lifecycle_history WHERE id = ANY(%s))",
+                    self.ids,
+                )
+            )
+        )
+        self.env["mail.message"].invalidate_model()
+        self.env["res.partner"].invalidate_model(["message_ids"])
+
+    @api.model
+    def _partner_message_sql(self, source):
+        """INSERT of one chatter note per ``source`` row (partner_id,
+        from_stage_id, stage_id, reason, date), e.g. the history rows a
+        recompute batch inserts, as a CTE of the same statement."""
         lang = self.env.lang or "en_US"
         reasons = dict(self._fields["reason"]._description_selection(self.env))
 
@@ -79,33 +96,29 @@ class CrmLifecycleHistory(models.Model):
                 SQL("COALESCE(%s.name->>%s, %s.name->>'en_US')", SQL(alias), lang, SQL(alias))
             )
 
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO mail_message (model, res_id, body, message_type, subtype_id,
-                       author_id, date, create_uid, create_date, write_uid, write_date)
-                SELECT 'res.partner', h.partner_id,
-                       '<p><span class="o_crm_lifecycle_change">' || %(label)s || '</span> '
-                       || COALESCE(%(from_name)s, %(none)s) || ' &#8594; ' || %(to_name)s
-                       || ' <small>(' || COALESCE((%(reasons)s::jsonb)->>h.reason, h.reason)
-                       || ')</small></p>',
-                       'notification', %(subtype)s, %(author)s, h.date,
-                       %(uid)s, h.date, %(uid)s, h.date
-                  FROM crm_lifecycle_history h
-                  JOIN crm_lifecycle_stage ts ON ts.id = h.stage_id
-                  LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
-                 WHERE h.id = ANY(%(ids)s) AND h.partner_id IS NOT NULL
-                """,
-                label=self.env._("Lifecycle stage:"),
-                from_name=stage_name("fs"),
-                to_name=stage_name("ts"),
-                none=self.env._("none"),
-                reasons=json.dumps(reasons),
-                subtype=self.env.ref("mail.mt_note").id,
-                author=self.env.ref("base.partner_root").id,
-                uid=self.env.uid,
-                ids=self.ids,
-            )
+        return SQL(
+            """
+            INSERT INTO mail_message (model, res_id, body, message_type, subtype_id,
+                   author_id, date, create_uid, create_date, write_uid, write_date)
+            SELECT 'res.partner', h.partner_id,
+                   '<p><span class="o_crm_lifecycle_change">' || %(label)s || '</span> '
+                   || COALESCE(%(from_name)s, %(none)s) || ' &#8594; ' || %(to_name)s
+                   || ' <small>(' || COALESCE((%(reasons)s::jsonb)->>h.reason, h.reason)
+                   || ')</small></p>',
+                   'notification', %(subtype)s, %(author)s, h.date,
+                   %(uid)s, h.date, %(uid)s, h.date
+              FROM %(source)s h
+              JOIN crm_lifecycle_stage ts ON ts.id = h.stage_id
+              LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
+             WHERE h.partner_id IS NOT NULL
+            """,
+            label=self.env._("Lifecycle stage:"),
+            from_name=stage_name("fs"),
+            to_name=stage_name("ts"),
+            none=self.env._("none"),
+            reasons=json.dumps(reasons),
+            subtype=self.env.ref("mail.mt_note").id,
+            author=self.env.ref("base.partner_root").id,
+            uid=self.env.uid,
+            source=source,
         )
-        self.env["mail.message"].invalidate_model()
-        self.env["res.partner"].invalidate_model(["message_ids"])
