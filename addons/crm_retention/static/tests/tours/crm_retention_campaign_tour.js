@@ -58,10 +58,6 @@ registry.category("web_tour.tours").add("crm_retention_campaign_tour", {
             run: "edit 10",
         },
         {
-            content: "the offer reads 10 %",
-            trigger: ".o_form_view .o_field_widget[name=offer_description]:contains('10')",
-        },
-        {
             content: "launch",
             trigger: ".o_form_view .o_form_statusbar button[name=action_open_launch_wizard]",
             run: "click",
