@@ -311,6 +311,8 @@ class TestCampaignOutcome(CampaignCase):
             )
 
     def test_deal_in_window_retains_and_moves_stage_with_campaign_reason(self):
+        # the incremental path: winning the lead refreshes the customer at
+        # once (_recompute_partners, the recompute's batch statement)
         campaign = self._campaign(control_share=0.0, offer_type="percentage", offer_value=10,
                                   cost_per_member=5)  # fmt: skip
         members = self._launch(campaign)
@@ -330,6 +332,9 @@ class TestCampaignOutcome(CampaignCase):
         self.assertFalse(member.next_step_id, "no more steps for a retained customer")
 
     def test_comeback_found_by_full_recompute_is_credited_to_campaign(self):
+        # the nightly path: deals the incremental refresh did not see (an
+        # import) are found by the full recompute, whose batch statement
+        # writes the history itself
         campaign = self._campaign(control_share=0.5)
         members = self._launch(campaign)
         self._run_steps()
