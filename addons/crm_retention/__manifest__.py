@@ -1,13 +1,14 @@
 {
     "name": "CRM Customer Retention",
-    "summary": "Customer lifecycle stages, stage history and a BG/NBD churn model "
-    "(P(alive), expected purchases, CLV) computed from won deals",
-    "version": "18.0.1.0.0",
+    "summary": "Customer lifecycle stages, stage history, a BG/NBD churn model "
+    "(P(alive), expected purchases, CLV) and retention campaigns measured against "
+    "a control group",
+    "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
     "website": "https://example.com/crm-retention-suite",
-    "depends": ["crm"],
+    "depends": ["crm", "sms", "utm"],
     "external_dependencies": {"python": ["numpy", "scipy", "pandas"]},
     "data": [
         "security/crm_retention_security.xml",
@@ -15,15 +16,19 @@
         "data/crm_lifecycle_stage_data.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
+        "data/mail_template_data.xml",
+        "wizards/crm_retention_campaign_launch_views.xml",
         "views/crm_lifecycle_stage_views.xml",
         "views/crm_lifecycle_history_views.xml",
         "views/crm_customer_profile_views.xml",
         "views/crm_retention_model_views.xml",
+        "views/crm_retention_campaign_views.xml",
+        "views/crm_retention_campaign_member_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/crm_retention_menus.xml",
     ],
-    "demo": ["demo/crm_retention_demo.xml"],
+    "demo": ["demo/crm_retention_demo.xml", "demo/crm_retention_campaign_demo.xml"],
     "assets": {
         "web.assets_tests": ["crm_retention/static/tests/tours/**/*"],
     },

@@ -13,7 +13,7 @@ class CrmKpiCohort(models.Model):
     One row per (company, salesperson, team, cohort month, months since):
     the customers whose first won deal fell in the cohort month and, of
     them, those who bought again ``months_since`` months later. Computed by
-    ``lib.cohort`` (pandas) from ``crm.customer.profile._standalone_deal_source_sql``
+    ``lib.cohort`` (pandas) from ``crm.customer.profile._deal_rows_sql``
     and rewritten per company by ``_refresh`` (daily cron, "Refresh" button).
     The retention share of a group is sum(buying) / sum(cohort size).
     """
@@ -63,7 +63,7 @@ class CrmKpiCohort(models.Model):
         self.env.flush_all()
         cr = self.env.cr
         for company in companies:
-            source = self.env["crm.customer.profile"]._standalone_deal_source_sql([company.id])
+            source = self.env["crm.customer.profile"]._deal_rows_sql([company.id])
             # why SQL: every won deal of the company, with the customer's slice
             # (0 = no salesperson / team: integer keys for the pandas group-by)
             cr.execute(

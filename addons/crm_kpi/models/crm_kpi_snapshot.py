@@ -244,7 +244,7 @@ class CrmKpiSnapshot(models.Model):
                 active=ACTIVE_KINDS,
             )
         Profile = self.env["crm.customer.profile"]
-        deals = Profile._standalone_deal_source_sql([company.id])
+        deals = Profile._deal_rows_sql([company.id])
         # the source restricted to the customer of the outer row: an index walk
         partner_deals = SQL("SELECT * FROM (%s) src WHERE src.partner_id = dd.partner_id", deals)
         return SQL(

@@ -374,26 +374,14 @@ class CrmCustomerProfile(models.Model):
 
         The default reads the won opportunities from the ``leads`` CTE of
         ``_aggregate_sql`` (see ``_lead_rows_sql``), so it is only valid
-        inside that query. Amounts may be in any currency: they are
+        inside a query that defines it; elsewhere read ``_deal_rows_sql``
+        (or ``_converted_deals_sql`` for amounts in the company currency). Amounts may be in any currency: they are
         converted to the company currency at the deal date by the caller. A
         won opportunity without closing date counts at its last stage
         change; without amount it counts as a deal worth 0.
         """
         return SQL(
             "SELECT partner_id, company_id, deal_date, amount, currency_id FROM leads WHERE is_deal"
-        )
-
-    @api.model
-    def _standalone_deal_source_sql(self, company_ids, partner_ids=None):
-        """The deal source as a query of its own, for readers outside
-        ``_aggregate_sql`` (KPI snapshots, cohorts, campaign outcomes): it
-        brings its own ``leads`` CTE, so overrides of ``_deal_source_sql``
-        apply everywhere. Rows as ``_deal_source_sql``, amounts unconverted.
-        """
-        return SQL(
-            "WITH leads AS (%s) %s",
-            self._lead_rows_sql(company_ids, partner_ids),
-            self._deal_source_sql(company_ids, partner_ids),
         )
 
     @api.model
@@ -407,14 +395,23 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
-    def _aggregate_sql(self, company_ids, today, partner_ids=None):
-        """One row per (customer, company) with the deal aggregates.
+    def _deal_rows_sql(self, company_ids, partner_ids=None):
+        """The deal source (``_deal_source_sql``) as a query valid on its
+        own: it brings its own ``leads`` CTE. For readers outside the
+        lifecycle aggregate (KPI reports, campaign outcomes)."""
+        return SQL(
+            "WITH leads AS (%s) %s",
+            self._lead_rows_sql(company_ids, partner_ids),
+            self._deal_source_sql(company_ids, partner_ids),
+        )
 
-        Deals are first folded per day (same-day deals are one purchase for
-        the model), amounts converted to the company currency at the deal
-        date with the company's rates. crm_lead is scanned once: its rows
-        are materialized (``leads``) and read by both the deal source and
-        the opportunity count.
+    @api.model
+    def _convert_deals_sql(self, deals, today):
+        """SELECT of ``(partner_id, company_id, deal_date, amount)`` from the
+        relation ``deals`` (rows of ``_deal_source_sql``) with the amount in
+        the company currency, converted at the deal date with the company's
+        rates. The one conversion of the module: the lifecycle aggregate and
+        campaign outcomes both use it, so a deal counts the same everywhere.
         """
 
         def rate(currency):
@@ -429,25 +426,61 @@ class CrmCustomerProfile(models.Model):
 
         return SQL(
             """
+            SELECT d.partner_id, d.company_id, d.deal_date,
+                   CASE WHEN d.currency_id IS NULL OR d.currency_id = c.currency_id
+                        THEN d.amount
+                        -- rate lookups only for deals in another currency
+                        -- (CASE evaluates its sub-selects lazily)
+                        ELSE d.amount * COALESCE(%(to_rate)s, 1) / COALESCE(%(from_rate)s, 1)
+                   END AS amount
+              FROM (
+                    -- clamp: a typo like year 0201 must not break the numpy dates
+                    SELECT partner_id, company_id, amount, currency_id,
+                           LEAST(GREATEST(deal_date, DATE '1900-01-01'), %(today)s)
+                               AS deal_date
+                      FROM %(deals)s
+                   ) d
+              JOIN res_company c ON c.id = d.company_id
+            """,
+            deals=deals,
+            today=today,
+            from_rate=rate(SQL("d.currency_id")),
+            to_rate=rate(SQL("c.currency_id")),
+        )
+
+    @api.model
+    def _converted_deals_sql(self, company_ids, today, partner_ids=None):
+        """Deal rows ``(partner_id, company_id, deal_date, amount)``, amounts
+        in the company currency (see ``_convert_deals_sql``), as a query
+        valid on its own (it builds its own ``leads`` CTE). Used by campaign
+        outcomes; the lifecycle aggregate shares its ``leads`` scan with the
+        opportunity count instead but converts the same way."""
+        return SQL(
+            """
+            WITH leads AS (%(leads)s),
+            deals AS (%(source)s)
+            %(converted)s
+            """,
+            leads=self._lead_rows_sql(company_ids, partner_ids),
+            source=self._deal_source_sql(company_ids, partner_ids),
+            converted=self._convert_deals_sql(SQL("deals"), today),
+        )
+
+    @api.model
+    def _aggregate_sql(self, company_ids, today, partner_ids=None):
+        """One row per (customer, company) with the deal aggregates.
+
+        Deals are first folded per day (same-day deals are one purchase for
+        the model), amounts converted to the company currency at the deal
+        date with the company's rates (``_convert_deals_sql``). crm_lead is
+        scanned once: its rows are materialized (``leads``) and read by both
+        the deal source and the opportunity count.
+        """
+        return SQL(
+            """
             WITH leads AS MATERIALIZED (%(leads)s),
             deals AS (%(source)s),
-            converted AS (
-                SELECT d.partner_id, d.company_id, d.deal_date,
-                       CASE WHEN d.currency_id IS NULL OR d.currency_id = c.currency_id
-                            THEN d.amount
-                            -- rate lookups only for deals in another currency
-                            -- (CASE evaluates its sub-selects lazily)
-                            ELSE d.amount * COALESCE(%(to_rate)s, 1) / COALESCE(%(from_rate)s, 1)
-                       END AS amount
-                  FROM (
-                        -- clamp: a typo like year 0201 must not break the numpy dates
-                        SELECT partner_id, company_id, amount, currency_id,
-                               LEAST(GREATEST(deal_date, DATE '1900-01-01'), %(today)s)
-                                   AS deal_date
-                          FROM deals
-                       ) d
-                  JOIN res_company c ON c.id = d.company_id
-            ),
+            converted AS (%(converted)s),
             days AS (
                 -- a day is a purchase when it has a deal that is not a refund
                 SELECT partner_id, company_id, deal_date,
@@ -479,10 +512,8 @@ class CrmCustomerProfile(models.Model):
             """,
             leads=self._lead_rows_sql(company_ids, partner_ids),
             source=self._deal_source_sql(company_ids, partner_ids),
+            converted=self._convert_deals_sql(SQL("deals"), today),
             opportunities=self._opportunity_source_sql(company_ids, partner_ids),
-            today=today,
-            from_rate=rate(SQL("d.currency_id")),
-            to_rate=rate(SQL("c.currency_id")),
         )
 
     @api.model
@@ -502,6 +533,46 @@ class CrmCustomerProfile(models.Model):
         )
         model = self.env["crm.retention.model"]._get_for_company(company)
         self._write_batch(company, model, frame, today, reset_partner_ids=commercial)
+        # a deal won during a campaign's outcome window retains its member now
+        self.env["crm.retention.campaign.member"].sudo()._refresh_outcomes(
+            company=company, partner_ids=commercial, today=today
+        )
+
+    @api.model
+    def _campaign_attributed_sql(self, profile_id, today):
+        """SQL condition: the profile ``profile_id`` (an SQL expression) is in
+        a campaign that can claim its comeback, i.e. a treated member,
+        contacted by a step, inside its outcome window on ``today``.
+
+        Both stage writers use it (the batch upsert of the recompute and
+        ``_evaluate_stages``), so a comeback is credited the same way
+        whichever path finds it.
+        """
+        return SQL(
+            """EXISTS (
+                SELECT 1 FROM crm_retention_campaign_member cm
+                 WHERE cm.profile_id = %(profile)s AND cm.member_group = 'treated'
+                   AND cm.contacted_date IS NOT NULL
+                   AND cm.enrol_date <= %(today)s AND cm.window_end_date >= %(today)s
+            )""",
+            profile=profile_id,
+            today=today,
+        )
+
+    @api.model
+    def _history_reason_sql(self, profile_id, stage_kind, reason, today):
+        """The history reason of a stage change: "campaign" for a comeback
+        (Won back / Active) that a campaign can claim, else ``reason``."""
+        self.env["crm.retention.campaign.member"].flush_model(
+            ["profile_id", "member_group", "contacted_date", "enrol_date", "window_end_date"]
+        )
+        return SQL(
+            "CASE WHEN %(kind)s IN ('won_back', 'active') AND %(attributed)s "
+            "THEN 'campaign' ELSE %(reason)s END",
+            kind=stage_kind,
+            attributed=self._campaign_attributed_sql(profile_id, today),
+            reason=reason,
+        )
 
     @api.model
     def _write_batch(self, company, model, frame, today, reset_partner_ids=None, reset_range=None):
@@ -731,11 +802,12 @@ class CrmCustomerProfile(models.Model):
                            (profile_id, partner_id, company_id, from_stage_id, stage_id, date,
                             reason, user_id, duration_days,
                             create_uid, create_date, write_uid, write_date)
-                    SELECT id, partner_id, company_id, from_stage_id, stage_id, %(now)s,
-                           %(reason)s, %(uid)s,
-                           COALESCE(EXTRACT(EPOCH FROM (%(now)s - old_date)) / 86400.0, 0),
+                    SELECT ch.id, ch.partner_id, ch.company_id, ch.from_stage_id, ch.stage_id,
+                           %(now)s, %(reason)s, %(uid)s,
+                           COALESCE(EXTRACT(EPOCH FROM (%(now)s - ch.old_date)) / 86400.0, 0),
                            %(uid)s, %(now)s, %(uid)s, %(now)s
-                      FROM changes
+                      FROM changes ch
+                      LEFT JOIN crm_lifecycle_stage cs ON cs.id = ch.stage_id
                  RETURNING partner_id, from_stage_id, stage_id, reason, date
                 ),
                 messages AS (%(messages)s),
@@ -753,7 +825,8 @@ class CrmCustomerProfile(models.Model):
                 now=now,
                 today=today,
                 uid=uid,
-                reason=reason,
+                # a comeback inside a campaign's window is the campaign's
+                reason=self._history_reason_sql(SQL("ch.id"), SQL("cs.kind"), reason, today),
                 messages=History._partner_message_sql(SQL("history")),
                 mirror=self._partner_stage_sql(SQL("changes")),
             )
@@ -871,6 +944,11 @@ class CrmCustomerProfile(models.Model):
     def _evaluate_stages(self, company, profile_ids, today, reason="rule"):
         """Apply the stage rules to ``profile_ids`` in SQL and log changes.
 
+        A customer that comes back (Won back / Active) while it is in the
+        outcome window of a retention campaign that contacted it gets the
+        history reason "campaign" instead of ``reason``: the campaign, not
+        the rule, is what the history then credits.
+
         The stages of the company are tried in sequence: the ORM turns each
         rule domain into SQL (so any domain the widget can build works) and
         the conditions are combined into one ``CASE WHEN rule THEN stage``
@@ -907,14 +985,16 @@ class CrmCustomerProfile(models.Model):
                       LEFT JOIN crm_lifecycle_stage os ON os.id = t.old_stage
                      WHERE p.id = t.id AND t.new_stage IS DISTINCT FROM t.old_stage
                        AND t.new_stage IS NOT NULL
-                 RETURNING p.id, p.partner_id, p.company_id, t.old_stage, t.new_stage, t.old_date
+                 RETURNING p.id, p.partner_id, p.company_id, t.old_stage, t.new_stage, t.old_date,
+                           s.kind AS new_kind
                 )
                 INSERT INTO crm_lifecycle_history
                        (profile_id, partner_id, company_id, from_stage_id, stage_id, date,
                         reason, user_id, duration_days,
                         create_uid, create_date, write_uid, write_date)
                 SELECT id, partner_id, company_id, old_stage, new_stage, %(now)s,
-                       %(reason)s, %(uid)s,
+                       %(reason)s,
+                       %(uid)s,
                        COALESCE(EXTRACT(EPOCH FROM (%(now)s - old_date)) / 86400.0, 0),
                        %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM changed
@@ -924,7 +1004,9 @@ class CrmCustomerProfile(models.Model):
                 ids=profile_ids,
                 now=now,
                 today=today,
-                reason=reason,
+                reason=self._history_reason_sql(
+                    SQL("changed.id"), SQL("changed.new_kind"), reason, today
+                ),
                 uid=self.env.uid,
             )
         )

@@ -24,6 +24,12 @@ class ResPartner(models.Model):
         help="The customer's lifecycle stage in the current company. Retention managers "
         "can move the customer to another stage: the stage is then pinned.",
     )
+    retention_opt_out = fields.Boolean(
+        string="No Retention Campaigns",
+        copy=False,
+        help="The customer asked not to receive retention offers: campaigns list it as "
+        "excluded and never message it.",
+    )
     retention_profile_id = fields.Many2one(
         "crm.customer.profile",
         compute="_compute_retention_profile_id",

@@ -1,1 +1,11 @@
-from . import test_clv, test_lifecycle, test_recompute, test_security, test_ui
+from . import (
+    test_campaign,
+    test_campaign_lib,
+    test_campaign_security,
+    test_campaign_ui,
+    test_clv,
+    test_lifecycle,
+    test_recompute,
+    test_security,
+    test_ui,
+)

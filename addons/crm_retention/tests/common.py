@@ -85,3 +85,79 @@ class RetentionCase(TransactionCase):
 
     def _recompute(self, **kw):
         return self.Profile.sudo()._recompute_company(self.company, today=TODAY, **kw)
+
+
+class CampaignCase(RetentionCase):
+    """RetentionCase plus lapsed customers and a campaign factory.
+
+    With the default thresholds and no fitted model (too few repeat
+    buyers), a one-time buyer whose deal is 150 days old is At risk (1.7
+    typical intervals late) and one whose deal is 300 days old is Lost.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Campaign = cls.env["crm.retention.campaign"]
+        cls.Member = cls.env["crm.retention.campaign.member"]
+        cls.template = cls.env.ref("crm_retention.mail_template_campaign_offer")
+
+    @classmethod
+    def _lapsed_customers(cls, count, prefix="At risk", days_ago=150, **vals):
+        customers = cls.env["res.partner"].create(
+            [
+                {
+                    "name": f"{prefix} {i:03d}",
+                    "is_company": True,
+                    "email": f"{prefix.replace(' ', '').lower()}{i}@example.com",
+                    "user_id": cls.salesman.id,
+                    **vals,
+                }
+                for i in range(count)
+            ]
+        )
+        Lead = cls.env["crm.lead"].with_context(lifecycle_skip_refresh=True)
+        closed = datetime.combine(TODAY - timedelta(days=days_ago), datetime.min.time())
+        Lead.create(
+            [
+                {
+                    "name": f"{c.name} order",
+                    "type": "opportunity",
+                    "partner_id": c.id,
+                    "company_id": cls.company.id,
+                    "user_id": cls.salesman.id,
+                    "stage_id": cls.won_stage.id,
+                    "expected_revenue": 1000.0,
+                    "date_closed": closed,
+                }
+                for c in customers
+            ]
+        )
+        cls.env["crm.customer.profile"].sudo()._recompute_partners(customers.ids, cls.company)
+        return customers
+
+    @classmethod
+    def _campaign(cls, **vals):
+        return cls.Campaign.with_user(cls.manager).create(
+            {
+                "name": "Win them back",
+                "objective": "retain",
+                "company_id": cls.company.id,
+                "random_seed": 1234,
+                **vals,
+            }
+        )
+
+    def _launch(self, campaign, share=None):
+        wizard = (
+            self.env["crm.retention.campaign.launch"]
+            .with_user(self.manager)
+            .create({"campaign_id": campaign.id, "confirm": True})
+        )
+        if share is not None:
+            wizard.control_share = share
+        wizard.action_launch()
+        return campaign.member_ids
+
+    def _run_steps(self, today=TODAY):
+        return self.Member.sudo()._run_due_steps(today=today)

@@ -55,6 +55,18 @@ class MergePartnerAutomatic(models.TransientModel):
                     }
                 )
             self.env["crm.lifecycle.history"].invalidate_model()
+            # campaign members follow the customer (the stock merge then
+            # re-points their partner; when both were in the same campaign
+            # it keeps the destination's membership)
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE crm_retention_campaign_member SET profile_id = %s "
+                    "WHERE profile_id = %s",
+                    dst.id,
+                    src.id,
+                )
+            )
+            self.env["crm.retention.campaign.member"].invalidate_model(["profile_id"])
             src.unlink()
         res = super()._update_foreign_keys(src_partners, dst_partner)
         for company in companies:

@@ -1,0 +1,958 @@
+import random
+from ast import literal_eval
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
+
+from ..lib import campaign as campaign_lib
+from ..lib import uplift
+
+OBJECTIVES = [
+    ("retain", "Retain at-risk customers"),
+    ("win_back", "Win back lost customers"),
+    ("grow", "Grow active customers"),
+]
+
+OFFER_TYPES = [
+    ("percentage", "Percentage discount"),
+    ("fixed", "Fixed discount"),
+    ("points", "Bonus / loyalty points"),
+    ("service", "Free service"),
+    ("call", "Personal call only"),
+]
+
+SIGNIFICANCE = [
+    ("no_data", "No data yet"),
+    ("too_small", "Not significant (groups too small)"),
+    ("not_significant", "Not significant"),
+    ("significant", "Significant"),
+]
+
+# what each objective proposes when it is chosen (all editable afterwards)
+OBJECTIVE_DEFAULTS = {
+    "retain": {"kinds": ["at_risk"], "offer_type": "percentage", "offer_value": 10.0, "days": 90},
+    "win_back": {"kinds": ["lost"], "offer_type": "percentage", "offer_value": 15.0, "days": 120},
+    "grow": {"kinds": ["active", "new"], "offer_type": "points", "offer_value": 100.0, "days": 90},
+}
+
+
+class CrmRetentionCampaign(models.Model):
+    """A retention or win-back campaign measured against a control group.
+
+    Life: *draft* (targeting, offer and steps are set up; the preview shows
+    who would be enrolled) → *running* (the launch wizard enrols the
+    matching customers, holds a random control share out and schedules the
+    first step; the cron then runs due steps and, for continuous
+    campaigns, enrols newcomers) → *paused* (nothing is sent, outcomes are
+    still measured) → *done*.
+
+    Every member, treated or control, has the same outcome window: it is
+    *retained* when the customer wins a deal inside it (the lifecycle deal
+    source, so a sale order bridge counts as well). The result is the
+    difference of the two groups' retention rates (``lib.uplift``).
+    """
+
+    _name = "crm.retention.campaign"
+    _description = "Retention Campaign"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "state_sequence, date_start desc, id desc"
+    _check_company_auto = True
+
+    # identity
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True)
+    color = fields.Integer()
+    objective = fields.Selection(
+        OBJECTIVES,
+        required=True,
+        default="retain",
+        tracking=True,
+        help="What the campaign is for; it proposes the target stages, the offer and the "
+        "outcome window.",
+    )
+    state = fields.Selection(
+        [("draft", "Draft"), ("running", "Running"), ("paused", "Paused"), ("done", "Done")],
+        required=True,
+        default="draft",
+        copy=False,
+        tracking=True,
+        index=True,
+    )
+    state_sequence = fields.Integer(compute="_compute_state_sequence", store=True)
+    user_id = fields.Many2one(
+        "res.users",
+        string="Owner",
+        default=lambda self: self.env.user,
+        tracking=True,
+        check_company=True,
+        domain="[('share', '=', False)]",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    team_id = fields.Many2one("crm.team", string="Sales Team", check_company=True)
+    utm_campaign_id = fields.Many2one(
+        "utm.campaign",
+        string="UTM Campaign",
+        ondelete="restrict",
+        copy=False,
+        help="Opportunities and mailings caused by this campaign carry this UTM campaign; "
+        "created at launch when empty.",
+    )
+    date_start = fields.Date(string="Start Date", copy=False, tracking=True)
+    date_end = fields.Date(
+        string="End Date",
+        help="No enrolment after this date; the campaign is done when the last outcome "
+        "window closes.",
+    )
+    description = fields.Html()
+    # targeting
+    stage_ids = fields.Many2many(
+        "crm.lifecycle.stage",
+        string="Lifecycle Stages",
+        compute="_compute_objective_defaults",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Customers currently in one of these stages are targeted (all stages when empty).",
+    )
+    target_domain = fields.Char(
+        string="Target Filter",
+        default="[]",
+        help="Further conditions on the customer profile, e.g. churn probability above 0.6 "
+        "and predicted CLV above an amount.",
+    )
+    enrolment_mode = fields.Selection(
+        [("once", "Once at launch"), ("continuous", "Continuous")],
+        required=True,
+        default="once",
+        help="Continuous: while the campaign runs, customers who start matching the target "
+        "are enrolled every day.",
+    )
+    exclusive_objective = fields.Boolean(
+        string="One Campaign per Objective",
+        default=True,
+        help="Do not enrol a customer who is already in another running campaign with the "
+        "same objective.",
+    )
+    target_count = fields.Integer(
+        compute="_compute_target_count", string="Matching Customers", compute_sudo=False
+    )
+    # control group
+    control_share = fields.Float(
+        default=0.1,
+        help="Share of the matching customers held out at random: they receive nothing and "
+        "are measured exactly like the others.",
+    )
+    random_seed = fields.Integer(
+        default=lambda self: random.SystemRandom().randint(1, 2**31 - 1),
+        copy=False,
+        help="Seed of the control group draw: the same seed gives the same split.",
+    )
+    outcome_days = fields.Integer(
+        string="Outcome Window (days)",
+        compute="_compute_objective_defaults",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="A member is retained when the customer wins a deal within this many days "
+        "after enrolment.",
+    )
+    min_group_size = fields.Integer(
+        default=30,
+        help="Below this many members in either group the uplift is shown as not significant.",
+    )
+    # offer
+    offer_type = fields.Selection(
+        OFFER_TYPES,
+        compute="_compute_objective_defaults",
+        store=True,
+        readonly=False,
+        precompute=True,
+    )
+    offer_value = fields.Float(
+        compute="_compute_objective_defaults",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Percentage, amount or points depending on the offer type.",
+    )
+    offer_validity_days = fields.Integer(string="Offer Valid (days)", default=30)
+    offer_terms = fields.Text(translate=True)
+    offer_use_codes = fields.Boolean(
+        string="Unique Codes",
+        help="Give each treated member a unique single-use code, printed in the messages.",
+    )
+    offer_code_prefix = fields.Char(string="Code Prefix", size=8)
+    offer_description = fields.Char(compute="_compute_offer_description")
+    # costs
+    budget = fields.Monetary()
+    cost_per_member = fields.Monetary(
+        help="Cost of contacting one treated member (messages, call time)."
+    )
+    # content
+    step_ids = fields.One2many(
+        "crm.retention.campaign.step", "campaign_id", string="Steps", copy=True
+    )
+    member_ids = fields.One2many("crm.retention.campaign.member", "campaign_id", string="Members")
+    member_count = fields.Integer(compute="_compute_member_stats")
+    excluded_count = fields.Integer(compute="_compute_member_stats")
+    opportunity_count = fields.Integer(compute="_compute_opportunity_count")
+    # results (treated vs control)
+    treated_count = fields.Integer(compute="_compute_results")
+    control_count = fields.Integer(compute="_compute_results")
+    treated_retained = fields.Integer(compute="_compute_results")
+    control_retained = fields.Integer(compute="_compute_results")
+    treated_rate = fields.Float(compute="_compute_results", string="Treated Retention")
+    control_rate = fields.Float(compute="_compute_results", string="Control Retention")
+    uplift_pp = fields.Float(compute="_compute_results", string="Uplift (pp)", digits=(16, 1))
+    uplift_ci_low = fields.Float(compute="_compute_results", string="CI Low (pp)", digits=(16, 1))
+    uplift_ci_high = fields.Float(compute="_compute_results", string="CI High (pp)", digits=(16, 1))
+    significance = fields.Selection(SIGNIFICANCE, compute="_compute_results")
+    retained_revenue = fields.Monetary(compute="_compute_results")
+    incremental_revenue = fields.Monetary(compute="_compute_results")
+    total_cost = fields.Monetary(compute="_compute_results", string="Cost")
+    roi = fields.Float(compute="_compute_results", string="ROI", digits=(16, 2))
+    cost_per_incremental = fields.Monetary(
+        compute="_compute_results", string="Cost per Incremental Retained Customer"
+    )
+    results_by_step_html = fields.Html(compute="_compute_results_by_step", sanitize=False)
+
+    _sql_constraints = [
+        (
+            "control_share_range",
+            "CHECK(control_share >= 0 AND control_share < 1)",
+            "The control share must be between 0% and 100% (excluded).",
+        ),
+        ("outcome_days_positive", "CHECK(outcome_days > 0)", "The outcome window must last."),
+    ]
+
+    # ------------------------------------------------------------------
+    # COMPUTES
+    # ------------------------------------------------------------------
+
+    @api.depends("state")
+    def _compute_state_sequence(self):
+        order = {"running": 1, "paused": 2, "draft": 3, "done": 4}
+        for campaign in self:
+            campaign.state_sequence = order.get(campaign.state, 9)
+
+    @api.depends("objective", "company_id")
+    def _compute_objective_defaults(self):
+        Stage = self.env["crm.lifecycle.stage"]
+        for campaign in self:
+            defaults = OBJECTIVE_DEFAULTS.get(campaign.objective)
+            if not defaults:
+                continue
+            campaign.stage_ids = Stage.search(
+                [
+                    ("kind", "in", defaults["kinds"]),
+                    ("company_id", "in", [False, campaign.company_id.id]),
+                ]
+            )
+            campaign.offer_type = defaults["offer_type"]
+            campaign.offer_value = defaults["offer_value"]
+            campaign.outcome_days = defaults["days"]
+
+    @api.depends("stage_ids", "target_domain", "company_id", "exclusive_objective", "objective")
+    def _compute_target_count(self):
+        for campaign in self:
+            try:
+                campaign.target_count = len(campaign._get_target_profiles())
+            except (ValueError, SyntaxError, UserError, ValidationError):
+                campaign.target_count = 0
+
+    @api.depends("offer_type", "offer_value", "currency_id")
+    def _compute_offer_description(self):
+        labels = dict(self._fields["offer_type"]._description_selection(self.env))
+        for campaign in self:
+            # formatted first: the translation extractor cannot read f-strings
+            shown = format(campaign.offer_value, "g")
+            if campaign.offer_type == "percentage":
+                text = self.env._("%(value)s%% discount", value=shown)
+            elif campaign.offer_type == "fixed":
+                text = self.env._(
+                    "%(value)s %(currency)s off",
+                    value=shown,
+                    currency=campaign.currency_id.name or "",
+                )
+            elif campaign.offer_type == "points":
+                text = self.env._("%(value)s bonus points", value=shown)
+            else:
+                text = labels.get(campaign.offer_type, "")
+            campaign.offer_description = text
+
+    def _compute_member_stats(self):
+        # aggregates of a campaign the user can read: a salesperson sees the
+        # whole campaign's figures, not only its own customers' members
+        counts = {
+            (campaign.id, group): count
+            for campaign, group, count in self.env["crm.retention.campaign.member"]
+            .sudo()
+            ._read_group(
+                [("campaign_id", "in", self.ids)], ["campaign_id", "member_group"], ["__count"]
+            )
+        }
+        for campaign in self:
+            campaign.member_count = sum(
+                counts.get((campaign.id, g), 0) for g in ("treated", "control")
+            )
+            campaign.excluded_count = counts.get((campaign.id, "excluded"), 0)
+
+    def _compute_opportunity_count(self):
+        counts = dict(
+            self.env["crm.lead"]
+            .with_context(active_test=False)
+            ._read_group(
+                [("campaign_id", "in", self.utm_campaign_id.ids)], ["campaign_id"], ["__count"]
+            )
+        )
+        for campaign in self:
+            campaign.opportunity_count = counts.get(campaign.utm_campaign_id, 0)
+
+    def _compute_results(self):
+        stats = self._get_group_stats()
+        for campaign in self:
+            treated = stats.get((campaign.id, "treated"), {})
+            control = stats.get((campaign.id, "control"), {})
+            t_n, c_n = treated.get("count", 0), control.get("count", 0)
+            t_k, c_k = treated.get("retained", 0), control.get("retained", 0)
+            test = uplift.two_proportion(t_n, t_k, c_n, c_k, min_group_size=campaign.min_group_size)
+            cost = treated.get("cost", 0.0)
+            money = uplift.economics(
+                t_n, treated.get("revenue", 0.0), c_n, control.get("revenue", 0.0), cost,
+                test["uplift_pp"],
+            )  # fmt: skip
+            campaign.update(
+                {
+                    "treated_count": t_n,
+                    "control_count": c_n,
+                    "treated_retained": t_k,
+                    "control_retained": c_k,
+                    "treated_rate": test["treated_rate"],
+                    "control_rate": test["control_rate"],
+                    "uplift_pp": test["uplift_pp"] or 0.0,
+                    "uplift_ci_low": test["ci_low_pp"] or 0.0,
+                    "uplift_ci_high": test["ci_high_pp"] or 0.0,
+                    "significance": test["significance"],
+                    "retained_revenue": treated.get("revenue", 0.0),
+                    "incremental_revenue": money["incremental_revenue"] or 0.0,
+                    "total_cost": cost,
+                    "roi": money["roi"] or 0.0,
+                    "cost_per_incremental": money["cost_per_incremental"] or 0.0,
+                }
+            )
+
+    def _compute_results_by_step(self):
+        rows = self._get_step_stats()
+        for campaign in self:
+            campaign.results_by_step_html = self.env["ir.qweb"]._render(
+                "crm_retention.campaign_results_by_step",
+                {
+                    "campaign": campaign,
+                    "steps": rows.get(campaign.id, {}).get("steps", []),
+                    "channels": rows.get(campaign.id, {}).get("channels", []),
+                    "format_rate": lambda r: f"{r * 100:.1f} %" if r is not None else "-",
+                    "format_pp": lambda r: f"{r:+.1f}" if r is not None else "-",
+                },
+            )
+
+    # ------------------------------------------------------------------
+    # CONSTRAINTS / CRUD
+    # ------------------------------------------------------------------
+
+    @api.constrains("target_domain")
+    def _check_target_domain(self):
+        for campaign in self:
+            try:
+                domain = literal_eval(campaign.target_domain or "[]")
+                if not isinstance(domain, list):
+                    raise ValueError(self.env._("a domain must be a list"))
+                with self.env.cr.savepoint(flush=False):
+                    self.env["crm.customer.profile"].search_count(domain, limit=1)
+            except Exception as exc:  # noqa: BLE001 - any failure means an unusable filter
+                raise ValidationError(
+                    self.env._(
+                        "The target filter of campaign %(campaign)s is not a valid domain on "
+                        "customer profiles: %(error)s",
+                        campaign=campaign.name,
+                        error=exc,
+                    )
+                ) from exc
+
+    @api.constrains("offer_use_codes", "offer_type")
+    def _check_offer_codes(self):
+        for campaign in self:
+            if campaign.offer_use_codes and campaign.offer_type == "call":
+                raise ValidationError(
+                    self.env._("A personal call offer has nothing to redeem: it needs no code.")
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # a new campaign starts with the usual sequence (offer e-mail, then a
+        # call by the salesperson when the customer did not answer) to edit
+        for vals in vals_list:
+            if not vals.get("step_ids") and not self.env.context.get("retention_no_default_steps"):
+                vals["step_ids"] = self._get_default_steps()
+        return super().create(vals_list)
+
+    @api.model
+    def _get_default_steps(self):
+        steps = []
+        template = self.env.ref("crm_retention.mail_template_campaign_offer", False)
+        if template:
+            steps.append(
+                (0, 0, {
+                    "sequence": 10,
+                    "name": self.env._("Offer e-mail"),
+                    "action": "email",
+                    "mail_template_id": template.id,
+                    "delay_days": 0,
+                })
+            )  # fmt: skip
+        call = self.env.ref("mail.mail_activity_data_call", False)
+        if call:
+            steps.append(
+                (0, 0, {
+                    "sequence": 20,
+                    "name": self.env._("Follow-up call"),
+                    "action": "activity",
+                    "activity_type_id": call.id,
+                    "activity_user": "salesperson",
+                    "condition": "no_response",
+                    "delay_days": 7,
+                    "activity_summary": self.env._("Call about the retention offer"),
+                })
+            )  # fmt: skip
+        return steps
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_launched(self):
+        if any(c.state != "draft" for c in self):
+            raise UserError(
+                self.env._(
+                    "A launched campaign keeps its members and results: archive it instead "
+                    "of deleting it."
+                )
+            )
+
+    # ------------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------------
+
+    def action_open_launch_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Launch %s", self.name),
+            "res_model": "crm.retention.campaign.launch",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_campaign_id": self.id},
+        }
+
+    def action_pause(self):
+        self.filtered(lambda c: c.state == "running").write({"state": "paused"})
+        return True
+
+    def action_resume(self):
+        for campaign in self.filtered(lambda c: c.state == "paused"):
+            campaign.state = "running"
+        return True
+
+    def action_done(self):
+        self.filtered(lambda c: c.state in ("running", "paused")).write({"state": "done"})
+        return True
+
+    def action_reset_draft(self):
+        if any(c.member_ids for c in self):
+            raise UserError(
+                self.env._("Members are enrolled: duplicate the campaign to start again.")
+            )
+        self.write({"state": "draft"})
+        return True
+
+    def action_view_members(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_retention.crm_retention_campaign_member_action"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        action["context"] = {"default_campaign_id": self.id}
+        return action
+
+    def action_preview_targets(self):
+        self.ensure_one()
+        profiles = self._get_target_profiles()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_retention.crm_customer_profile_action"
+        )
+        action.update(
+            {
+                "name": self.env._("Customers targeted by %s", self.name),
+                "domain": [("id", "in", profiles.ids)],
+                "view_mode": "list,form",
+                "views": [(False, "list"), (False, "form")],
+                "context": {"create": False},
+            }
+        )
+        return action
+
+    def action_view_opportunities(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("crm.crm_lead_opportunities")
+        action["domain"] = [("campaign_id", "=", self.utm_campaign_id.id)]
+        action["context"] = {"default_campaign_id": self.utm_campaign_id.id}
+        return action
+
+    def action_refresh_outcomes(self):
+        self.check_access("write")
+        members = self.sudo().member_ids
+        for company in members.company_id:
+            members._refresh_outcomes(company=company)
+        return True
+
+    # ------------------------------------------------------------------
+    # BUSINESS: targeting and enrolment
+    # ------------------------------------------------------------------
+
+    def _get_target_domain(self):
+        self.ensure_one()
+        domain = [("company_id", "=", self.company_id.id)]
+        if self.stage_ids:
+            domain = expression.AND([domain, [("stage_id", "in", self.stage_ids.ids)]])
+        return expression.AND([domain, literal_eval(self.target_domain or "[]")])
+
+    def _get_target_profiles(self):
+        """Profiles that match the target and are not enrolled yet (in this
+        campaign, or in another running one with the same objective when
+        the campaign is exclusive)."""
+        self.ensure_one()
+        Profile = self.env["crm.customer.profile"]
+        if not self.company_id:
+            return Profile
+        domain = self._get_target_domain()
+        taken = (
+            self.env["crm.retention.campaign.member"]
+            .sudo()
+            ._search(self._get_taken_member_domain())
+        )
+        domain = expression.AND([domain, [("id", "not in", taken.subselect("profile_id"))]])
+        return Profile.search(domain)
+
+    def _get_taken_member_domain(self):
+        # no NULL profile in the sub-select: NOT IN a set with NULL matches nothing
+        domain = [("campaign_id", "=", self._origin.id or 0), ("profile_id", "!=", False)]
+        if self.exclusive_objective:
+            domain = expression.OR(
+                [
+                    domain,
+                    [
+                        ("campaign_id.objective", "=", self.objective),
+                        ("campaign_id.state", "in", ("running", "paused")),
+                        ("member_group", "!=", "excluded"),
+                        ("profile_id", "!=", False),
+                    ],
+                ]
+            )
+        return domain
+
+    def _get_exclusion_reasons(self, profiles):
+        """{profile id: reason} for customers that must never be messaged.
+
+        Opted out of retention campaigns, e-mail blacklisted, phone
+        blacklisted (the last two only when a step uses that channel).
+        """
+        self.ensure_one()
+        channels = set(self.step_ids.mapped("action"))
+        partners = profiles.partner_id.sudo()
+        reasons = {}
+        for profile in profiles:
+            partner = partners.browse(profile.partner_id.id)
+            if partner.retention_opt_out:
+                reasons[profile.id] = self.env._("Opted out of retention campaigns")
+            elif "email" in channels and partner.is_blacklisted:
+                reasons[profile.id] = self.env._("E-mail address blacklisted")
+            elif "sms" in channels and partner.phone_sanitized_blacklisted:
+                reasons[profile.id] = self.env._("Phone number blacklisted")
+        return reasons
+
+    def _launch(self, control_share=None):
+        """Start the campaign: enrol the matching customers, hold out the
+        control group, schedule the first step."""
+        self.ensure_one()
+        if self.state != "draft":
+            raise UserError(self.env._("Only a draft campaign can be launched."))
+        if control_share is not None:
+            self.control_share = control_share
+        profiles = self._get_target_profiles()
+        if not profiles:
+            raise UserError(
+                self.env._(
+                    "No customer matches the target of campaign %(campaign)s: widen the stages "
+                    "or the filter before launching.",
+                    campaign=self.name,
+                )
+            )
+        if not self.step_ids:
+            raise UserError(self.env._("Add at least one step before launching the campaign."))
+        today = fields.Date.context_today(self)
+        vals = {"state": "running", "date_start": self.date_start or today}
+        if not self.utm_campaign_id:
+            vals["utm_campaign_id"] = (
+                self.env["utm.campaign"]
+                .sudo()
+                .create({"title": self.name, "user_id": self.user_id.id})
+                .id
+            )
+        self.write(vals)
+        members = self._enrol(profiles, today, exact_split=True)
+        self.message_post(
+            body=self.env._(
+                "Campaign launched: %(treated)s treated, %(control)s in the control group, "
+                "%(excluded)s excluded.",
+                treated=len(members.filtered(lambda m: m.member_group == "treated")),
+                control=len(members.filtered(lambda m: m.member_group == "control")),
+                excluded=len(members.filtered(lambda m: m.member_group == "excluded")),
+            )
+        )
+        return members
+
+    def _enrol(self, profiles, today, exact_split=False):
+        """Create members for ``profiles``: excluded ones with their reason,
+        the others split between treated and control.
+
+        At launch the split is exact (``split_control``); continuous
+        enrolment draws each newcomer on its own hash (``assign_control``),
+        so a later run never moves a customer from one group to the other.
+        """
+        self.ensure_one()
+        reasons = self._get_exclusion_reasons(profiles)
+        eligible = [p.id for p in profiles if p.id not in reasons]
+        if exact_split:
+            __, control = campaign_lib.split_control(eligible, self.control_share, self.random_seed)
+            control = set(control)
+        else:
+            drawn = campaign_lib.assign_control(eligible, self.control_share, self.random_seed)
+            control = {pid for pid, held_out in drawn.items() if held_out}
+        first_step = self.step_ids.sorted("sequence")[:1]
+        window_end = fields.Date.add(today, days=self.outcome_days)
+        vals_list = []
+        for profile in profiles:
+            group = (
+                "excluded"
+                if profile.id in reasons
+                else ("control" if profile.id in control else "treated")
+            )
+            vals = {
+                "campaign_id": self.id,
+                "profile_id": profile.id,
+                "partner_id": profile.partner_id.id,
+                "user_id": profile.partner_id.user_id.id or self.user_id.id,
+                "member_group": group,
+                "enrol_date": today,
+                "window_end_date": window_end,
+                "state": "opted_out" if group == "excluded" else "targeted",
+                "exclusion_reason": reasons.get(profile.id, False),
+            }
+            if group == "treated" and first_step:
+                vals["next_step_id"] = first_step.id
+                vals["next_step_date"] = fields.Date.add(today, days=first_step.delay_days)
+            vals_list.append(vals)
+        members = self.env["crm.retention.campaign.member"].sudo().create(vals_list)
+        treated = members.filtered(lambda m: m.member_group == "treated")
+        if self.offer_use_codes and treated:
+            treated._assign_offer_codes()
+        return members
+
+    # ------------------------------------------------------------------
+    # BUSINESS: cron
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_run(self):
+        """Daily: enrol newcomers of continuous campaigns, run due steps in
+        committed batches, update outcomes, close finished campaigns.
+
+        Each part is restartable: enrolment skips enrolled customers, a
+        step runs at most once per member (unique execution log), outcomes
+        are recomputed from the deals each time.
+        """
+        today = fields.Date.context_today(self)
+        campaigns = self.search([("state", "=", "running")])
+        for campaign in campaigns.filtered(lambda c: c.enrolment_mode == "continuous"):
+            if campaign.date_end and campaign.date_end < today:
+                continue
+            profiles = campaign._get_target_profiles()
+            if profiles:
+                campaign._enrol(profiles, today)
+                self.env["crm.customer.profile"]._commit_progress()
+        self.env["crm.retention.campaign.member"]._run_due_steps(today=today)
+        open_members = self.env["crm.retention.campaign.member"].search(
+            [
+                ("campaign_id.state", "in", ("running", "paused", "done")),
+                ("member_group", "!=", "excluded"),
+                ("outcome_final", "=", False),
+            ]
+        )
+        for company in open_members.company_id:
+            open_members._refresh_outcomes(company=company, today=today)
+        self.env["crm.customer.profile"]._commit_progress()
+        # a campaign past its end date whose windows have all closed is done
+        ended = campaigns.filtered(lambda c: c.date_end and c.date_end < today)
+        if ended:
+            pending = {
+                campaign.id
+                for [campaign] in self.env["crm.retention.campaign.member"]._read_group(
+                    [("campaign_id", "in", ended.ids), ("outcome_final", "=", False),
+                     ("member_group", "!=", "excluded")],
+                    ["campaign_id"],
+                )
+            }  # fmt: skip
+            ended.filtered(lambda c: c.id not in pending).write({"state": "done"})
+
+    # ------------------------------------------------------------------
+    # BUSINESS: results
+    # ------------------------------------------------------------------
+
+    def _get_group_stats(self):
+        """{(campaign id, group): {count, retained, revenue, cost}} in one query."""
+        stats = {}
+        # sudo: campaign-wide aggregates (see _compute_member_stats)
+        for campaign, group, count, retained, revenue, cost in (
+            self.env["crm.retention.campaign.member"]
+            .sudo()
+            ._read_group(
+                [("campaign_id", "in", self.ids), ("member_group", "in", ("treated", "control"))],
+                ["campaign_id", "member_group"],
+                ["__count", "retained_count:sum", "revenue:sum", "cost:sum"],
+            )
+        ):
+            stats[(campaign.id, group)] = {
+                "count": count,
+                "retained": retained,
+                "revenue": revenue,
+                "cost": cost,
+            }
+        return stats
+
+    def _get_step_stats(self):
+        """Per campaign: for each step and each channel, the treated members
+        it reached, their retention rate and revenue, against the control
+        group's rate (the control group receives no step)."""
+        Execution = self.env["crm.retention.campaign.step.execution"].sudo()
+        by_step = Execution._read_group(
+            [("campaign_id", "in", self.ids), ("state", "=", "done")],
+            ["campaign_id", "step_id"],
+            ["__count", "member_retained:sum", "member_revenue:sum"],
+        )
+        by_channel = Execution._read_group(
+            [("campaign_id", "in", self.ids), ("state", "=", "done")],
+            ["campaign_id", "channel"],
+            ["member_id:count_distinct", "member_retained:sum", "member_revenue:sum"],
+        )
+        group_stats = self._get_group_stats()
+        labels = dict(
+            self.env["crm.retention.campaign.step"]
+            ._fields["action"]
+            ._description_selection(self.env)
+        )
+        result = {}
+        for campaign in self:
+            control = group_stats.get((campaign.id, "control"), {})
+            control_rate = control["retained"] / control["count"] if control.get("count") else None
+            result[campaign.id] = {"steps": [], "channels": []}
+
+            def row(label, reached, retained, revenue, control_rate=control_rate):
+                rate = retained / reached if reached else None
+                return {
+                    "label": label,
+                    "reached": reached,
+                    "retained": retained,
+                    "rate": rate,
+                    "uplift": (rate - control_rate) * 100
+                    if rate is not None and control_rate is not None
+                    else None,
+                    "revenue": revenue,
+                }
+
+            for c, step, reached, retained, revenue in by_step:
+                if c.id == campaign.id:
+                    result[campaign.id]["steps"].append(
+                        row(step.display_name, reached, retained, revenue)
+                    )
+            for c, channel, reached, retained, revenue in by_channel:
+                if c.id == campaign.id:
+                    result[campaign.id]["channels"].append(
+                        row(labels.get(channel, channel), reached, retained, revenue)
+                    )
+        return result
+
+    # ------------------------------------------------------------------
+    # DEMO
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _load_demo_campaign(self, size=240, seed=2024):
+        """Demo: a finished win-back campaign whose results look real.
+
+        Creates ``size`` lapsed customers (two deals, the last one 250 days
+        before the campaign), enrols them 130 days ago with a 20 % control
+        group, logs the steps they received and gives some of them a
+        comeback deal inside their 90-day window: about 30 % of the treated
+        and 15 % of the control customers. Outcomes, revenue and costs are
+        then measured from those deals by the normal outcome code, so every
+        figure on the campaign is consistent with the deals.
+        """
+        rng = random.Random(seed)
+        company = self.env.company
+        today = fields.Date.context_today(self)
+        launch = fields.Date.add(today, days=-130)
+        won_stage = self.env["crm.stage"].search([("is_won", "=", True)], limit=1)
+        words = [
+            "Amber",
+            "Birch",
+            "Cedar",
+            "Delta",
+            "Ember",
+            "Fjord",
+            "Granite",
+            "Harbor",
+            "Iris",
+            "Juniper",
+            "Kite",
+            "Linden",
+            "Maple",
+            "Nova",
+            "Opal",
+            "Pine",
+        ]
+        trades = [
+            "Bakery",
+            "Builders",
+            "Clinic",
+            "Design",
+            "Foods",
+            "Garage",
+            "Logistics",
+            "Media",
+            "Outfitters",
+            "Print",
+            "Studio",
+            "Textiles",
+            "Trading",
+            "Works",
+        ]
+        partners = self.env["res.partner"].create(
+            [
+                {
+                    "name": f"{rng.choice(words)} {rng.choice(trades)} {i + 1}",
+                    "is_company": True,
+                    "email": f"orders{i + 1}@winback-demo.example.com",
+                    "phone": f"+32 470 {i + 1:02d} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+                }
+                for i in range(size)
+            ]
+        )  # fmt: skip
+        Lead = self.env["crm.lead"].with_context(lifecycle_skip_refresh=True, tracking_disable=True)
+
+        def deal(partner, day, amount, name):
+            return {
+                "name": f"{partner.name}: {name}",
+                "type": "opportunity",
+                "partner_id": partner.id,
+                "user_id": self.env.ref("base.user_admin").id,
+                "stage_id": won_stage.id,
+                "expected_revenue": amount,
+                "date_closed": fields.Datetime.to_datetime(day).replace(hour=10),
+            }
+
+        Lead.create(
+            [
+                deal(p, fields.Date.add(launch, days=-250 - gap), rng.randint(8, 30) * 100, "order")
+                for p in partners
+                for gap in (0, rng.randint(90, 150))
+            ]
+        )
+        Profile = self.env["crm.customer.profile"]
+        Profile._recompute_partners(partners.ids, company, today=launch)
+        campaign = self.with_context(retention_no_default_steps=True).create(
+            {
+                "name": self.env._("Spring win-back"),
+                "objective": "retain",
+                "company_id": company.id,
+                "user_id": self.env.ref("base.user_admin").id,
+                "date_start": launch,
+                "date_end": fields.Date.add(launch, days=14),
+                "control_share": 0.2,
+                "random_seed": seed,
+                "outcome_days": 90,
+                "offer_type": "percentage",
+                "offer_value": 10,
+                "offer_validity_days": 60,
+                "offer_use_codes": True,
+                "offer_code_prefix": "SPRING-",
+                "cost_per_member": 4,
+                "budget": 5000,
+                "target_domain": f"[('partner_id', 'in', {partners.ids})]",
+                "step_ids": self._get_default_steps(),
+            }
+        )
+        campaign.write({"stage_ids": [(5, 0, 0)], "state": "running"})
+        members = campaign._enrol(campaign._get_target_profiles(), launch, exact_split=True)
+        email_step, call_step = campaign.step_ids.sorted("sequence")
+        Execution = self.env["crm.retention.campaign.step.execution"]
+        executions, comebacks = [], []
+        for member in members:
+            treated = member.member_group == "treated"
+            responded = treated and rng.random() < 0.22
+            if treated:
+                member.write(
+                    {
+                        "contacted_date": launch,
+                        "contact_cost": campaign.cost_per_member,
+                        "cost": campaign.cost_per_member,
+                        "state": "contacted",
+                        "next_step_id": False,
+                        "next_step_date": False,
+                    }
+                )
+                executions.append((member, email_step, launch, "done"))
+                if responded:
+                    member.write(
+                        {"state": "responded",
+                         "responded_date": fields.Date.add(launch, days=rng.randint(1, 6))}
+                    )  # fmt: skip
+                    executions.append((member, call_step, fields.Date.add(launch, days=7),
+                                       "skipped"))  # fmt: skip
+                else:
+                    executions.append((member, call_step, fields.Date.add(launch, days=7), "done"))
+            chance = (0.55 if responded else 0.24) if treated else 0.15
+            if rng.random() < chance:
+                day = fields.Date.add(launch, days=rng.randint(3, 88))
+                comebacks.append(deal(member.partner_id, day, rng.randint(10, 40) * 100,
+                                      "comeback order"))  # fmt: skip
+        Execution.create(
+            [
+                {
+                    "member_id": member.id,
+                    "step_id": step.id,
+                    "campaign_id": campaign.id,
+                    "company_id": company.id,
+                    "channel": step.action,
+                    "date": day,
+                    "state": state,
+                    "reason": self.env._("Customer already responded") if state == "skipped"
+                    else False,
+                }
+                for member, step, day, state in executions
+            ]
+        )  # fmt: skip
+        Lead.create(comebacks)
+        Profile._recompute_partners(partners.ids, company, today=today)
+        members._refresh_outcomes(company, today=today)
+        campaign.state = "done"
+        return campaign

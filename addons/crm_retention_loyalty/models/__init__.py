@@ -1,0 +1,1 @@
+from . import crm_retention_campaign, crm_retention_campaign_member
