@@ -1,1 +1,10 @@
-from . import test_crm_kpi_deal_report, test_ui
+from . import (
+    test_channel_report,
+    test_cohort,
+    test_crm_kpi_deal_report,
+    test_customer_kpis,
+    test_funnel_report,
+    test_security,
+    test_snapshot,
+    test_ui,
+)

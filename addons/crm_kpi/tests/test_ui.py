@@ -1,3 +1,5 @@
+from datetime import date
+
 from odoo.tests import HttpCase, new_test_user, tagged
 
 
@@ -12,3 +14,14 @@ class TestSuiteMenus(HttpCase):
             name="Suite Salesman",
         )
         self.start_tour("/odoo", "crm_suite_menus_tour", login="suite_salesman")
+
+    def test_manager_opens_dashboard_and_kpi_pivot(self):
+        new_test_user(
+            self.env,
+            login="kpi_tour_manager",
+            groups="sales_team.group_sale_manager",
+            name="KPI Manager",
+        )
+        today = date.today()
+        self.env["crm.kpi.snapshot"]._backfill(today.replace(day=1), today)
+        self.start_tour("/odoo", "crm_kpi_dashboard_tour", login="kpi_tour_manager")

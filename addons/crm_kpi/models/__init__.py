@@ -1,0 +1,1 @@
+from . import crm_kpi_cohort, crm_kpi_snapshot

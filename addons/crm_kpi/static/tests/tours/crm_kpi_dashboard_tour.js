@@ -1,0 +1,56 @@
+/** @odoo-module **/
+
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+/**
+ * A sales manager opens the "Customer retention" dashboard, then the
+ * Customer KPIs pivot from CRM > Reporting.
+ */
+registry.category("web_tour.tours").add("crm_kpi_dashboard_tour", {
+    url: "/odoo",
+    steps: () => [
+        stepUtils.showAppsMenuItem(),
+        {
+            content: "open Dashboards",
+            trigger: ".o_app[data-menu-xmlid='spreadsheet_dashboard.spreadsheet_dashboard_menu_root']",
+            run: "click",
+        },
+        {
+            content: "pick the Customer retention dashboard",
+            trigger: ".o_search_panel_category_value:contains('Customer retention')",
+            // the first visit builds the lazy spreadsheet asset bundle: slow on a busy test box
+            timeout: 60000,
+            run: "click",
+        },
+        {
+            content: "the dashboard is rendered",
+            trigger: ".o_spreadsheet_dashboard_action .o_renderer .o-spreadsheet",
+            timeout: 30000,
+        },
+        {
+            content: "back to the apps",
+            trigger: ".o_navbar_apps_menu button",
+            run: "click",
+        },
+        {
+            content: "open CRM",
+            trigger: ".o_app[data-menu-xmlid='crm.crm_menu_root']",
+            run: "click",
+        },
+        {
+            content: "open Reporting",
+            trigger: ".o_menu_sections [data-menu-xmlid='crm.crm_menu_report']",
+            run: "click",
+        },
+        {
+            content: "open Customer KPIs",
+            trigger: ".dropdown-item[data-menu-xmlid='crm_kpi.crm_kpi_customer_report_menu']",
+            run: "click",
+        },
+        {
+            content: "the pivot shows the churn measure",
+            trigger: ".o_pivot_view .o_pivot_measure_row:contains('Churn Rate (%)')",
+        },
+    ],
+});

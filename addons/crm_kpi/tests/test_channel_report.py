@@ -1,0 +1,148 @@
+import random
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from odoo.tests import TransactionCase, new_test_user, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestChannelReport(TransactionCase):
+    """Interactions with known handling times and ratings, checked against
+    pandas over the raw interaction rows."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
+        cls.company = cls.env["res.company"].create({"name": "Channel KPI Co"})
+        cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=[cls.company.id]))
+        vals = {"company_id": cls.company.id, "company_ids": [cls.company.id]}
+        cls.agents = [
+            new_test_user(
+                cls.env, login=f"kpi_agent{i}", groups="sales_team.group_sale_salesman", **vals
+            )
+            for i in range(2)
+        ]
+        cls.supervisor = new_test_user(
+            cls.env, login="kpi_supervisor", groups="sales_team.group_sale_manager", **vals
+        )
+        cls.channels = [
+            cls.env.ref(f"crm_contact_center.channel_{code}") for code in ("phone", "email", "chat")
+        ]
+        customer = cls.env["res.partner"].create({"name": "Caller", "is_company": True})
+        rng = random.Random(7)
+        Interaction = cls.env["crm.interaction"]
+        start = datetime(2025, 5, 1, 8)
+        done_vals, missed_vals = [], []
+        for i in range(60):
+            date = start + timedelta(hours=7 * i)
+            base = {
+                "channel_id": cls.channels[i % 3].id,
+                "direction": "inbound" if i % 4 else "outbound",
+                "date": date,
+                "user_id": cls.agents[i % 2].id,
+                "partner_id": customer.id,
+                "company_id": cls.company.id,
+            }
+            if i % 5 == 0:
+                missed_vals.append({**base, "state": "missed"})
+            else:
+                done_vals.append(
+                    {**base, "done_date": date + timedelta(minutes=rng.randint(5, 3000))}
+                )
+        done = Interaction.with_context(crm_interaction_backfill=True).create(done_vals)
+        Interaction.create(missed_vals)
+        model = cls.env["ir.model"]._get_id("crm.interaction")
+        cls.env["rating.rating"].create(
+            [
+                {
+                    "res_model_id": model,
+                    "res_id": interaction.id,
+                    "rating": rng.choice([1, 3, 5, 5]),
+                    "consumed": True,
+                }
+                for interaction in done[::2]
+            ]
+        )
+        cls.env.flush_all()
+
+    def _raw(self):
+        rows = self.env["crm.interaction"].search_read(
+            [("company_id", "=", self.company.id)],
+            [
+                "channel_id",
+                "direction",
+                "state",
+                "date",
+                "done_date",
+                "sla_deadline",
+                "user_id",
+                "rating_last_value",
+            ],
+            load=None,
+        )
+        frame = pd.DataFrame(rows)
+        for column in ("date", "done_date", "sla_deadline"):  # the ORM says False for NULL
+            frame[column] = pd.to_datetime(frame[column].where(frame[column].astype(bool)))
+        frame["inbound"] = frame["direction"] == "inbound"
+        frame["handled"] = frame["inbound"] & (frame["state"] == "done")
+        frame["hours"] = (frame["done_date"] - frame["date"]).dt.total_seconds() / 3600
+        frame["has_sla"] = frame["inbound"] & frame["sla_deadline"].notna()
+        frame["in_sla"] = frame["handled"] & (frame["done_date"] <= frame["sla_deadline"])
+        frame["rated"] = frame["rating_last_value"] > 0
+        frame["satisfied"] = frame["rating_last_value"] >= 5
+        return frame
+
+    def _expected(self, frame):
+        def pct(num, den):
+            return 100.0 * num / den if den else None
+
+        handled = frame[frame["handled"]]
+        rated = frame[frame["rated"]]
+        return {
+            "interaction_count": len(frame),
+            "missed_rate": pct((frame["state"] == "missed").sum(), len(frame)),
+            "response_hours": handled["hours"].mean() if len(handled) else None,
+            "sla_rate": pct(frame["in_sla"].sum(), frame["has_sla"].sum()),
+            "csat": pct(frame["satisfied"].sum(), frame["rated"].sum()),
+            "rating": rated["rating_last_value"].mean() if len(rated) else None,
+        }
+
+    def _check(self, groupby, key_of, user=None):
+        Report = self.env["crm.kpi.channel.report"]
+        if user:
+            Report = Report.with_user(user)
+        measures = [
+            "interaction_count:sum",
+            "missed_rate:sum",
+            "response_hours:avg",
+            "sla_rate:sum",
+            "csat:sum",
+            "rating:avg",
+        ]
+        rows = Report._read_group([("company_id", "=", self.company.id)], [groupby], measures)
+        frame = self._raw()
+        self.assertTrue(rows)
+        for group, *values in rows:
+            got = dict(zip([m.split(":")[0] for m in measures], values, strict=True))
+            expected = self._expected(frame[frame[key_of] == group.id])
+            for name, value in expected.items():
+                if value is None:
+                    self.assertFalse(got[name], f"{group.display_name} {name}")
+                else:
+                    self.assertAlmostEqual(
+                        got[name], value, places=4, msg=f"{group.display_name} {name}"
+                    )
+
+    def test_by_channel_matches_pandas(self):
+        self._check("channel_id", "channel_id", user=self.supervisor)
+
+    def test_by_agent_matches_pandas(self):
+        self._check("user_id", "user_id", user=self.supervisor)
+
+    def test_agent_sees_own_interactions(self):
+        agent = self.agents[0]
+        rows = self.env["crm.kpi.channel.report"].with_user(agent).search([])
+        self.assertTrue(rows)
+        self.assertEqual(rows.user_id, agent)

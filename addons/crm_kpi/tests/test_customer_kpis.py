@@ -1,0 +1,125 @@
+from datetime import date, timedelta
+
+from odoo.tests import tagged
+
+from .common import MOVE_DAY, P_FROM, P_TO, SNAP_FROM, SNAP_TO, KpiCase
+
+
+@tagged("post_install", "-at_install")
+class TestCustomerKpis(KpiCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._snapshot()
+
+    def test_known_answers_for_march(self):
+        """The generated story gives round numbers a manager can check by hand."""
+        [((), kpis)] = self._report(P_FROM, P_TO)
+        self.assertEqual(kpis["customers_start"], 120)
+        self.assertEqual(kpis["lost_count"], 12)
+        self.assertAlmostEqual(kpis["churn_rate"], 10.0)
+        self.assertEqual(kpis["acquired_count"], 10)
+        self.assertEqual(kpis["won_back_count"], 3)
+        self.assertEqual(kpis["customers_end"], 121)
+        self.assertAlmostEqual(kpis["retention_rate"], 90.0)
+
+    def test_every_kpi_matches_pandas_for_several_periods(self):
+        """Month, a week, a single day and the whole snapshotted span."""
+        periods = [
+            (P_FROM, P_TO),
+            (date(2025, 3, 10), date(2025, 3, 16)),
+            (date(2025, 3, 30), date(2025, 3, 30)),
+            (SNAP_FROM + timedelta(days=1), SNAP_TO),
+        ]
+        for date_from, date_to in periods:
+            [((), kpis)] = self._report(date_from, date_to)
+            self.assertKpis(kpis, self._expected(date_from, date_to), f"{date_from}..{date_to}")
+
+    def test_monthly_groups_match_pandas(self):
+        """A pivot by month: each month's start is the close of the day before it."""
+        rows = dict(self._report(date(2025, 3, 1), SNAP_TO, groupby=["date:month"]))
+        self.assertEqual(len(rows), 2)
+        for (month,), kpis in rows.items():
+            date_to = min(SNAP_TO, (month + timedelta(days=32)).replace(day=1) - timedelta(days=1))
+            self.assertKpis(kpis, self._expected(month, date_to), str(month))
+
+    def test_acquired_and_lost_in_the_same_period(self):
+        """Counted once as acquired and once as lost, and not a customer at the end."""
+        partner = self.acquired_lost
+        [((), kpis)] = self._report(P_FROM, P_TO, domain=[("user_id", "=", partner.user_id.id)])
+        # salesperson A's customers: the 10 acquired, of which this one lost (B has the others)
+        self.assertEqual((kpis["acquired_count"], kpis["lost_count"]), (10, 1))
+        alone = self._expected(P_FROM, P_TO, partners=[partner.id])
+        self.assertEqual(
+            (alone["acquired_count"], alone["lost_count"], alone["customers_end"]), (1, 1, 0)
+        )
+
+    def test_won_back_customers_are_not_customers_at_start(self):
+        partners = self.won_back.ids
+        expected = self._expected(P_FROM, P_TO, partners=partners)
+        self.assertEqual(
+            (expected["customers_start"], expected["won_back_count"], expected["customers_end"]),
+            (0, 3, 3),
+        )
+        [((), kpis)] = self._report(P_FROM, P_TO, domain=[("stage_kind", "=", "won_back")])
+        self.assertEqual(kpis["won_back_count"], 3)
+        self.assertEqual(kpis["customers_end"], 3)
+
+    def test_period_without_customers(self):
+        [((), kpis)] = self._report(date(2024, 1, 1), date(2024, 1, 31))
+        self.assertEqual(kpis["customers_start"], 0)
+        self.assertEqual(kpis["customers_end"], 0)
+        self.assertIn(kpis["churn_rate"], (None, False), "no churn rate without customers")
+        self.assertIn(kpis["avg_deal_amount"], (None, False))
+
+    def _partners_of(self, user, day):
+        """The customers of ``user`` on ``day`` (the moved one changes on MOVE_DAY)."""
+        partners = (self.existing | self.acquired | self.won_back).filtered(
+            lambda p: p.user_id == user
+        )
+        if day < MOVE_DAY:
+            partners = (partners | self.moved) if user == self.sales_a else partners - self.moved
+        return partners.ids
+
+    def test_partner_moved_between_teams(self):
+        """Team A loses the moved customer on MOVE_DAY, team B gains it; the total
+        does not change."""
+        rows = dict(self._report(P_FROM, P_TO, groupby=["team_id"]))
+        team_a, team_b = rows[(self.team_a,)], rows[(self.team_b,)]
+        exp_a_start = self._expected(P_FROM, P_TO, self._partners_of(self.sales_a, P_FROM))
+        exp_a_end = self._expected(P_FROM, P_TO, self._partners_of(self.sales_a, P_TO))
+        exp_b_start = self._expected(P_FROM, P_TO, self._partners_of(self.sales_b, P_FROM))
+        exp_b_end = self._expected(P_FROM, P_TO, self._partners_of(self.sales_b, P_TO))
+        self.assertEqual(team_a["customers_start"], exp_a_start["customers_start"])
+        self.assertEqual(team_a["customers_end"], exp_a_end["customers_end"])
+        self.assertEqual(team_b["customers_start"], exp_b_start["customers_start"])
+        self.assertEqual(team_b["customers_end"], exp_b_end["customers_end"])
+        self.assertEqual(team_a["customers_end"] + team_b["customers_end"], 121)
+        self.assertEqual(
+            team_a["customers_start"] - 1,
+            exp_a_end["customers_start"],
+            "the moved customer counted in A at the start of March only",
+        )
+
+    def test_sliced_by_country_and_stage_add_up(self):
+        total = dict(self._report(P_FROM, P_TO))[()]
+        for groupby in (["country_id"], ["stage_id"], ["user_id"]):
+            rows = self._report(P_FROM, P_TO, groupby=groupby)
+            for key in ("customers_start", "customers_end", "acquired_count", "lost_count"):
+                self.assertEqual(sum(k[key] for _g, k in rows), total[key], f"{groupby} {key}")
+
+    def test_public_read_group_matches(self):
+        """What the pivot view itself calls (read_group, lazy, by month)."""
+        result = (
+            self.env["crm.kpi.customer.report"]
+            .with_user(self.manager)
+            .read_group(
+                [("date", ">=", P_FROM), ("date", "<=", P_TO)],
+                ["customers_start:sum", "churn_rate:sum", "retention_rate:sum"],
+                ["date:month"],
+            )
+        )
+        self.assertEqual(len(result), 1)
+        self.assertEqual(result[0]["customers_start"], 120)
+        self.assertAlmostEqual(result[0]["churn_rate"], 10.0)
+        self.assertAlmostEqual(result[0]["retention_rate"], 90.0)

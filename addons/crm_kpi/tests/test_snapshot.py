@@ -1,0 +1,90 @@
+from datetime import date, timedelta
+
+from odoo.exceptions import UserError
+from odoo.tests import new_test_user, tagged
+
+from .common import P_FROM, P_TO, TODAY, KpiCase
+
+
+@tagged("post_install", "-at_install")
+class TestSnapshot(KpiCase):
+    def _rows(self):
+        Snapshot = self.env["crm.kpi.snapshot"]
+        rows = Snapshot.search([("company_id", "=", self.company.id)]).read(
+            [f for f in Snapshot._fields if f not in ("id", "display_name")], load=False
+        )
+        for row in rows:
+            del row["id"]
+        return sorted(rows, key=lambda r: tuple(str(v) for v in r.values()))
+
+    def test_backfill_is_repeatable(self):
+        """Rebuilding a period gives the same rows, not duplicates."""
+        self._snapshot(P_FROM, P_TO, move=False)
+        first = self._rows()
+        self.assertTrue(first)
+        self._snapshot(P_FROM, P_TO, move=False)
+        self.assertEqual(self._rows(), first)
+
+    def test_past_stages_come_from_history_not_current_stage(self):
+        """A customer lost in March counts as a customer on 1 March, whatever its
+        stage today."""
+        Snapshot = self.env["crm.kpi.snapshot"]
+        Snapshot._backfill(P_FROM, P_FROM, self.company)
+        rows = Snapshot.search([("company_id", "=", self.company.id), ("date", "=", P_FROM)])
+        self.assertEqual(sum(rows.mapped("customer_close")), 120)
+        self.assertEqual(set(self.profile_of[self.lost[0].id].stage_id.mapped("kind")), {"lost"})
+
+    def test_cron_fills_missing_days_and_resumes(self):
+        """The cron starts N days back, writes at most M days a run, and the next
+        run continues where the previous one stopped, up to yesterday."""
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("crm_kpi.snapshot_initial_days", 5)
+        params.set_param("crm_kpi.snapshot_max_days", 3)
+        Snapshot = self.env["crm.kpi.snapshot"]
+
+        def days():
+            return sorted(
+                set(Snapshot.search([("company_id", "=", self.company.id)]).mapped("date"))
+            )
+
+        Snapshot._cron_snapshot()
+        yesterday = TODAY - timedelta(days=1)
+        self.assertEqual(days(), [yesterday - timedelta(days=4 - i) for i in range(3)])
+        Snapshot._cron_snapshot()
+        self.assertEqual(days(), [yesterday - timedelta(days=4 - i) for i in range(5)])
+        Snapshot._cron_snapshot()
+        self.assertEqual(len(days()), 5, "nothing left to do")
+        # the cron also rebuilt the cohorts
+        self.assertTrue(
+            self.env["crm.kpi.cohort"].search_count([("company_id", "=", self.company.id)])
+        )
+
+    def test_cron_is_scheduled_daily(self):
+        cron = self.env.ref("crm_kpi.ir_cron_kpi_snapshot")
+        self.assertEqual((cron.interval_number, cron.interval_type), (1, "days"))
+        self.assertTrue(cron.active)
+
+    def test_backfill_rejects_bad_periods(self):
+        Snapshot = self.env["crm.kpi.snapshot"]
+        with self.assertRaises(UserError):
+            Snapshot._backfill(P_TO, P_FROM)
+        with self.assertRaises(UserError):
+            Snapshot._backfill(TODAY, TODAY + timedelta(days=3))
+
+    def test_manager_rebuilds_from_the_wizard(self):
+        manager = new_test_user(
+            self.env,
+            login="kpi_wiz_mgr",
+            groups="sales_team.group_sale_manager",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        wizard = (
+            self.env["crm.kpi.snapshot.backfill"]
+            .with_user(manager)
+            .create({"date_from": date(2025, 3, 1), "date_to": date(2025, 3, 3)})
+        )
+        action = wizard.action_backfill()
+        self.assertEqual(action["params"]["type"], "success")
+        [((), kpis)] = self._report(date(2025, 3, 1), date(2025, 3, 3))
+        self.assertEqual(kpis["customers_start"], 120)

@@ -1,0 +1,266 @@
+"""Benchmark: the customer KPI pivot and the daily snapshot, against plain-SQL floors.
+
+    .venv/bin/python bench/kpi.py [--db crm_bench_kpi] [--partners 100000]
+                                  [--opportunities 500000] [--months 12]
+
+1. Makes sure ``--db`` exists (a clone of the suite's template) and holds the
+   generated load (``bench/generate.py``), then runs the lifecycle recompute
+   once (profiles, stages, history) unless every buyer has a profile.
+   The recompute dates every history row "now"; to give the past a
+   realistic history the script adds, once, a "New" row at each customer's
+   first deal and an "Active" row 30 days later (reason ``import``).
+2. Snapshot cron for one day: ``crm.kpi.snapshot._snapshot_day`` for
+   yesterday (the work of one nightly run per company), three times, next
+   to the floor: the stage of every profile at that day from the history
+   (DISTINCT ON) counted per (salesperson, country, stage), and the won
+   deals of that day per customer, in two plain SELECTs — the least a
+   snapshot must read.
+3. Fills ``--months`` of snapshots: the real back-fill of the last 30 days,
+   then earlier days copied from them with shifted dates (the rows the
+   pivot reads; computing 365 real days would only re-measure step 2).
+4. Opening the 12-month pivot (rows: sales team, columns: month; customers
+   at start and end, acquired, lost, churn and retention): the four
+   ``read_group`` calls the pivot view issues (total, rows, columns,
+   cells), as the salesperson-free manager, next to the floor: one
+   hand-written SQL GROUP BY (month, team) computing the same figures.
+5. Prints the medians, the ratios and the row counts.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import suite  # noqa: E402
+from lifecycle_recompute import ensure_database  # noqa: E402
+
+PIVOT_MEASURES = [
+    "customers_start:sum",
+    "customers_end:sum",
+    "acquired_count:sum",
+    "lost_count:sum",
+    "churn_rate:sum",
+    "retention_rate:sum",
+]
+
+SNAPSHOT_FLOOR = """
+SELECT rp.user_id, rp.country_id, h.stage_id, count(*)
+  FROM (SELECT DISTINCT ON (profile_id) profile_id, stage_id
+          FROM crm_lifecycle_history
+         WHERE company_id = %(company)s AND date < %(until)s
+         ORDER BY profile_id, date DESC, id DESC) h
+  JOIN crm_customer_profile pr ON pr.id = h.profile_id
+  JOIN res_partner rp ON rp.id = pr.partner_id
+ GROUP BY 1, 2, 3;
+SELECT p.commercial_partner_id, count(*), sum(l.expected_revenue)
+  FROM crm_lead l
+  JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
+  JOIN res_partner p ON p.id = l.partner_id
+ WHERE l.active AND l.type = 'opportunity' AND l.company_id = %(company)s
+   AND COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date = %(day)s
+ GROUP BY 1
+"""
+
+PIVOT_FLOOR = """
+WITH days AS (
+    SELECT date_trunc('month', date) AS month, team_id, date,
+           sum(customer_open) AS o, sum(customer_close) AS c,
+           sum(acquired_count) AS a, sum(lost_count) AS l, sum(won_back_count) AS w
+      FROM crm_kpi_snapshot
+     WHERE company_id = %(company)s AND date >= %(start)s AND date <= %(end)s
+     GROUP BY 1, 2, 3
+)
+SELECT month, team_id,
+       (array_agg(o ORDER BY date))[1] AS s, (array_agg(c ORDER BY date DESC))[1] AS e,
+       sum(a), sum(l),
+       100.0 * sum(l) / NULLIF((array_agg(o ORDER BY date))[1], 0),
+       100.0 * ((array_agg(c ORDER BY date DESC))[1] - sum(a) - sum(w))
+             / NULLIF((array_agg(o ORDER BY date))[1], 0)
+  FROM days GROUP BY 1, 2
+"""
+
+SYNTHETIC_HISTORY = """
+INSERT INTO crm_lifecycle_history (profile_id, partner_id, company_id, from_stage_id, stage_id,
+       date, reason, duration_days, create_date, write_date)
+SELECT p.id, p.partner_id, p.company_id, NULL, %(new)s, p.first_deal_date + time '09:00',
+       'import', 0, now(), now()
+  FROM crm_customer_profile p WHERE p.company_id = %(company)s AND p.first_deal_date IS NOT NULL
+UNION ALL
+SELECT p.id, p.partner_id, p.company_id, %(new)s, %(active)s,
+       p.first_deal_date + 30 + time '09:00', 'import', 30, now(), now()
+  FROM crm_customer_profile p
+ WHERE p.company_id = %(company)s AND p.last_deal_date > p.first_deal_date + 30
+"""
+
+
+def timed(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="crm_bench_kpi")
+    parser.add_argument("--partners", type=int, default=100_000)
+    parser.add_argument("--opportunities", type=int, default=500_000)
+    parser.add_argument("--months", type=int, default=12)
+    args = parser.parse_args()
+    ensure_database(args.db, args.partners, args.opportunities)
+
+    import odoo
+    from odoo.tools import SQL
+
+    odoo.tools.config.parse_config(["-c", str(suite.CONF), "-d", args.db, "--log-level=warn"])
+    registry = odoo.modules.registry.Registry(args.db)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        company = env.ref("base.main_company")
+        Profile = env["crm.customer.profile"]
+        # the template's demo data has a few profiles: recompute unless the load has them
+        cr.execute(
+            "SELECT count(DISTINCT p.commercial_partner_id) FROM crm_lead l"
+            " JOIN res_partner p ON p.id = l.partner_id"
+            " JOIN crm_stage s ON s.id = l.stage_id AND s.is_won"
+            " WHERE l.active AND l.company_id = %s",
+            [company.id],
+        )
+        [(n_buyers,)] = cr.fetchall()
+        if Profile.search_count([("company_id", "=", company.id)]) < n_buyers:
+            print("first lifecycle recompute ...")
+            start = time.time()
+            Profile._recompute_company(company)
+            print(f"  done in {time.time() - start:.0f} s")
+        # idempotent: the synthetic past is rewritten each run
+        stage = {s.kind: s.id for s in env["crm.lifecycle.stage"].search([])}
+        cr.execute(
+            "DELETE FROM crm_lifecycle_history WHERE reason = 'import' AND company_id = %s",
+            [company.id],
+        )
+        cr.execute(
+            SQL(SYNTHETIC_HISTORY, new=stage["new"], active=stage["active"], company=company.id)
+        )
+        cr.execute("ANALYZE crm_lifecycle_history")
+        cr.commit()
+        cr.execute("SELECT count(*) FROM crm_customer_profile WHERE company_id = %s", [company.id])
+        [(n_profiles,)] = cr.fetchall()
+        cr.execute("SELECT count(*) FROM crm_lifecycle_history WHERE company_id = %s", [company.id])
+        [(n_history,)] = cr.fetchall()
+        cr.execute("SELECT count(*) FROM crm_lead WHERE company_id = %s", [company.id])
+        [(n_leads,)] = cr.fetchall()
+
+        Snapshot = env["crm.kpi.snapshot"]
+        today = date.today()
+        day = today - timedelta(days=1)
+        cr.execute("DELETE FROM crm_kpi_snapshot WHERE company_id = %s", [company.id])
+        Snapshot._backfill(day - timedelta(days=1), day - timedelta(days=1), company)
+        cr.commit()
+
+        def snapshot_day():
+            Snapshot._snapshot_day(company, day)
+            cr.commit()
+
+        def snapshot_floor():
+            cr.execute(
+                SQL(SNAPSHOT_FLOOR, company=company.id, until=day + timedelta(days=1), day=day)
+            )
+            cr.fetchall()
+
+        floor_snap = timed(snapshot_floor)
+        cron_snap = timed(snapshot_day)
+        cr.execute(
+            "SELECT count(*) FROM crm_kpi_snapshot WHERE company_id = %s AND date = %s",
+            [company.id, day],
+        )
+        [(rows_per_day,)] = cr.fetchall()
+
+        # a year of rows: 30 real days, earlier ones copied with shifted dates
+        print("back-filling 30 real days ...")
+        start = time.time()
+        Snapshot._backfill(today - timedelta(days=30), day, company)
+        cr.commit()
+        backfill_30 = time.time() - start
+        first_day = today.replace(day=1) - timedelta(days=31 * args.months)
+        first_day = first_day.replace(day=1)
+        cr.execute(
+            """
+            INSERT INTO crm_kpi_snapshot (date, company_id, team_id, user_id, country_id,
+                   stage_id, stage_kind, profile_open, customer_open, active_open,
+                   profile_close, customer_close, active_close, clv_close, acquired_count,
+                   lost_count, won_back_count, deal_count, revenue)
+            SELECT d::date, s.company_id, s.team_id, s.user_id, s.country_id, s.stage_id,
+                   s.stage_kind, s.profile_open, s.customer_open, s.active_open,
+                   s.profile_close, s.customer_close, s.active_close, s.clv_close,
+                   s.acquired_count, s.lost_count, s.won_back_count, s.deal_count, s.revenue
+              FROM generate_series(%s::date, %s::date, interval '1 day') d
+              JOIN crm_kpi_snapshot s
+                ON s.company_id = %s
+               AND s.date = %s::date + ((d::date - %s::date) %% 30)
+            """,
+            [
+                first_day,
+                today - timedelta(days=31),
+                company.id,
+                today - timedelta(days=30),
+                first_day,
+            ],
+        )
+        cr.execute("ANALYZE crm_kpi_snapshot")
+        cr.commit()
+        cr.execute("SELECT count(*) FROM crm_kpi_snapshot WHERE company_id = %s", [company.id])
+        [(n_snapshot,)] = cr.fetchall()
+
+        Report = env["crm.kpi.customer.report"].with_context(allowed_company_ids=[company.id])
+        domain = [("date", ">=", first_day), ("date", "<=", day), ("company_id", "=", company.id)]
+
+        def pivot():
+            for groupby in ([], ["team_id"], ["date:month"], ["team_id", "date:month"]):
+                Report.read_group(domain, PIVOT_MEASURES, groupby, lazy=False)
+            env.invalidate_all()
+
+        def pivot_floor():
+            cr.execute(SQL(PIVOT_FLOOR, company=company.id, start=first_day, end=day))
+            cr.fetchall()
+
+        def pivot_cells():
+            Report.read_group(domain, PIVOT_MEASURES, ["team_id", "date:month"], lazy=False)
+            env.invalidate_all()
+
+        floor_pivot = timed(pivot_floor)
+        orm_pivot = timed(pivot)
+        orm_cells = timed(pivot_cells)
+
+        print()
+        print(
+            f"company: {n_leads:,} leads, {n_profiles:,} customer profiles, "
+            f"{n_history:,} history rows"
+        )
+        print(
+            f"snapshot: {rows_per_day:,} rows per day; {n_snapshot:,} rows over "
+            f"{args.months} months (30 real days back-filled in {backfill_30:.1f} s)"
+        )
+        print(
+            f"snapshot cron, one day:   {cron_snap:.2f} s   floor {floor_snap:.2f} s   "
+            f"ratio {cron_snap / floor_snap:.2f}x"
+        )
+        print(
+            f"{args.months}-month pivot (4 read_group): {orm_pivot:.3f} s   "
+            f"floor {floor_pivot:.3f} s   ratio {orm_pivot / floor_pivot:.2f}x"
+        )
+        print(
+            f"  of which the cells read_group (team x month): {orm_cells:.3f} s   "
+            f"ratio {orm_cells / floor_pivot:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
