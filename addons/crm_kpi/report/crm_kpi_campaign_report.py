@@ -142,7 +142,6 @@ class CrmKpiCampaignReport(models.Model):
             "company_id",
             "team_id",
             "user_id",
-            "step_ids",
         ],
         "crm.retention.campaign.member": [
             "campaign_id",
