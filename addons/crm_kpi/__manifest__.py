@@ -2,7 +2,7 @@
     "name": "CRM Customer KPIs",
     "summary": "Customer relationship KPIs: acquired and lost customers, retention, deal "
     "frequency and amount, CLV, funnel, cohorts, campaign and channel effectiveness",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
@@ -20,6 +20,7 @@
         "report/crm_kpi_customer_report_views.xml",
         "report/crm_kpi_funnel_report_views.xml",
         "report/crm_kpi_channel_report_views.xml",
+        "report/crm_kpi_campaign_report_views.xml",
         "views/crm_kpi_cohort_views.xml",
         "views/crm_kpi_menus.xml",
     ],

@@ -5,7 +5,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 /**
  * A sales manager opens the "Customer retention" dashboard, then the
- * Customer KPIs pivot from CRM > Reporting.
+ * Customer KPIs and Campaign Effectiveness pivots from CRM > Reporting.
  */
 registry.category("web_tour.tours").add("crm_kpi_dashboard_tour", {
     url: "/odoo",
@@ -51,6 +51,20 @@ registry.category("web_tour.tours").add("crm_kpi_dashboard_tour", {
         {
             content: "the pivot shows the churn measure",
             trigger: ".o_pivot_view .o_pivot_measure_row:contains('Churn Rate (%)')",
+        },
+        {
+            content: "open Reporting again",
+            trigger: ".o_menu_sections [data-menu-xmlid='crm.crm_menu_report']",
+            run: "click",
+        },
+        {
+            content: "open Campaign Effectiveness",
+            trigger: ".dropdown-item[data-menu-xmlid='crm_kpi.crm_kpi_campaign_report_menu']",
+            run: "click",
+        },
+        {
+            content: "the campaign pivot shows the uplift measure",
+            trigger: ".o_pivot_view .o_pivot_measure_row:contains('Uplift (pp)')",
         },
     ],
 });
