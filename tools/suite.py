@@ -66,7 +66,7 @@ def write_conf():
         ("db_host", "PGHOST"),
         ("db_port", "PGPORT"),
         ("db_user", "PGUSER"),
-        # lets two checkouts run their HTTP tests side by side
+        # lets two checkouts serve side by side (pytest-odoo picks its own port)
         ("http_port", "ODOO_HTTP_PORT"),
     ):
         if os.environ.get(env):
@@ -222,7 +222,8 @@ def cmd_run(args):
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         db=db,
     )
-    log(f"serving {db} on http://localhost:8069 (login admin / admin)")
+    port = os.environ.get("ODOO_HTTP_PORT", "8069")
+    log(f"serving {db} on http://localhost:{port} (login admin / admin)")
     os.execv(sys.executable, odoo_cmd("-d", db, f"--db-filter=^{db}$"))
 
 
