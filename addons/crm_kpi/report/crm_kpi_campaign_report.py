@@ -1,5 +1,4 @@
-from odoo import api, fields, models
-from odoo.models import parse_read_group_spec
+from odoo import fields, models
 from odoo.tools import SQL
 
 # Help texts double as the KPI definitions shown in the pivot's measure tooltips.
@@ -61,6 +60,7 @@ class CrmKpiCampaignReport(models.Model):
     """
 
     _name = "crm.kpi.campaign.report"
+    _inherit = ["crm.kpi.cell.measure.mixin"]
     _description = "Campaign Effectiveness"
     _auto = False
     _order = "enrol_date desc, campaign_id"
@@ -228,16 +228,6 @@ class CrmKpiCampaignReport(models.Model):
     # ------------------------------------------------------------------
     # read_group: ratios of sums per cell
     # ------------------------------------------------------------------
-
-    @api.model
-    def _read_group_select(self, aggregate_spec, query):
-        if aggregate_spec == "__count":
-            return super()._read_group_select(aggregate_spec, query)
-        fname, __, __ = parse_read_group_spec(aggregate_spec)
-        expr = self._kpi_sql(fname, query)
-        if expr is None:
-            return super()._read_group_select(aggregate_spec, query)
-        return expr
 
     def _kpi_sql(self, fname, query):
         """SQL aggregate of ratio KPI ``fname`` over a read_group group, or

@@ -1,5 +1,4 @@
-from odoo import api, fields, models
-from odoo.models import parse_read_group_spec
+from odoo import fields, models
 from odoo.tools import SQL
 
 # Help texts double as the KPI definitions shown in the pivot's measure tooltips.
@@ -41,6 +40,7 @@ class CrmKpiCustomerReport(models.Model):
     """
 
     _name = "crm.kpi.customer.report"
+    _inherit = ["crm.kpi.cell.measure.mixin"]
     _description = "Customer KPIs"
     _auto = False
     _order = "date desc"
@@ -124,16 +124,6 @@ class CrmKpiCustomerReport(models.Model):
     # ------------------------------------------------------------------
     # read_group: stocks at the period's ends and ratios
     # ------------------------------------------------------------------
-
-    @api.model
-    def _read_group_select(self, aggregate_spec, query):
-        if aggregate_spec == "__count":
-            return super()._read_group_select(aggregate_spec, query)
-        fname, __, __ = parse_read_group_spec(aggregate_spec)
-        expr = self._kpi_sql(fname, query)
-        if expr is None:
-            return super()._read_group_select(aggregate_spec, query)
-        return expr
 
     def _kpi_sql(self, fname, query):
         """SQL aggregate of KPI ``fname`` over a read_group group, or None
