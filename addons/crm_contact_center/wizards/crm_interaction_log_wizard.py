@@ -27,7 +27,10 @@ class CrmInteractionLogWizard(models.TransientModel):
     subject = fields.Char(compute="_compute_subject", store=True, readonly=False)
     body = fields.Html(string="Summary")
     outcome = fields.Selection(
-        lambda self: self.env["crm.interaction"]._fields["outcome"].selection,
+        # labels in the user's language (a callable selection is not translated)
+        lambda self: self.env["crm.interaction"]
+        ._fields["outcome"]
+        ._description_selection(self.env),
         default="resolved",
         required=True,
     )

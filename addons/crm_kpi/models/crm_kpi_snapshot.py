@@ -1,9 +1,11 @@
 import logging
 from datetime import timedelta
 
-from odoo import api, fields, models, modules
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
+
+from ..tools import selection_of
 
 _logger = logging.getLogger(__name__)
 
@@ -49,9 +51,7 @@ class CrmKpiSnapshot(models.Model):
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
     country_id = fields.Many2one("res.country", readonly=True)
     stage_id = fields.Many2one("crm.lifecycle.stage", string="Customer Stage", readonly=True)
-    stage_kind = fields.Selection(
-        lambda self: self.env["crm.lifecycle.stage"]._fields["kind"].selection, readonly=True
-    )
+    stage_kind = fields.Selection(selection_of("crm.lifecycle.stage", "kind"), readonly=True)
     # stocks at the start and at the end of the day
     profile_open = fields.Integer(readonly=True)
     profile_close = fields.Integer(readonly=True)
@@ -342,17 +342,8 @@ class CrmKpiSnapshot(models.Model):
 
     @api.model
     def _commit_progress(self, done=0, remaining=0):
-        """Commit a finished day (cron only, never in tests or install)."""
-        registry = self.env.registry
-        # Each (company, day) is complete on its own: commit so a crash keeps it.
-        if (
-            registry.ready
-            and not registry.in_test_mode()
-            and not modules.module.current_test
-            and not self.env.context.get("kpi_no_commit")
-        ):
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        """Commit a finished (company, day): a crash keeps the days done."""
+        self.env["crm.customer.profile"]._commit_progress(done=done, remaining=remaining)
 
     # ------------------------------------------------------------------
     # DEMO
@@ -428,7 +419,7 @@ class CrmKpiSnapshot(models.Model):
                         "profile_id": profile.id,
                         "from_stage_id": from_stage,
                         "stage_id": stage.id,
-                        "date": fields.Datetime.to_datetime(min(day, today)),
+                        "date": fields.Datetime.to_datetime(day),
                         "reason": "rule",
                         "duration_days": (day - steps[i - 1][1]).days if i else 0,
                     }

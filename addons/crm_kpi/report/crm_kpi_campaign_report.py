@@ -1,6 +1,8 @@
 from odoo import fields, models
 from odoo.tools import SQL
 
+from ..tools import selection_of
+
 # Help texts double as the KPI definitions shown in the pivot's measure tooltips.
 KPI_HELP = {
     "member_count": "Treated and control members enrolled (excluded customers are not measured).",
@@ -69,19 +71,21 @@ class CrmKpiCampaignReport(models.Model):
     # dimensions
     campaign_id = fields.Many2one("crm.retention.campaign", string="Campaign", readonly=True)
     member_group = fields.Selection(
-        [("treated", "Treated"), ("control", "Control")], string="Group", readonly=True
+        selection_of("crm.retention.campaign.member", "member_group"),
+        string="Group",
+        readonly=True,
     )
     objective = fields.Selection(
-        lambda self: self.env["crm.retention.campaign"]._fields["objective"].selection,
+        selection_of("crm.retention.campaign", "objective"),
         readonly=True,
     )
     campaign_state = fields.Selection(
-        lambda self: self.env["crm.retention.campaign"]._fields["state"].selection,
+        selection_of("crm.retention.campaign", "state"),
         string="Campaign Status",
         readonly=True,
     )
     channel = fields.Selection(
-        lambda self: self.env["crm.retention.campaign.step"]._fields["action"].selection,
+        selection_of("crm.retention.campaign.step", "action"),
         string="First Step Channel",
         readonly=True,
         help="Channel of the campaign's first step.",

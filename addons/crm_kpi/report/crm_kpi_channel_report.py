@@ -2,6 +2,8 @@ from odoo import api, fields, models
 from odoo.models import parse_read_group_spec
 from odoo.tools import SQL
 
+from ..tools import selection_of
+
 
 class CrmKpiChannelReport(models.Model):
     """Channel and service effectiveness, one row per interaction.
@@ -27,17 +29,8 @@ class CrmKpiChannelReport(models.Model):
     interaction_id = fields.Many2one("crm.interaction", readonly=True)
     date = fields.Datetime(readonly=True)
     channel_id = fields.Many2one("crm.interaction.channel", readonly=True)
-    direction = fields.Selection([("inbound", "Inbound"), ("outbound", "Outbound")], readonly=True)
-    state = fields.Selection(
-        [
-            ("new", "New"),
-            ("assigned", "Assigned"),
-            ("in_progress", "In Progress"),
-            ("done", "Done"),
-            ("missed", "Missed"),
-        ],
-        readonly=True,
-    )
+    direction = fields.Selection(selection_of("crm.interaction", "direction"), readonly=True)
+    state = fields.Selection(selection_of("crm.interaction", "state"), readonly=True)
     user_id = fields.Many2one("res.users", string="Agent", readonly=True)
     team_id = fields.Many2one("crm.team", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)

@@ -1,6 +1,8 @@
 from odoo import fields, models
 from odoo.tools import SQL
 
+from ..tools import selection_of
+
 # Help texts double as the KPI definitions shown in the pivot's measure tooltips.
 KPI_HELP = {
     "customers_start": "Customers (stage of kind New, Active, At risk or Won back) at the "
@@ -53,7 +55,7 @@ class CrmKpiCustomerReport(models.Model):
     country_id = fields.Many2one("res.country", readonly=True)
     stage_id = fields.Many2one("crm.lifecycle.stage", string="Customer Stage", readonly=True)
     stage_kind = fields.Selection(
-        lambda self: self.env["crm.lifecycle.stage"]._fields["kind"].selection,
+        selection_of("crm.lifecycle.stage", "kind"),
         readonly=True,
     )
     currency_id = fields.Many2one("res.currency", readonly=True)

@@ -1142,8 +1142,12 @@ class CrmCustomerProfile(models.Model):
         return pd.read_csv(buf)
 
     @api.model
-    def _commit_progress(self, done=0):
-        """Commit a finished batch (cron and button only, never in tests)."""
+    def _commit_progress(self, done=0, remaining=0):
+        """Commit a finished batch (cron and button only, never in tests).
+
+        Shared by the suite's batch loops (recompute, campaign steps, KPI
+        snapshots): each calls it after a unit of work that is consistent on
+        its own."""
         self.env.flush_all()
         registry = self.env.registry
         # Each batch is consistent on its own: commit so a crash keeps it.
@@ -1155,4 +1159,4 @@ class CrmCustomerProfile(models.Model):
             and not self.env.context.get("lifecycle_no_commit")
         ):
             self.env.cr.commit()  # pylint: disable=invalid-commit
-        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
