@@ -1348,7 +1348,7 @@ def load_interactions(cr, args, ctx, P, D, partner_first_id, lead_first_id, end,
         + f"; {int(X.on_deal.sum())} on an opportunity or lead)"
     )
     cols = I_FIXED + I_TEXT
-    check_not_null(cr, "crm_interaction", set(cols))
+    _null, i_fill = check_not_null(cr, "crm_interaction", set(cols))
     lock = "ACCESS EXCLUSIVE" if rebuild else "SHARE ROW EXCLUSIVE"
     cr.execute(f"LOCK TABLE crm_interaction IN {lock} MODE")
     dropped = drop_indexes(cr, "crm_interaction", journal, set(cols)) if rebuild else []
@@ -1361,6 +1361,7 @@ def load_interactions(cr, args, ctx, P, D, partner_first_id, lead_first_id, end,
         interaction_chunks(X, P, ctx, codes, first, partner_first_id, lead_first_id, args.chunk),
         f"(ids {first}..{first + X.n - 1})",
     )
+    drop_fill_defaults(cr, "crm_interaction", i_fill)
     return first, dropped
 
 
@@ -1508,16 +1509,41 @@ class IndexBuilder:
 # checks
 # ---------------------------------------------------------------------------
 def check_not_null(cr, table, filled):
+    """Columns left to their default (NULL) by the load, and defaults for
+    the NOT NULL ones a module added without a database default.
+
+    Such a column (``autopost_bills`` on res_partner once ``account`` is
+    installed) gets the value most existing rows hold, as a temporary column
+    DEFAULT set in the load's transaction; ``drop_fill_defaults`` removes it
+    before the commit. Without existing rows there is nothing to copy: stop.
+    """
     cols = _db.table_columns(cr, table)
     missing = [
         c for c, (_, notnull, hasdef) in cols.items() if notnull and not hasdef and c not in filled
     ]
-    if missing:
-        sys.exit(
-            f"{table}: NOT NULL column(s) {missing} are not generated (a module added them); "
-            "extend bench/generate.py"
+    fill = []
+    for c in missing:
+        cr.execute(
+            f'SELECT "{c}" FROM {table} WHERE "{c}" IS NOT NULL '
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
         )
-    return [c for c in cols if c not in filled and c != "id"]
+        row = cr.fetchone()
+        if row is None:
+            sys.exit(
+                f"{table}: NOT NULL column {c!r} is not generated and no existing row shows "
+                "a value for it (a module added it); extend bench/generate.py"
+            )
+        cr.execute(f'ALTER TABLE {table} ALTER COLUMN "{c}" SET DEFAULT %s', row)
+        fill.append(c)
+    if fill:
+        log(f"{table}: {', '.join(fill)} filled with the most common existing value")
+    return [c for c in cols if c not in filled and c != "id"], fill
+
+
+def drop_fill_defaults(cr, table, fill):
+    """Remove the temporary defaults of ``check_not_null`` (same transaction)."""
+    for c in fill:
+        cr.execute(f'ALTER TABLE {table} ALTER COLUMN "{c}" DROP DEFAULT')
 
 
 def verify_fks(cr, table, filled, first, last):
@@ -1762,8 +1788,8 @@ def main(argv=None):
     l_fixed, l_texts = lead_columns(l_all)
     blob_cols = [c for c in BLOB_FIXED + BLOB_TEXT if c in l_all]
     l_cols = l_fixed + l_texts + blob_cols
-    p_null = check_not_null(cr, "res_partner", set(p_cols))
-    l_null = check_not_null(cr, "crm_lead", set(l_cols))
+    p_null, p_fill = check_not_null(cr, "res_partner", set(p_cols))
+    l_null, l_fill = check_not_null(cr, "crm_lead", set(l_cols))
 
     # independent random streams: the result does not depend on thread timing
     seeds = np.random.SeedSequence(args.seed).spawn(4)
@@ -1816,6 +1842,7 @@ def main(argv=None):
             )
             if verify:
                 verify_fks(cr, "res_partner", set(p_cols), p_first, p_first + P.n - 1)
+        drop_fill_defaults(cr, "res_partner", p_fill)
         if not atomic:
             t = time.perf_counter()
             conn.commit()
@@ -1845,6 +1872,7 @@ def main(argv=None):
             )
             if verify:
                 verify_fks(cr, "crm_lead", set(l_cols), l_first, l_first + D.n - 1)
+        drop_fill_defaults(cr, "crm_lead", l_fill)
         if args.interactions:
             stage = "crm_interaction"
             i_first, dropped_i = load_interactions(

@@ -88,13 +88,15 @@ def ensure_database(db, partners, opportunities):
 
 
 def reset_retention(cr):
-    """Forget every profile, stage change and chatter note of the lifecycle."""
+    """Forget every profile, stage change, chatter note and campaign member
+    of the lifecycle."""
     start = time.time()
     cr.execute(
         "DELETE FROM mail_message WHERE model = 'res.partner' "
         "AND body LIKE '%%o_crm_lifecycle_change%%'"
     )
-    cr.execute("TRUNCATE crm_lifecycle_history, crm_customer_profile, crm_retention_work")
+    # CASCADE: campaign members (demo campaigns) point at the profiles
+    cr.execute("TRUNCATE crm_lifecycle_history, crm_customer_profile, crm_retention_work CASCADE")
     cr.execute(
         "UPDATE res_partner SET lifecycle_stage_id = NULL WHERE lifecycle_stage_id IS NOT NULL"
     )
