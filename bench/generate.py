@@ -775,6 +775,7 @@ P_FIXED = [
     "message_bounce",
     "type",
     "calendar_last_notif_ack",
+    "autopost_bills",
     "customer_rank",
     "supplier_rank",
     "create_date",
@@ -838,6 +839,8 @@ def _partner_fixed(P, ctx, won_any, first_id, a, k):
         "message_bounce": lambda: Fixed.int4(np.zeros(n)),
         "type": lambda: Fixed.const_text("contact", n),
         "calendar_last_notif_ack": lambda: Fixed.timestamp(P.create[k]),
+        # account (through crm_retention_loyalty -> sale): NOT NULL, default "ask"
+        "autopost_bills": lambda: Fixed.const_text("ask", n),
         "customer_rank": lambda: Fixed.int4(won_any[k]),
         "supplier_rank": lambda: Fixed.int4(np.zeros(n)),
         "create_date": lambda: Fixed.timestamp(P.create[k]),

@@ -194,11 +194,12 @@ def main():
         cr.execute(
             """
             INSERT INTO crm_kpi_snapshot (date, company_id, team_id, user_id, country_id,
-                   stage_id, stage_kind, profile_open, customer_open, active_open,
-                   profile_close, customer_close, active_close, clv_close, acquired_count,
-                   lost_count, won_back_count, deal_count, revenue)
+                   stage_id, stage_kind, category_key, medium_id, profile_open, customer_open,
+                   active_open, profile_close, customer_close, active_close, clv_close,
+                   acquired_count, lost_count, won_back_count, deal_count, revenue)
             SELECT d::date, s.company_id, s.team_id, s.user_id, s.country_id, s.stage_id,
-                   s.stage_kind, s.profile_open, s.customer_open, s.active_open,
+                   s.stage_kind, s.category_key, s.medium_id,
+                   s.profile_open, s.customer_open, s.active_open,
                    s.profile_close, s.customer_close, s.active_close, s.clv_close,
                    s.acquired_count, s.lost_count, s.won_back_count, s.deal_count, s.revenue
               FROM generate_series(%s::date, %s::date, interval '1 day') d

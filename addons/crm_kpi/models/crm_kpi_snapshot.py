@@ -18,7 +18,8 @@ class CrmKpiSnapshot(models.Model):
     """The customer base of one day, per slice, frozen.
 
     One row per (date, company, sales team, salesperson, country, lifecycle
-    stage) that had a customer or a movement that day. A row holds
+    stage, set of customer tags, acquisition channel) that had a customer or
+    a movement that day. A row holds
 
     * stocks at the start (``*_open`` = the previous day's close of the same
       slice) and at the end of the day (``*_close``): profiles, customers,
@@ -28,14 +29,26 @@ class CrmKpiSnapshot(models.Model):
 
     The stage valid on day D is the to-stage of the customer's last
     ``crm.lifecycle.history`` row dated on or before D (UTC): a later stage
-    change never rewrites the past. Team, salesperson and country are those
-    of the customer when the day is snapshotted, so a customer who moves to
-    another team leaves the old team's slice (an ``open`` without ``close``)
-    and enters the new one; a back-fill of past days uses today's values.
+    change never rewrites the past. Team, salesperson, country and tags are
+    those of the customer when the day is snapshotted, so a customer who
+    moves to another team leaves the old team's slice (an ``open`` without
+    ``close``) and enters the new one; a back-fill of past days uses today's
+    values.
+
+    Tags are a many2many: a row holds the customers with exactly the same
+    *set* of tags (``category_key``: the sorted tag ids) and links each tag
+    of the set (``category_ids``). Grouping by tag then counts a customer
+    under each of its tags, while a total without that grouping counts it
+    once. The acquisition channel (``medium_id``) is the UTM medium of the
+    customer's first won opportunity that is not a refund (ties: lowest id)
+    among those dated on or before the day. Revenue is in the company
+    currency at the deal date (``_convert_deals_sql`` of crm_retention, the
+    suite's one conversion rule).
 
     Written only by ``_snapshot_day`` (the daily cron ``_cron_snapshot`` and
-    ``_backfill``): one ``INSERT ... SELECT`` per (company, day), so a day is
-    complete or absent and an interrupted run resumes at the next missing day.
+    ``_backfill``): one statement per (company, day) inserting the rows and
+    their tag links, so a day is complete or absent and an interrupted run
+    resumes at the next missing day.
     ``crm.kpi.customer.report`` turns the rows into period KPIs.
     """
 
@@ -52,6 +65,21 @@ class CrmKpiSnapshot(models.Model):
     country_id = fields.Many2one("res.country", readonly=True)
     stage_id = fields.Many2one("crm.lifecycle.stage", string="Customer Stage", readonly=True)
     stage_kind = fields.Selection(selection_of("crm.lifecycle.stage", "kind"), readonly=True)
+    category_key = fields.Char(
+        string="Customer Tag Set",
+        readonly=True,
+        help="Sorted ids of the customer tags of the slice, comma-separated; empty without tags.",
+    )
+    # crm.kpi.customer.report reads the same relation (its ids are the snapshot's)
+    category_ids = fields.Many2many(
+        "res.partner.category",
+        "crm_kpi_snapshot_category_rel",
+        "snapshot_id",
+        "category_id",
+        string="Customer Tags",
+        readonly=True,
+    )
+    medium_id = fields.Many2one("utm.medium", string="Acquisition Channel", readonly=True)
     # stocks at the start and at the end of the day
     profile_open = fields.Integer(readonly=True)
     profile_close = fields.Integer(readonly=True)
@@ -159,7 +187,15 @@ class CrmKpiSnapshot(models.Model):
         cr.execute(
             SQL("DELETE FROM crm_kpi_snapshot WHERE company_id = %s AND date = %s", company.id, day)
         )
+        # Why no JIT: the planner has no statistics on the CTEs, so its row
+        # estimates for their joins are blind and the cost can pass
+        # jit_optimize_above_cost; compiling then takes seconds for a
+        # statement that runs in a fraction of that. Local to the statement.
+        cr.execute("SELECT current_setting('jit')")
+        jit = cr.fetchone()[0]
+        cr.execute("SELECT set_config('jit', 'off', true)")
         cr.execute(self._snapshot_sql(company, day, previous_done))
+        cr.execute(SQL("SELECT set_config('jit', %s, true)", jit))
         self.invalidate_model()
 
     @api.model
@@ -194,16 +230,70 @@ class CrmKpiSnapshot(models.Model):
         )
 
     @api.model
+    def _tag_sets_sql(self):
+        """Each customer's set of tags as a canonical key: its tag ids,
+        sorted, comma-separated (customers without tags have no row)."""
+        return SQL(
+            """
+            SELECT r.partner_id,
+                   string_agg(r.category_id::text, ',' ORDER BY r.category_id) AS category_key
+              FROM res_partner_res_partner_category_rel r
+             GROUP BY r.partner_id
+            """
+        )
+
+    @api.model
+    def _channels_sql(self, company, day):
+        """Each customer's acquisition channel on ``day``: the UTM medium of
+        its first won opportunity that is not a refund, dated on or before
+        the day (ties: lowest id). Customers whose first deal has no medium
+        have no row.
+
+        Why a scan of the won opportunities: the medium is on the lead and
+        no deal aggregate carries it. One DISTINCT ON over the won
+        opportunities of the company (the day's deals already cost a scan
+        of crm_lead) instead of a lookup per customer. The opportunity, its
+        date and its company follow ``_lead_rows_sql`` of crm_retention.
+        """
+        return SQL(
+            """
+            SELECT partner_id, medium_id FROM (
+                SELECT DISTINCT ON (p.commercial_partner_id)
+                       p.commercial_partner_id AS partner_id, l.medium_id
+                  FROM crm_lead l
+                  JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
+                  JOIN res_partner p ON p.id = l.partner_id
+                  LEFT JOIN res_users u ON u.id = l.user_id
+                 WHERE l.active AND l.type = 'opportunity'
+                   AND COALESCE(l.company_id, p.company_id, u.company_id) = %(company)s
+                   AND COALESCE(l.expected_revenue, 0) >= 0
+                   AND COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
+                       <= %(day)s
+                 ORDER BY p.commercial_partner_id,
+                          COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date,
+                          l.id
+            ) first_deal
+             WHERE medium_id IS NOT NULL
+            """,
+            company=company.id,
+            day=day,
+        )
+
+    @api.model
     def _attributes_sql(self, company):
         """The slice of every profile: its salesperson, the salesperson's
-        team (CTE ``teams``) and its country."""
+        team (CTE ``teams``), its country, its tag set (CTE ``tag_sets``)
+        and its acquisition channel (CTE ``channels``)."""
         return SQL(
             """
             SELECT pr.id AS profile_id, pr.partner_id, rp.user_id, rp.country_id,
-                   tm.crm_team_id AS team_id, pr.predicted_clv
+                   tm.crm_team_id AS team_id, pr.predicted_clv,
+                   tg.category_key, ch.medium_id
               FROM crm_customer_profile pr
               JOIN res_partner rp ON rp.id = pr.partner_id
               LEFT JOIN teams tm ON tm.user_id = rp.user_id
+              LEFT JOIN tag_sets tg ON tg.partner_id = pr.partner_id
+              LEFT JOIN channels ch ON ch.partner_id = pr.partner_id
              WHERE pr.company_id = %s
             """,
             company.id,
@@ -211,13 +301,14 @@ class CrmKpiSnapshot(models.Model):
 
     @api.model
     def _snapshot_sql(self, company, day, previous_done):
-        """INSERT of the rows of one (company, day). The start stocks come
-        from the previous day's rows when they exist (so a customer who
-        changed team leaves the old slice), else from the history."""
+        """INSERT of the rows of one (company, day) and of their tag links.
+        The start stocks come from the previous day's rows when they exist
+        (so a customer who changed team leaves the old slice), else from the
+        history."""
         if previous_done:
             opening = SQL(
                 """
-                SELECT team_id, user_id, country_id, stage_id,
+                SELECT team_id, user_id, country_id, stage_id, category_key, medium_id,
                        profile_close AS profile_open, customer_close AS customer_open,
                        active_close AS active_open,
                        0 AS profile_close, 0 AS customer_close, 0 AS active_close,
@@ -232,7 +323,7 @@ class CrmKpiSnapshot(models.Model):
         else:
             opening = SQL(
                 """
-                SELECT a.team_id, a.user_id, a.country_id, p.stage_id,
+                SELECT a.team_id, a.user_id, a.country_id, p.stage_id, a.category_key, a.medium_id,
                        1, (s.kind = ANY(%(customer)s))::int, (s.kind = ANY(%(active)s))::int,
                        0, 0, 0, 0, 0, 0, 0, 0, 0
                   FROM (%(stage_before)s) p
@@ -250,10 +341,12 @@ class CrmKpiSnapshot(models.Model):
         return SQL(
             """
             WITH teams AS MATERIALIZED (%(teams)s),
+            tag_sets AS MATERIALIZED (%(tag_sets)s),
+            channels AS MATERIALIZED (%(channels)s),
             attrs AS MATERIALIZED (%(attrs)s),
             stage_now AS MATERIALIZED (%(stage_now)s),
             moves AS (
-                SELECT a.team_id, a.user_id, a.country_id, sn.stage_id,
+                SELECT a.team_id, a.user_id, a.country_id, sn.stage_id, a.category_key, a.medium_id,
                        0 AS profile_open, 0 AS customer_open, 0 AS active_open,
                        0 AS profile_close, 0 AS customer_close, 0 AS active_close, 0 AS clv_close,
                        0 AS acquired, (s.kind = 'lost')::int AS lost,
@@ -268,11 +361,14 @@ class CrmKpiSnapshot(models.Model):
                    AND s.kind IN ('lost', 'won_back')
                    AND s.kind IS DISTINCT FROM fs.kind
             ),
+            day_source AS (
+                SELECT * FROM (%(deals)s) src WHERE src.deal_date = %(day)s
+            ),
             day_deals AS (
+                -- amounts in the company currency at the deal date
                 SELECT d.partner_id, count(*) FILTER (WHERE d.amount >= 0) AS deals,
                        sum(d.amount) AS revenue
-                  FROM (%(deals)s) d
-                 WHERE d.deal_date = %(day)s
+                  FROM (%(converted)s) d
                  GROUP BY d.partner_id
             ),
             acquired AS (
@@ -284,12 +380,12 @@ class CrmKpiSnapshot(models.Model):
                          WHERE d.deal_date < %(day)s AND d.amount >= 0
                    )
             ),
-            parts (team_id, user_id, country_id, stage_id, profile_open, customer_open,
-                   active_open, profile_close, customer_close, active_close, clv_close,
-                   acquired, lost, won_back, deals, revenue) AS (
+            parts (team_id, user_id, country_id, stage_id, category_key, medium_id,
+                   profile_open, customer_open, active_open, profile_close, customer_close,
+                   active_close, clv_close, acquired, lost, won_back, deals, revenue) AS (
                 %(opening)s
                 UNION ALL
-                SELECT a.team_id, a.user_id, a.country_id, sn.stage_id,
+                SELECT a.team_id, a.user_id, a.country_id, sn.stage_id, a.category_key, a.medium_id,
                        0, 0, 0, 1, (s.kind = ANY(%(customer)s))::int,
                        (s.kind = ANY(%(active)s))::int,
                        CASE WHEN s.kind = ANY(%(customer)s) THEN COALESCE(a.predicted_clv, 0)
@@ -304,6 +400,7 @@ class CrmKpiSnapshot(models.Model):
                 -- deals and acquisitions: the customer's slice, even without a profile yet
                 SELECT COALESCE(a.team_id, tm.crm_team_id), COALESCE(a.user_id, rp.user_id),
                        COALESCE(a.country_id, rp.country_id), sn.stage_id,
+                       tg.category_key, ch.medium_id,
                        0, 0, 0, 0, 0, 0, 0,
                        (dd.partner_id IN (SELECT partner_id FROM acquired))::int,
                        0, 0, dd.deals, dd.revenue
@@ -312,27 +409,45 @@ class CrmKpiSnapshot(models.Model):
                   LEFT JOIN attrs a ON a.partner_id = dd.partner_id
                   LEFT JOIN stage_now sn ON sn.profile_id = a.profile_id
                   LEFT JOIN teams tm ON tm.user_id = rp.user_id
+                  LEFT JOIN tag_sets tg ON tg.partner_id = dd.partner_id
+                  LEFT JOIN channels ch ON ch.partner_id = dd.partner_id
+            ),
+            inserted AS (
+                INSERT INTO crm_kpi_snapshot
+                       (date, company_id, team_id, user_id, country_id, stage_id, stage_kind,
+                        category_key, medium_id, profile_open, customer_open, active_open,
+                        profile_close, customer_close, active_close, clv_close,
+                        acquired_count, lost_count, won_back_count, deal_count, revenue)
+                SELECT %(day)s, %(company)s, r.team_id, r.user_id, r.country_id, r.stage_id,
+                       s.kind, r.category_key, r.medium_id,
+                       sum(r.profile_open), sum(r.customer_open), sum(r.active_open),
+                       sum(r.profile_close), sum(r.customer_close), sum(r.active_close),
+                       sum(r.clv_close), sum(r.acquired), sum(r.lost), sum(r.won_back),
+                       sum(r.deals), sum(r.revenue)
+                  FROM parts r
+                  LEFT JOIN crm_lifecycle_stage s ON s.id = r.stage_id
+                 GROUP BY r.team_id, r.user_id, r.country_id, r.stage_id, s.kind,
+                          r.category_key, r.medium_id
+                RETURNING id, category_key
             )
-            INSERT INTO crm_kpi_snapshot
-                   (date, company_id, team_id, user_id, country_id, stage_id, stage_kind,
-                    profile_open, customer_open, active_open,
-                    profile_close, customer_close, active_close, clv_close,
-                    acquired_count, lost_count, won_back_count, deal_count, revenue)
-            SELECT %(day)s, %(company)s, r.team_id, r.user_id, r.country_id, r.stage_id, s.kind,
-                   sum(r.profile_open), sum(r.customer_open), sum(r.active_open),
-                   sum(r.profile_close), sum(r.customer_close), sum(r.active_close),
-                   sum(r.clv_close), sum(r.acquired), sum(r.lost), sum(r.won_back),
-                   sum(r.deals), sum(r.revenue)
-              FROM parts r
-              LEFT JOIN crm_lifecycle_stage s ON s.id = r.stage_id
-             GROUP BY r.team_id, r.user_id, r.country_id, r.stage_id, s.kind
+            -- one link per tag of the row's set; a tag deleted since the
+            -- previous day (whose key an opening stock carries) is skipped
+            INSERT INTO crm_kpi_snapshot_category_rel (snapshot_id, category_id)
+            SELECT i.id, c.id
+              FROM inserted i
+             CROSS JOIN LATERAL unnest(string_to_array(i.category_key, ',')::int[]) AS t(id)
+              JOIN res_partner_category c ON c.id = t.id
             """,
+            teams=self._teams_sql(company),
+            tag_sets=self._tag_sets_sql(),
+            channels=self._channels_sql(company, day),
             attrs=self._attributes_sql(company),
             stage_now=self._stage_at_sql(company, day),
             opening=opening,
             deals=deals,
+            # the rate of the deal date; the source is already cut at the day
+            converted=Profile._convert_deals_sql(SQL("day_source"), day),
             partner_deals=partner_deals,
-            teams=self._teams_sql(company),
             company=company.id,
             day=day,
             next_day=day + timedelta(days=1),

@@ -17,7 +17,8 @@ KPI_HELP = {
     "retention_rate": "(Customers at end - acquired - won back) / customers at start x 100: "
     "the share of the starting customers still customers at the end.",
     "deal_count": "Won deals dated in the period (a refund is not a deal).",
-    "revenue": "Won revenue of the period (sum of the deals' expected revenue).",
+    "revenue": "Won revenue of the period (sum of the deals' expected revenue, in the company "
+    "currency at the deal date).",
     "deal_frequency": "Won deals of the period / active customers at the end.",
     "avg_deal_amount": "Revenue / won deals.",
     "clv_end": "Sum of the predicted 12-month CLV of the customers at the end of the period "
@@ -35,6 +36,11 @@ class CrmKpiCustomerReport(models.Model):
     stocks on its last day. A slice absent on those days had no customer
     there (it would have a row otherwise), so the first/last day of the
     cell is the right one even when the cell mixes slices.
+
+    Customer tags are a many2many read from the snapshot's relation table
+    (the report's ids are the snapshot's): grouping by tag joins the links,
+    so a customer with two tags counts under each, while a total or a
+    filter on tags counts it once.
 
     ``_read_group_select`` turns these measures and the ratios into SQL
     aggregates, so the stock pivot, graph, spreadsheet and XLSX export all
@@ -57,6 +63,20 @@ class CrmKpiCustomerReport(models.Model):
     stage_kind = fields.Selection(
         selection_of("crm.lifecycle.stage", "kind"),
         readonly=True,
+    )
+    category_ids = fields.Many2many(
+        "res.partner.category",
+        "crm_kpi_snapshot_category_rel",
+        "snapshot_id",
+        "category_id",
+        string="Customer Tag",
+        readonly=True,
+    )
+    medium_id = fields.Many2one(
+        "utm.medium",
+        string="Acquisition Channel",
+        readonly=True,
+        help="The UTM medium of the customer's first won deal.",
     )
     currency_id = fields.Many2one("res.currency", readonly=True)
     # stocks
@@ -95,6 +115,8 @@ class CrmKpiCustomerReport(models.Model):
             "country_id",
             "stage_id",
             "stage_kind",
+            "category_ids",
+            "medium_id",
             "customer_open",
             "customer_close",
             "active_close",
@@ -112,7 +134,7 @@ class CrmKpiCustomerReport(models.Model):
         return SQL(
             """
             SELECT s.id, s.date, s.company_id, s.team_id, s.user_id, s.country_id,
-                   s.stage_id, s.stage_kind, c.currency_id,
+                   s.stage_id, s.stage_kind, s.medium_id, c.currency_id,
                    s.customer_open AS customers_start, s.customer_close AS customers_end,
                    s.active_close AS active_end, s.clv_close AS clv_end,
                    s.acquired_count, s.lost_count, s.won_back_count, s.deal_count, s.revenue,

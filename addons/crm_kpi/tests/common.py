@@ -4,6 +4,7 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 from freezegun import freeze_time
 
+from odoo import Command
 from odoo.tests import TransactionCase, new_test_user
 
 TODAY = date(2026, 1, 15)
@@ -28,7 +29,15 @@ class KpiCase(TransactionCase):
       again in March (acquired and lost in the same period);
     * 3 customers lost in February and won back in March (with a deal);
     * every customer belongs to salesperson A (team A) or B (team B); one
-      customer of A moves to B on MOVE_DAY.
+      customer of A moves to B on MOVE_DAY;
+    * tags: VIP on 40 existing customers and 3 acquired ones, Retail on 30
+      existing and 3 acquired ones, 10 + 1 of them with both tags;
+    * acquisition channels (medium of the first won deal): Email for 50
+      existing customers (their later March deals came by Web), Web for 30
+      existing and 5 acquired customers; of the other acquired ones, one
+      has a second first-day deal by Web after its Email one (tie: lowest
+      id) and one an earlier refund by Web before its Email deal (a refund
+      is not a deal), three have no medium.
 
     So for March: start 120, lost 12 (churn 10 %), acquired 10, won back 3,
     end 121, retention (121 - 10 - 3) / 120 = 90 %.
@@ -108,11 +117,29 @@ class KpiCase(TransactionCase):
         cls.lost = existing[:22:2]  # 11 customers of salesperson B
         cls.acquired_lost = acquired[0]
         cls.moved = existing[1]  # salesperson A, active all along
+        Tag = cls.env["res.partner.category"]
+        cls.vip = Tag.create({"name": "KPI VIP"})
+        cls.retail = Tag.create({"name": "KPI Retail"})
+        (existing[:40] | acquired[:3]).write({"category_id": [Command.link(cls.vip.id)]})
+        (existing[30:60] | acquired[2:5]).write({"category_id": [Command.link(cls.retail.id)]})
+        Medium = cls.env["utm.medium"]
+        cls.email = Medium.create({"name": "KPI Email"})
+        cls.web = Medium.create({"name": "KPI Web"})
+        first_medium = {p.id: cls.email for p in existing[:50]}
+        first_medium.update({p.id: cls.web for p in existing[50:80] | acquired[:5]})
+        first_medium.update({p.id: cls.email for p in acquired[5:7]})
         deals, history = [], []
         for partner in existing:
-            deals += [(partner, date(2024, rng.randint(1, 12), rng.randint(1, 28)), 1000)]
             deals += [
-                (partner, date(2025, 3, rng.randint(1, 31)), rng.choice([500, 800, 1200]))
+                (
+                    partner,
+                    date(2024, rng.randint(1, 12), rng.randint(1, 28)),
+                    1000,
+                    first_medium.get(partner.id),
+                )
+            ]
+            deals += [
+                (partner, date(2025, 3, rng.randint(1, 31)), rng.choice([500, 800, 1200]), cls.web)
                 for _ in range(rng.randint(0, 2))
             ]
             history.append((partner, None, "new", date(2024, 12, 1)))
@@ -120,14 +147,18 @@ class KpiCase(TransactionCase):
         for i, partner in enumerate(cls.lost):
             history.append((partner, "active", "at_risk", date(2025, 2, 20)))
             history.append((partner, "at_risk", "lost", date(2025, 3, 2 + 2 * i)))
+        # a refund by Web before the first deal: not the acquisition
+        deals.append((acquired[6], date(2025, 1, 5), -50, cls.web))
         for i, partner in enumerate(acquired):
             day = date(2025, 3, 3 + 2 * i)
-            deals.append((partner, day, 2000))
+            deals.append((partner, day, 2000, first_medium.get(partner.id)))
             history.append((partner, "potential", "new", day))
+        # a second deal the same first day, created after: the first one counts
+        deals.append((acquired[5], date(2025, 3, 13), 100, cls.web))
         history.append((cls.acquired_lost, "new", "lost", date(2025, 3, 30)))
         for i, partner in enumerate(won_back):
-            deals.append((partner, date(2023, 5, 5), 700))
-            deals.append((partner, date(2025, 3, 10 + i), 900))
+            deals.append((partner, date(2023, 5, 5), 700, None))
+            deals.append((partner, date(2025, 3, 10 + i), 900, None))
             history.append((partner, None, "active", date(2023, 6, 1)))
             history.append((partner, "active", "lost", date(2025, 2, 5)))
             history.append((partner, "lost", "won_back", date(2025, 3, 10 + i)))
@@ -144,8 +175,9 @@ class KpiCase(TransactionCase):
                     "stage_id": cls.won_stage.id,
                     "expected_revenue": amount,
                     "date_closed": at(day),
+                    "medium_id": medium.id if medium else False,
                 }
-                for partner, day, amount in deals
+                for partner, day, amount, medium in deals
             ]
         )
         partners = existing | acquired | won_back
@@ -196,7 +228,8 @@ class KpiCase(TransactionCase):
 
     def _raw_frames(self):
         """The raw rows, read back from the database with the ORM (not the
-        snapshot's SQL): history, won deals, profiles."""
+        snapshot's SQL): history, won deals (with their id and medium),
+        profiles (with the customer's tags)."""
         History = self.env["crm.lifecycle.history"].sudo()
         history = pd.DataFrame(
             [
@@ -219,19 +252,36 @@ class KpiCase(TransactionCase):
                     "partner_id": lead.partner_id.commercial_partner_id.id,
                     "date": lead.date_closed.date(),
                     "amount": lead.expected_revenue,
+                    "id": lead.id,
+                    "medium_id": lead.medium_id.id or None,
                 }
                 for lead in leads
             ]
         )
         profiles = pd.DataFrame(
             [
-                {"partner_id": p.partner_id.id, "clv": p.predicted_clv}
+                {
+                    "partner_id": p.partner_id.id,
+                    "clv": p.predicted_clv,
+                    "tag_ids": frozenset(p.partner_id.category_id.ids),
+                }
                 for p in self.env["crm.customer.profile"]
                 .sudo()
                 .search([("company_id", "=", self.company.id)])
             ]
         )
         return history, deals, profiles
+
+    @staticmethod
+    def _channels(deals):
+        """partner -> medium id (None: none) of its first won deal that is
+        not a refund, the lowest id first on the same day."""
+        buys = deals[deals["amount"] >= 0].sort_values(["date", "id"])
+        first = buys.drop_duplicates("partner_id", keep="first")
+        return {
+            int(partner): int(medium) if pd.notna(medium) else None
+            for partner, medium in zip(first["partner_id"], first["medium_id"], strict=True)
+        }
 
     @staticmethod
     def _kinds_at(history, day):

@@ -123,3 +123,84 @@ class TestCustomerKpis(KpiCase):
         self.assertEqual(result[0]["customers_start"], 120)
         self.assertAlmostEqual(result[0]["churn_rate"], 10.0)
         self.assertAlmostEqual(result[0]["retention_rate"], 90.0)
+
+    def _tags_of(self):
+        """partner -> its set of tag ids, from the raw profiles."""
+        profiles = self._raw_frames()[2]
+        return dict(zip(profiles["partner_id"], profiles["tag_ids"], strict=True))
+
+    def test_customer_with_two_tags_counts_once_in_the_total(self):
+        """Grouped by tag, a customer with two tags counts under each of them;
+        a total over both tags counts it once."""
+        tags_of = self._tags_of()
+        Tag = self.env["res.partner.category"]
+        rows = dict(self._report(P_FROM, P_TO, groupby=["category_ids"], user=self.manager))
+        self.assertEqual(set(rows), {(self.vip,), (self.retail,), (Tag,)})
+        for tag in (self.vip, self.retail):
+            partners = [p for p, tags in tags_of.items() if tag.id in tags]
+            self.assertKpis(rows[(tag,)], self._expected(P_FROM, P_TO, partners), tag.name)
+        untagged = [p for p, tags in tags_of.items() if not tags]
+        self.assertKpis(rows[(Tag,)], self._expected(P_FROM, P_TO, untagged), "no tag")
+        [((), either)] = self._report(
+            P_FROM,
+            P_TO,
+            domain=[("category_ids", "in", (self.vip | self.retail).ids)],
+            user=self.manager,
+        )
+        tagged = [p for p, tags in tags_of.items() if tags]
+        self.assertKpis(either, self._expected(P_FROM, P_TO, tagged), "VIP or Retail")
+        # 10 existing customers and 1 acquired one have both tags
+        both = [p for p, tags in tags_of.items() if len(tags) == 2]
+        self.assertEqual(self._expected(P_FROM, P_TO, both)["customers_end"], 11)
+        self.assertEqual(
+            rows[(self.vip,)]["customers_end"] + rows[(self.retail,)]["customers_end"],
+            either["customers_end"] + 11,
+        )
+        # the whole company: every customer once, tags or not
+        [((), total)] = self._report(P_FROM, P_TO, user=self.manager)
+        self.assertEqual(total["customers_end"], 121)
+
+    def test_pivot_by_tag_and_month(self):
+        """What the pivot itself calls (public read_group, by tag then month)."""
+        result = (
+            self.env["crm.kpi.customer.report"]
+            .with_user(self.manager)
+            .read_group(
+                [("date", ">=", P_FROM), ("date", "<=", P_TO)],
+                ["customers_start:sum", "churn_rate:sum"],
+                ["category_ids", "date:month"],
+                lazy=False,
+            )
+        )
+        by_tag = {row["category_ids"] and row["category_ids"][0]: row for row in result}
+        vip = [p for p, tags in self._tags_of().items() if self.vip.id in tags]
+        expected = self._expected(P_FROM, P_TO, vip)
+        self.assertEqual(by_tag[self.vip.id]["customers_start"], expected["customers_start"])
+        self.assertAlmostEqual(by_tag[self.vip.id]["churn_rate"], expected["churn_rate"])
+
+    def test_acquisition_channel_is_the_medium_of_the_first_deal(self):
+        """A customer counts under the medium of its first won deal, not of
+        its later deals, nor of an earlier refund; same-day ties go to the
+        deal created first."""
+        channels = self._channels(self._raw_frames()[1])
+        Medium = self.env["utm.medium"]
+        rows = dict(self._report(P_FROM, P_TO, groupby=["medium_id"], user=self.manager))
+        self.assertEqual(set(rows), {(self.email,), (self.web,), (Medium,)})
+        for medium in (self.email, self.web, Medium):
+            partners = [p for p, m in channels.items() if m == (medium.id or None)]
+            self.assertKpis(
+                rows[(medium,)], self._expected(P_FROM, P_TO, partners), medium.name or "none"
+            )
+        # the story: Email 50 existing customers and 2 acquired ones (the tie
+        # and the refund), Web 30 and 5, no medium 40 and 3
+        self.assertEqual(
+            {
+                m.name or "none": (k["customers_start"], k["acquired_count"])
+                for (m,), k in rows.items()
+            },
+            {"KPI Email": (50, 2), "KPI Web": (30, 5), "none": (40, 3)},
+        )
+        [((), web)] = self._report(
+            P_FROM, P_TO, domain=[("medium_id", "=", self.web.id)], user=self.manager
+        )
+        self.assertEqual(web["acquired_count"], 5)

@@ -1,7 +1,9 @@
 from datetime import date, timedelta
+from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools import SQL
 
 from .common import P_FROM, P_TO, TODAY, KpiCase
 
@@ -88,3 +90,50 @@ class TestSnapshot(KpiCase):
         self.assertEqual(action["params"]["type"], "success")
         [((), kpis)] = self._report(date(2025, 3, 1), date(2025, 3, 3))
         self.assertEqual(kpis["customers_start"], 120)
+
+    def test_revenue_in_another_currency_is_converted_at_the_deal_date(self):
+        """A deal in a foreign currency (as a sale order bridge gives) counts
+        in the company currency at the company's rate of the deal date."""
+        company_currency = self.company.currency_id
+        other = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("id", "!=", company_currency.id)], limit=1)
+        )
+        other.active = True
+        self.env["res.currency.rate"].create(
+            [
+                {"name": date(2025, 1, 1), "rate": 1.0, "currency_id": company_currency.id,
+                 "company_id": self.company.id},
+                {"name": date(2025, 1, 1), "rate": 0.5, "currency_id": other.id,
+                 "company_id": self.company.id},
+                {"name": date(2025, 3, 20), "rate": 0.25, "currency_id": other.id,
+                 "company_id": self.company.id},
+            ]
+        )  # fmt: skip
+        partner, days = self.existing[5], [date(2025, 3, 12), date(2025, 3, 25)]
+        Profile = type(self.env["crm.customer.profile"])
+        original = Profile._deal_source_sql
+
+        def with_foreign_deals(model, company_ids, partner_ids=None):
+            return SQL(
+                "%s UNION ALL SELECT %s, %s, d::date, 500.0, %s FROM unnest(%s::date[]) d",
+                original(model, company_ids, partner_ids),
+                partner.id, self.company.id, other.id, days,
+            )  # fmt: skip
+
+        with patch.object(Profile, "_deal_source_sql", with_foreign_deals):
+            self._snapshot(P_FROM, P_TO, move=False)
+        # independent: the raw won opportunities plus the foreign deals
+        # converted by the ORM's own currency conversion
+        __, deals, __ = self._raw_frames()
+        converted = {d: other._convert(500.0, company_currency, self.company, d) for d in days}
+        self.assertEqual(list(converted.values()), [1000.0, 2000.0], "500 at 0.5, then at 0.25")
+        march = deals[(deals["date"] >= P_FROM) & (deals["date"] <= P_TO)]
+        [((), kpis)] = self._report(P_FROM, P_TO, user=self.manager)
+        self.assertAlmostEqual(kpis["revenue"], march["amount"].sum() + 3000.0, places=2)
+        self.assertEqual(kpis["deal_count"], int((march["amount"] >= 0).sum()) + 2)
+        for day, amount in converted.items():
+            [((), one_day)] = self._report(day, day, user=self.manager)
+            on_day = deals[deals["date"] == day]["amount"].sum()
+            self.assertAlmostEqual(one_day["revenue"], on_day + amount, places=2, msg=str(day))

@@ -5,7 +5,8 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 /**
  * A sales manager opens the "Customer retention" dashboard, then the
- * Customer KPIs and Campaign Effectiveness pivots from CRM > Reporting.
+ * Customer KPIs pivot (grouped by customer tag) and the Campaign
+ * Effectiveness pivot from CRM > Reporting.
  */
 registry.category("web_tour.tours").add("crm_kpi_dashboard_tour", {
     url: "/odoo",
@@ -51,6 +52,24 @@ registry.category("web_tour.tours").add("crm_kpi_dashboard_tour", {
         {
             content: "the pivot shows the churn measure",
             trigger: ".o_pivot_view .o_pivot_measure_row:contains('Churn Rate (%)')",
+        },
+        {
+            content: "open the search options",
+            trigger: ".o_control_panel_actions .o_searchview_dropdown_toggler",
+            run: "click",
+        },
+        {
+            content: "group the customer KPIs by customer tag (a many2many)",
+            trigger: ".o_group_by_menu .o_menu_item:contains('Customer Tag')",
+            run: "click",
+        },
+        {
+            content: "the pivot is grouped by tag",
+            trigger: ".o_searchview_facet:contains('Customer Tag')",
+        },
+        {
+            content: "and still shows its rows",
+            trigger: ".o_pivot_view .o_pivot_header_cell_closed",
         },
         {
             content: "open Reporting again",
