@@ -149,6 +149,121 @@ class CrmKpiCustomerReport(models.Model):
     # read_group: stocks at the period's ends and ratios
     # ------------------------------------------------------------------
 
+    # stock measure -> (snapshot column summed on the group's edge day, edge)
+    _KPI_STOCKS = {
+        "customers_start": "min",
+        "customers_end": "max",
+        "active_end": "max",
+        "clv_end": "max",
+    }
+    # ratio measure -> (numerator terms, denominator, scale); a term is a
+    # measure, "-x" subtracts it
+    _KPI_RATIOS = {
+        "acquired_rate": (("acquired_count",), "customers_start", 100.0),
+        "churn_rate": (("lost_count",), "customers_start", 100.0),
+        "retention_rate": (
+            ("customers_end", "-acquired_count", "-won_back_count"),
+            "customers_start",
+            100.0,
+        ),
+        "deal_frequency": (("deal_count",), "active_end", 1.0),
+        "avg_deal_amount": (("revenue",), "deal_count", 1.0),
+        "avg_clv": (("clv_end",), "customers_end", 1.0),
+    }
+
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        """Stocks and ratios from two plain GROUP BYs instead of per-group arrays.
+
+        ``_kpi_sql`` computes a stock in SQL by collecting each group's rows
+        into arrays and summing those of its first or last day: exact, but
+        it walks every row again for each stock of each group, which costs
+        seconds on a year of snapshots sliced by tag and channel. Here the
+        flows come from the usual read_group and the stocks from a second
+        one grouped by day as well, whose first and last day per group are
+        picked in Python (a few rows per group and day); the ratios follow.
+        Same definitions, same figures; a ``having`` or an ``order`` on a KPI
+        measure still goes through ``_kpi_sql`` in SQL.
+        """
+        kpis = set(self._KPI_STOCKS) | set(self._KPI_RATIOS)
+        wanted = [spec.split(":")[0] for spec in aggregates if spec != "__count"]
+        if (
+            not kpis.intersection(wanted)
+            or having
+            or (order and any(name in order for name in kpis))
+        ):
+            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+
+        # every measure the requested KPIs need, stocks apart from flows
+        needed, todo = set(), [name for name in wanted if name in kpis]
+        while todo:
+            name = todo.pop()
+            needed.add(name)
+            if name in self._KPI_RATIOS:
+                terms, den, _scale = self._KPI_RATIOS[name]
+                todo += [t.lstrip("-") for t in (*terms, den) if t.lstrip("-") not in needed]
+        stocks = [name for name in self._KPI_STOCKS if name in needed]
+        flows = sorted(needed - kpis)
+        plain = [spec for spec in aggregates if spec.split(":")[0] not in kpis]
+        extra = [f"{name}:sum" for name in flows if f"{name}:sum" not in plain]
+        rows = super()._read_group(domain, groupby, plain + extra, having, offset, limit, order)
+        n = len(groupby)
+        edges = self._kpi_edge_sums(domain, list(groupby), stocks) if stocks else {}
+
+        result = []
+        for row in rows:
+            key = row[:n]
+            values = dict(zip(plain + extra, row[n:], strict=True))
+            measure = {name: values[f"{name}:sum"] or 0 for name in flows}
+            for name in stocks:
+                measure[name] = edges.get(key, {}).get(name, 0)
+
+            def value(name, measure=measure):
+                if name in measure:
+                    return measure[name]
+                terms, den, scale = self._KPI_RATIOS[name]
+                num = sum(-value(t[1:]) if t.startswith("-") else value(t) for t in terms)
+                den = value(den)
+                return scale * num / den if den else None
+
+            def cell(spec, value=value, values=values):
+                if spec.split(":")[0] not in kpis:
+                    return values[spec]
+                got = value(spec.split(":")[0])
+                # no denominator: the empty value, as for a NULL in SQL
+                return self._read_group_empty_value(spec) if got is None else got
+
+            result.append(key + tuple(cell(spec) for spec in aggregates))
+        return result
+
+    def _kpi_edge_sums(self, domain, groupby, stocks):
+        """{group key: {stock: sum of its rows on the group's first (start)
+        or last (end) day}} for read_group ``groupby`` over ``domain``."""
+        day_spec = "date:day"
+        if day_spec in groupby:
+            day_index, daily_groupby = groupby.index(day_spec), groupby
+        else:
+            day_index, daily_groupby = len(groupby), [*groupby, day_spec]
+        n = len(daily_groupby)
+        edges = {}
+        for row in super()._read_group(domain, daily_groupby, [f"{name}:sum" for name in stocks]):
+            day = row[day_index]
+            key = row[:n] if daily_groupby is groupby else row[: n - 1]
+            sums = row[n:]
+            edge = edges.setdefault(key, [day, sums, day, sums])
+            if day < edge[0]:
+                edge[0], edge[1] = day, sums
+            if day > edge[2]:
+                edge[2], edge[3] = day, sums
+        return {
+            key: {
+                name: (first if self._KPI_STOCKS[name] == "min" else last)[i] or 0
+                for i, name in enumerate(stocks)
+            }
+            for key, (_d0, first, _d1, last) in edges.items()
+        }
+
     def _kpi_sql(self, fname, query):
         """SQL aggregate of KPI ``fname`` over a read_group group, or None
         for a plain field (summed by the standard code)."""
