@@ -99,6 +99,35 @@ SELECT p.id, p.partner_id, p.company_id, %(new)s, %(active)s,
 """
 
 
+SEGMENTS = """
+-- customer tags: three tags on a third, a fifth and a seventh of the
+-- customers (8 tag sets), and a UTM medium on half the opportunities (5
+-- media): the generator leaves both empty, and each tag set and acquisition
+-- channel is a dimension of the snapshot
+DELETE FROM res_partner_res_partner_category_rel r
+ USING res_partner_category c
+ WHERE c.id = r.category_id AND c.name->>'en_US' LIKE 'Bench segment %%';
+INSERT INTO res_partner_category (name, active, create_date, write_date)
+SELECT jsonb_build_object('en_US', 'Bench segment ' || n), true, now(), now()
+  FROM generate_series(1, 3) n
+ WHERE NOT EXISTS (SELECT 1 FROM res_partner_category
+                    WHERE name->>'en_US' = 'Bench segment ' || n);
+INSERT INTO res_partner_res_partner_category_rel (category_id, partner_id)
+SELECT c.id, p.partner_id
+  FROM crm_customer_profile p
+  JOIN res_partner_category c ON c.name->>'en_US' LIKE 'Bench segment %%'
+ WHERE p.company_id = %(company)s
+   AND p.partner_id %% (CASE c.name->>'en_US' WHEN 'Bench segment 1' THEN 3
+                                              WHEN 'Bench segment 2' THEN 5 ELSE 7 END) = 0;
+UPDATE crm_lead l
+   SET medium_id = m.ids[1 + (l.id / 2) %% 5]
+  FROM (SELECT array_agg(id ORDER BY id) AS ids FROM utm_medium) m
+ WHERE l.company_id = %(company)s AND l.id %% 2 = 0
+   AND l.medium_id IS DISTINCT FROM m.ids[1 + (l.id / 2) %% 5];
+ANALYZE res_partner_res_partner_category_rel, crm_lead;
+"""
+
+
 def timed(fn, repeat=3):
     times = []
     for _ in range(repeat):
@@ -114,6 +143,11 @@ def main():
     parser.add_argument("--partners", type=int, default=100_000)
     parser.add_argument("--opportunities", type=int, default=500_000)
     parser.add_argument("--months", type=int, default=12)
+    parser.add_argument(
+        "--segments",
+        action="store_true",
+        help="tag the customers and give the opportunities a UTM medium first (see SEGMENTS)",
+    )
     args = parser.parse_args()
     ensure_database(args.db, args.partners, args.opportunities)
 
@@ -140,6 +174,11 @@ def main():
             start = time.time()
             Profile._recompute_company(company)
             print(f"  done in {time.time() - start:.0f} s")
+        if args.segments:
+            start = time.time()
+            cr.execute(SEGMENTS, {"company": company.id})
+            cr.commit()
+            print(f"customer tags and deal media set in {time.time() - start:.0f} s")
         # idempotent: the synthetic past is rewritten each run
         stage = {s.kind: s.id for s in env["crm.lifecycle.stage"].search([])}
         cr.execute(
@@ -162,6 +201,7 @@ def main():
         today = date.today()
         day = today - timedelta(days=1)
         cr.execute("DELETE FROM crm_kpi_snapshot WHERE company_id = %s", [company.id])
+        cr.execute("DELETE FROM crm_kpi_snapshot_total WHERE company_id = %s", [company.id])
         Snapshot._backfill(day - timedelta(days=1), day - timedelta(days=1), company)
         cr.commit()
 
@@ -215,7 +255,20 @@ def main():
                 first_day,
             ],
         )
-        cr.execute("ANALYZE crm_kpi_snapshot")
+        # and the rollup without tags and channels of those copied days
+        cr.execute(
+            "DELETE FROM crm_kpi_snapshot_total WHERE company_id = %s AND date < %s",
+            [company.id, today - timedelta(days=30)],
+        )
+        cr.execute(
+            SQL(
+                "%s",
+                env["crm.kpi.snapshot.total"]._rollup_sql(
+                    SQL("company_id = %s AND date < %s", company.id, today - timedelta(days=30))
+                ),
+            )
+        )
+        cr.execute("ANALYZE crm_kpi_snapshot, crm_kpi_snapshot_total")
         cr.commit()
         cr.execute("SELECT count(*) FROM crm_kpi_snapshot WHERE company_id = %s", [company.id])
         [(n_snapshot,)] = cr.fetchall()

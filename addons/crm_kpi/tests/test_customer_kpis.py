@@ -124,25 +124,40 @@ class TestCustomerKpis(KpiCase):
         self.assertAlmostEqual(result[0]["churn_rate"], 10.0)
         self.assertAlmostEqual(result[0]["retention_rate"], 90.0)
 
-    def test_sorting_by_a_kpi_gives_the_same_figures(self):
-        """Sorting the pivot rows by a KPI computes it in SQL (per-group
-        arrays) instead of the two plain GROUP BYs: the figures must not
+    def test_every_read_path_gives_the_same_figures(self):
+        """A read_group without tags or channels reads the rollup table; one
+        that needs the detailed rows computes the stocks from a second GROUP
+        BY by day, or in SQL when sorted by a KPI. The figures must not
         depend on the path, for any slicing."""
         Report = self.env["crm.kpi.customer.report"].with_user(self.manager)
         domain = [("date", ">=", SNAP_FROM), ("date", "<=", SNAP_TO)]
+        detail = [*domain, ("id", "!=", 0)]  # row ids: only the detailed rows have them
         aggregates = [f"{k}:sum" for k in self.KPIS]
-        for groupby in ([], ["user_id", "date:month"], ["category_ids"], ["date:day"]):
-            fast = Report._read_group(domain, groupby, aggregates)
-            in_sql = Report._read_group(domain, groupby, aggregates, order="churn_rate desc")
-            self.assertEqual(len(fast), len(in_sql), groupby)
-            n = len(groupby)
-            by_key = {row[:n]: row[n:] for row in in_sql}
-            for row in fast:
-                for kpi, got, exp in zip(self.KPIS, row[n:], by_key[row[:n]], strict=True):
-                    if exp is None:
-                        self.assertIn(got, (None, False), f"{groupby} {row[:n]} {kpi}")
-                    else:
-                        self.assertAlmostEqual(got, exp, places=6, msg=f"{groupby} {kpi}")
+        for groupby in ([], ["user_id", "date:month"], ["stage_id"], ["date:day"]):
+            reference = Report._read_group(domain, groupby, aggregates)
+            for other in (
+                Report._read_group(detail, groupby, aggregates),
+                Report._read_group(detail, groupby, aggregates, order="churn_rate desc"),
+            ):
+                self._assert_same_groups(reference, other, len(groupby), groupby)
+        by_tag = [["category_ids"], ["category_ids", "date:month"]]
+        for groupby in by_tag:
+            self._assert_same_groups(
+                Report._read_group(domain, groupby, aggregates),
+                Report._read_group(domain, groupby, aggregates, order="churn_rate desc"),
+                len(groupby),
+                groupby,
+            )
+
+    def _assert_same_groups(self, rows, other, n, msg):
+        self.assertEqual(len(rows), len(other), msg)
+        by_key = {row[:n]: row[n:] for row in other}
+        for row in rows:
+            for kpi, got, exp in zip(self.KPIS, row[n:], by_key[row[:n]], strict=True):
+                if exp in (None, False):
+                    self.assertIn(got, (None, False), f"{msg} {row[:n]} {kpi}")
+                else:
+                    self.assertAlmostEqual(got, exp, places=6, msg=f"{msg} {row[:n]} {kpi}")
 
     def _tags_of(self):
         """partner -> its set of tag ids, from the raw profiles."""
