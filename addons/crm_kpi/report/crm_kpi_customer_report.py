@@ -186,17 +186,21 @@ class CrmKpiCustomerReport(models.Model):
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
     ):
-        """Stocks and ratios from two plain GROUP BYs instead of per-group arrays.
+        """Read the rollup when tags and channels are not involved; else
+        compute stocks and ratios from plain GROUP BYs, not per-group arrays.
 
-        ``_kpi_sql`` computes a stock in SQL by collecting each group's rows
-        into arrays and summing those of its first or last day: exact, but
-        it walks every row again for each stock of each group, which costs
-        seconds on a year of snapshots sliced by tag and channel. Here the
-        flows come from the usual read_group and the stocks from a second
-        one grouped by day as well, whose first and last day per group are
-        picked in Python (a few rows per group and day); the ratios follow.
-        Same definitions, same figures; a ``having`` or an ``order`` on a KPI
-        measure still goes through ``_kpi_sql`` in SQL.
+        Without tags or channels (``_uses_detail``) the query reads
+        ``crm.kpi.snapshot.total``: one row per slice and day, where the
+        per-group arrays of ``_kpi_sql`` answer in one query. On the detailed
+        rows (tens of times more) those arrays would walk every row again
+        for each stock of each group; instead one GROUP BY adds the day to
+        the groups, and Python sums the flows over the days and picks each
+        group's first and last day for the stocks; the ratios follow. With
+        a limit, an offset or another aggregate than a sum, the flows come
+        from the usual read_group and only the stocks from the one by day.
+        Same definitions, same figures (a test compares every path); a
+        ``having`` or an ``order`` on a KPI measure goes through
+        ``_kpi_sql`` in SQL.
         """
         if not self.env.context.get("crm_kpi_plain_sums") and not self._uses_detail(
             domain, groupby, aggregates, order
@@ -227,9 +231,14 @@ class CrmKpiCustomerReport(models.Model):
         flows = sorted(needed - kpis)
         plain = [spec for spec in aggregates if spec.split(":")[0] not in kpis]
         extra = [f"{name}:sum" for name in flows if f"{name}:sum" not in plain]
-        rows = super()._read_group(domain, groupby, plain + extra, having, offset, limit, order)
         n = len(groupby)
-        edges = self._kpi_edge_sums(domain, list(groupby), stocks) if stocks else {}
+        if not (offset or limit) and all(
+            spec == "__count" or spec.endswith(":sum") for spec in plain
+        ):
+            rows, edges = self._kpi_read_by_day(domain, list(groupby), plain + extra, stocks, order)
+        else:
+            rows = super()._read_group(domain, groupby, plain + extra, having, offset, limit, order)
+            edges = self._kpi_edge_sums(domain, list(groupby), stocks)[1] if stocks else {}
 
         result = []
         for row in rows:
@@ -272,28 +281,66 @@ class CrmKpiCustomerReport(models.Model):
             order and any(name in order for name in self._DETAIL_FIELDS if name != "id")
         )
 
-    def _kpi_edge_sums(self, domain, groupby, stocks):
-        """{group key: {stock: sum of its rows on the group's first (start)
-        or last (end) day}} for read_group ``groupby`` over ``domain``."""
+    def _kpi_read_by_day(self, domain, groupby, sums, stocks, order):
+        """One GROUP BY over ``groupby`` and the day: ``(rows, edges)`` where
+        rows are ``_read_group`` rows of ``groupby`` with ``sums`` (sums and
+        counts) added over the days, in the query's group order, and edges
+        those of ``_kpi_edge_sums``."""
+        keys, edges = self._kpi_edge_sums(domain, groupby, stocks, sums, order)
+        if not groupby and not keys:
+            # no row at all: one empty group, as read_group without groupby
+            keys = {(): (None,) * len(sums)}
+        rows = []
+        for key, totals in keys.items():
+            rows.append(
+                key
+                + tuple(
+                    self._read_group_empty_value(spec) if total is None else total
+                    for spec, total in zip(sums, totals, strict=True)
+                )
+            )
+        return rows, edges
+
+    def _kpi_edge_sums(self, domain, groupby, stocks, sums=(), order=None):
+        """Read ``stocks`` (and ``sums``) per group of ``groupby`` and day.
+
+        Returns ``({group key: totals of sums over its days}, {group key:
+        {stock: sum of its rows on the group's first (start) or last (end)
+        day}})``, keys in the order of the query's groups.
+        """
         day_spec = "date:day"
         if day_spec in groupby:
             day_index, daily_groupby = groupby.index(day_spec), groupby
         else:
             day_index, daily_groupby = len(groupby), [*groupby, day_spec]
         n = len(daily_groupby)
-        edges = {}
+        m = len(sums)
+        stock_specs = [f"{name}:sum" for name in stocks]
         # plain sums per day: not the per-group arrays of _kpi_sql
         plain = super(CrmKpiCustomerReport, self.with_context(crm_kpi_plain_sums=True))
-        for row in plain._read_group(domain, daily_groupby, [f"{name}:sum" for name in stocks]):
+        totals, edges = {}, {}
+        for row in plain._read_group(domain, daily_groupby, [*sums, *stock_specs], order=order):
             day = row[day_index]
             key = row[:n] if daily_groupby is groupby else row[: n - 1]
-            sums = row[n:]
-            edge = edges.setdefault(key, [day, sums, day, sums])
+            values = row[n : n + m]
+            known = totals.get(key)
+            totals[key] = (
+                values
+                if known is None
+                else tuple(
+                    v if k is None or k is False else (k if v is None or v is False else k + v)
+                    for k, v in zip(known, values, strict=True)
+                )
+            )
+            if not stocks:
+                continue
+            day_sums = row[n + m :]
+            edge = edges.setdefault(key, [day, day_sums, day, day_sums])
             if day < edge[0]:
-                edge[0], edge[1] = day, sums
+                edge[0], edge[1] = day, day_sums
             if day > edge[2]:
-                edge[2], edge[3] = day, sums
-        return {
+                edge[2], edge[3] = day, day_sums
+        return totals, {
             key: {
                 name: (first if self._KPI_STOCKS[name] == "min" else last)[i] or 0
                 for i, name in enumerate(stocks)

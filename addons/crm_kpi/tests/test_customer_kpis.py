@@ -140,6 +140,14 @@ class TestCustomerKpis(KpiCase):
                 Report._read_group(detail, groupby, aggregates, order="churn_rate desc"),
             ):
                 self._assert_same_groups(reference, other, len(groupby), groupby)
+        # a period without rows: one empty group on every path
+        empty = [("date", "<", date(2000, 1, 1))]
+        self._assert_same_groups(
+            Report._read_group(empty, [], aggregates),
+            Report._read_group([*empty, ("id", "!=", 0)], [], aggregates),
+            0,
+            "empty",
+        )
         by_tag = [["category_ids"], ["category_ids", "date:month"]]
         for groupby in by_tag:
             self._assert_same_groups(
