@@ -1356,6 +1356,7 @@ def load_interactions(cr, args, ctx, P, D, partner_first_id, lead_first_id, end,
     cr.execute(f"LOCK TABLE crm_interaction IN {lock} MODE")
     dropped = drop_indexes(cr, "crm_interaction", journal, set(cols)) if rebuild else []
     first = _db.reserve_ids(cr, "crm_interaction", X.n)
+    set_fill_defaults(cr, "crm_interaction", i_fill)
     codes = [c for _, c, _ in channels]
     copy_table(
         cr,
@@ -1512,19 +1513,22 @@ class IndexBuilder:
 # checks
 # ---------------------------------------------------------------------------
 def check_not_null(cr, table, filled):
-    """Columns left to their default (NULL) by the load, and defaults for
-    the NOT NULL ones a module added without a database default.
+    """Columns left to their default (NULL) by the load, and values for the
+    NOT NULL ones a module added without a database default.
 
     Such a column (``autopost_bills`` on res_partner once ``account`` is
-    installed) gets the value most existing rows hold, as a temporary column
-    DEFAULT set in the load's transaction; ``drop_fill_defaults`` removes it
-    before the commit. Without existing rows there is nothing to copy: stop.
+    installed, before this script generated it) gets the value most
+    existing rows hold: ``set_fill_defaults`` makes it a temporary column
+    DEFAULT just before the table's COPY, in its transaction, and
+    ``drop_fill_defaults`` removes it before the commit. Checked for every
+    table before anything is loaded: without existing rows there is nothing
+    to copy, so stop.
     """
     cols = _db.table_columns(cr, table)
     missing = [
         c for c, (_, notnull, hasdef) in cols.items() if notnull and not hasdef and c not in filled
     ]
-    fill = []
+    fill = {}
     for c in missing:
         cr.execute(
             f'SELECT "{c}" FROM {table} WHERE "{c}" IS NOT NULL '
@@ -1536,15 +1540,20 @@ def check_not_null(cr, table, filled):
                 f"{table}: NOT NULL column {c!r} is not generated and no existing row shows "
                 "a value for it (a module added it); extend bench/generate.py"
             )
-        cr.execute(f'ALTER TABLE {table} ALTER COLUMN "{c}" SET DEFAULT %s', row)
-        fill.append(c)
+        fill[c] = row[0]
     if fill:
         log(f"{table}: {', '.join(fill)} filled with the most common existing value")
-    return [c for c in cols if c not in filled and c != "id"], fill
+    return [c for c in cols if c not in filled and c not in fill and c != "id"], fill
+
+
+def set_fill_defaults(cr, table, fill):
+    """Temporary column defaults for ``check_not_null``'s columns."""
+    for c, value in fill.items():
+        cr.execute(f'ALTER TABLE {table} ALTER COLUMN "{c}" SET DEFAULT %s', [value])
 
 
 def drop_fill_defaults(cr, table, fill):
-    """Remove the temporary defaults of ``check_not_null`` (same transaction)."""
+    """Remove the temporary defaults of ``set_fill_defaults`` (same transaction)."""
     for c in fill:
         cr.execute(f'ALTER TABLE {table} ALTER COLUMN "{c}" DROP DEFAULT')
 
@@ -1835,6 +1844,7 @@ def main(argv=None):
         if rebuild["res_partner"]:
             dropped += drop_indexes(cr, "res_partner", not atomic, set(p_cols))
         p_first = _db.reserve_ids(cr, "res_partner", P.n) if P.n else None
+        set_fill_defaults(cr, "res_partner", p_fill)
         if P.n:
             copy_table(
                 cr,
@@ -1863,6 +1873,7 @@ def main(argv=None):
             drop_indexes(cr, "crm_lead", not atomic, set(l_cols)) if rebuild["crm_lead"] else []
         )
         l_first = _db.reserve_ids(cr, "crm_lead", D.n) if D.n else None
+        set_fill_defaults(cr, "crm_lead", l_fill)
         if D.n:
             st = np.bincount(D.status[~D.is_lead], minlength=3)
             copy_table(

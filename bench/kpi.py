@@ -1,11 +1,14 @@
 """Benchmark: the customer KPI pivot and the daily snapshot, against plain-SQL floors.
 
     .venv/bin/python bench/kpi.py [--db crm_bench_kpi] [--partners 100000]
-                                  [--opportunities 500000] [--months 12]
+                                  [--opportunities 500000] [--months 12] [--segments]
 
 1. Makes sure ``--db`` exists (a clone of the suite's template) and holds the
    generated load (``bench/generate.py``), then runs the lifecycle recompute
    once (profiles, stages, history) unless every buyer has a profile.
+   ``--segments`` then gives the customers tags and the opportunities a UTM
+   medium (``SEGMENTS``), which the generator leaves empty: each tag set and
+   acquisition channel is a slice of the snapshot.
    The recompute dates every history row "now"; to give the past a
    realistic history the script adds, once, a "New" row at each customer's
    first deal and an "Active" row 30 days later (reason ``import``).
@@ -22,7 +25,11 @@
    at start and end, acquired, lost, churn and retention): the four
    ``read_group`` calls the pivot view issues (total, rows, columns,
    cells), as the salesperson-free manager, next to the floor: one
-   hand-written SQL GROUP BY (month, team) computing the same figures.
+   hand-written SQL GROUP BY (month, team) computing the same figures from
+   the rows the pivot reads (the rollup ``crm_kpi_snapshot_total``); the
+   same GROUP BY over the detailed rows is printed too. Then the same pivot
+   by customer tag instead of team, which reads the detailed rows, next to
+   its floor (the GROUP BY joined to the tag links).
 5. Prints the medians, the ratios and the row counts.
 """
 
@@ -69,11 +76,11 @@ SELECT p.commercial_partner_id, count(*), sum(l.expected_revenue)
 
 PIVOT_FLOOR = """
 WITH days AS (
-    SELECT date_trunc('month', date) AS month, team_id, date,
-           sum(customer_open) AS o, sum(customer_close) AS c,
-           sum(acquired_count) AS a, sum(lost_count) AS l, sum(won_back_count) AS w
-      FROM crm_kpi_snapshot
-     WHERE company_id = %(company)s AND date >= %(start)s AND date <= %(end)s
+    SELECT date_trunc('month', s.date) AS month, %(key)s AS team_id, s.date,
+           sum(s.customer_open) AS o, sum(s.customer_close) AS c,
+           sum(s.acquired_count) AS a, sum(s.lost_count) AS l, sum(s.won_back_count) AS w
+      FROM %(source)s
+     WHERE s.company_id = %(company)s AND s.date >= %(start)s AND s.date <= %(end)s
      GROUP BY 1, 2, 3
 )
 SELECT month, team_id,
@@ -255,6 +262,18 @@ def main():
                 first_day,
             ],
         )
+        # the tag links of the copied rows (the tag pivot reads them)
+        cr.execute(
+            """
+            INSERT INTO crm_kpi_snapshot_category_rel (snapshot_id, category_id)
+            SELECT s.id, c.id
+              FROM crm_kpi_snapshot s
+             CROSS JOIN LATERAL unnest(string_to_array(s.category_key, ',')::int[]) AS t(id)
+              JOIN res_partner_category c ON c.id = t.id
+             WHERE s.company_id = %s AND s.date < %s
+            """,
+            [company.id, today - timedelta(days=30)],
+        )
         # and the rollup without tags and channels of those copied days
         cr.execute(
             "DELETE FROM crm_kpi_snapshot_total WHERE company_id = %s AND date < %s",
@@ -281,17 +300,50 @@ def main():
                 Report.read_group(domain, PIVOT_MEASURES, groupby, lazy=False)
             env.invalidate_all()
 
-        def pivot_floor():
-            cr.execute(SQL(PIVOT_FLOOR, company=company.id, start=first_day, end=day))
-            cr.fetchall()
+        def floor(source, key):
+            def run():
+                cr.execute(
+                    SQL(
+                        PIVOT_FLOOR,
+                        source=SQL(source),
+                        key=SQL(key),
+                        company=company.id,
+                        start=first_day,
+                        end=day,
+                    )
+                )
+                cr.fetchall()
+
+            return run
+
+        # the rows the pivot reads (the rollup), and the detailed rows a
+        # pivot without the rollup would read
+        pivot_floor = floor("crm_kpi_snapshot_total s", "s.team_id")
+        detail_floor = floor("crm_kpi_snapshot s", "s.team_id")
+        tag_floor = floor(
+            "crm_kpi_snapshot s LEFT JOIN crm_kpi_snapshot_category_rel r ON r.snapshot_id = s.id",
+            "r.category_id",
+        )
 
         def pivot_cells():
             Report.read_group(domain, PIVOT_MEASURES, ["team_id", "date:month"], lazy=False)
             env.invalidate_all()
 
+        def tag_pivot():
+            for groupby in ([], ["category_ids"], ["date:month"], ["category_ids", "date:month"]):
+                Report.read_group(domain, PIVOT_MEASURES, groupby, lazy=False)
+            env.invalidate_all()
+
         floor_pivot = timed(pivot_floor)
+        floor_detail = timed(detail_floor)
+        floor_tag = timed(tag_floor)
         orm_pivot = timed(pivot)
         orm_cells = timed(pivot_cells)
+        orm_tag = timed(tag_pivot)
+        cr.execute(
+            "SELECT count(*) FROM crm_kpi_snapshot_total WHERE company_id = %s", [company.id]
+        )
+        [(n_total,)] = cr.fetchall()
 
         print()
         print(
@@ -313,6 +365,14 @@ def main():
         print(
             f"  of which the cells read_group (team x month): {orm_cells:.3f} s   "
             f"ratio {orm_cells / floor_pivot:.2f}x"
+        )
+        print(
+            f"  (it reads the rollup without tags and channels, {n_total:,} rows; the same "
+            f"GROUP BY over the detailed rows: {floor_detail:.3f} s)"
+        )
+        print(
+            f"{args.months}-month pivot by customer tag (4 read_group): {orm_tag:.3f} s   "
+            f"floor {floor_tag:.3f} s   ratio {orm_tag / floor_tag:.2f}x"
         )
 
 

@@ -62,6 +62,9 @@ class CrmKpiSnapshotTotal(models.Model):
     won_back_count = fields.Integer(readonly=True)
     deal_count = fields.Integer(readonly=True)
     revenue = fields.Float(readonly=True)
+    row_count = fields.Integer(
+        readonly=True, help="Detailed snapshot rows summed in this one (the report's counts)."
+    )
 
     def init(self):
         cr = self.env.cr
@@ -83,8 +86,8 @@ class CrmKpiSnapshotTotal(models.Model):
         (an SQL condition on ``crm_kpi_snapshot``)."""
         slices = SQL(", ").join(SQL.identifier(c) for c in SLICE_COLUMNS)
         return SQL(
-            "INSERT INTO crm_kpi_snapshot_total (%(slices)s, %(measures)s) "
-            "SELECT %(slices)s, %(sums)s FROM crm_kpi_snapshot WHERE %(condition)s "
+            "INSERT INTO crm_kpi_snapshot_total (%(slices)s, %(measures)s, row_count) "
+            "SELECT %(slices)s, %(sums)s, count(*) FROM crm_kpi_snapshot WHERE %(condition)s "
             "GROUP BY %(slices)s",
             slices=slices,
             measures=SQL(", ").join(SQL.identifier(c) for c in MEASURE_COLUMNS),

@@ -127,6 +127,7 @@ class CrmKpiCustomerReport(models.Model):
             "deal_count",
             "revenue",
         ],
+        "crm.kpi.snapshot.total": ["row_count"],
     }
 
     # fields only the detailed snapshot has (see _uses_detail)
@@ -138,13 +139,16 @@ class CrmKpiCustomerReport(models.Model):
         if self.env.context.get("crm_kpi_rollup"):
             source = SQL("crm_kpi_snapshot_total")
             medium = SQL("NULL::integer")
+            row_count = SQL("s.row_count")
         else:
             source = SQL("crm_kpi_snapshot")
             medium = SQL("s.medium_id")
+            row_count = SQL("1")
         return SQL(
             """
             SELECT s.id, s.date, s.company_id, s.team_id, s.user_id, s.country_id,
                    s.stage_id, s.stage_kind, %(medium)s AS medium_id, c.currency_id,
+                   %(row_count)s AS row_count,
                    s.customer_open AS customers_start, s.customer_close AS customers_end,
                    s.active_close AS active_end, s.clv_close AS clv_end,
                    s.acquired_count, s.lost_count, s.won_back_count, s.deal_count, s.revenue,
@@ -155,13 +159,14 @@ class CrmKpiCustomerReport(models.Model):
             """,
             source=source,
             medium=medium,
+            row_count=row_count,
         )
 
     # ------------------------------------------------------------------
     # read_group: stocks at the period's ends and ratios
     # ------------------------------------------------------------------
 
-    # stock measure -> (snapshot column summed on the group's edge day, edge)
+    # stock measure -> the edge day of the group whose rows it sums
     _KPI_STOCKS = {
         "customers_start": "min",
         "customers_end": "max",
@@ -202,14 +207,23 @@ class CrmKpiCustomerReport(models.Model):
         ``having`` or an ``order`` on a KPI measure goes through
         ``_kpi_sql`` in SQL.
         """
-        if not self.env.context.get("crm_kpi_plain_sums") and not self._uses_detail(
-            domain, groupby, aggregates, order
-        ):
+        if not self._uses_detail(domain, groupby, aggregates, having, order):
             # few rows (one per slice and day): the per-group arrays of
             # _kpi_sql answer in one query, faster than two
-            return super(CrmKpiCustomerReport, self.with_context(crm_kpi_rollup=True))._read_group(
+            rollup = super(CrmKpiCustomerReport, self.with_context(crm_kpi_rollup=True))
+            rows = rollup._read_group(domain, groupby, aggregates, having, offset, limit, order)
+        else:
+            rows = self._read_group_detail(
                 domain, groupby, aggregates, having, offset, limit, order
             )
+        # the group values (records) must not carry the switching context
+        return [
+            tuple(v.with_env(self.env) if isinstance(v, models.BaseModel) else v for v in row)
+            for row in rows
+        ]
+
+    def _read_group_detail(self, domain, groupby, aggregates, having, offset, limit, order):
+        """``_read_group`` over the detailed snapshot rows (see ``_read_group``)."""
         kpis = set(self._KPI_STOCKS) | set(self._KPI_RATIOS)
         wanted = [spec.split(":")[0] for spec in aggregates if spec != "__count"]
         if (
@@ -232,10 +246,10 @@ class CrmKpiCustomerReport(models.Model):
         plain = [spec for spec in aggregates if spec.split(":")[0] not in kpis]
         extra = [f"{name}:sum" for name in flows if f"{name}:sum" not in plain]
         n = len(groupby)
-        if not (offset or limit) and all(
+        if not (offset or limit or order) and all(
             spec == "__count" or spec.endswith(":sum") for spec in plain
         ):
-            rows, edges = self._kpi_read_by_day(domain, list(groupby), plain + extra, stocks, order)
+            rows, edges = self._kpi_read_by_day(domain, list(groupby), plain + extra, stocks)
         else:
             rows = super()._read_group(domain, groupby, plain + extra, having, offset, limit, order)
             edges = self._kpi_edge_sums(domain, list(groupby), stocks)[1] if stocks else {}
@@ -266,27 +280,31 @@ class CrmKpiCustomerReport(models.Model):
             result.append(key + tuple(cell(spec) for spec in aggregates))
         return result
 
-    def _uses_detail(self, domain, groupby, aggregates, order):
-        """Whether a read_group needs the detailed snapshot rows: it filters,
-        groups, aggregates or sorts on customer tags, acquisition channels or
-        row ids. Otherwise the rollup ``crm.kpi.snapshot.total`` gives the
-        same figures from far fewer rows."""
+    def _uses_detail(self, domain, groupby, aggregates, having, order):
+        """Whether a read_group needs the detailed snapshot rows: it (or a
+        record rule) filters, groups, aggregates or sorts on customer tags,
+        acquisition channels or row ids. Otherwise the rollup
+        ``crm.kpi.snapshot.total`` gives the same figures from far fewer
+        rows."""
+        if self.env.context.get("crm_kpi_plain_sums"):
+            return True
+        rules = self.env["ir.rule"]._compute_domain(self._name, "read")
         names = {spec.split(":")[0].split(".")[0] for spec in (*groupby, *aggregates)}
         names |= {
-            leaf[0].split(".")[0]
-            for leaf in domain
+            leaf[0].split(".")[0].split(":")[0]
+            for leaf in (*domain, *(having or ()), *(rules or ()))
             if isinstance(leaf, list | tuple) and len(leaf) == 3 and isinstance(leaf[0], str)
         }
         return bool(names & self._DETAIL_FIELDS) or bool(
             order and any(name in order for name in self._DETAIL_FIELDS if name != "id")
         )
 
-    def _kpi_read_by_day(self, domain, groupby, sums, stocks, order):
+    def _kpi_read_by_day(self, domain, groupby, sums, stocks):
         """One GROUP BY over ``groupby`` and the day: ``(rows, edges)`` where
         rows are ``_read_group`` rows of ``groupby`` with ``sums`` (sums and
         counts) added over the days, in the query's group order, and edges
         those of ``_kpi_edge_sums``."""
-        keys, edges = self._kpi_edge_sums(domain, groupby, stocks, sums, order)
+        keys, edges = self._kpi_edge_sums(domain, groupby, stocks, sums)
         if not groupby and not keys:
             # no row at all: one empty group, as read_group without groupby
             keys = {(): (None,) * len(sums)}
@@ -301,7 +319,7 @@ class CrmKpiCustomerReport(models.Model):
             )
         return rows, edges
 
-    def _kpi_edge_sums(self, domain, groupby, stocks, sums=(), order=None):
+    def _kpi_edge_sums(self, domain, groupby, stocks, sums=()):
         """Read ``stocks`` (and ``sums``) per group of ``groupby`` and day.
 
         Returns ``({group key: totals of sums over its days}, {group key:
@@ -319,7 +337,7 @@ class CrmKpiCustomerReport(models.Model):
         # plain sums per day: not the per-group arrays of _kpi_sql
         plain = super(CrmKpiCustomerReport, self.with_context(crm_kpi_plain_sums=True))
         totals, edges = {}, {}
-        for row in plain._read_group(domain, daily_groupby, [*sums, *stock_specs], order=order):
+        for row in plain._read_group(domain, daily_groupby, [*sums, *stock_specs]):
             day = row[day_index]
             key = row[:n] if daily_groupby is groupby else row[: n - 1]
             values = row[n : n + m]
@@ -347,6 +365,13 @@ class CrmKpiCustomerReport(models.Model):
             }
             for key, (_d0, first, _d1, last) in edges.items()
         }
+
+    def _read_group_select(self, aggregate_spec, query):
+        # a rollup row stands for row_count detailed rows: counts stay those
+        # of the detailed snapshot (list group headers, the pivot's Count)
+        if aggregate_spec == "__count" and self.env.context.get("crm_kpi_rollup"):
+            return SQL("COALESCE(sum(%s), 0)", SQL.identifier(query.table, "row_count"))
+        return super()._read_group_select(aggregate_spec, query)
 
     def _kpi_sql(self, fname, query):
         """SQL aggregate of KPI ``fname`` over a read_group group, or None

@@ -132,14 +132,19 @@ class TestCustomerKpis(KpiCase):
         Report = self.env["crm.kpi.customer.report"].with_user(self.manager)
         domain = [("date", ">=", SNAP_FROM), ("date", "<=", SNAP_TO)]
         detail = [*domain, ("id", "!=", 0)]  # row ids: only the detailed rows have them
-        aggregates = [f"{k}:sum" for k in self.KPIS]
+        # the KPIs, and the row count of list group headers and the pivot's Count
+        aggregates = [f"{k}:sum" for k in self.KPIS] + ["__count"]
         for groupby in ([], ["user_id", "date:month"], ["stage_id"], ["date:day"]):
             reference = Report._read_group(domain, groupby, aggregates)
             for other in (
                 Report._read_group(detail, groupby, aggregates),
                 Report._read_group(detail, groupby, aggregates, order="churn_rate desc"),
+                Report._read_group(detail, groupby, aggregates, order="__count desc"),
             ):
                 self._assert_same_groups(reference, other, len(groupby), groupby)
+        # the groups' records are plain records of the caller's environment
+        [(user, *_values)] = Report._read_group(domain, ["user_id"], aggregates, limit=1)
+        self.assertFalse(set(user.env.context) - set(Report.env.context))
         # a period without rows: one empty group on every path
         empty = [("date", "<", date(2000, 1, 1))]
         self._assert_same_groups(
@@ -161,7 +166,8 @@ class TestCustomerKpis(KpiCase):
         self.assertEqual(len(rows), len(other), msg)
         by_key = {row[:n]: row[n:] for row in other}
         for row in rows:
-            for kpi, got, exp in zip(self.KPIS, row[n:], by_key[row[:n]], strict=True):
+            names = [*self.KPIS, "__count"][: len(row) - n]
+            for kpi, got, exp in zip(names, row[n:], by_key[row[:n]], strict=True):
                 if exp in (None, False):
                     self.assertIn(got, (None, False), f"{msg} {row[:n]} {kpi}")
                 else:

@@ -175,6 +175,25 @@ class TestLifecycleStages(RetentionCase):
         self.assertEqual((eur_profile.won_revenue, eur_profile.currency_id), (250, eur))
         self.assertEqual(self._profile(customer).won_revenue, 100)
 
+    def test_partner_stage_in_two_companies_pinned_at_once(self):
+        """One write pinning the customer's profiles of two companies shows
+        each company its own stage on the partner (list filters, group-by)."""
+        second = self.env["res.company"].create({"name": "Second Retention Co"})
+        customer = self._customer("Two companies")
+        self._deal(customer, 5)
+        self._deal(customer, 8, company_id=second.id, user_id=False)
+        self._recompute()
+        self.Profile.sudo()._recompute_company(second, today=TODAY)
+        profiles = self.Profile.sudo().search([("partner_id", "=", customer.id)])
+        self.assertEqual(profiles.company_id, self.company | second)
+        profiles.write({"stage_id": self.stage["active"].id})
+        for company in (self.company, second):
+            self.assertEqual(
+                customer.with_company(company).lifecycle_stage_id,
+                self.stage["active"],
+                company.name,
+            )
+
     def test_refund_does_not_win_back_a_lost_customer(self):
         customer = self._customer("Refunded")
         with freeze_time(TODAY - timedelta(days=10)):
