@@ -1091,7 +1091,9 @@ class CrmCustomerProfile(models.Model):
                         "deal_days, first_deal_date, last_deal_date, prev_deal_date, won_revenue) "
                         "SELECT company_id, partner_id, opportunity_count, won_count, deal_days, "
                         "first_deal_date, last_deal_date, prev_deal_date, won_revenue "
-                        "FROM crm_retention_aggregate",
+                        # in key order: the primary key grows at its right
+                        # edge and each batch reads adjacent pages
+                        "FROM crm_retention_aggregate ORDER BY partner_id",
                         work,
                     )
                 )
