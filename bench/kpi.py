@@ -209,6 +209,7 @@ def main():
         day = today - timedelta(days=1)
         cr.execute("DELETE FROM crm_kpi_snapshot WHERE company_id = %s", [company.id])
         cr.execute("DELETE FROM crm_kpi_snapshot_total WHERE company_id = %s", [company.id])
+        cr.execute("DELETE FROM crm_kpi_snapshot_tag WHERE company_id = %s", [company.id])
         Snapshot._backfill(day - timedelta(days=1), day - timedelta(days=1), company)
         cr.commit()
 
@@ -274,20 +275,23 @@ def main():
             """,
             [company.id, today - timedelta(days=30)],
         )
-        # and the rollup without tags and channels of those copied days
-        cr.execute(
-            "DELETE FROM crm_kpi_snapshot_total WHERE company_id = %s AND date < %s",
-            [company.id, today - timedelta(days=30)],
-        )
-        cr.execute(
-            SQL(
-                "%s",
-                env["crm.kpi.snapshot.total"]._rollup_sql(
-                    SQL("company_id = %s AND date < %s", company.id, today - timedelta(days=30))
-                ),
+        # and the rollups (without tags and channels, per tag) of those copied days
+        for rollup in ("crm.kpi.snapshot.total", "crm.kpi.snapshot.tag"):
+            Rollup = env[rollup]
+            cr.execute(
+                SQL(
+                    "DELETE FROM %s WHERE company_id = %s AND date < %s",
+                    SQL.identifier(Rollup._table),
+                    company.id,
+                    today - timedelta(days=30),
+                )
             )
-        )
-        cr.execute("ANALYZE crm_kpi_snapshot, crm_kpi_snapshot_total")
+            cr.execute(
+                Rollup._rollup_sql(
+                    SQL("s.company_id = %s AND s.date < %s", company.id, today - timedelta(days=30))
+                )
+            )
+        cr.execute("ANALYZE crm_kpi_snapshot, crm_kpi_snapshot_total, crm_kpi_snapshot_tag")
         cr.commit()
         cr.execute("SELECT count(*) FROM crm_kpi_snapshot WHERE company_id = %s", [company.id])
         [(n_snapshot,)] = cr.fetchall()

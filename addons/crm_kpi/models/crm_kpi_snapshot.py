@@ -196,8 +196,9 @@ class CrmKpiSnapshot(models.Model):
         cr.execute("SELECT set_config('jit', 'off', true)")
         cr.execute(self._snapshot_sql(company, day, previous_done))
         cr.execute(SQL("SELECT set_config('jit', %s, true)", jit))
-        # the rollup without tags and channels the usual pivots read
+        # the rollups the usual pivots read: without tags and channels, per tag
         self.env["crm.kpi.snapshot.total"]._rewrite_day(company, day)
+        self.env["crm.kpi.snapshot.tag"]._rewrite_day(company, day)
         self.invalidate_model()
 
     @api.model

@@ -68,14 +68,20 @@ class CrmKpiSnapshotTotal(models.Model):
 
     def init(self):
         cr = self.env.cr
+        table = SQL.identifier(self._table)
         cr.execute(
-            "CREATE INDEX IF NOT EXISTS crm_kpi_snapshot_total_company_date_idx "
-            "ON crm_kpi_snapshot_total (company_id, date)"
+            SQL(
+                "CREATE INDEX IF NOT EXISTS %s ON %s (company_id, date)",
+                SQL.identifier(f"{self._table}_company_date_idx"),
+                table,
+            )
         )
         # upgraded from a version without the rollup: sum the existing days once
         cr.execute(
-            "SELECT NOT EXISTS (SELECT 1 FROM crm_kpi_snapshot_total) "
-            "AND EXISTS (SELECT 1 FROM crm_kpi_snapshot)"
+            SQL(
+                "SELECT NOT EXISTS (SELECT 1 FROM %s) AND EXISTS (SELECT 1 FROM crm_kpi_snapshot)",
+                table,
+            )
         )
         if cr.fetchone()[0]:
             cr.execute(self._rollup_sql(SQL("TRUE")))
@@ -83,15 +89,17 @@ class CrmKpiSnapshotTotal(models.Model):
     @api.model
     def _rollup_sql(self, condition):
         """INSERT of the rollup of the snapshot rows matching ``condition``
-        (an SQL condition on ``crm_kpi_snapshot``)."""
-        slices = SQL(", ").join(SQL.identifier(c) for c in SLICE_COLUMNS)
+        (an SQL condition on ``crm_kpi_snapshot``, alias ``s``)."""
+        slices = SQL(", ").join(SQL.identifier("s", c) for c in SLICE_COLUMNS)
         return SQL(
-            "INSERT INTO crm_kpi_snapshot_total (%(slices)s, %(measures)s, row_count) "
-            "SELECT %(slices)s, %(sums)s, count(*) FROM crm_kpi_snapshot WHERE %(condition)s "
+            "INSERT INTO %(table)s (%(columns)s, %(measures)s, row_count) "
+            "SELECT %(slices)s, %(sums)s, count(*) FROM crm_kpi_snapshot s WHERE %(condition)s "
             "GROUP BY %(slices)s",
+            table=SQL.identifier(self._table),
+            columns=SQL(", ").join(SQL.identifier(c) for c in SLICE_COLUMNS),
             slices=slices,
             measures=SQL(", ").join(SQL.identifier(c) for c in MEASURE_COLUMNS),
-            sums=SQL(", ").join(SQL("sum(%s)", SQL.identifier(c)) for c in MEASURE_COLUMNS),
+            sums=SQL(", ").join(SQL("sum(%s)", SQL.identifier("s", c)) for c in MEASURE_COLUMNS),
             condition=condition,
         )
 
@@ -100,9 +108,12 @@ class CrmKpiSnapshotTotal(models.Model):
         """Replace the rollup of (``company``, ``day``) from its snapshot rows."""
         self.env.cr.execute(
             SQL(
-                "DELETE FROM crm_kpi_snapshot_total WHERE company_id = %s AND date = %s",
+                "DELETE FROM %s WHERE company_id = %s AND date = %s",
+                SQL.identifier(self._table),
                 company.id,
                 day,
             )
         )
-        self.env.cr.execute(self._rollup_sql(SQL("company_id = %s AND date = %s", company.id, day)))
+        self.env.cr.execute(
+            self._rollup_sql(SQL("s.company_id = %s AND s.date = %s", company.id, day))
+        )

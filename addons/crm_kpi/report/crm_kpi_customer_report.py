@@ -130,16 +130,22 @@ class CrmKpiCustomerReport(models.Model):
         "crm.kpi.snapshot.total": ["row_count"],
     }
 
-    # fields only the detailed snapshot has (see _uses_detail)
+    # fields only the detailed snapshot has (see _rollup_grain)
     _DETAIL_FIELDS = frozenset({"id", "category_ids", "medium_id"})
 
     @property
     def _table_query(self):
-        # a read_group without tags and channels reads the rollup (_read_group)
-        if self.env.context.get("crm_kpi_rollup"):
+        # a read_group may read a rollup instead (_read_group): "total"
+        # without tags and channels, "tag" per customer tag
+        grain = self.env.context.get("crm_kpi_rollup")
+        medium = SQL("NULL::integer")
+        row_count = SQL("s.row_count")
+        tag = SQL("NULL::integer")
+        if grain == "tag":
+            source = SQL("crm_kpi_snapshot_tag")
+            tag = SQL("s.category_id")
+        elif grain:
             source = SQL("crm_kpi_snapshot_total")
-            medium = SQL("NULL::integer")
-            row_count = SQL("s.row_count")
         else:
             source = SQL("crm_kpi_snapshot")
             medium = SQL("s.medium_id")
@@ -148,7 +154,7 @@ class CrmKpiCustomerReport(models.Model):
             """
             SELECT s.id, s.date, s.company_id, s.team_id, s.user_id, s.country_id,
                    s.stage_id, s.stage_kind, %(medium)s AS medium_id, c.currency_id,
-                   %(row_count)s AS row_count,
+                   %(row_count)s AS row_count, %(tag)s AS category_id,
                    s.customer_open AS customers_start, s.customer_close AS customers_end,
                    s.active_close AS active_end, s.clv_close AS clv_end,
                    s.acquired_count, s.lost_count, s.won_back_count, s.deal_count, s.revenue,
@@ -160,6 +166,7 @@ class CrmKpiCustomerReport(models.Model):
             source=source,
             medium=medium,
             row_count=row_count,
+            tag=tag,
         )
 
     # ------------------------------------------------------------------
@@ -191,26 +198,28 @@ class CrmKpiCustomerReport(models.Model):
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
     ):
-        """Read the rollup when tags and channels are not involved; else
-        compute stocks and ratios from plain GROUP BYs, not per-group arrays.
+        """Read a rollup when it has the figures; else compute stocks and
+        ratios on the detailed rows from plain GROUP BYs, not per-group arrays.
 
-        Without tags or channels (``_uses_detail``) the query reads
-        ``crm.kpi.snapshot.total``: one row per slice and day, where the
-        per-group arrays of ``_kpi_sql`` answer in one query. On the detailed
-        rows (tens of times more) those arrays would walk every row again
-        for each stock of each group; instead one GROUP BY adds the day to
-        the groups, and Python sums the flows over the days and picks each
-        group's first and last day for the stocks; the ratios follow. With
-        a limit, an offset or another aggregate than a sum, the flows come
-        from the usual read_group and only the stocks from the one by day.
-        Same definitions, same figures (a test compares every path); a
-        ``having`` or an ``order`` on a KPI measure goes through
-        ``_kpi_sql`` in SQL.
+        ``_rollup_grain`` picks ``crm.kpi.snapshot.total`` (no tags, no
+        channels) or ``crm.kpi.snapshot.tag`` (grouped by tag): one row per
+        slice and day (and tag), where the per-group arrays of ``_kpi_sql``
+        answer in one query. On the detailed rows (tens of times more)
+        those arrays would walk every row again for each stock of each
+        group; instead one GROUP BY adds the day to the groups, and Python
+        sums the flows over the days and picks each group's first and last
+        day for the stocks; the ratios follow. With a limit, an offset, an
+        order or another aggregate than a sum, the flows come from the usual
+        read_group and only the stocks from the one by day. Same
+        definitions, same figures (a test compares every path); a
+        ``having`` or an ``order`` on a KPI measure goes through ``_kpi_sql``
+        in SQL.
         """
-        if not self._uses_detail(domain, groupby, aggregates, having, order):
+        grain = self._rollup_grain(domain, groupby, aggregates, having, order)
+        if grain:
             # few rows (one per slice and day): the per-group arrays of
             # _kpi_sql answer in one query, faster than two
-            rollup = super(CrmKpiCustomerReport, self.with_context(crm_kpi_rollup=True))
+            rollup = super(CrmKpiCustomerReport, self.with_context(crm_kpi_rollup=grain))
             rows = rollup._read_group(domain, groupby, aggregates, having, offset, limit, order)
         else:
             rows = self._read_group_detail(
@@ -280,24 +289,43 @@ class CrmKpiCustomerReport(models.Model):
             result.append(key + tuple(cell(spec) for spec in aggregates))
         return result
 
-    def _uses_detail(self, domain, groupby, aggregates, having, order):
-        """Whether a read_group needs the detailed snapshot rows: it (or a
-        record rule) filters, groups, aggregates or sorts on customer tags,
-        acquisition channels or row ids. Otherwise the rollup
-        ``crm.kpi.snapshot.total`` gives the same figures from far fewer
-        rows."""
+    def _rollup_grain(self, domain, groupby, aggregates, having, order):
+        """The rollup a read_group can read instead of the detailed snapshot
+        rows, or None: "total" (``crm.kpi.snapshot.total``) when nothing
+        (nor a record rule) filters, groups, aggregates or sorts on customer
+        tags, acquisition channels or row ids; "tag"
+        (``crm.kpi.snapshot.tag``) when it only groups by tag besides. Same
+        figures as the detailed rows, from far fewer rows."""
         if self.env.context.get("crm_kpi_plain_sums"):
-            return True
+            return None
         rules = self.env["ir.rule"]._compute_domain(self._name, "read")
-        names = {spec.split(":")[0].split(".")[0] for spec in (*groupby, *aggregates)}
-        names |= {
+        used = {spec.split(":")[0].split(".")[0] for spec in aggregates}
+        used |= {
             leaf[0].split(".")[0].split(":")[0]
             for leaf in (*domain, *(having or ()), *(rules or ()))
             if isinstance(leaf, list | tuple) and len(leaf) == 3 and isinstance(leaf[0], str)
         }
-        return bool(names & self._DETAIL_FIELDS) or bool(
-            order and any(name in order for name in self._DETAIL_FIELDS if name != "id")
-        )
+        grouped = {spec.split(":")[0].split(".")[0] for spec in groupby}
+        if (used | grouped) & (self._DETAIL_FIELDS - {"category_ids"}) or "category_ids" in used:
+            return None
+        if order and any(name in order for name in self._DETAIL_FIELDS if name != "id"):
+            return None
+        if "category_ids" not in grouped:
+            return "total"
+        # grouping by tag: the tag rollup has one tag per row, so a groupby
+        # spec other than the plain many2many (a subfield) and record rules on
+        # tags (which hide some links) need the detailed rows
+        tags = self.env["res.partner.category"]._where_calc([], active_test=False)
+        self.env["res.partner.category"]._apply_ir_rules(tags)
+        if "category_ids" not in groupby or tags.where_clause:
+            return None
+        return "tag"
+
+    def _read_group_groupby(self, groupby_spec, query):
+        # the tag rollup has the tag as a column: no join to the links
+        if groupby_spec == "category_ids" and self.env.context.get("crm_kpi_rollup") == "tag":
+            return SQL.identifier(query.table, "category_id")
+        return super()._read_group_groupby(groupby_spec, query)
 
     def _kpi_read_by_day(self, domain, groupby, sums, stocks):
         """One GROUP BY over ``groupby`` and the day: ``(rows, edges)`` where

@@ -125,10 +125,10 @@ class TestCustomerKpis(KpiCase):
         self.assertAlmostEqual(result[0]["retention_rate"], 90.0)
 
     def test_every_read_path_gives_the_same_figures(self):
-        """A read_group without tags or channels reads the rollup table; one
-        that needs the detailed rows computes the stocks from a second GROUP
-        BY by day, or in SQL when sorted by a KPI. The figures must not
-        depend on the path, for any slicing."""
+        """A read_group without tags or channels reads the rollup table, one
+        grouped by tag the per-tag rollup; one that needs the detailed rows
+        computes the stocks from a GROUP BY by day, or in SQL when sorted by
+        a KPI. The figures must not depend on the path, for any slicing."""
         Report = self.env["crm.kpi.customer.report"].with_user(self.manager)
         domain = [("date", ">=", SNAP_FROM), ("date", "<=", SNAP_TO)]
         detail = [*domain, ("id", "!=", 0)]  # row ids: only the detailed rows have them
@@ -153,14 +153,15 @@ class TestCustomerKpis(KpiCase):
             0,
             "empty",
         )
-        by_tag = [["category_ids"], ["category_ids", "date:month"]]
+        # grouped by tag: the per-tag rollup against the detailed rows
+        by_tag = [["category_ids"], ["category_ids", "date:month"], ["user_id", "category_ids"]]
         for groupby in by_tag:
-            self._assert_same_groups(
-                Report._read_group(domain, groupby, aggregates),
-                Report._read_group(domain, groupby, aggregates, order="churn_rate desc"),
-                len(groupby),
-                groupby,
-            )
+            reference = Report._read_group(domain, groupby, aggregates)
+            for other in (
+                Report._read_group(detail, groupby, aggregates),
+                Report._read_group(detail, groupby, aggregates, order="churn_rate desc"),
+            ):
+                self._assert_same_groups(reference, other, len(groupby), groupby)
 
     def _assert_same_groups(self, rows, other, n, msg):
         self.assertEqual(len(rows), len(other), msg)
