@@ -28,8 +28,9 @@
    hand-written SQL GROUP BY (month, team) computing the same figures from
    the rows the pivot reads (the rollup ``crm_kpi_snapshot_total``); the
    same GROUP BY over the detailed rows is printed too. Then the same pivot
-   by customer tag instead of team, which reads the detailed rows, next to
-   its floor (the GROUP BY joined to the tag links).
+   by customer tag instead of team (it reads the per-tag rollup), next to
+   its floor (the GROUP BY over the detailed rows joined to their tag
+   links), and by acquisition channel (it reads the detailed rows).
 5. Prints the medians, the ratios and the row counts.
 """
 
@@ -338,12 +339,21 @@ def main():
                 Report.read_group(domain, PIVOT_MEASURES, groupby, lazy=False)
             env.invalidate_all()
 
+        def channel_pivot():
+            for groupby in ([], ["medium_id"], ["date:month"], ["medium_id", "date:month"]):
+                Report.read_group(domain, PIVOT_MEASURES, groupby, lazy=False)
+            env.invalidate_all()
+
+        channel_floor = floor("crm_kpi_snapshot s", "s.medium_id")
+
         floor_pivot = timed(pivot_floor)
         floor_detail = timed(detail_floor)
         floor_tag = timed(tag_floor)
         orm_pivot = timed(pivot)
         orm_cells = timed(pivot_cells)
         orm_tag = timed(tag_pivot)
+        floor_channel = timed(channel_floor)
+        orm_channel = timed(channel_pivot)
         cr.execute(
             "SELECT count(*) FROM crm_kpi_snapshot_total WHERE company_id = %s", [company.id]
         )
@@ -377,6 +387,11 @@ def main():
         print(
             f"{args.months}-month pivot by customer tag (4 read_group): {orm_tag:.3f} s   "
             f"floor {floor_tag:.3f} s   ratio {orm_tag / floor_tag:.2f}x"
+        )
+        print(
+            f"{args.months}-month pivot by acquisition channel (4 read_group): "
+            f"{orm_channel:.3f} s   floor {floor_channel:.3f} s   "
+            f"ratio {orm_channel / floor_channel:.2f}x"
         )
 
 

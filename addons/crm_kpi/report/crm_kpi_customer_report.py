@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools import selection_of
@@ -255,10 +255,11 @@ class CrmKpiCustomerReport(models.Model):
         plain = [spec for spec in aggregates if spec.split(":")[0] not in kpis]
         extra = [f"{name}:sum" for name in flows if f"{name}:sum" not in plain]
         n = len(groupby)
-        if not (offset or limit or order) and all(
+        if not (offset or limit or self._order_terms(order, groupby)) and all(
             spec == "__count" or spec.endswith(":sum") for spec in plain
         ):
-            rows, edges = self._kpi_read_by_day(domain, list(groupby), plain + extra, stocks)
+            # ordered by groups only: the groups come in the same order by day
+            rows, edges = self._kpi_read_by_day(domain, list(groupby), plain + extra, stocks, order)
         else:
             rows = super()._read_group(domain, groupby, plain + extra, having, offset, limit, order)
             edges = self._kpi_edge_sums(domain, list(groupby), stocks)[1] if stocks else {}
@@ -308,7 +309,11 @@ class CrmKpiCustomerReport(models.Model):
         grouped = {spec.split(":")[0].split(".")[0] for spec in groupby}
         if (used | grouped) & (self._DETAIL_FIELDS - {"category_ids"}) or "category_ids" in used:
             return None
-        if order and any(name in order for name in self._DETAIL_FIELDS if name != "id"):
+        if any(
+            name in term
+            for term in self._order_terms(order, groupby)
+            for name in self._DETAIL_FIELDS
+        ):
             return None
         if "category_ids" not in grouped:
             return "total"
@@ -321,18 +326,25 @@ class CrmKpiCustomerReport(models.Model):
             return None
         return "tag"
 
+    @api.model
+    def _order_terms(self, order, groupby):
+        """The terms of a read_group ``order`` that are not groupby specs
+        (the public read_group orders by the groupby by default)."""
+        terms = [part.strip().split(" ")[0] for part in (order or "").split(",") if part.strip()]
+        return [term for term in terms if term not in groupby]
+
     def _read_group_groupby(self, groupby_spec, query):
         # the tag rollup has the tag as a column: no join to the links
         if groupby_spec == "category_ids" and self.env.context.get("crm_kpi_rollup") == "tag":
             return SQL.identifier(query.table, "category_id")
         return super()._read_group_groupby(groupby_spec, query)
 
-    def _kpi_read_by_day(self, domain, groupby, sums, stocks):
+    def _kpi_read_by_day(self, domain, groupby, sums, stocks, order=None):
         """One GROUP BY over ``groupby`` and the day: ``(rows, edges)`` where
         rows are ``_read_group`` rows of ``groupby`` with ``sums`` (sums and
         counts) added over the days, in the query's group order, and edges
         those of ``_kpi_edge_sums``."""
-        keys, edges = self._kpi_edge_sums(domain, groupby, stocks, sums)
+        keys, edges = self._kpi_edge_sums(domain, groupby, stocks, sums, order)
         if not groupby and not keys:
             # no row at all: one empty group, as read_group without groupby
             keys = {(): (None,) * len(sums)}
@@ -347,7 +359,7 @@ class CrmKpiCustomerReport(models.Model):
             )
         return rows, edges
 
-    def _kpi_edge_sums(self, domain, groupby, stocks, sums=()):
+    def _kpi_edge_sums(self, domain, groupby, stocks, sums=(), order=None):
         """Read ``stocks`` (and ``sums``) per group of ``groupby`` and day.
 
         Returns ``({group key: totals of sums over its days}, {group key:
@@ -365,7 +377,7 @@ class CrmKpiCustomerReport(models.Model):
         # plain sums per day: not the per-group arrays of _kpi_sql
         plain = super(CrmKpiCustomerReport, self.with_context(crm_kpi_plain_sums=True))
         totals, edges = {}, {}
-        for row in plain._read_group(domain, daily_groupby, [*sums, *stock_specs]):
+        for row in plain._read_group(domain, daily_groupby, [*sums, *stock_specs], order=order):
             day = row[day_index]
             key = row[:n] if daily_groupby is groupby else row[: n - 1]
             values = row[n : n + m]

@@ -158,7 +158,10 @@ class TestCustomerKpis(KpiCase):
         for groupby in by_tag:
             reference = Report._read_group(domain, groupby, aggregates)
             for other in (
+                # ordered by the groups, as the public read_group does
+                Report._read_group(domain, groupby, aggregates, order=", ".join(groupby)),
                 Report._read_group(detail, groupby, aggregates),
+                Report._read_group(detail, groupby, aggregates, order=", ".join(groupby)),
                 Report._read_group(detail, groupby, aggregates, order="churn_rate desc"),
             ):
                 self._assert_same_groups(reference, other, len(groupby), groupby)
