@@ -5,8 +5,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..tools import selection_of
-
 _logger = logging.getLogger(__name__)
 
 # Stage kinds of a customer (has bought and is not lost), and of an active one.
@@ -53,18 +51,12 @@ class CrmKpiSnapshot(models.Model):
     """
 
     _name = "crm.kpi.snapshot"
+    _inherit = "crm.kpi.snapshot.mixin"
     _description = "Customer KPI Snapshot"
     _order = "date desc, id desc"
     _log_access = False
 
-    # slice
-    date = fields.Date(required=True, index=True, readonly=True)
-    company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
-    team_id = fields.Many2one("crm.team", string="Sales Team", readonly=True)
-    user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
-    country_id = fields.Many2one("res.country", readonly=True)
-    stage_id = fields.Many2one("crm.lifecycle.stage", string="Customer Stage", readonly=True)
-    stage_kind = fields.Selection(selection_of("crm.lifecycle.stage", "kind"), readonly=True)
+    # the slice's tag set and channel (date, team, ... and measures: the mixin)
     category_key = fields.Char(
         string="Customer Tag Set",
         readonly=True,
@@ -80,20 +72,6 @@ class CrmKpiSnapshot(models.Model):
         readonly=True,
     )
     medium_id = fields.Many2one("utm.medium", string="Acquisition Channel", readonly=True)
-    # stocks at the start and at the end of the day
-    profile_open = fields.Integer(readonly=True)
-    profile_close = fields.Integer(readonly=True)
-    customer_open = fields.Integer(readonly=True)
-    customer_close = fields.Integer(readonly=True)
-    active_open = fields.Integer(readonly=True)
-    active_close = fields.Integer(readonly=True)
-    clv_close = fields.Float(string="Predicted CLV at Close", readonly=True)
-    # flows of the day
-    acquired_count = fields.Integer(readonly=True)
-    lost_count = fields.Integer(readonly=True)
-    won_back_count = fields.Integer(readonly=True)
-    deal_count = fields.Integer(readonly=True)
-    revenue = fields.Float(readonly=True)
 
     def init(self):
         # the cron's "last day done" and the report's period scans

@@ -1,8 +1,6 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from .crm_kpi_snapshot_total import MEASURE_COLUMNS, SLICE_COLUMNS
-
 
 class CrmKpiSnapshotTag(models.Model):
     """``crm.kpi.snapshot`` summed per customer tag (and slice, and day).
@@ -27,19 +25,13 @@ class CrmKpiSnapshotTag(models.Model):
     category_id = fields.Many2one("res.partner.category", string="Customer Tag", readonly=True)
 
     @api.model
-    def _rollup_sql(self, condition):
-        slices = SQL(", ").join(SQL.identifier("s", c) for c in SLICE_COLUMNS)
+    def _rollup_keys(self):
+        # per tag, all channels together (medium_id stays empty)
+        return [("category_id", SQL("r.category_id"))]
+
+    @api.model
+    def _rollup_source(self):
+        # a row without tags once, with no tag
         return SQL(
-            "INSERT INTO %(table)s (%(columns)s, category_id, %(measures)s, row_count) "
-            "SELECT %(slices)s, r.category_id, %(sums)s, count(*) "
-            "  FROM crm_kpi_snapshot s "
-            "  LEFT JOIN crm_kpi_snapshot_category_rel r ON r.snapshot_id = s.id "
-            " WHERE %(condition)s "
-            " GROUP BY %(slices)s, r.category_id",
-            table=SQL.identifier(self._table),
-            columns=SQL(", ").join(SQL.identifier(c) for c in SLICE_COLUMNS),
-            slices=slices,
-            measures=SQL(", ").join(SQL.identifier(c) for c in MEASURE_COLUMNS),
-            sums=SQL(", ").join(SQL("sum(%s)", SQL.identifier("s", c)) for c in MEASURE_COLUMNS),
-            condition=condition,
+            "crm_kpi_snapshot s LEFT JOIN crm_kpi_snapshot_category_rel r ON r.snapshot_id = s.id"
         )

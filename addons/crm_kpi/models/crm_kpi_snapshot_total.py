@@ -1,8 +1,6 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..tools import selection_of
-
 # the slice and the measures shared with crm.kpi.snapshot, in column order
 SLICE_COLUMNS = ["date", "company_id", "team_id", "user_id", "country_id", "stage_id", "stage_kind"]
 MEASURE_COLUMNS = [
@@ -22,16 +20,17 @@ MEASURE_COLUMNS = [
 
 
 class CrmKpiSnapshotTotal(models.Model):
-    """``crm.kpi.snapshot`` summed over customer tags and acquisition channels.
+    """``crm.kpi.snapshot`` summed over customer tags.
 
-    Why a second table: each set of tags and each channel is a slice of the
-    snapshot, so a day holds tens of times more rows than without them
-    (2,300 instead of 50 on the benchmark's million customers), and a
-    12-month pivot that groups by neither would read a million rows. This
-    rollup keeps one row per (date, company, team, salesperson, country,
-    stage); ``crm.kpi.customer.report`` reads it whenever a read_group does
-    not involve tags or channels, and the detailed rows otherwise. Same
-    figures either way: the rows are sums of the snapshot's.
+    Why a second table: each set of tags is a slice of the snapshot, so a
+    day holds tens of times more rows than without them (2,300 instead of
+    300 on the benchmark's million customers with three tags), and a
+    12-month pivot would read a million rows. This rollup keeps one row per
+    (date, company, team, salesperson, country, stage, acquisition
+    channel); ``crm.kpi.customer.report`` reads it whenever a read_group
+    does not involve tags (``_rollup_grain``), and the detailed rows or the
+    per-tag rollup otherwise. Same figures either way: the rows are sums of
+    the snapshot's, and ``row_count`` keeps the number of detailed rows.
 
     Written by ``crm.kpi.snapshot._snapshot_day`` right after the day's
     detailed rows, in the same transaction; ``init`` fills it from existing
@@ -39,29 +38,12 @@ class CrmKpiSnapshotTotal(models.Model):
     """
 
     _name = "crm.kpi.snapshot.total"
-    _description = "Customer KPI Snapshot (all tags and channels)"
+    _inherit = "crm.kpi.snapshot.mixin"
+    _description = "Customer KPI Snapshot (all tags)"
     _order = "date desc, id desc"
     _log_access = False
 
-    date = fields.Date(required=True, readonly=True)
-    company_id = fields.Many2one("res.company", required=True, readonly=True)
-    team_id = fields.Many2one("crm.team", string="Sales Team", readonly=True)
-    user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
-    country_id = fields.Many2one("res.country", readonly=True)
-    stage_id = fields.Many2one("crm.lifecycle.stage", string="Customer Stage", readonly=True)
-    stage_kind = fields.Selection(selection_of("crm.lifecycle.stage", "kind"), readonly=True)
-    profile_open = fields.Integer(readonly=True)
-    profile_close = fields.Integer(readonly=True)
-    customer_open = fields.Integer(readonly=True)
-    customer_close = fields.Integer(readonly=True)
-    active_open = fields.Integer(readonly=True)
-    active_close = fields.Integer(readonly=True)
-    clv_close = fields.Float(string="Predicted CLV at Close", readonly=True)
-    acquired_count = fields.Integer(readonly=True)
-    lost_count = fields.Integer(readonly=True)
-    won_back_count = fields.Integer(readonly=True)
-    deal_count = fields.Integer(readonly=True)
-    revenue = fields.Float(readonly=True)
+    medium_id = fields.Many2one("utm.medium", string="Acquisition Channel", readonly=True)
     row_count = fields.Integer(
         readonly=True, help="Detailed snapshot rows summed in this one (the report's counts)."
     )
@@ -89,19 +71,34 @@ class CrmKpiSnapshotTotal(models.Model):
     @api.model
     def _rollup_sql(self, condition):
         """INSERT of the rollup of the snapshot rows matching ``condition``
-        (an SQL condition on ``crm_kpi_snapshot``, alias ``s``)."""
-        slices = SQL(", ").join(SQL.identifier("s", c) for c in SLICE_COLUMNS)
+        (an SQL condition on ``crm_kpi_snapshot``, alias ``s``), grouped by
+        the slice and ``_rollup_keys``."""
+        keys = self._rollup_keys()
+        groups = [SQL.identifier("s", c) for c in SLICE_COLUMNS] + [expr for _c, expr in keys]
         return SQL(
             "INSERT INTO %(table)s (%(columns)s, %(measures)s, row_count) "
-            "SELECT %(slices)s, %(sums)s, count(*) FROM crm_kpi_snapshot s WHERE %(condition)s "
-            "GROUP BY %(slices)s",
+            "SELECT %(groups)s, %(sums)s, count(*) FROM %(source)s WHERE %(condition)s "
+            "GROUP BY %(groups)s",
             table=SQL.identifier(self._table),
-            columns=SQL(", ").join(SQL.identifier(c) for c in SLICE_COLUMNS),
-            slices=slices,
+            columns=SQL(", ").join(
+                SQL.identifier(c) for c in [*SLICE_COLUMNS, *(c for c, _e in keys)]
+            ),
+            groups=SQL(", ").join(groups),
             measures=SQL(", ").join(SQL.identifier(c) for c in MEASURE_COLUMNS),
             sums=SQL(", ").join(SQL("sum(%s)", SQL.identifier("s", c)) for c in MEASURE_COLUMNS),
+            source=self._rollup_source(),
             condition=condition,
         )
+
+    @api.model
+    def _rollup_keys(self):
+        """[(column, SQL expression)] grouped by besides the slice."""
+        return [("medium_id", SQL("s.medium_id"))]
+
+    @api.model
+    def _rollup_source(self):
+        """The FROM clause of the rollup (the snapshot as ``s``)."""
+        return SQL("crm_kpi_snapshot s")
 
     @api.model
     def _rewrite_day(self, company, day):

@@ -136,19 +136,19 @@ class CrmKpiCustomerReport(models.Model):
     @property
     def _table_query(self):
         # a read_group may read a rollup instead (_read_group): "total"
-        # without tags and channels, "tag" per customer tag
+        # without tags, "tag" per customer tag (without channels)
         grain = self.env.context.get("crm_kpi_rollup")
-        medium = SQL("NULL::integer")
+        medium = SQL("s.medium_id")
         row_count = SQL("s.row_count")
         tag = SQL("NULL::integer")
         if grain == "tag":
             source = SQL("crm_kpi_snapshot_tag")
+            medium = SQL("NULL::integer")
             tag = SQL("s.category_id")
         elif grain:
             source = SQL("crm_kpi_snapshot_total")
         else:
             source = SQL("crm_kpi_snapshot")
-            medium = SQL("s.medium_id")
             row_count = SQL("1")
         return SQL(
             """
@@ -292,11 +292,12 @@ class CrmKpiCustomerReport(models.Model):
 
     def _rollup_grain(self, domain, groupby, aggregates, having, order):
         """The rollup a read_group can read instead of the detailed snapshot
-        rows, or None: "total" (``crm.kpi.snapshot.total``) when nothing
-        (nor a record rule) filters, groups, aggregates or sorts on customer
-        tags, acquisition channels or row ids; "tag"
-        (``crm.kpi.snapshot.tag``) when it only groups by tag besides. Same
-        figures as the detailed rows, from far fewer rows."""
+        rows, or None. "total" (``crm.kpi.snapshot.total``, per slice and
+        acquisition channel) when nothing (nor a record rule) filters,
+        groups, aggregates or sorts on customer tags or row ids; "tag"
+        (``crm.kpi.snapshot.tag``) when it groups by tag without involving
+        channels nor filtering on tags. Same figures as the detailed rows,
+        from far fewer rows."""
         if self.env.context.get("crm_kpi_plain_sums"):
             return None
         rules = self.env["ir.rule"]._compute_domain(self._name, "read")
@@ -306,23 +307,24 @@ class CrmKpiCustomerReport(models.Model):
             for leaf in (*domain, *(having or ()), *(rules or ()))
             if isinstance(leaf, list | tuple) and len(leaf) == 3 and isinstance(leaf[0], str)
         }
-        grouped = {spec.split(":")[0].split(".")[0] for spec in groupby}
-        if (used | grouped) & (self._DETAIL_FIELDS - {"category_ids"}) or "category_ids" in used:
-            return None
-        if any(
-            name in term
+        used |= {
+            name
             for term in self._order_terms(order, groupby)
             for name in self._DETAIL_FIELDS
-        ):
+            if name in term
+        }
+        grouped = {spec.split(":")[0].split(".")[0] for spec in groupby}
+        if "id" in used | grouped or "category_ids" in used:
             return None
         if "category_ids" not in grouped:
             return "total"
-        # grouping by tag: the tag rollup has one tag per row, so a groupby
-        # spec other than the plain many2many (a subfield) and record rules on
-        # tags (which hide some links) need the detailed rows
+        # grouping by tag: the tag rollup has one tag per row and no channel,
+        # so channels, a groupby spec other than the plain many2many (a
+        # subfield) and record rules on tags (which hide some links) need
+        # the detailed rows
         tags = self.env["res.partner.category"]._where_calc([], active_test=False)
         self.env["res.partner.category"]._apply_ir_rules(tags)
-        if "category_ids" not in groupby or tags.where_clause:
+        if "medium_id" in used | grouped or "category_ids" not in groupby or tags.where_clause:
             return None
         return "tag"
 

@@ -134,7 +134,7 @@ class TestCustomerKpis(KpiCase):
         detail = [*domain, ("id", "!=", 0)]  # row ids: only the detailed rows have them
         # the KPIs, and the row count of list group headers and the pivot's Count
         aggregates = [f"{k}:sum" for k in self.KPIS] + ["__count"]
-        for groupby in ([], ["user_id", "date:month"], ["stage_id"], ["date:day"]):
+        for groupby in ([], ["user_id", "date:month"], ["stage_id"], ["date:day"], ["medium_id"]):
             reference = Report._read_group(domain, groupby, aggregates)
             for other in (
                 Report._read_group(detail, groupby, aggregates),
