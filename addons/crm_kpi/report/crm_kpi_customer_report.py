@@ -198,33 +198,25 @@ class CrmKpiCustomerReport(models.Model):
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
     ):
-        """Read a rollup when it has the figures; else compute stocks and
-        ratios on the detailed rows from plain GROUP BYs, not per-group arrays.
+        """Read a rollup when it has the figures, and compute stocks and
+        ratios from one plain GROUP BY by day rather than per-group arrays.
 
-        ``_rollup_grain`` picks ``crm.kpi.snapshot.total`` (no tags, no
-        channels) or ``crm.kpi.snapshot.tag`` (grouped by tag): one row per
-        slice and day (and tag), where the per-group arrays of ``_kpi_sql``
-        answer in one query. On the detailed rows (tens of times more)
-        those arrays would walk every row again for each stock of each
+        ``_rollup_grain`` picks ``crm.kpi.snapshot.total`` (no tags) or
+        ``crm.kpi.snapshot.tag`` (grouped by tag) when they have the
+        figures, else the detailed rows. The per-group arrays of
+        ``_kpi_sql`` would walk every row again for each stock of each
         group; instead one GROUP BY adds the day to the groups, and Python
         sums the flows over the days and picks each group's first and last
         day for the stocks; the ratios follow. With a limit, an offset, an
-        order or another aggregate than a sum, the flows come from the usual
-        read_group and only the stocks from the one by day. Same
-        definitions, same figures (a test compares every path); a
+        order on an aggregate or another aggregate than a sum, the flows
+        come from the usual read_group and only the stocks from the one by
+        day. Same definitions, same figures (a test compares every path); a
         ``having`` or an ``order`` on a KPI measure goes through ``_kpi_sql``
         in SQL.
         """
         grain = self._rollup_grain(domain, groupby, aggregates, having, order)
-        if grain:
-            # few rows (one per slice and day): the per-group arrays of
-            # _kpi_sql answer in one query, faster than two
-            rollup = super(CrmKpiCustomerReport, self.with_context(crm_kpi_rollup=grain))
-            rows = rollup._read_group(domain, groupby, aggregates, having, offset, limit, order)
-        else:
-            rows = self._read_group_detail(
-                domain, groupby, aggregates, having, offset, limit, order
-            )
+        source = self.with_context(crm_kpi_rollup=grain) if grain else self
+        rows = source._read_group_detail(domain, groupby, aggregates, having, offset, limit, order)
         # the group values (records) must not carry the switching context
         return [
             tuple(v.with_env(self.env) if isinstance(v, models.BaseModel) else v for v in row)
@@ -232,7 +224,8 @@ class CrmKpiCustomerReport(models.Model):
         ]
 
     def _read_group_detail(self, domain, groupby, aggregates, having, offset, limit, order):
-        """``_read_group`` over the detailed snapshot rows (see ``_read_group``)."""
+        """``_read_group`` over the snapshot rows of the context's grain
+        (detailed or a rollup, see ``_read_group``)."""
         kpis = set(self._KPI_STOCKS) | set(self._KPI_RATIOS)
         wanted = [spec.split(":")[0] for spec in aggregates if spec != "__count"]
         if (
