@@ -381,7 +381,7 @@ def main():
             f"ratio {orm_cells / floor_pivot:.2f}x"
         )
         print(
-            f"  (it reads the rollup without tags and channels, {n_total:,} rows; the same "
+            f"  (it reads the rollup without tags, {n_total:,} rows; the same "
             f"GROUP BY over the detailed rows: {floor_detail:.3f} s)"
         )
         print(
