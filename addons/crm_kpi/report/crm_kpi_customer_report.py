@@ -264,23 +264,16 @@ class CrmKpiCustomerReport(models.Model):
             measure = {name: values[f"{name}:sum"] or 0 for name in flows}
             for name in stocks:
                 measure[name] = edges.get(key, {}).get(name, 0)
-
-            def value(name, measure=measure):
-                if name in measure:
-                    return measure[name]
-                terms, den, scale = self._KPI_RATIOS[name]
-                num = sum(-value(t[1:]) if t.startswith("-") else value(t) for t in terms)
-                den = value(den)
-                return scale * num / den if den else None
-
-            def cell(spec, value=value, values=values):
-                if spec.split(":")[0] not in kpis:
-                    return values[spec]
-                got = value(spec.split(":")[0])
+            cells = []
+            for spec in aggregates:
+                name = spec.split(":")[0]
+                if name not in kpis:
+                    cells.append(values[spec])
+                    continue
+                got = self._kpi_value(name, measure)
                 # no denominator: the empty value, as for a NULL in SQL
-                return self._read_group_empty_value(spec) if got is None else got
-
-            result.append(key + tuple(cell(spec) for spec in aggregates))
+                cells.append(self._read_group_empty_value(spec) if got is None else got)
+            result.append(key + tuple(cells))
         return result
 
     def _rollup_grain(self, domain, groupby, aggregates, having, order):
@@ -320,6 +313,20 @@ class CrmKpiCustomerReport(models.Model):
         if "medium_id" in used | grouped or "category_ids" not in groupby or tags.where_clause:
             return None
         return "tag"
+
+    @api.model
+    def _kpi_value(self, name, measure):
+        """KPI ``name`` of a group from its flows and stocks ``measure``
+        (a ratio of ``_KPI_RATIOS``: None without denominator)."""
+        if name in measure:
+            return measure[name]
+        terms, den, scale = self._KPI_RATIOS[name]
+        num = sum(
+            -self._kpi_value(t[1:], measure) if t.startswith("-") else self._kpi_value(t, measure)
+            for t in terms
+        )
+        den = self._kpi_value(den, measure)
+        return scale * num / den if den else None
 
     @api.model
     def _order_terms(self, order, groupby):
