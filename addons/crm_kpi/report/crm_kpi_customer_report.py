@@ -130,9 +130,6 @@ class CrmKpiCustomerReport(models.Model):
         "crm.kpi.snapshot.total": ["row_count"],
     }
 
-    # fields only the detailed snapshot has (see _rollup_grain)
-    _DETAIL_FIELDS = frozenset({"id", "category_ids", "medium_id"})
-
     @property
     def _table_query(self):
         # a read_group may read a rollup instead (_read_group): "total"
@@ -216,23 +213,20 @@ class CrmKpiCustomerReport(models.Model):
         """
         grain = self._rollup_grain(domain, groupby, aggregates, having, order)
         source = self.with_context(crm_kpi_rollup=grain) if grain else self
-        rows = source._read_group_detail(domain, groupby, aggregates, having, offset, limit, order)
+        rows = source._read_group_kpis(domain, groupby, aggregates, having, offset, limit, order)
         # the group values (records) must not carry the switching context
         return [
             tuple(v.with_env(self.env) if isinstance(v, models.BaseModel) else v for v in row)
             for row in rows
         ]
 
-    def _read_group_detail(self, domain, groupby, aggregates, having, offset, limit, order):
+    def _read_group_kpis(self, domain, groupby, aggregates, having, offset, limit, order):
         """``_read_group`` over the snapshot rows of the context's grain
         (detailed or a rollup, see ``_read_group``)."""
         kpis = set(self._KPI_STOCKS) | set(self._KPI_RATIOS)
         wanted = [spec.split(":")[0] for spec in aggregates if spec != "__count"]
-        if (
-            not kpis.intersection(wanted)
-            or having
-            or (order and any(name in order for name in kpis))
-        ):
+        order_terms = self._order_terms(order, groupby)
+        if not kpis.intersection(wanted) or having or kpis.intersection(order_terms):
             return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
 
         # every measure the requested KPIs need, stocks apart from flows
@@ -248,7 +242,7 @@ class CrmKpiCustomerReport(models.Model):
         plain = [spec for spec in aggregates if spec.split(":")[0] not in kpis]
         extra = [f"{name}:sum" for name in flows if f"{name}:sum" not in plain]
         n = len(groupby)
-        if not (offset or limit or self._order_terms(order, groupby)) and all(
+        if not (offset or limit or order_terms) and all(
             spec == "__count" or spec.endswith(":sum") for spec in plain
         ):
             # ordered by groups only: the groups come in the same order by day
@@ -284,8 +278,6 @@ class CrmKpiCustomerReport(models.Model):
         (``crm.kpi.snapshot.tag``) when it groups by tag without involving
         channels nor filtering on tags. Same figures as the detailed rows,
         from far fewer rows."""
-        if self.env.context.get("crm_kpi_plain_sums"):
-            return None
         rules = self.env["ir.rule"]._compute_domain(self._name, "read")
         used = {spec.split(":")[0].split(".")[0] for spec in aggregates}
         used |= {
@@ -293,12 +285,7 @@ class CrmKpiCustomerReport(models.Model):
             for leaf in (*domain, *(having or ()), *(rules or ()))
             if isinstance(leaf, list | tuple) and len(leaf) == 3 and isinstance(leaf[0], str)
         }
-        used |= {
-            name
-            for term in self._order_terms(order, groupby)
-            for name in self._DETAIL_FIELDS
-            if name in term
-        }
+        used |= set(self._order_terms(order, groupby))
         grouped = {spec.split(":")[0].split(".")[0] for spec in groupby}
         if "id" in used | grouped or "category_ids" in used:
             return None
@@ -330,10 +317,10 @@ class CrmKpiCustomerReport(models.Model):
 
     @api.model
     def _order_terms(self, order, groupby):
-        """The terms of a read_group ``order`` that are not groupby specs
-        (the public read_group orders by the groupby by default)."""
+        """The field names in a read_group ``order`` other than its groupby
+        specs (the public read_group orders by the groupby by default)."""
         terms = [part.strip().split(" ")[0] for part in (order or "").split(",") if part.strip()]
-        return [term for term in terms if term not in groupby]
+        return [term.split(":")[0].split(".")[0] for term in terms if term not in groupby]
 
     def _read_group_groupby(self, groupby_spec, query):
         # the tag rollup has the tag as a column: no join to the links
