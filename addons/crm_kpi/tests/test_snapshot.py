@@ -1,9 +1,8 @@
 from datetime import date, timedelta
-from unittest.mock import patch
 
+from odoo.addons.crm_retention.tests.common import extra_deals, foreign_currency
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
-from odoo.tools import SQL
 
 from .common import P_FROM, P_TO, TODAY, KpiCase
 
@@ -95,34 +94,9 @@ class TestSnapshot(KpiCase):
         """A deal in a foreign currency (as a sale order bridge gives) counts
         in the company currency at the company's rate of the deal date."""
         company_currency = self.company.currency_id
-        other = (
-            self.env["res.currency"]
-            .with_context(active_test=False)
-            .search([("id", "!=", company_currency.id)], limit=1)
-        )
-        other.active = True
-        self.env["res.currency.rate"].create(
-            [
-                {"name": date(2025, 1, 1), "rate": 1.0, "currency_id": company_currency.id,
-                 "company_id": self.company.id},
-                {"name": date(2025, 1, 1), "rate": 0.5, "currency_id": other.id,
-                 "company_id": self.company.id},
-                {"name": date(2025, 3, 20), "rate": 0.25, "currency_id": other.id,
-                 "company_id": self.company.id},
-            ]
-        )  # fmt: skip
+        other = foreign_currency(self.company, {date(2025, 1, 1): 0.5, date(2025, 3, 20): 0.25})
         partner, days = self.existing[5], [date(2025, 3, 12), date(2025, 3, 25)]
-        Profile = type(self.env["crm.customer.profile"])
-        original = Profile._deal_source_sql
-
-        def with_foreign_deals(model, company_ids, partner_ids=None):
-            return SQL(
-                "%s UNION ALL SELECT %s, %s, d::date, 500.0, %s FROM unnest(%s::date[]) d",
-                original(model, company_ids, partner_ids),
-                partner.id, self.company.id, other.id, days,
-            )  # fmt: skip
-
-        with patch.object(Profile, "_deal_source_sql", with_foreign_deals):
+        with extra_deals(self.env, [(partner, self.company, d, 500.0, other) for d in days]):
             self._snapshot(P_FROM, P_TO, move=False)
         # independent: the raw won opportunities plus the foreign deals
         # converted by the ORM's own currency conversion

@@ -1,10 +1,56 @@
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tools import SQL
 
 TODAY = date(2026, 6, 30)
+
+
+def foreign_currency(company, rates):
+    """An active currency other than ``company``'s, with the company's
+    ``rates`` ``{date: rate}`` (its own currency at 1.0 from the first date)."""
+    env = company.env
+    own = company.currency_id
+    other = (
+        env["res.currency"].with_context(active_test=False).search([("id", "!=", own.id)], limit=1)
+    )
+    other.active = True
+    first = min(rates)
+    env["res.currency.rate"].create(
+        [{"name": first, "rate": 1.0, "currency_id": own.id, "company_id": company.id}]
+        + [
+            {"name": day, "rate": rate, "currency_id": other.id, "company_id": company.id}
+            for day, rate in rates.items()
+        ]
+    )
+    return other
+
+
+@contextmanager
+def extra_deals(env, deals):
+    """Add ``deals`` ``[(partner, company, date, amount, currency)]`` to the
+    deal source, as a bridge addon (sale orders, invoices) would."""
+    Profile = type(env["crm.customer.profile"])
+    original = Profile._deal_source_sql
+    values = SQL(", ").join(
+        SQL("(%s, %s, %s::date, %s::numeric, %s)", p.id, c.id, day, amount, cur.id)
+        for p, c, day, amount, cur in deals
+    )
+
+    def with_extra_deals(model, company_ids, partner_ids=None):
+        return SQL(
+            "%s UNION ALL SELECT * FROM (VALUES %s) AS extra(partner_id, company_id, deal_date, "
+            "amount, currency_id)",
+            original(model, company_ids, partner_ids),
+            values,
+        )
+
+    with patch.object(Profile, "_deal_source_sql", with_extra_deals):
+        yield
 
 
 class RetentionCase(TransactionCase):

@@ -1,13 +1,11 @@
 from datetime import datetime, timedelta
-from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
-from odoo.tools import SQL
 
-from .common import TODAY, CampaignCase
+from .common import TODAY, CampaignCase, extra_deals, foreign_currency
 
 
 @tagged("post_install", "-at_install")
@@ -387,36 +385,12 @@ class TestCampaignOutcome(CampaignCase):
     def test_revenue_in_another_currency_is_converted(self):
         """A deal source in another currency (as a sale order bridge gives)
         is converted to the company currency at the deal date."""
-        company_currency = self.company.currency_id
-        other = (
-            self.env["res.currency"]
-            .with_context(active_test=False)
-            .search([("id", "!=", company_currency.id)], limit=1)
-        )
-        other.active = True
+        other = foreign_currency(self.company, {TODAY: 0.5})
         day = TODAY + timedelta(days=10)
-        self.env["res.currency.rate"].create(
-            [
-                {"name": TODAY, "rate": 1.0, "currency_id": company_currency.id,
-                 "company_id": self.company.id},
-                {"name": TODAY, "rate": 0.5, "currency_id": other.id,
-                 "company_id": self.company.id},
-            ]
-        )  # fmt: skip
         campaign = self._campaign(control_share=0.0)
         members = self._launch(campaign)
         partner = self.customers[2]
-        Profile = type(self.env["crm.customer.profile"])
-        original = Profile._deal_source_sql
-
-        def with_foreign_deal(model, company_ids, partner_ids=None):
-            return SQL(
-                "%s UNION ALL SELECT %s, %s, %s::date, 500.0, %s",
-                original(model, company_ids, partner_ids),
-                partner.id, self.company.id, day, other.id,
-            )  # fmt: skip
-
-        with patch.object(Profile, "_deal_source_sql", with_foreign_deal):
+        with extra_deals(self.env, [(partner, self.company, day, 500.0, other)]):
             members._refresh_outcomes(self.company, today=day)
         member = members.filtered(lambda m: m.partner_id == partner)
         self.assertEqual(member.state, "retained")
