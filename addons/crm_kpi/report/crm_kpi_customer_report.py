@@ -249,7 +249,7 @@ class CrmKpiCustomerReport(models.Model):
             rows, edges = self._kpi_read_by_day(domain, list(groupby), plain + extra, stocks, order)
         else:
             rows = super()._read_group(domain, groupby, plain + extra, having, offset, limit, order)
-            edges = self._kpi_edge_sums(domain, list(groupby), stocks)[1] if stocks else {}
+            edges = self._kpi_read_by_day(domain, list(groupby), [], stocks)[1] if stocks else {}
 
         result = []
         for row in rows:
@@ -329,31 +329,12 @@ class CrmKpiCustomerReport(models.Model):
         return super()._read_group_groupby(groupby_spec, query)
 
     def _kpi_read_by_day(self, domain, groupby, sums, stocks, order=None):
-        """One GROUP BY over ``groupby`` and the day: ``(rows, edges)`` where
-        rows are ``_read_group`` rows of ``groupby`` with ``sums`` (sums and
-        counts) added over the days, in the query's group order, and edges
-        those of ``_kpi_edge_sums``."""
-        keys, edges = self._kpi_edge_sums(domain, groupby, stocks, sums, order)
-        if not groupby and not keys:
-            # no row at all: one empty group, as read_group without groupby
-            keys = {(): (None,) * len(sums)}
-        rows = []
-        for key, totals in keys.items():
-            rows.append(
-                key
-                + tuple(
-                    self._read_group_empty_value(spec) if total is None else total
-                    for spec, total in zip(sums, totals, strict=True)
-                )
-            )
-        return rows, edges
+        """One GROUP BY over ``groupby`` and the day: ``(rows, edges)``.
 
-    def _kpi_edge_sums(self, domain, groupby, stocks, sums=(), order=None):
-        """Read ``stocks`` (and ``sums``) per group of ``groupby`` and day.
-
-        Returns ``({group key: totals of sums over its days}, {group key:
-        {stock: sum of its rows on the group's first (start) or last (end)
-        day}})``, keys in the order of the query's groups.
+        ``rows`` are ``_read_group`` rows of ``groupby`` with ``sums`` (sums
+        and counts) added over the days, in the query's group order;
+        ``edges`` is ``{group key: {stock: sum of its rows on the group's
+        first (start) or last (end) day}}``.
         """
         day_spec = "date:day"
         if day_spec in groupby:
@@ -387,7 +368,18 @@ class CrmKpiCustomerReport(models.Model):
                 edge[0], edge[1] = day, day_sums
             if day > edge[2]:
                 edge[2], edge[3] = day, day_sums
-        return totals, {
+        if not groupby and not totals:
+            # no row at all: one empty group, as read_group without groupby
+            totals = {(): (None,) * m}
+        rows = [
+            key
+            + tuple(
+                self._read_group_empty_value(spec) if total is None else total
+                for spec, total in zip(sums, values, strict=True)
+            )
+            for key, values in totals.items()
+        ]
+        return rows, {
             key: {
                 name: (first if self._KPI_STOCKS[name] == "min" else last)[i] or 0
                 for i, name in enumerate(stocks)
