@@ -96,7 +96,11 @@ def reset_retention(cr):
         "AND body LIKE '%%o_crm_lifecycle_change%%'"
     )
     # CASCADE: campaign members (demo campaigns) point at the profiles
-    cr.execute("TRUNCATE crm_lifecycle_history, crm_customer_profile, crm_retention_work CASCADE")
+    cr.execute("TRUNCATE crm_lifecycle_history, crm_customer_profile CASCADE")
+    # the runs' work tables (one per company)
+    cr.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'crm\\_retention\\_work%%'")
+    for (table,) in cr.fetchall():
+        cr.execute(f'DROP TABLE "{table}"')
     cr.execute(
         "UPDATE res_partner SET lifecycle_stage_id = NULL WHERE lifecycle_stage_id IS NOT NULL"
     )

@@ -514,6 +514,31 @@ def expected_average_value(params, frequency, monetary_value):
 
 
 # ---------------------------------------------------------------- CLV
+def discounted_expected_purchases(
+    params,
+    frequency,
+    recency,
+    T,
+    *,
+    horizon_months=12,
+    monthly_discount_rate=0.01,
+    time_unit_days=7.0,
+):
+    """Discounted expected purchases over the next ``horizon_months`` months.
+
+    sum_{m=1..H} (E[Y(m months)] - E[Y(m-1 months)]) / (1+d)^m, with the
+    units of :func:`clv`. CLV is this times the expected spend: a caller
+    with many customers of the same (frequency, recency, T) evaluates it
+    once per distinct customer shape.
+    """
+    x, t_x, T = _customers(frequency, recency, T)
+    months = np.arange(horizon_months + 1, dtype=float)
+    t = (months * DAYS_PER_MONTH / time_unit_days)[:, None]
+    cumulative = expected_purchases(params, t, x[None, :], t_x[None, :], T[None, :])
+    discount = (1.0 + monthly_discount_rate) ** -months[1:]
+    return discount @ np.diff(cumulative, axis=0)
+
+
 def clv(
     bgnbd_params,
     gg_params,
@@ -535,11 +560,16 @@ def clv(
     """
     x, t_x, T = _customers(frequency, recency, T)
     spend = expected_average_value(gg_params, x, monetary_value)
-    months = np.arange(horizon_months + 1, dtype=float)
-    t = (months * DAYS_PER_MONTH / time_unit_days)[:, None]
-    cumulative = expected_purchases(bgnbd_params, t, x[None, :], t_x[None, :], T[None, :])
-    discount = (1.0 + monthly_discount_rate) ** -months[1:]
-    return (discount @ np.diff(cumulative, axis=0)) * spend
+    purchases = discounted_expected_purchases(
+        bgnbd_params,
+        x,
+        t_x,
+        T,
+        horizon_months=horizon_months,
+        monthly_discount_rate=monthly_discount_rate,
+        time_unit_days=time_unit_days,
+    )
+    return purchases * spend
 
 
 # ---------------------------------------------------------------- transactions

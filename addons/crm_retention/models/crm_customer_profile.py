@@ -15,10 +15,12 @@ _logger = logging.getLogger(__name__)
 
 RISK_LEVELS = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
 
-# Work table of the full recompute: one row per (customer, company) with the
-# deal aggregates of the current run. Unlogged (it is a cache that the next
-# run rebuilds if the server crashed) and outside the ORM on purpose: it is
-# written by one INSERT ... SELECT and read back in id order batch by batch.
+# Work tables of the full recompute, one per company (this name and
+# _<company id>): one row per customer with the metrics of the current run, in
+# the batch layout (see _store_metrics). Unlogged (a cache that the next run
+# rebuilds if the server crashed) and outside the ORM on purpose: created by
+# each run, written by one COPY, applied to the profiles in partner-id order
+# batch by batch, dropped when the run is done.
 WORK_TABLE = "crm_retention_work"
 
 # Metric columns written by the recompute, in the order of the batch frame.
@@ -41,19 +43,22 @@ METRIC_COLUMNS = [
     "expected_deals_90d",
     "predicted_clv",
     "risk_level",
-    "deals_since_lapse",
     "metrics_date",
 ]
 
 
-# Raw column types of the batch table (crm_retention_batch) per field kind:
-# (PostgreSQL type, numpy big-endian dtype of the binary COPY).
+# Raw column types of the batch layout (work table, crm_retention_batch) per
+# field kind: (PostgreSQL type, numpy big-endian dtype of the binary COPY).
+# Floats travel as integers scaled by 10^BATCH_DECIMALS: PostgreSQL turns a
+# bigint into numeric several times faster than a float8 (which goes through
+# text), and the metrics are rounded to at most that many decimals anyway.
 BATCH_TYPES = {
-    "integer": ("int4", ">i4"),
-    "float": ("float8", ">f8"),
-    "date": ("int4", ">i4"),
-    "selection": ("int4", ">i4"),
+    "integer": ("integer", ">i4"),
+    "float": ("bigint", ">i8"),
+    "date": ("integer", ">i4"),
+    "selection": ("integer", ">i4"),
 }
+BATCH_DECIMALS = 4
 BATCH_NULL_DATE = -(2**31)
 
 
@@ -183,25 +188,9 @@ class CrmCustomerProfile(models.Model):
             DROP INDEX IF EXISTS crm_customer_profile__risk_level_index;
             """
         )
-        self.env.cr.execute(
-            SQL(
-                """
-                CREATE UNLOGGED TABLE IF NOT EXISTS %(work)s (
-                    company_id integer NOT NULL,
-                    partner_id integer NOT NULL,
-                    opportunity_count integer NOT NULL DEFAULT 0,
-                    won_count integer NOT NULL DEFAULT 0,
-                    deal_days integer NOT NULL DEFAULT 0,
-                    first_deal_date date,
-                    last_deal_date date,
-                    prev_deal_date date,
-                    won_revenue numeric NOT NULL DEFAULT 0,
-                    PRIMARY KEY (company_id, partner_id)
-                )
-                """,
-                work=SQL.identifier(WORK_TABLE),
-            )
-        )
+        # the work tables are created by each run (see _recompute_company);
+        # earlier versions had one shared table
+        self.env.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(WORK_TABLE)))
 
     @api.model
     def _read_group_stage_ids(self, stages, domain):
@@ -359,13 +348,18 @@ class CrmCustomerProfile(models.Model):
                    COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
                        AS deal_date,
                    COALESCE(l.expected_revenue, 0) AS amount,
-                   c.currency_id AS currency_id
+                   -- an opportunity's amount is in its company's currency
+                   NULL::integer AS currency_id
               FROM crm_lead l
               JOIN res_partner p ON p.id = l.partner_id
               LEFT JOIN crm_stage s ON s.id = l.stage_id
               LEFT JOIN res_users u ON u.id = l.user_id
-              JOIN res_company c ON c.id = COALESCE(l.company_id, p.company_id, u.company_id)
-             WHERE COALESCE(l.company_id, p.company_id, u.company_id) = ANY(%(companies)s)
+             -- the company as COALESCE above, written so that the planner
+             -- estimates the rows from crm_lead.company_id: with the COALESCE
+             -- alone it expects a few rows and aggregates serially
+             WHERE (l.company_id = ANY(%(companies)s)
+                    OR (l.company_id IS NULL
+                        AND COALESCE(p.company_id, u.company_id) = ANY(%(companies)s)))
                %(partner_filter)s
             """,
             companies=list(company_ids),
@@ -388,23 +382,21 @@ class CrmCustomerProfile(models.Model):
         The default reads the won opportunities from the ``leads`` CTE of
         ``_aggregate_sql`` (see ``_lead_rows_sql``), so it is only valid
         inside a query that defines it; elsewhere read ``_deal_rows_sql``
-        (or ``_converted_deals_sql`` for amounts in the company currency). Amounts may be in any currency: they are
-        converted to the company currency at the deal date by the caller. A
+        (or ``_converted_deals_sql`` for amounts in the company currency).
+        Amounts may be in any currency (``currency_id`` NULL: the company's
+        own); they are converted to the company currency at the deal date
+        by the caller. A
         won opportunity without closing date counts at its last stage
         change; without amount it counts as a deal worth 0.
         """
-        return SQL(
-            "SELECT partner_id, company_id, deal_date, amount, currency_id FROM leads WHERE is_deal"
-        )
+        return self._lead_deal_source_sql()
 
     @api.model
-    def _opportunity_source_sql(self, company_ids, partner_ids=None):
-        """All opportunities and leads (open, won or lost) per customer: a
-        customer with opportunities but no won deal is a Potential one. Reads
-        the ``leads`` CTE of ``_aggregate_sql``."""
+    def _lead_deal_source_sql(self):
+        """The stock deal source: the won opportunities of the ``leads`` CTE.
+        ``_aggregate_sql`` recognises it to read crm_lead in a single pass."""
         return SQL(
-            "SELECT partner_id, company_id, count(*) AS opportunity_count "
-            "FROM leads GROUP BY partner_id, company_id"
+            "SELECT partner_id, company_id, deal_date, amount, currency_id FROM leads WHERE is_deal"
         )
 
     @api.model
@@ -419,12 +411,13 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
-    def _convert_deals_sql(self, deals, today):
+    def _convert_deals_sql(self, deals, today, extra_columns=()):
         """SELECT of ``(partner_id, company_id, deal_date, amount)`` from the
         relation ``deals`` (rows of ``_deal_source_sql``) with the amount in
         the company currency, converted at the deal date with the company's
-        rates. The one conversion of the module: the lifecycle aggregate and
-        campaign outcomes both use it, so a deal counts the same everywhere.
+        rates, plus the ``extra_columns`` of ``deals`` passed through. The
+        one conversion of the module: the lifecycle aggregate and campaign
+        outcomes both use it, so a deal counts the same everywhere.
         """
 
         def rate(currency):
@@ -437,28 +430,34 @@ class CrmCustomerProfile(models.Model):
                 currency,
             )
 
+        # sub-selects, not a join: CASE evaluates them lazily, only for deals
+        # in another currency, and a join on the computed company of a lead
+        # would ruin the planner's row estimates
+        company_currency = SQL(
+            "(SELECT c.currency_id FROM res_company c WHERE c.id = d.company_id)"
+        )
         return SQL(
             """
-            SELECT d.partner_id, d.company_id, d.deal_date,
-                   CASE WHEN d.currency_id IS NULL OR d.currency_id = c.currency_id
+            SELECT d.partner_id, d.company_id, d.deal_date, %(extra)s
+                   CASE WHEN d.currency_id IS NULL OR d.currency_id = %(company_currency)s
                         THEN d.amount
-                        -- rate lookups only for deals in another currency
-                        -- (CASE evaluates its sub-selects lazily)
                         ELSE d.amount * COALESCE(%(to_rate)s, 1) / COALESCE(%(from_rate)s, 1)
                    END AS amount
               FROM (
                     -- clamp: a typo like year 0201 must not break the numpy dates
-                    SELECT partner_id, company_id, amount, currency_id,
+                    SELECT partner_id, company_id, amount, currency_id, %(extra)s
                            LEAST(GREATEST(deal_date, DATE '1900-01-01'), %(today)s)
                                AS deal_date
                       FROM %(deals)s
                    ) d
-              JOIN res_company c ON c.id = d.company_id
+             WHERE d.company_id IS NOT NULL
             """,
             deals=deals,
+            company_currency=company_currency,
             today=today,
+            extra=SQL("").join(SQL("%s, ", SQL.identifier(c)) for c in extra_columns),
             from_rate=rate(SQL("d.currency_id")),
-            to_rate=rate(SQL("c.currency_id")),
+            to_rate=rate(company_currency),
         )
 
     @api.model
@@ -481,52 +480,74 @@ class CrmCustomerProfile(models.Model):
 
     @api.model
     def _aggregate_sql(self, company_ids, today, partner_ids=None):
-        """One row per (customer, company) with the deal aggregates.
+        """One row per (customer, company) with the deal aggregates:
+        ``company_id, partner_id, opportunity_count, won_count, deal_days,
+        first_deal_date, last_deal_date, prev_deal_date, won_revenue``, the
+        dates as days since 1970-01-01 (numpy reads integers much faster than
+        it parses dates; ``lib.lifecycle`` takes both).
 
-        Deals are first folded per day (same-day deals are one purchase for
-        the model), amounts converted to the company currency at the deal
-        date with the company's rates (``_convert_deals_sql``). crm_lead is
-        scanned once: its rows are materialized (``leads``) and read by both
-        the deal source and the opportunity count.
+        Every lead and every deal becomes an "activity" row; they are folded
+        first per customer and deal day (same-day deals are one purchase for
+        the model; a day is a purchase when it has a deal that is not a
+        refund; a lead that is not a deal is a row of day NULL), then per
+        customer. Amounts are converted to the company currency at the deal
+        date (``_convert_deals_sql``).
+
+        crm_lead is read once. With the stock deal source (the won
+        opportunities) the lead rows carry their own deal flag, so one
+        parallel scan feeds both the deals and the opportunity counts. An
+        extended source (``_deal_source_sql`` overridden by a bridge addon)
+        is added as deal rows next to the leads counted as opportunities
+        only: correct for any source, at the price of reading the leads
+        twice.
         """
+        source = self._deal_source_sql(company_ids, partner_ids)
+        if source.code == self._lead_deal_source_sql().code:
+            activity = SQL(
+                "SELECT partner_id, company_id, is_deal, deal_date, amount, currency_id, "
+                "1 AS lead_count FROM leads"
+            )
+        else:
+            activity = SQL(
+                """
+                SELECT partner_id, company_id, false AS is_deal, NULL::date AS deal_date,
+                       0 AS amount, NULL::integer AS currency_id, 1 AS lead_count
+                  FROM leads
+                 UNION ALL
+                SELECT partner_id, company_id, true, deal_date, amount, currency_id, 0
+                  FROM (%s) deals
+                """,
+                source,
+            )
         return SQL(
             """
-            WITH leads AS MATERIALIZED (%(leads)s),
-            deals AS (%(source)s),
+            WITH leads AS NOT MATERIALIZED (%(leads)s),
+            activity AS (%(activity)s),
             converted AS (%(converted)s),
             days AS (
-                -- a day is a purchase when it has a deal that is not a refund
-                SELECT partner_id, company_id, deal_date,
-                       count(*) FILTER (WHERE amount >= 0) AS n, sum(amount) AS amount
-                  FROM converted GROUP BY partner_id, company_id, deal_date
-            ),
-            per_customer AS (
                 SELECT partner_id, company_id,
-                       sum(n)::integer AS won_count,
-                       count(*) FILTER (WHERE n > 0)::integer AS deal_days,
-                       min(deal_date) FILTER (WHERE n > 0) AS first_deal_date,
-                       max(deal_date) FILTER (WHERE n > 0) AS last_deal_date,
-                       (array_agg(deal_date ORDER BY deal_date DESC)
-                            FILTER (WHERE n > 0))[2] AS prev_deal_date,
-                       sum(amount) AS won_revenue
-                  FROM days GROUP BY partner_id, company_id
-            ),
-            opportunities AS (%(opportunities)s)
-            SELECT COALESCE(c.company_id, o.company_id) AS company_id,
-                   COALESCE(c.partner_id, o.partner_id) AS partner_id,
-                   COALESCE(o.opportunity_count, 0) AS opportunity_count,
-                   COALESCE(c.won_count, 0) AS won_count,
-                   COALESCE(c.deal_days, 0) AS deal_days,
-                   c.first_deal_date, c.last_deal_date, c.prev_deal_date,
-                   COALESCE(c.won_revenue, 0) AS won_revenue
-              FROM per_customer c
-              FULL JOIN opportunities o
-                ON o.partner_id = c.partner_id AND o.company_id = c.company_id
+                       CASE WHEN is_deal THEN deal_date END AS deal_date,
+                       sum(lead_count) AS lead_count,
+                       count(*) FILTER (WHERE is_deal AND amount >= 0) AS n,
+                       sum(amount) FILTER (WHERE is_deal) AS amount
+                  FROM converted GROUP BY 1, 2, 3
+            )
+            SELECT company_id, partner_id,
+                   sum(lead_count)::integer AS opportunity_count,
+                   COALESCE(sum(n), 0)::integer AS won_count,
+                   count(*) FILTER (WHERE n > 0)::integer AS deal_days,
+                   min(deal_date) FILTER (WHERE n > 0) - DATE '1970-01-01' AS first_deal_date,
+                   max(deal_date) FILTER (WHERE n > 0) - DATE '1970-01-01' AS last_deal_date,
+                   (array_agg(deal_date ORDER BY deal_date DESC)
+                        FILTER (WHERE n > 0))[2] - DATE '1970-01-01' AS prev_deal_date,
+                   COALESCE(sum(amount), 0) AS won_revenue
+              FROM days GROUP BY partner_id, company_id
             """,
             leads=self._lead_rows_sql(company_ids, partner_ids),
-            source=self._deal_source_sql(company_ids, partner_ids),
-            converted=self._convert_deals_sql(SQL("deals"), today),
-            opportunities=self._opportunity_source_sql(company_ids, partner_ids),
+            activity=activity,
+            converted=self._convert_deals_sql(
+                SQL("activity"), today, extra_columns=["is_deal", "lead_count"]
+            ),
         )
 
     @api.model
@@ -540,12 +561,10 @@ class CrmCustomerProfile(models.Model):
         today = today or fields.Date.context_today(self)
         Partner = self.env["res.partner"].with_context(active_test=False)
         commercial = Partner.browse(partner_ids).commercial_partner_id.ids
-        self.env.cr.execute(self._aggregate_sql([company.id], today, commercial))
-        frame = pd.DataFrame(
-            self.env.cr.fetchall(), columns=[d.name for d in self.env.cr.description]
-        )
+        frame = self._read_frame(self._aggregate_sql([company.id], today, commercial))
         model = self.env["crm.retention.model"]._get_for_company(company)
-        self._write_batch(company, model, frame, today, reset_partner_ids=commercial)
+        batch = self._copy_batch(self._compute_metrics(company, model, frame, today))
+        self._apply_batch(company, batch, today, SQL("p.partner_id = ANY(%s)", commercial))
         # a deal won during a campaign's outcome window retains its member now
         self.env["crm.retention.campaign.member"].sudo()._refresh_outcomes(
             company=company, partner_ids=commercial, today=today
@@ -588,113 +607,119 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
-    def _write_batch(self, company, model, frame, today, reset_partner_ids=None, reset_range=None):
-        """Compute metrics for the aggregated customers in ``frame``, upsert
-        their profiles, evaluate their stages and log changes.
+    def _compute_metrics(self, company, model, frame, today):
+        """Metrics of the aggregated customers in ``frame`` (rows of
+        ``_aggregate_sql``) with the company's churn model, as a frame in
+        partner order (``lib.lifecycle.compute_metrics``)."""
+        settings = self.env["crm.retention.model"]._get_settings()
+        metrics = lifecycle.compute_metrics(
+            frame,
+            today=today,
+            params=model._get_params(),
+            typical_interval_days=model.typical_interval_days or settings["default_interval_days"],
+            settings=settings,
+        )
+        metrics["company_id"] = company.id
+        return metrics.sort_values("partner_id", kind="stable")
 
-        Customers that have a profile but are absent from ``frame`` (their
-        deals moved to another partner, were deleted or lost) get their
-        metrics reset: those listed in ``reset_partner_ids`` or, for a full
-        run, those whose partner id lies in ``reset_range`` (lo, hi].
+    @api.model
+    def _apply_batch(self, company, source, today, scope):
+        """Bring the company's profiles selected by ``scope`` (an SQL
+        condition on the profile, alias ``p``) in line with the metrics of
+        the relation ``source`` (rows of the batch layout, see
+        ``_store_metrics``, for customers within ``scope``): evaluate their
+        stages and log changes. A profile in scope but absent from
+        ``source`` (its deals moved to another partner, were deleted or
+        lost) gets its metrics reset.
         """
         cr = self.env.cr
-        settings = self.env["crm.retention.model"]._get_settings()
-        if "lapsed_date" in frame:
-            known = frame["lapsed_date"].notna()
-            lapsed = dict(zip(frame["partner_id"][known], frame["lapsed_date"][known], strict=True))
-        else:
-            lapsed = self._get_lapsed_dates(company, frame["partner_id"].tolist())
-        with self._timed("metrics (numpy)"):
-            metrics = lifecycle.compute_metrics(
-                frame,
-                today=today,
-                params=model._get_params(),
-                typical_interval_days=model.typical_interval_days
-                or settings["default_interval_days"],
-                lapsed_dates=lapsed,
-                settings=settings,
-            )
-            metrics["company_id"] = company.id
-        with self._timed("COPY batch"):
-            self._copy_batch(metrics)
         cases, inline = self._stage_cases(company)
         with self._timed("write profiles, stages, history"):
             if inline:
                 # the usual case: the rules read the profile's own columns, so
                 # they are evaluated on the batch's new values inside the write
-                self._upsert_batch(cases, today)
-                profile_ids = []
-            else:
-                self._upsert_batch(None, today)
-                cr.execute(
-                    "SELECT p.id FROM crm_customer_profile p JOIN crm_retention_batch b "
-                    "ON p.partner_id = b.partner_id AND p.company_id = b.company_id"
+                self._upsert_batch(cases, today, source, company, scope)
+                return
+            self._upsert_batch(None, today, source, company, scope)
+            cr.execute(
+                SQL(
+                    "SELECT p.id FROM crm_customer_profile p WHERE p.company_id = %s AND %s",
+                    company.id,
+                    scope,
                 )
-                profile_ids = [row[0] for row in cr.fetchall()]
-        with self._timed("reset customers without deals"):
-            profile_ids += self._reset_absent(company, today, reset_partner_ids, reset_range)
-            self.invalidate_model()
-            self._evaluate_stages(company, profile_ids, today)
+            )
+            self._evaluate_stages(company, [row[0] for row in cr.fetchall()], today)
+
+    @api.model
+    def _batch_columns_sql(self):
+        """Column definitions of the batch layout: ``partner_id``,
+        ``company_id`` and the metrics as raw values (see ``BATCH_TYPES``)."""
+        return SQL(", ").join(
+            # the types are this module's constants
+            SQL("%s %s", SQL.identifier(c), SQL(BATCH_TYPES[self._batch_kind(c)][0]))
+            for c in ["partner_id", "company_id", *METRIC_COLUMNS]
+        )
 
     @api.model
     def _copy_batch(self, metrics):
-        """Load the batch's metrics into the temp table crm_retention_batch.
-
-        Binary COPY of fixed-width columns built with numpy: formatting a
-        CSV (pandas ``to_csv``) cost more than the whole profile write. The
-        table holds raw values (int4, float8, dates as days since 1970 with
-        ``BATCH_NULL_DATE`` for none, selections as their index);
-        ``_batch_value_sql`` turns them into the profile's types.
-        """
+        """Load metrics into the temp table crm_retention_batch (the
+        customers of an incremental update) and return it as a relation."""
         cr = self.env.cr
-        columns = ["partner_id", "company_id", *METRIC_COLUMNS]
         cr.execute(
             SQL(
                 "CREATE TEMP TABLE IF NOT EXISTS crm_retention_batch (%s) ON COMMIT DROP",
-                SQL(", ").join(
-                    # the types are this module's constants
-                    SQL("%s %s", SQL.identifier(c), SQL(BATCH_TYPES[self._batch_kind(c)][0]))
-                    for c in columns
-                ),
+                self._batch_columns_sql(),
             )
         )
         cr.execute("TRUNCATE crm_retention_batch")
-        if len(metrics):
-            dtype = [("count", ">i2")]
-            for c in columns:
-                dtype += [(f"{c}__len", ">i4"), (c, BATCH_TYPES[self._batch_kind(c)][1])]
-            rows = np.empty(len(metrics), dtype=dtype)
-            rows["count"] = len(columns)
-            for c in columns:
-                kind = self._batch_kind(c)
-                rows[f"{c}__len"] = rows.dtype[c].itemsize
-                values = metrics[c]
-                if kind == "date":
-                    days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
-                    rows[c] = np.where(np.isnat(days), BATCH_NULL_DATE, days.astype(np.int64))
-                elif kind == "selection":
-                    keys = [key for key, _label in self._fields[c].selection]
-                    rows[c] = pd.Categorical(values, categories=keys).codes
-                else:
-                    rows[c] = values.to_numpy()
-            header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-            # column names are this module's constants, not user input
-            cr.copy_expert(
-                f"COPY crm_retention_batch ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)",
-                io.BytesIO(header + rows.tobytes() + b"\xff\xff"),
-            )
+        self._store_metrics(metrics, "crm_retention_batch")
         # an index and fresh statistics, so the planner joins the batch to the
         # profiles by hash or index, never by nested loops over a seq scan
         cr.execute(
             "CREATE INDEX IF NOT EXISTS crm_retention_batch_partner_idx "
             "ON crm_retention_batch (partner_id)"
         )
-        # the planner needs the row count, not value histograms: a small
-        # sample makes the ANALYZE of a 50,000-row batch ten times cheaper
-        cr.execute("SELECT current_setting('default_statistics_target')")
-        target = cr.fetchone()[0]
-        cr.execute("SET LOCAL default_statistics_target = 1; ANALYZE crm_retention_batch")
-        cr.execute(SQL("SELECT set_config('default_statistics_target', %s, true)", target))
+        cr.execute("ANALYZE crm_retention_batch")
+        return SQL.identifier("crm_retention_batch")
+
+    @api.model
+    def _store_metrics(self, metrics, table):
+        """Append ``metrics`` to ``table`` (batch layout) by binary COPY.
+
+        Fixed-width columns built with numpy: formatting a CSV (pandas
+        ``to_csv``) cost more than the whole profile write. The table holds
+        raw values (int4, floats scaled to int8, dates as days since 1970
+        with ``BATCH_NULL_DATE`` for none, selections as their index);
+        ``_batch_value_sql`` turns them into the profile's types.
+        """
+        if not len(metrics):
+            return
+        columns = ["partner_id", "company_id", *METRIC_COLUMNS]
+        dtype = [("count", ">i2")]
+        for c in columns:
+            dtype += [(f"{c}__len", ">i4"), (c, BATCH_TYPES[self._batch_kind(c)][1])]
+        rows = np.empty(len(metrics), dtype=dtype)
+        rows["count"] = len(columns)
+        for c in columns:
+            kind = self._batch_kind(c)
+            rows[f"{c}__len"] = rows.dtype[c].itemsize
+            values = metrics[c]
+            if kind == "date":
+                days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+                rows[c] = np.where(np.isnat(days), BATCH_NULL_DATE, days.astype(np.int64))
+            elif kind == "selection":
+                keys = [key for key, _label in self._fields[c].selection]
+                rows[c] = pd.Categorical(values, categories=keys).codes
+            elif kind == "float":
+                rows[c] = np.rint(values.to_numpy(dtype=float) * 10**BATCH_DECIMALS)
+            else:
+                rows[c] = values.to_numpy()
+        header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+        # table and column names are this module's constants, not user input
+        self.env.cr.copy_expert(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)",
+            io.BytesIO(header + rows.tobytes() + b"\xff\xff"),
+        )
 
     @api.model
     def _batch_kind(self, column):
@@ -713,24 +738,41 @@ class CrmCustomerProfile(models.Model):
         if kind == "date":
             return SQL("DATE '1970-01-01' + NULLIF(%s, %s)", value, BATCH_NULL_DATE)
         if kind == "float":
-            return SQL("%s::numeric", value)
+            return SQL("%s::numeric * %s", value, SQL(f"1e-{BATCH_DECIMALS}"))
         if kind == "selection":
             keys = [key for key, _label in self._fields[column].selection]
             return SQL("(%s::varchar[])[%s + 1]", keys, value)
         return value
 
     @api.model
-    def _upsert_batch(self, cases, today, reason="rule"):
-        """Write the batch table into the profiles in one statement: update
-        the existing profiles whose metrics or stage change, insert the new
-        ones, and, when ``cases`` (the company's stage rules, see
-        ``_stage_cases``) are given, set their stage in the same row write and
-        log each change (history row, chatter note, partner's stage mirror).
+    def _stage_kind_sql(self, stage_id):
+        """The kind of the stage ``stage_id`` (an SQL expression) as a CASE
+        over the stages: per row, a join to the stage table costs more than
+        the rest of the row's write."""
+        stages = self.env["crm.lifecycle.stage"].sudo().with_context(active_test=False).search([])
+        lookup = SQL("(SELECT s.kind FROM crm_lifecycle_stage s WHERE s.id = %s)", stage_id)
+        if not stages:
+            return lookup
+        whens = SQL(" ").join(SQL("WHEN %s THEN %s", stage.id, stage.kind) for stage in stages)
+        return SQL("CASE %s %s ELSE %s END", stage_id, whens, lookup)
+
+    @api.model
+    def _upsert_batch(self, cases, today, source, company, scope, reason="rule"):
+        """Write the batch ``source`` into the company's profiles selected by
+        ``scope`` (see ``_apply_batch``) in one statement: update the
+        profiles whose metrics or stage change, reset those absent from the
+        batch, insert the new ones, and, when ``cases`` (the company's stage
+        rules, see ``_stage_cases``) are given, set their stage in the same
+        row write and log each change (history row, chatter note, partner's
+        stage mirror).
 
         One write per profile and none for unchanged ones: the daily run
         rewrites only customers whose values moved (``metrics_date`` alone
         does not count), and those rewrites are HOT updates (no indexed
-        column changes, free space kept by the table's fillfactor).
+        column changes, free space kept by the table's fillfactor). The
+        scope is a range of partner ids (a batch of the full run) or a list
+        of them: the profiles are read by their (partner_id, company_id)
+        index, never all hashed for each batch.
         """
         now = fields.Datetime.now()
         uid = self.env.uid
@@ -740,57 +782,90 @@ class CrmCustomerProfile(models.Model):
             if field.store and field.column_type and name != "id"
         ]
         batch_columns = {"partner_id", "company_id", *METRIC_COLUMNS}
+        # deal days since the customer last lapsed (0, 1, or 2 meaning "2 or
+        # more"): from the profile's lapse date, known here, and the deals;
+        # >= because the nightly run may mark a lapse the day the customer buys
+        last, prev = (
+            self._batch_value_sql("last_deal_date"),
+            self._batch_value_sql("prev_deal_date"),
+        )
+        derived = {
+            "deals_since_lapse": SQL(
+                "CASE WHEN p.lapsed_date IS NULL OR %(last)s IS NULL OR %(last)s < p.lapsed_date "
+                "THEN 0 WHEN %(prev)s >= p.lapsed_date THEN 2 ELSE 1 END",
+                last=last,
+                prev=prev,
+            ),
+        }
+        written = [*METRIC_COLUMNS, *derived]
+
+        # a profile absent from the batch gets these (its customer has no
+        # opportunity left): zeros, no dates, low risk
+        reset = {"risk_level": SQL("'low'"), "metrics_date": SQL("%s::date", today)}
+
+        def value(name):
+            if name in derived:
+                return derived[name]
+            if name in ("partner_id", "company_id"):
+                return SQL("COALESCE(%s, %s)", SQL.identifier("b", name), SQL.identifier("p", name))
+            if name in batch_columns:
+                if self._batch_kind(name) == "date" and name not in reset:
+                    return self._batch_value_sql(name)
+                return SQL(
+                    "COALESCE(%s, %s)", self._batch_value_sql(name), reset.get(name, SQL("0"))
+                )
+            return SQL.identifier("p", name)
+
         # the profile as it will be: a row alias named like the table, so the
         # rules' WHERE clauses (crm_customer_profile.col) read the new values
         current = SQL(", ").join(
-            SQL(
-                "%s AS %s",
-                self._batch_value_sql(name) if name in batch_columns else SQL.identifier("p", name),
-                SQL.identifier(name),
-            )
-            for name in ["id", *columns]
+            SQL("%s AS %s", value(name), SQL.identifier(name)) for name in ["id", *columns]
         )
         rule_stage = SQL("CASE %s END", SQL(" ").join(cases)) if cases else SQL("NULL::integer")
-        compared = [c for c in METRIC_COLUMNS if c != "metrics_date"]
+        compared = [c for c in written if c != "metrics_date"]
         metric_set = SQL(", ").join(
-            SQL("%s = r.%s", SQL.identifier(c), SQL.identifier(c)) for c in METRIC_COLUMNS
+            SQL("%s = r.%s", SQL.identifier(c), SQL.identifier(c)) for c in written
         )
-        metric_cols = SQL(", ").join(SQL.identifier(c) for c in METRIC_COLUMNS)
-        metric_vals = SQL(", ").join(SQL.identifier("r", c) for c in METRIC_COLUMNS)
+        metric_cols = SQL(", ").join(SQL.identifier(c) for c in written)
+        metric_vals = SQL(", ").join(SQL.identifier("r", c) for c in written)
         History = self.env["crm.lifecycle.history"]
+        # the stage kind CASEs inflate the plan's cost past the JIT threshold:
+        # compiling it would cost more than running it (LOCAL: this transaction)
+        self.env.cr.execute("SET LOCAL jit = off")
         self.env.cr.execute(
             SQL(
                 """
                 WITH ruled AS (
-                    SELECT crm_customer_profile.*,
-                           CASE WHEN COALESCE(crm_customer_profile.stage_locked, false)
-                                THEN crm_customer_profile.stage_id
-                                ELSE COALESCE(%(rule_stage)s, crm_customer_profile.stage_id)
-                           END AS new_stage
-                      FROM (SELECT %(current)s
-                              FROM crm_retention_batch b
-                              LEFT JOIN crm_customer_profile p
-                                ON p.partner_id = b.partner_id AND p.company_id = b.company_id
-                           ) AS crm_customer_profile
+                    SELECT r0.*, %(new_kind)s AS new_kind, %(old_kind)s AS old_kind
+                      FROM (
+                        SELECT crm_customer_profile.*,
+                               CASE WHEN COALESCE(crm_customer_profile.stage_locked, false)
+                                    THEN crm_customer_profile.stage_id
+                                    ELSE COALESCE(%(rule_stage)s, crm_customer_profile.stage_id)
+                               END AS new_stage
+                          FROM (SELECT %(current)s
+                                  FROM %(source)s b
+                                  FULL JOIN (SELECT * FROM crm_customer_profile p
+                                              WHERE p.company_id = %(company)s AND %(scope)s) p
+                                    ON p.partner_id = b.partner_id
+                               ) AS crm_customer_profile
+                      ) r0
                 ),
                 updated AS (
                     UPDATE crm_customer_profile p
                        SET %(metric_set)s,
                            stage_id = r.new_stage,
-                           stage_kind = s.kind,
+                           stage_kind = r.new_kind,
                            stage_date = CASE WHEN r.new_stage IS DISTINCT FROM r.stage_id
                                              THEN %(now)s ELSE p.stage_date END,
                            lapsed_date = CASE WHEN r.new_stage IS DISTINCT FROM r.stage_id
-                                               AND s.kind IN ('at_risk', 'lost')
-                                               AND COALESCE(os.kind, '') NOT IN ('at_risk', 'lost')
+                                               AND r.new_kind IN ('at_risk', 'lost')
+                                               AND COALESCE(r.old_kind, '')
+                                                   NOT IN ('at_risk', 'lost')
                                               THEN %(today)s ELSE p.lapsed_date END,
                            write_uid = %(uid)s, write_date = %(now)s
                       FROM ruled r
-                      LEFT JOIN crm_lifecycle_stage s ON s.id = r.new_stage
-                      LEFT JOIN crm_lifecycle_stage os ON os.id = r.stage_id
-                     WHERE p.id = r.id
-                       -- by primary key, not by hashing every profile per batch
-                       AND p.id = ANY(ARRAY(SELECT id FROM ruled WHERE id IS NOT NULL))
+                     WHERE p.id = r.id AND p.company_id = %(company)s AND %(scope)s
                        AND ((%(old)s) IS DISTINCT FROM (%(new)s)
                             OR r.new_stage IS DISTINCT FROM r.stage_id)
                  RETURNING p.id, p.partner_id, p.company_id, r.stage_id AS from_stage_id,
@@ -801,12 +876,11 @@ class CrmCustomerProfile(models.Model):
                            (partner_id, company_id, %(metric_cols)s, stage_id, stage_kind,
                             stage_date, stage_locked, lapsed_date,
                             create_uid, create_date, write_uid, write_date)
-                    SELECT r.partner_id, r.company_id, %(metric_vals)s, r.new_stage, s.kind,
+                    SELECT r.partner_id, r.company_id, %(metric_vals)s, r.new_stage, r.new_kind,
                            CASE WHEN r.new_stage IS NOT NULL THEN %(now)s END, false,
-                           CASE WHEN s.kind IN ('at_risk', 'lost') THEN %(today)s END,
+                           CASE WHEN r.new_kind IN ('at_risk', 'lost') THEN %(today)s END,
                            %(uid)s, %(now)s, %(uid)s, %(now)s
                       FROM ruled r
-                      LEFT JOIN crm_lifecycle_stage s ON s.id = r.new_stage
                      WHERE r.id IS NULL
                  RETURNING id, partner_id, company_id, stage_id
                 ),
@@ -836,6 +910,11 @@ class CrmCustomerProfile(models.Model):
                        (SELECT count(*) FROM changes)
                 """,
                 current=current,
+                new_kind=self._stage_kind_sql(SQL("r0.new_stage")),
+                old_kind=self._stage_kind_sql(SQL("r0.stage_id")),
+                source=source,
+                company=company.id,
+                scope=scope,
                 rule_stage=rule_stage,
                 metric_set=metric_set,
                 metric_cols=metric_cols,
@@ -857,57 +936,6 @@ class CrmCustomerProfile(models.Model):
         self.env["mail.message"].invalidate_model()
         self.env["res.partner"].invalidate_model(["lifecycle_stage_id", "message_ids"])
         return counts
-
-    @api.model
-    def _get_lapsed_dates(self, company, partner_ids):
-        if not partner_ids:
-            return {}
-        self.env.cr.execute(
-            SQL(
-                "SELECT partner_id, lapsed_date FROM crm_customer_profile "
-                "WHERE company_id = %s AND partner_id = ANY(%s) AND lapsed_date IS NOT NULL",
-                company.id,
-                partner_ids,
-            )
-        )
-        return dict(self.env.cr.fetchall())
-
-    @api.model
-    def _reset_absent(self, company, today, reset_partner_ids, reset_range):
-        """Zero the metrics of profiles whose customer has no deal left."""
-        if reset_partner_ids is None and reset_range is None:
-            return []
-        # the batch's customers are in the crm_retention_batch temp table
-        if reset_partner_ids is not None:
-            scope = SQL("partner_id = ANY(%s)", list(reset_partner_ids))
-        else:
-            lo, hi = reset_range
-            scope = SQL("partner_id > %s", lo)
-            if hi is not None:
-                scope = SQL("%s AND partner_id <= %s", scope, hi)
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE crm_customer_profile p
-                   SET opportunity_count = 0, won_count = 0, deal_days = 0,
-                       first_deal_date = NULL, last_deal_date = NULL, prev_deal_date = NULL,
-                       won_revenue = 0, avg_deal_amount = 0, avg_days_between_deals = 0,
-                       days_since_last_deal = 0, expected_interval_days = 0, overdue_ratio = 0,
-                       expected_next_deal_date = NULL, p_alive = 0, churn_probability = 0,
-                       expected_deals_90d = 0, predicted_clv = 0, risk_level = 'low',
-                       deals_since_lapse = 0, metrics_date = %(today)s
-                 WHERE company_id = %(company)s AND %(scope)s
-                   AND NOT EXISTS (
-                       SELECT 1 FROM crm_retention_batch b WHERE b.partner_id = p.partner_id)
-                   AND (won_count <> 0 OR opportunity_count <> 0)
-                RETURNING id
-                """,
-                today=today,
-                company=company.id,
-                scope=scope,
-            )
-        )
-        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _stage_cases(self, company, profile_ids=None):
@@ -1043,11 +1071,12 @@ class CrmCustomerProfile(models.Model):
     def _recompute_company(self, company, batch_size=None, today=None):
         """Full recompute of one company, resumable.
 
-        1. aggregate every deal of the company into the work table (one
-           INSERT ... SELECT) and refit the model; commit;
+        1. aggregate every deal of the company (one query, streamed here by
+           COPY), refit the model on it, compute every customer's metrics
+           (vectorised) and store them in the work table; commit;
         2. walk the work table in partner-id order by batches of
-           ``batch_size``; each batch writes profiles, stages and history and
-           commits, moving the run's cursor;
+           ``batch_size``; each batch writes profiles, stages and history in
+           one statement and commits, moving the run's cursor;
         3. mark the run done.
 
         A run that dies half-way leaves committed batches consistent
@@ -1061,89 +1090,106 @@ class CrmCustomerProfile(models.Model):
         settings = Model._get_settings()
         batch_size = batch_size or settings["batch_size"]
         today = today or fields.Date.context_today(self)
-        work = SQL.identifier(WORK_TABLE)
-        if model.run_state == "running":
-            cr.execute(SQL("SELECT count(*) FROM %s WHERE company_id = %s", work, company.id))
-            if cr.fetchone()[0] != model.run_total:
-                # the unlogged work table was emptied (server crash): start over
-                _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
-                model.run_state = "idle"
+        work = SQL.identifier(self._work_table_name(company))
+        if model.run_state == "running" and self._work_table_rows(company) != model.run_total:
+            # the unlogged work table was emptied or dropped (server crash,
+            # module update): start over
+            _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
+            model.run_state = "idle"
         if model.run_state != "running":
             with self._timed("aggregate deals"):
-                cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", work, company.id))
                 # hash aggregates of a large company spill to disk with the
                 # default 4 MB; no JIT: compiling this query costs more than
-                # it saves; LOCAL: until this transaction commits
+                # it saves; LOCAL: until this transaction commits. COPY TO
+                # runs the query with parallel workers and streams it here.
                 cr.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
-                # CREATE TABLE AS, not INSERT ... SELECT: PostgreSQL runs the
-                # SELECT of the former with parallel workers, never the latter
-                # (about half the time on two cores); the copy into the
-                # work table is then a cheap serial pass over the customers
-                cr.execute(
-                    SQL(
-                        "CREATE TEMP TABLE crm_retention_aggregate ON COMMIT DROP AS %s",
-                        self._aggregate_sql([company.id], today),
-                    )
-                )
-                cr.execute(
-                    SQL(
-                        "INSERT INTO %s (company_id, partner_id, opportunity_count, won_count, "
-                        "deal_days, first_deal_date, last_deal_date, prev_deal_date, won_revenue) "
-                        "SELECT company_id, partner_id, opportunity_count, won_count, deal_days, "
-                        "first_deal_date, last_deal_date, prev_deal_date, won_revenue "
-                        # in key order: the primary key grows at its right
-                        # edge and each batch reads adjacent pages
-                        "FROM crm_retention_aggregate ORDER BY partner_id",
-                        work,
-                    )
-                )
-                run_total = cr.rowcount
-                cr.execute("DROP TABLE crm_retention_aggregate")
+                frame = self._read_frame(self._aggregate_sql([company.id], today))
             with self._timed("fit model"):
-                model._fit_from_work_table(today)
+                model._fit(frame, today)
+            with self._timed("metrics (numpy)"):
+                metrics = self._compute_metrics(company, model, frame, today)
+                del frame
+            with self._timed("store work table"):
+                # a new table each run: no dead rows of the last run to skip,
+                # and the key built once on the loaded (sorted) rows
+                cr.execute(SQL("DROP TABLE IF EXISTS %s", work))
+                cr.execute(SQL("CREATE UNLOGGED TABLE %s (%s)", work, self._batch_columns_sql()))
+                self._store_metrics(metrics, self._work_table_name(company))
+                cr.execute(SQL("ALTER TABLE %s ADD PRIMARY KEY (partner_id)", work))
+                cr.execute(SQL("ANALYZE %s", work))
             model.write(
-                {"run_state": "running", "run_cursor": 0, "run_date": today, "run_total": run_total}
+                {
+                    "run_state": "running",
+                    "run_cursor": 0,
+                    "run_date": today,
+                    "run_total": len(metrics),
+                }
             )
+            del metrics
             with self._timed("commit"):
                 self._commit_progress()
         today = model.run_date or today
         done = 0
         while True:
-            with self._timed("read work batch"):
-                frame = self._read_frame(
-                    SQL(
-                        # a sub-select, not a join: the planner would hash
-                        # every profile of the company for each batch
-                        "SELECT w.*, (SELECT p.lapsed_date FROM crm_customer_profile p "
-                        "              WHERE p.partner_id = w.partner_id "
-                        "                AND p.company_id = w.company_id) AS lapsed_date "
-                        "FROM %s w WHERE w.company_id = %s AND w.partner_id > %s "
-                        "ORDER BY w.partner_id LIMIT %s",
-                        work,
-                        company.id,
-                        model.run_cursor,
-                        batch_size,
-                    )
+            lo = model.run_cursor
+            # the batch ends at its batch_size-th customer (None: the last batch)
+            cr.execute(
+                SQL(
+                    "SELECT partner_id FROM %s WHERE partner_id > %s "
+                    "ORDER BY partner_id OFFSET %s LIMIT 1",
+                    work,
+                    lo,
+                    batch_size - 1,
                 )
-            last = int(frame["partner_id"].iloc[-1]) if len(frame) else None
-            is_last_batch = len(frame) < batch_size
-            self._write_batch(
-                company,
-                model,
-                frame,
-                today,
-                reset_range=(model.run_cursor, None if is_last_batch else last),
             )
-            done += len(frame)
-            if is_last_batch:
+            hi = (cr.fetchone() or [None])[0]
+            source = SQL(
+                "(SELECT * FROM %s WHERE partner_id > %s %s)",
+                work,
+                lo,
+                SQL("AND partner_id <= %s", hi) if hi is not None else SQL(),
+            )
+            # the batch statement holds a few wide rows per customer
+            cr.execute("SET LOCAL work_mem = '128MB'")
+            scope = SQL("p.partner_id > %s", lo)
+            if hi is not None:
+                scope = SQL("%s AND p.partner_id <= %s", scope, hi)
+            self._apply_batch(company, source, today, scope)
+            if hi is None:
                 break
-            model.run_cursor = last
+            done += batch_size
+            model.run_cursor = hi
             with self._timed("commit"):
                 self._commit_progress(done=done)
-        cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", work, company.id))
+        cr.execute(SQL("DROP TABLE %s", work))
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
-        self._commit_progress(done=done)
-        return done
+        self._commit_progress(done=model.run_total)
+        return model.run_total
+
+    @api.model
+    def _work_table_name(self, company):
+        """The work table of ``company``'s recompute run (see ``WORK_TABLE``)."""
+        return f"{WORK_TABLE}_{int(company.id)}"
+
+    @api.model
+    def _work_table_rows(self, company):
+        """Rows in the work table of ``company``, None when it does not
+        exist or has another layout (the module was updated mid-run)."""
+        cr = self.env.cr
+        cr.execute(
+            "SELECT array_agg(attname || ' ' || format_type(atttypid, atttypmod) ORDER BY attnum) "
+            "FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+            "AND NOT attisdropped",
+            [self._work_table_name(company)],
+        )
+        layout = [
+            f"{c} {BATCH_TYPES[self._batch_kind(c)][0]}"
+            for c in ["partner_id", "company_id", *METRIC_COLUMNS]
+        ]
+        if cr.fetchone()[0] != layout:
+            return None
+        cr.execute(SQL("SELECT count(*) FROM %s", SQL.identifier(self._work_table_name(company))))
+        return cr.fetchone()[0]
 
     @api.model
     @contextmanager
@@ -1164,7 +1210,7 @@ class CrmCustomerProfile(models.Model):
         tuples and Python dates cost more than parsing CSV in C (dates stay
         ISO strings, which ``lib.lifecycle`` reads with pandas)."""
         cr = self.env.cr
-        buf = io.StringIO()
+        buf = io.BytesIO()
         cr.copy_expert(
             f"COPY ({cr.mogrify(query.code, query.params).decode()}) TO STDOUT "
             "WITH (FORMAT csv, HEADER)",

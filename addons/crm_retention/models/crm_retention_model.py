@@ -4,10 +4,8 @@ import numpy as np
 
 from odoo import api, fields, models, modules
 from odoo.exceptions import AccessError
-from odoo.tools import SQL
 
 from ..lib import clv, lifecycle
-from .crm_customer_profile import WORK_TABLE
 
 _logger = logging.getLogger(__name__)
 
@@ -26,7 +24,7 @@ GG_SAMPLE = 200_000
 class CrmRetentionModel(models.Model):
     """The churn model of one company and the state of its recompute run.
 
-    ``_fit_from_work_table`` fits BG/NBD (P(alive), expected deals) and
+    ``_fit`` fits BG/NBD (P(alive), expected deals) and
     Gamma-Gamma (average deal value, hence CLV) on the company's customers.
     When there are too few repeat buyers, or the optimiser does not
     converge, the previous parameters are kept, ``status`` and ``message``
@@ -175,40 +173,26 @@ class CrmRetentionModel(models.Model):
             )
         return {"bgnbd": bgnbd, "gg": gg}
 
-    def _fit_from_work_table(self, today):
-        """Refit on the aggregates of the current run; never raises."""
+    def _fit(self, frame, today):
+        """Refit on ``frame``, the run's aggregates (one row per customer,
+        see ``crm.customer.profile._aggregate_sql``); never raises.
+
+        Identical (deal days, first, last) customers are one weighted row, of
+        a deterministic sample of ``FIT_SAMPLE`` customers at most.
+        """
         self.ensure_one()
         settings = self._get_settings()
-        cr = self.env.cr
-        work = SQL.identifier(WORK_TABLE)
-        cr.execute(
-            SQL(
-                "SELECT count(*), count(*) FILTER (WHERE deal_days > 1) FROM %s "
-                "WHERE company_id = %s AND won_count > 0",
-                work,
-                self.company_id.id,
-            )
+        customers = frame[frame["won_count"] > 0]
+        n_customers = len(customers)
+        n_repeat = int((customers["deal_days"] > 1).sum())
+        sample = customers.iloc[lifecycle.sample_order(customers["partner_id"])[:FIT_SAMPLE]]
+        shapes = (
+            sample.groupby(["deal_days", "first_deal_date", "last_deal_date"])
+            .size()
+            .reset_index(name="weight")
         )
-        n_customers, n_repeat = cr.fetchone()
-        # identical (deal days, first, last) customers are one weighted row,
-        # of a deterministic sample of FIT_SAMPLE customers at most
-        cr.execute(
-            SQL(
-                "SELECT deal_days, first_deal_date - DATE '1970-01-01', "
-                "       last_deal_date - DATE '1970-01-01', count(*) FROM ("
-                "  SELECT deal_days, first_deal_date, last_deal_date FROM %s"
-                "   WHERE company_id = %s AND won_count > 0"
-                "   ORDER BY mod(partner_id * 2654435761::bigint, 4294967296) LIMIT %s"
-                ") sample GROUP BY 1, 2, 3",
-                work,
-                self.company_id.id,
-                FIT_SAMPLE,
-            )
-        )
-        # (dates as days since 1970: numpy reads ints fast, Python dates slowly)
-        rows = np.array(cr.fetchall(), dtype=np.int64).reshape(-1, 4)
         vals = {"fit_date": fields.Datetime.now()}
-        if not len(rows):
+        if not len(shapes):
             self.write(
                 {
                     **vals,
@@ -218,21 +202,16 @@ class CrmRetentionModel(models.Model):
                 }
             )
             return
-        deal_days = rows[:, 0].astype(float)
-        weights = rows[:, 3].astype(float)
-        frame = {
-            "deal_days": deal_days,
-            "first_deal_date": rows[:, 1].astype("datetime64[D]"),
-            "last_deal_date": rows[:, 2].astype("datetime64[D]"),
-        }
-        frequency, recency, age = lifecycle.summarise_for_fit(frame, today)
+        deal_days = shapes["deal_days"].to_numpy(dtype=float)
+        weights = shapes["weight"].to_numpy(dtype=float)
+        frequency, recency, age = lifecycle.summarise_for_fit(shapes, today)
         vals.update(
             n_customers=n_customers,
             n_repeat_customers=n_repeat,
             typical_interval_days=lifecycle.typical_interval(
                 deal_days,
-                frame["first_deal_date"],
-                frame["last_deal_date"],
+                lifecycle.to_dates(shapes["first_deal_date"]),
+                lifecycle.to_dates(shapes["last_deal_date"]),
                 weights,
                 settings["default_interval_days"],
             ),
@@ -250,8 +229,16 @@ class CrmRetentionModel(models.Model):
             self.write(vals)
             return
         try:
+            # from yesterday's parameters when there are: a day moves them
+            # little, and the optimiser then needs a few steps
+            previous = (self.r, self.alpha, self.a, self.b)
             params = clv.fit_bgnbd(
-                frequency, recency, age, weights=weights, penalizer=settings["fit_penalizer"]
+                frequency,
+                recency,
+                age,
+                weights=weights,
+                penalizer=settings["fit_penalizer"],
+                initial=previous if self.status == "ok" and all(previous) else None,
             )
         except (clv.ModelFitError, ValueError, FloatingPointError) as exc:
             vals.update(status="failed", message=self.env._("BG/NBD fit failed: %s", exc))
@@ -266,22 +253,16 @@ class CrmRetentionModel(models.Model):
             log_likelihood=params.log_likelihood,
             message=False,
         )
-        vals.update(self._fit_gamma_gamma())
+        vals.update(self._fit_gamma_gamma(customers))
         self.write(vals)
 
-    def _fit_gamma_gamma(self):
-        cr = self.env.cr
-        cr.execute(
-            SQL(
-                "SELECT deal_days - 1, won_revenue / deal_days FROM %s "
-                "WHERE company_id = %s AND deal_days > 1 AND won_revenue > 0 "
-                "ORDER BY mod(partner_id * 2654435761::bigint, 4294967296) LIMIT %s",
-                SQL.identifier(WORK_TABLE),
-                self.company_id.id,
-                GG_SAMPLE,
-            )
-        )
-        rows = np.array(cr.fetchall(), dtype=float)
+    def _fit_gamma_gamma(self, customers):
+        """Gamma-Gamma on the repeat buyers with revenue among ``customers``
+        (a deterministic sample of ``GG_SAMPLE`` at most)."""
+        repeat = customers[(customers["deal_days"] > 1) & (customers["won_revenue"] > 0)]
+        repeat = repeat.iloc[lifecycle.sample_order(repeat["partner_id"])[:GG_SAMPLE]]
+        days = repeat["deal_days"].to_numpy(dtype=float)
+        rows = np.column_stack([days - 1, repeat["won_revenue"].to_numpy(dtype=float) / days])
         if len(rows) < 2:
             return {"gg_p": 0.0, "gg_q": 0.0, "gg_v": 0.0}
         try:

@@ -72,7 +72,7 @@ class TestRecompute(RetentionCase):
     def test_interrupted_recompute_resumes(self):
         """A crash after the first batch leaves it consistent; the next run finishes."""
         Profile = type(self.Profile)
-        original = Profile._write_batch
+        original = Profile._apply_batch
         calls = []
 
         def crash_on_second_batch(self_, *args, **kwargs):
@@ -88,7 +88,7 @@ class TestRecompute(RetentionCase):
         self.Profile.invalidate_model()
         # (not assertRaises: it would roll back to a savepoint, and the point is
         # what the crashed run leaves behind)
-        with patch.object(Profile, "_write_batch", crash_on_second_batch):
+        with patch.object(Profile, "_apply_batch", crash_on_second_batch):
             crashed = False
             try:
                 self._recompute(batch_size=15)
@@ -131,7 +131,10 @@ class TestRecompute(RetentionCase):
             }
         )
         self.env.cr.execute(
-            "DELETE FROM crm_retention_work WHERE company_id = %s", [self.company.id]
+            SQL(
+                "DROP TABLE IF EXISTS %s",
+                SQL.identifier(self.Profile._work_table_name(self.company)),
+            )
         )
         self._recompute()
         self.assertEqual(model.run_state, "done")
