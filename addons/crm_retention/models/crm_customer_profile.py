@@ -493,6 +493,9 @@ class CrmCustomerProfile(models.Model):
         customer. Amounts are converted to the company currency at the deal
         date (``_convert_deals_sql``).
 
+        Amounts are summed as float8, several times faster than numeric
+        (the metrics are rounded to cents afterwards).
+
         crm_lead is read once. With the stock deal source (the won
         opportunities) the lead rows carry their own deal flag, so one
         parallel scan feeds both the deals and the opportunity counts. An
@@ -504,17 +507,17 @@ class CrmCustomerProfile(models.Model):
         source = self._deal_source_sql(company_ids, partner_ids)
         if source.code == self._lead_deal_source_sql().code:
             activity = SQL(
-                "SELECT partner_id, company_id, is_deal, deal_date, amount, currency_id, "
-                "1 AS lead_count FROM leads"
+                "SELECT partner_id, company_id, is_deal, deal_date, amount::float8 AS amount, "
+                "currency_id, 1 AS lead_count FROM leads"
             )
         else:
             activity = SQL(
                 """
                 SELECT partner_id, company_id, false AS is_deal, NULL::date AS deal_date,
-                       0 AS amount, NULL::integer AS currency_id, 1 AS lead_count
+                       0::float8 AS amount, NULL::integer AS currency_id, 1 AS lead_count
                   FROM leads
                  UNION ALL
-                SELECT partner_id, company_id, true, deal_date, amount, currency_id, 0
+                SELECT partner_id, company_id, true, deal_date, amount::float8, currency_id, 0
                   FROM (%s) deals
                 """,
                 source,
@@ -836,7 +839,8 @@ class CrmCustomerProfile(models.Model):
             SQL(
                 """
                 WITH ruled AS (
-                    SELECT r0.*, %(new_kind)s AS new_kind, %(old_kind)s AS old_kind
+                    -- the columns written and logged: a narrow row to hold
+                    SELECT %(kept)s, %(new_kind)s AS new_kind, %(old_kind)s AS old_kind
                       FROM (
                         SELECT crm_customer_profile.*,
                                CASE WHEN COALESCE(crm_customer_profile.stage_locked, false)
@@ -910,6 +914,11 @@ class CrmCustomerProfile(models.Model):
                        (SELECT count(*) FROM changes)
                 """,
                 current=current,
+                kept=SQL(", ").join(
+                    SQL.identifier("r0", c)
+                    for c in ["id", "partner_id", "company_id", "stage_id", "stage_date"]
+                    + ["new_stage", *written]
+                ),
                 new_kind=self._stage_kind_sql(SQL("r0.new_stage")),
                 old_kind=self._stage_kind_sql(SQL("r0.stage_id")),
                 source=source,
