@@ -52,6 +52,9 @@ DEFAULTS = {
     "fit_penalizer": 0.001,
     "default_interval_days": 90.0,
     "batch_size": 50000,
+    # batches of a full recompute applied at once (one transaction and one
+    # PostgreSQL process each), at most the number of cores
+    "parallel_batches": 2,
 }
 
 

@@ -1,7 +1,10 @@
+import contextlib
 import io
+import itertools
 import logging
+import os
 import time
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -1138,42 +1141,118 @@ class CrmCustomerProfile(models.Model):
             with self._timed("commit"):
                 self._commit_progress()
         today = model.run_date or today
-        done = 0
-        while True:
-            lo = model.run_cursor
-            # the batch ends at its batch_size-th customer (None: the last batch)
-            cr.execute(
-                SQL(
-                    "SELECT partner_id FROM %s WHERE partner_id > %s "
-                    "ORDER BY partner_id OFFSET %s LIMIT 1",
-                    work,
-                    lo,
-                    batch_size - 1,
-                )
-            )
-            hi = (cr.fetchone() or [None])[0]
-            source = SQL(
-                "(SELECT * FROM %s WHERE partner_id > %s %s)",
-                work,
-                lo,
-                SQL("AND partner_id <= %s", hi) if hi is not None else SQL(),
-            )
-            # the batch statement holds a few wide rows per customer
-            cr.execute("SET LOCAL work_mem = '128MB'")
-            scope = SQL("p.partner_id > %s", lo)
-            if hi is not None:
-                scope = SQL("%s AND p.partner_id <= %s", scope, hi)
-            self._apply_batch(company, source, today, scope)
-            if hi is None:
-                break
-            done += batch_size
-            model.run_cursor = hi
-            with self._timed("commit"):
-                self._commit_progress(done=done)
+        ranges = self._work_ranges(company, model.run_cursor, batch_size)
+        workers = self._parallel_batches()
+        if workers > 1 and len(ranges) > 1:
+            with self._timed("write profiles, stages, history"):
+                self._apply_ranges_in_parallel(company, model, ranges, today, workers, batch_size)
+        else:
+            for number, (lo, hi) in enumerate(ranges, 1):
+                self._apply_range(company, lo, hi, today)
+                if hi is not None:
+                    model.run_cursor = hi
+                    with self._timed("commit"):
+                        self._commit_progress(done=min(number * batch_size, model.run_total))
         cr.execute(SQL("DROP TABLE %s", work))
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
         self._commit_progress(done=model.run_total)
         return model.run_total
+
+    @api.model
+    def _work_ranges(self, company, cursor, batch_size):
+        """The batches left in the work table of ``company`` after partner id
+        ``cursor``: (lo, hi] partner-id ranges of ``batch_size`` customers,
+        the last one open-ended (hi None) so that every profile beyond the
+        last customer with deals is covered too."""
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                "SELECT partner_id FROM (SELECT partner_id, row_number() OVER (ORDER BY partner_id)"
+                " AS n FROM %s WHERE partner_id > %s) w WHERE mod(n, %s) = 0 ORDER BY partner_id",
+                SQL.identifier(self._work_table_name(company)),
+                cursor,
+                batch_size,
+            )
+        )
+        bounds = [cursor, *(row[0] for row in cr.fetchall()), None]
+        return list(itertools.pairwise(bounds))
+
+    @api.model
+    def _apply_range(self, company, lo, hi, today):
+        """Apply the (lo, hi] partner-id range of the work table of
+        ``company`` to its profiles (``_apply_batch``)."""
+
+        def within(alias):
+            cond = SQL("%s > %s", SQL.identifier(alias, "partner_id"), lo)
+            if hi is None:
+                return cond
+            return SQL("%s AND %s <= %s", cond, SQL.identifier(alias, "partner_id"), hi)
+
+        source = SQL(
+            "(SELECT * FROM %s w WHERE %s)",
+            SQL.identifier(self._work_table_name(company)),
+            within("w"),
+        )
+        scope = within("p")
+        # the batch statement holds a few wide rows per customer
+        self.env.cr.execute("SET LOCAL work_mem = '128MB'")
+        self._apply_batch(company, source, today, scope)
+
+    @api.model
+    def _parallel_batches(self):
+        """How many batches of a full recompute run at once, each in its own
+        transaction (setting ``crm_retention.parallel_batches``): the batch
+        statement is one PostgreSQL process, so a second one uses a second
+        core. 1 when this transaction must not commit (install, tests)."""
+        if not self._can_commit():
+            return 1
+        settings = self.env["crm.retention.model"]._get_settings()
+        return max(1, min(settings["parallel_batches"], os.cpu_count() or 1))
+
+    @api.model
+    def _apply_ranges_in_parallel(self, company, model, ranges, today, workers, batch_size):
+        """Apply ``ranges`` (see ``_work_ranges``) with ``workers`` threads,
+        each batch in a transaction of its own that commits.
+
+        The run's cursor only moves past batches that committed in order, so
+        a run that dies resumes at the first unfinished batch; batches after
+        it that had committed are applied again, which changes nothing
+        (unchanged profiles are not rewritten, no stage changes twice).
+        """
+        registry, uid = self.env.registry, self.env.uid
+        context = {k: v for k, v in self.env.context.items() if k != "lifecycle_timings"}
+
+        def apply(lo, hi):
+            with registry.cursor() as cr:
+                env = api.Environment(cr, uid, context)
+                env[self._name]._apply_range(env["res.company"].browse(company.id), lo, hi, today)
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm_retention")
+        try:
+            futures = [pool.submit(apply, lo, hi) for lo, hi in ranges]
+            # under tests the threads' cursors share this transaction's
+            # connection: take turns with them
+            shared = registry.test_lock if registry.in_test_mode() else contextlib.nullcontext()
+            for number, ((_lo, hi), future) in enumerate(zip(ranges, futures, strict=True), 1):
+                future.result()
+                if hi is not None:
+                    with shared:
+                        model.run_cursor = hi
+                        self._commit_progress(done=min(number * batch_size, model.run_total))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    @api.model
+    def _can_commit(self):
+        """Whether the batch loops may commit: never while installing
+        (demo data runs a recompute) or under tests."""
+        registry = self.env.registry
+        return bool(
+            registry.ready
+            and not registry.in_test_mode()
+            and not modules.module.current_test
+            and not self.env.context.get("lifecycle_no_commit")
+        )
 
     @api.model
     def _work_table_name(self, company):
@@ -1201,7 +1280,7 @@ class CrmCustomerProfile(models.Model):
         return cr.fetchone()[0]
 
     @api.model
-    @contextmanager
+    @contextlib.contextmanager
     def _timed(self, phase):
         """Add the time spent in the block to ``phase`` of the
         ``lifecycle_timings`` dict in the context, if any (the benchmark)."""
@@ -1236,14 +1315,7 @@ class CrmCustomerProfile(models.Model):
         snapshots): each calls it after a unit of work that is consistent on
         its own."""
         self.env.flush_all()
-        registry = self.env.registry
         # Each batch is consistent on its own: commit so a crash keeps it.
-        # Never while installing (demo data runs a recompute) or under tests.
-        if (
-            registry.ready
-            and not registry.in_test_mode()
-            and not modules.module.current_test
-            and not self.env.context.get("lifecycle_no_commit")
-        ):
+        if self._can_commit():
             self.env.cr.commit()  # pylint: disable=invalid-commit
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)

@@ -113,6 +113,42 @@ class TestRecompute(RetentionCase):
             self.assertEqual(len(profile.history_ids), 1)
             self.assertEqual(profile.history_ids.stage_id, profile.stage_id)
 
+    def test_parallel_batches_give_the_sequential_result(self):
+        """Batches applied by two threads, each in a transaction of its own
+        (as the cron does), leave the profiles, stages and history of a
+        one-by-one run, and the run's cursor ends done."""
+
+        def snapshot():
+            profiles = self.Profile.search([("company_id", "=", self.company.id)])
+            return {
+                p.partner_id.id: (p.stage_id.id, p.won_count, p.p_alive, p.predicted_clv)
+                for p in profiles
+            }, {p.partner_id.id: len(p.history_ids) for p in profiles}
+
+        # twice: the second fit starts from the first one's parameters, as
+        # the parallel run's will
+        self._recompute(batch_size=7)
+        self._recompute(batch_size=7)
+        sequential, _history = snapshot()
+        self.env.cr.execute(
+            "DELETE FROM crm_customer_profile WHERE company_id = %s", [self.company.id]
+        )
+        self.Profile.invalidate_model()
+        Profile = type(self.Profile)
+        # the threads' cursors: savepoints of this test's transaction
+        self.registry.enter_test_mode(self.env.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        with patch.object(Profile, "_parallel_batches", lambda self_: 2):
+            self._recompute(batch_size=7)
+        self.env.invalidate_all()
+        parallel, history = snapshot()
+        self.assertEqual(parallel, sequential)
+        self.assertEqual(set(history.values()), {1}, "one stage assignment per customer")
+        model = (
+            self.env["crm.retention.model"].sudo().search([("company_id", "=", self.company.id)])
+        )
+        self.assertEqual((model.run_state, model.run_cursor), ("done", 0))
+
     def test_lost_work_table_restarts_the_run(self):
         """After a server crash the unlogged work table is empty: the next run
         starts over instead of resetting the customers after the cursor."""
