@@ -62,6 +62,11 @@ BATCH_TYPES = {
     "selection": ("integer", ">i4"),
 }
 BATCH_DECIMALS = 4
+
+# the metrics of a large recompute are computed by threads, at most this
+# many, each with this many customers at least (see _compute_metrics)
+METRICS_THREADS = 4
+METRICS_CHUNK_MIN = 50000
 BATCH_NULL_DATE = -(2**31)
 
 
@@ -616,15 +621,32 @@ class CrmCustomerProfile(models.Model):
     def _compute_metrics(self, company, model, frame, today):
         """Metrics of the aggregated customers in ``frame`` (rows of
         ``_aggregate_sql``) with the company's churn model, as a frame in
-        partner order (``lib.lifecycle.compute_metrics``)."""
+        partner order (``lib.lifecycle.compute_metrics``).
+
+        A large frame is computed in chunks by threads, one per core (up to
+        ``METRICS_THREADS``): numpy and scipy's special functions release
+        the GIL, so the model's hypergeometric functions run on every core.
+        """
         settings = self.env["crm.retention.model"]._get_settings()
-        metrics = lifecycle.compute_metrics(
-            frame,
-            today=today,
-            params=model._get_params(),
-            typical_interval_days=model.typical_interval_days or settings["default_interval_days"],
-            settings=settings,
-        )
+        kwargs = {
+            "today": today,
+            "params": model._get_params(),
+            "typical_interval_days": model.typical_interval_days
+            or settings["default_interval_days"],
+            "settings": settings,
+        }
+        chunks = min(os.cpu_count() or 1, METRICS_THREADS, len(frame) // METRICS_CHUNK_MIN)
+        if chunks > 1:
+            parts = np.array_split(np.arange(len(frame)), chunks)
+            with ThreadPoolExecutor(chunks, thread_name_prefix="crm_retention_metrics") as pool:
+                metrics = pd.concat(
+                    pool.map(
+                        lambda rows: lifecycle.compute_metrics(frame.iloc[rows], **kwargs), parts
+                    ),
+                    ignore_index=True,
+                )
+        else:
+            metrics = lifecycle.compute_metrics(frame, **kwargs)
         metrics["company_id"] = company.id
         return metrics.sort_values("partner_id", kind="stable")
 
