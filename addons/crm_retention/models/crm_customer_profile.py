@@ -63,10 +63,11 @@ BATCH_TYPES = {
 }
 BATCH_DECIMALS = 4
 
-# the metrics of a large recompute are computed by threads, at most this
-# many, each with this many customers at least (see _compute_metrics)
+# the metrics of a recompute are computed by chunks of customers (bounding
+# the memory of the model's temporaries), by threads, at most this many
+# (see _compute_metrics); they are stored by COPY in chunks of this size too
 METRICS_THREADS = 4
-METRICS_CHUNK_MIN = 50000
+METRICS_CHUNK = 100000
 BATCH_NULL_DATE = -(2**31)
 
 
@@ -623,9 +624,11 @@ class CrmCustomerProfile(models.Model):
         ``_aggregate_sql``) with the company's churn model, as a frame in
         partner order (``lib.lifecycle.compute_metrics``).
 
-        A large frame is computed in chunks by threads, one per core (up to
-        ``METRICS_THREADS``): numpy and scipy's special functions release
-        the GIL, so the model's hypergeometric functions run on every core.
+        The frame is computed by chunks of ``METRICS_CHUNK`` customers (the
+        memory of the model's temporaries stays bounded), by threads, one
+        per core (up to ``METRICS_THREADS``): numpy and scipy's special
+        functions release the GIL, so the model's hypergeometric functions
+        run on every core.
         """
         settings = self.env["crm.retention.model"]._get_settings()
         kwargs = {
@@ -635,20 +638,23 @@ class CrmCustomerProfile(models.Model):
             or settings["default_interval_days"],
             "settings": settings,
         }
-        chunks = min(os.cpu_count() or 1, METRICS_THREADS, len(frame) // METRICS_CHUNK_MIN)
-        if chunks > 1:
-            parts = np.array_split(np.arange(len(frame)), chunks)
-            with ThreadPoolExecutor(chunks, thread_name_prefix="crm_retention_metrics") as pool:
-                metrics = pd.concat(
-                    pool.map(
-                        lambda rows: lifecycle.compute_metrics(frame.iloc[rows], **kwargs), parts
-                    ),
-                    ignore_index=True,
+        # in partner order, as the batches read them (sorting the input is
+        # cheaper than sorting the wider result)
+        frame = frame.sort_values("partner_id", kind="stable")
+        chunks = [frame.iloc[i : i + METRICS_CHUNK] for i in range(0, len(frame), METRICS_CHUNK)]
+        threads = min(os.cpu_count() or 1, METRICS_THREADS, len(chunks))
+        if threads > 1:
+            with ThreadPoolExecutor(threads, thread_name_prefix="crm_retention_metrics") as pool:
+                parts = list(
+                    pool.map(lambda chunk: lifecycle.compute_metrics(chunk, **kwargs), chunks)
                 )
         else:
-            metrics = lifecycle.compute_metrics(frame, **kwargs)
+            parts = [lifecycle.compute_metrics(chunk, **kwargs) for chunk in chunks] or [
+                lifecycle.compute_metrics(frame, **kwargs)
+            ]
+        metrics = pd.concat(parts, ignore_index=True)
         metrics["company_id"] = company.id
-        return metrics.sort_values("partner_id", kind="stable")
+        return metrics
 
     @api.model
     def _apply_batch(self, company, source, today, scope):
@@ -720,8 +726,11 @@ class CrmCustomerProfile(models.Model):
         with ``BATCH_NULL_DATE`` for none, selections as their index);
         ``_batch_value_sql`` turns them into the profile's types.
         """
-        if not len(metrics):
-            return
+        for start in range(0, len(metrics), METRICS_CHUNK):
+            self._store_metrics_chunk(metrics.iloc[start : start + METRICS_CHUNK], table)
+
+    @api.model
+    def _store_metrics_chunk(self, metrics, table):
         columns = ["partner_id", "company_id", *METRIC_COLUMNS]
         dtype = [("count", ">i2")]
         for c in columns:
@@ -877,6 +886,9 @@ class CrmCustomerProfile(models.Model):
                                   FULL JOIN (SELECT * FROM crm_customer_profile p
                                               WHERE p.company_id = %(company)s AND %(scope)s) p
                                     ON p.partner_id = b.partner_id
+                                 -- OFFSET 0: computed once per row, not once per
+                                 -- reference of a stage rule to the column
+                                 OFFSET 0
                                ) AS crm_customer_profile
                       ) r0
                 ),
