@@ -52,16 +52,18 @@ METRIC_COLUMNS = [
 
 # Raw column types of the batch layout (work table, crm_retention_batch) per
 # field kind: (PostgreSQL type, numpy big-endian dtype of the binary COPY).
-# Floats travel as integers scaled by 10^BATCH_DECIMALS: PostgreSQL turns a
-# bigint into numeric several times faster than a float8 (which goes through
-# text), and the metrics are rounded to at most that many decimals anyway.
+# Floats travel as integers scaled by 10^decimals (BATCH_DECIMALS: amounts,
+# rounded to cents, and other floats, rounded to at most 4 decimals):
+# PostgreSQL turns a bigint into numeric several times faster than a float8
+# (which goes through text). Values beyond the bigint range (amounts of
+# 92 quadrillion) are clipped.
 BATCH_TYPES = {
     "integer": ("integer", ">i4"),
     "float": ("bigint", ">i8"),
     "date": ("integer", ">i4"),
     "selection": ("integer", ">i4"),
 }
-BATCH_DECIMALS = 4
+BATCH_DECIMALS = {"monetary": 2, "float": 4}
 
 # the metrics of a recompute are computed by chunks of customers (bounding
 # the memory of the model's temporaries), by threads, at most this many
@@ -514,7 +516,8 @@ class CrmCustomerProfile(models.Model):
         twice.
         """
         source = self._deal_source_sql(company_ids, partner_ids)
-        if source.code == self._lead_deal_source_sql().code:
+        # this module's own stock source, not an override of it
+        if source.code == CrmCustomerProfile._lead_deal_source_sql(self).code:
             activity = SQL(
                 "SELECT partner_id, company_id, is_deal, deal_date, amount::float8 AS amount, "
                 "currency_id, 1 AS lead_count FROM leads"
@@ -542,7 +545,10 @@ class CrmCustomerProfile(models.Model):
                        sum(lead_count) AS lead_count,
                        count(*) FILTER (WHERE is_deal AND amount >= 0) AS n,
                        sum(amount) FILTER (WHERE is_deal) AS amount
-                  FROM converted GROUP BY 1, 2, 3
+                  FROM converted
+                 -- an extended source need not filter: only what was asked
+                 WHERE company_id = ANY(%(companies)s) %(partner_filter)s
+                 GROUP BY 1, 2, 3
             )
             SELECT company_id, partner_id,
                    sum(lead_count)::integer AS opportunity_count,
@@ -557,6 +563,10 @@ class CrmCustomerProfile(models.Model):
             """,
             leads=self._lead_rows_sql(company_ids, partner_ids),
             activity=activity,
+            companies=list(company_ids),
+            partner_filter=SQL("AND partner_id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL(),
             converted=self._convert_deals_sql(
                 SQL("activity"), today, extra_columns=["is_deal", "lead_count"]
             ),
@@ -748,7 +758,8 @@ class CrmCustomerProfile(models.Model):
                 keys = [key for key, _label in self._fields[c].selection]
                 rows[c] = pd.Categorical(values, categories=keys).codes
             elif kind == "float":
-                rows[c] = np.rint(values.to_numpy(dtype=float) * 10**BATCH_DECIMALS)
+                scaled = values.to_numpy(dtype=float) * 10 ** self._batch_decimals(c)
+                rows[c] = np.rint(np.clip(np.nan_to_num(scaled), -9e18, 9e18))
             else:
                 rows[c] = values.to_numpy()
         header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
@@ -768,6 +779,11 @@ class CrmCustomerProfile(models.Model):
         return field.type  # date, selection
 
     @api.model
+    def _batch_decimals(self, column):
+        """Decimals a float ``column`` keeps in the batch layout."""
+        return BATCH_DECIMALS[self._fields[column].type]
+
+    @api.model
     def _batch_value_sql(self, column, alias="b"):
         """The batch table's raw ``column`` in the profile's type."""
         value = SQL.identifier(alias, column)
@@ -775,7 +791,7 @@ class CrmCustomerProfile(models.Model):
         if kind == "date":
             return SQL("DATE '1970-01-01' + NULLIF(%s, %s)", value, BATCH_NULL_DATE)
         if kind == "float":
-            return SQL("%s::numeric * %s", value, SQL(f"1e-{BATCH_DECIMALS}"))
+            return SQL("%s::numeric * %s", value, SQL(f"1e-{self._batch_decimals(column)}"))
         if kind == "selection":
             keys = [key for key, _label in self._fields[column].selection]
             return SQL("(%s::varchar[])[%s + 1]", keys, value)
@@ -1137,6 +1153,7 @@ class CrmCustomerProfile(models.Model):
         batch_size = batch_size or settings["batch_size"]
         today = today or fields.Date.context_today(self)
         work = SQL.identifier(self._work_table_name(company))
+        done_table = SQL.identifier(f"{self._work_table_name(company)}_done")
         if model.run_state == "running" and self._work_table_rows(company) != model.run_total:
             # the unlogged work table was emptied or dropped (server crash,
             # module update): start over
@@ -1162,7 +1179,12 @@ class CrmCustomerProfile(models.Model):
                 cr.execute(SQL("CREATE UNLOGGED TABLE %s (%s)", work, self._batch_columns_sql()))
                 self._store_metrics(metrics, self._work_table_name(company))
                 cr.execute(SQL("ALTER TABLE %s ADD PRIMARY KEY (partner_id)", work))
+                cr.execute(SQL("COMMENT ON TABLE %s IS %s", work, self._work_layout()))
                 cr.execute(SQL("ANALYZE %s", work))
+                # the batches applied (their lower bound), in their own
+                # transactions: a resumed run skips them
+                cr.execute(SQL("DROP TABLE IF EXISTS %s", done_table))
+                cr.execute(SQL("CREATE UNLOGGED TABLE %s (lo integer PRIMARY KEY)", done_table))
             model.write(
                 {
                     "run_state": "running",
@@ -1175,7 +1197,13 @@ class CrmCustomerProfile(models.Model):
             with self._timed("commit"):
                 self._commit_progress()
         today = model.run_date or today
-        ranges = self._work_ranges(company, model.run_cursor, batch_size)
+        cr.execute(SQL("SELECT lo FROM %s", done_table))
+        applied = {row[0] for row in cr.fetchall()}
+        ranges = [
+            (lo, hi)
+            for lo, hi in self._work_ranges(company, model.run_cursor, batch_size)
+            if lo not in applied
+        ]
         workers = self._parallel_batches()
         if workers > 1 and len(ranges) > 1:
             with self._timed("write profiles, stages, history"):
@@ -1187,7 +1215,7 @@ class CrmCustomerProfile(models.Model):
                     model.run_cursor = hi
                     with self._timed("commit"):
                         self._commit_progress(done=min(number * batch_size, model.run_total))
-        cr.execute(SQL("DROP TABLE %s", work))
+        cr.execute(SQL("DROP TABLE %s, %s", work, done_table))
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
         self._commit_progress(done=model.run_total)
         return model.run_total
@@ -1231,6 +1259,13 @@ class CrmCustomerProfile(models.Model):
         # the batch statement holds a few wide rows per customer
         self.env.cr.execute("SET LOCAL work_mem = '128MB'")
         self._apply_batch(company, source, today, scope)
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (lo) VALUES (%s)",
+                SQL.identifier(f"{self._work_table_name(company)}_done"),
+                lo,
+            )
+        )
 
     @api.model
     def _parallel_batches(self):
@@ -1248,17 +1283,17 @@ class CrmCustomerProfile(models.Model):
         """Apply ``ranges`` (see ``_work_ranges``) with ``workers`` threads,
         each batch in a transaction of its own that commits.
 
-        The run's cursor only moves past batches that committed in order, so
-        a run that dies resumes at the first unfinished batch; batches after
-        it that had committed are applied again, which changes nothing
-        (unchanged profiles are not rewritten, no stage changes twice).
+        The run's cursor only moves past batches that committed in order;
+        each batch also records itself as applied in its transaction, so a
+        run that dies resumes at the first unfinished batch and skips those
+        after it that had committed.
         """
-        registry, uid = self.env.registry, self.env.uid
+        registry, uid, su = self.env.registry, self.env.uid, self.env.su
         context = {k: v for k, v in self.env.context.items() if k != "lifecycle_timings"}
 
         def apply(lo, hi):
             with registry.cursor() as cr:
-                env = api.Environment(cr, uid, context)
+                env = api.Environment(cr, uid, context, su=su)
                 env[self._name]._apply_range(env["res.company"].browse(company.id), lo, hi, today)
 
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm_retention")
@@ -1275,6 +1310,8 @@ class CrmCustomerProfile(models.Model):
                         self._commit_progress(done=min(number * batch_size, model.run_total))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            # the threads changed profiles, history, partners and messages
+            self.env.invalidate_all()
 
     @api.model
     def _can_commit(self):
@@ -1298,20 +1335,27 @@ class CrmCustomerProfile(models.Model):
         """Rows in the work table of ``company``, None when it does not
         exist or has another layout (the module was updated mid-run)."""
         cr = self.env.cr
-        cr.execute(
-            "SELECT array_agg(attname || ' ' || format_type(atttypid, atttypmod) ORDER BY attnum) "
-            "FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
-            "AND NOT attisdropped",
-            [self._work_table_name(company)],
-        )
-        layout = [
-            f"{c} {BATCH_TYPES[self._batch_kind(c)][0]}"
-            for c in ["partner_id", "company_id", *METRIC_COLUMNS]
-        ]
-        if cr.fetchone()[0] != layout:
+        name = self._work_table_name(company)
+        cr.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [name])
+        if cr.fetchone()[0] != self._work_layout():
             return None
-        cr.execute(SQL("SELECT count(*) FROM %s", SQL.identifier(self._work_table_name(company))))
+        cr.execute(SQL("SELECT count(*) FROM %s", SQL.identifier(name)))
         return cr.fetchone()[0]
+
+    @api.model
+    def _work_layout(self):
+        """What the batch layout's raw values mean (columns, types, decimals,
+        selection keys), stamped on each work table: a run resumed after a
+        module update that changed it starts over instead of misreading."""
+        parts = []
+        for c in ["partner_id", "company_id", *METRIC_COLUMNS]:
+            kind = self._batch_kind(c)
+            detail = {
+                "float": lambda c=c: self._batch_decimals(c),
+                "selection": lambda c=c: "|".join(k for k, _l in self._fields[c].selection),
+            }.get(kind, lambda: "")()
+            parts.append(f"{c}:{BATCH_TYPES[kind][0]}:{detail}")
+        return "crm_retention batch layout " + ",".join(parts)
 
     @api.model
     @contextlib.contextmanager

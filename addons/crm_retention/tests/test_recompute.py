@@ -5,7 +5,7 @@ import numpy as np
 from odoo.tests import tagged
 from odoo.tools import SQL
 
-from .common import RetentionCase
+from .common import TODAY, RetentionCase, extra_deals
 
 
 @tagged("post_install", "-at_install")
@@ -148,6 +148,27 @@ class TestRecompute(RetentionCase):
             self.env["crm.retention.model"].sudo().search([("company_id", "=", self.company.id)])
         )
         self.assertEqual((model.run_state, model.run_cursor), ("done", 0))
+
+    def test_a_deal_source_that_does_not_filter_adds_only_what_was_asked(self):
+        """A bridge source returning every company's deals (it need not
+        filter) counts neither another company's deals in this company's
+        recompute nor, in an incremental update, other customers' deals."""
+        self._recompute()
+        partner, stranger = self.population[0], self._customer("Stranger")
+        won = self._profile(partner).won_count
+        other = self.env["res.company"].create({"name": "Elsewhere Ltd"})
+        currency = self.company.currency_id
+        deals = [
+            (partner, other, TODAY, 500.0, currency),
+            (stranger, self.company, TODAY, 500.0, currency),
+        ]
+        with extra_deals(self.env, deals):
+            self.Profile.sudo()._recompute_partners(partner.ids, self.company, today=TODAY)
+            self.assertEqual(self._profile(partner).won_count, won)
+            self.assertFalse(self._profile(stranger), "not asked: not computed")
+            self._recompute()
+        self.assertEqual(self._profile(partner).won_count, won)
+        self.assertEqual(self._profile(stranger).won_count, 1)
 
     def test_lost_work_table_restarts_the_run(self):
         """After a server crash the unlogged work table is empty: the next run
