@@ -133,7 +133,8 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     # churn model
     frequency = np.maximum(days_n - 1, 0).astype(float)
     recency = span_days / TIME_UNIT_DAYS
-    age = np.nan_to_num(_days(today64, first)) / TIME_UNIT_DAYS
+    age_days = np.nan_to_num(_days(today64, first))
+    age = age_days / TIME_UNIT_DAYS
     p_alive = np.ones(n)
     expected_90 = np.zeros(n)
     predicted_clv = np.zeros(n)
@@ -146,7 +147,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
         shape = (
             (days_n[idx] << 42)
             | (span_days[idx].astype(np.int64) << 21)
-            | np.nan_to_num(_days(today64, first[idx])).astype(np.int64)
+            | age_days[idx].astype(np.int64)
         )
         _shapes, first_of_shape, of_shape = np.unique(shape, return_index=True, return_inverse=True)
         one = idx[first_of_shape]

@@ -64,13 +64,13 @@ BATCH_TYPES = {
     "selection": ("integer", ">i4"),
 }
 BATCH_DECIMALS = {"monetary": 2, "float": 4}
+BATCH_NULL_DATE = -(2**31)
 
 # the metrics of a recompute are computed by chunks of customers (bounding
 # the memory of the model's temporaries), by threads, at most this many
 # (see _compute_metrics); they are stored by COPY in chunks of this size too
 METRICS_THREADS = 4
 METRICS_CHUNK = 100000
-BATCH_NULL_DATE = -(2**31)
 
 
 class CrmCustomerProfile(models.Model):
@@ -651,7 +651,10 @@ class CrmCustomerProfile(models.Model):
         # in partner order, as the batches read them (sorting the input is
         # cheaper than sorting the wider result)
         frame = frame.sort_values("partner_id", kind="stable")
-        chunks = [frame.iloc[i : i + METRICS_CHUNK] for i in range(0, len(frame), METRICS_CHUNK)]
+        # (an empty frame is one chunk: its result still has every column)
+        chunks = [
+            frame.iloc[i : i + METRICS_CHUNK] for i in range(0, len(frame), METRICS_CHUNK)
+        ] or [frame]
         threads = min(os.cpu_count() or 1, METRICS_THREADS, len(chunks))
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="crm_retention_metrics") as pool:
@@ -659,9 +662,7 @@ class CrmCustomerProfile(models.Model):
                     pool.map(lambda chunk: lifecycle.compute_metrics(chunk, **kwargs), chunks)
                 )
         else:
-            parts = [lifecycle.compute_metrics(chunk, **kwargs) for chunk in chunks] or [
-                lifecycle.compute_metrics(frame, **kwargs)
-            ]
+            parts = [lifecycle.compute_metrics(chunk, **kwargs) for chunk in chunks]
         metrics = pd.concat(parts, ignore_index=True)
         metrics["company_id"] = company.id
         return metrics
@@ -755,7 +756,7 @@ class CrmCustomerProfile(models.Model):
                 days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
                 rows[c] = np.where(np.isnat(days), BATCH_NULL_DATE, days.astype(np.int64))
             elif kind == "selection":
-                keys = [key for key, _label in self._fields[c].selection]
+                keys = self._selection_keys(c)
                 rows[c] = pd.Categorical(values, categories=keys).codes
             elif kind == "float":
                 scaled = values.to_numpy(dtype=float) * 10 ** self._batch_decimals(c)
@@ -779,6 +780,12 @@ class CrmCustomerProfile(models.Model):
         return field.type  # date, selection
 
     @api.model
+    def _selection_keys(self, column):
+        """The keys of the selection ``column``: the batch layout stores a
+        value as its position among them."""
+        return [key for key, _label in self._fields[column].selection]
+
+    @api.model
     def _batch_decimals(self, column):
         """Decimals a float ``column`` keeps in the batch layout."""
         return BATCH_DECIMALS[self._fields[column].type]
@@ -793,7 +800,7 @@ class CrmCustomerProfile(models.Model):
         if kind == "float":
             return SQL("%s::numeric * %s", value, SQL(f"1e-{self._batch_decimals(column)}"))
         if kind == "selection":
-            keys = [key for key, _label in self._fields[column].selection]
+            keys = self._selection_keys(column)
             return SQL("(%s::varchar[])[%s + 1]", keys, value)
         return value
 
@@ -1153,7 +1160,7 @@ class CrmCustomerProfile(models.Model):
         batch_size = batch_size or settings["batch_size"]
         today = today or fields.Date.context_today(self)
         work = SQL.identifier(self._work_table_name(company))
-        done_table = SQL.identifier(f"{self._work_table_name(company)}_done")
+        done_table = SQL.identifier(self._work_table_name(company, "done"))
         if model.run_state == "running" and self._work_table_rows(company) != model.run_total:
             # the unlogged work table was emptied or dropped (server crash,
             # module update): start over
@@ -1262,7 +1269,7 @@ class CrmCustomerProfile(models.Model):
         self.env.cr.execute(
             SQL(
                 "INSERT INTO %s (lo) VALUES (%s)",
-                SQL.identifier(f"{self._work_table_name(company)}_done"),
+                SQL.identifier(self._work_table_name(company, "done")),
                 lo,
             )
         )
@@ -1326,9 +1333,10 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
-    def _work_table_name(self, company):
-        """The work table of ``company``'s recompute run (see ``WORK_TABLE``)."""
-        return f"{WORK_TABLE}_{int(company.id)}"
+    def _work_table_name(self, company, suffix=""):
+        """The work table of ``company``'s recompute run (see ``WORK_TABLE``),
+        or its companion table ``suffix`` (``done``: the batches applied)."""
+        return "_".join(filter(None, [WORK_TABLE, str(int(company.id)), suffix]))
 
     @api.model
     def _work_table_rows(self, company):
@@ -1350,10 +1358,11 @@ class CrmCustomerProfile(models.Model):
         parts = []
         for c in ["partner_id", "company_id", *METRIC_COLUMNS]:
             kind = self._batch_kind(c)
-            detail = {
-                "float": lambda c=c: self._batch_decimals(c),
-                "selection": lambda c=c: "|".join(k for k, _l in self._fields[c].selection),
-            }.get(kind, lambda: "")()
+            detail = ""
+            if kind == "float":
+                detail = self._batch_decimals(c)
+            elif kind == "selection":
+                detail = "|".join(self._selection_keys(c))
             parts.append(f"{c}:{BATCH_TYPES[kind][0]}:{detail}")
         return "crm_retention batch layout " + ",".join(parts)
 
@@ -1373,8 +1382,9 @@ class CrmCustomerProfile(models.Model):
     @api.model
     def _read_frame(self, query):
         """Rows of ``query`` as a DataFrame, through COPY: psycopg2's row
-        tuples and Python dates cost more than parsing CSV in C (dates stay
-        ISO strings, which ``lib.lifecycle`` reads with pandas)."""
+        tuples and Python dates cost more than parsing CSV in C (queries
+        give dates as numbers of days, or ISO strings that ``lib.lifecycle``
+        reads with pandas)."""
         cr = self.env.cr
         buf = io.BytesIO()
         cr.copy_expert(
