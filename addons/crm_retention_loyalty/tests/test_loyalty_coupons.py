@@ -50,7 +50,7 @@ class TestLoyaltyCoupons(CampaignCase):
         campaign = self._campaign(
             control_share=0.0, offer_type="percentage", offer_value=10, offer_use_codes=True
         )
-        mine, other = self._launch(campaign)[:2]
+        mine, other = self._launch(campaign).sudo()[:2]
         with self.assertRaises(AccessError):
             mine.with_user(self.salesman).write({"loyalty_card_id": other.loyalty_card_id.id})
         with self.assertRaises(AccessError):
