@@ -819,6 +819,11 @@ class CrmRetentionCampaign(models.Model):
             control = {pid for pid, held_out in drawn.items() if held_out}
         first_step = self.step_ids.sorted("sequence")[:1]
         window_end = fields.Date.add(today, days=self.outcome_days)
+        # the customer's salesperson follows it up when it works for the
+        # campaign's company, else the campaign's owner; sudo: reads only the
+        # salespeople's companies
+        salespeople = profiles.partner_id.user_id.sudo()
+        local = salespeople.filtered(lambda u: self.company_id in u.company_ids)
         vals_list = []
         for profile in profiles:
             group = (
@@ -830,7 +835,11 @@ class CrmRetentionCampaign(models.Model):
                 "campaign_id": self.id,
                 "profile_id": profile.id,
                 "partner_id": profile.partner_id.id,
-                "user_id": profile.partner_id.user_id.id or self.user_id.id,
+                "user_id": (
+                    profile.partner_id.user_id
+                    if profile.partner_id.user_id in local
+                    else self.user_id
+                ).id,
                 "member_group": group,
                 "enrol_date": today,
                 "window_end_date": window_end,

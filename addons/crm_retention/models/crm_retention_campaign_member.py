@@ -76,7 +76,11 @@ class CrmRetentionCampaignMember(models.Model):
         check_company=True,
     )
     user_id = fields.Many2one(
-        "res.users", string="Salesperson", index=True, help="Who follows the customer up."
+        "res.users",
+        string="Salesperson",
+        index=True,
+        check_company=True,
+        help="Who follows the customer up.",
     )
     stage_id = fields.Many2one(related="profile_id.stage_id", string="Current Stage")
     objective = fields.Selection(related="campaign_id.objective")

@@ -165,11 +165,34 @@ class TestMemberFieldProtection(CampaignCase):
         with self.assertRaises(UserError), self.env.cr.savepoint():
             member.with_user(self.manager).write({"partner_id": self.foreign_customer.id})
         self.assertNotEqual(member.sudo().partner_id, self.foreign_customer)
+        # nor hands it to a salesperson of company B only
+        outsider = new_test_user(
+            self.env,
+            login="ret_member_outsider",
+            groups="sales_team.group_sale_salesman",
+            company_id=self.other_company.id,
+            company_ids=[self.other_company.id],
+        )
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            member.write({"user_id": outsider.id})
         # so the cron never mails company B's customer a code of company A
         self.Member.sudo()._run_due_steps(today=TODAY + timedelta(days=30))
         self.assertFalse(
             self.env["mail.mail"].search([("recipient_ids", "in", self.foreign_customer.ids)])
         )
+
+    def test_enrolment_skips_a_salesperson_of_another_company(self):
+        outsider = new_test_user(
+            self.env,
+            login="ret_enrol_outsider",
+            groups="sales_team.group_sale_salesman",
+            company_id=self.other_company.id,
+            company_ids=[self.other_company.id],
+        )
+        customer = self._lapsed_customers(1, prefix="Foreign rep", user_id=outsider.id)
+        campaign = self._campaign(name="Second", exclusive_objective=False, control_share=0.0)
+        member = self._launch(campaign).filtered(lambda m: m.partner_id == customer)
+        self.assertEqual(member.user_id, self.manager, "the campaign owner follows it up")
 
     def test_salesman_actions_still_work(self):
         Member = self.Member.with_user(self.salesman)
