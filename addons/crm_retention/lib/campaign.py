@@ -26,6 +26,16 @@ import numpy as np
 # no 0/O, 1/I/L: codes are read out on the phone and typed at the till
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
+# Bounds of what a campaign may hold. They keep every date the campaign
+# computes (enrolment + delays, windows, validity) far inside what a date
+# can represent, and they refuse typing slips (a 1,000,000 % coupon) with
+# a clear message instead of an error deep in the launch or the cron.
+MAX_DAYS = 3650  # step delays, outcome window, offer validity: ten years
+DATE_WINDOW_YEARS = 10  # dates a user types: within ten years of today
+MAX_AMOUNT = 1e12  # budget, cost per member, fixed discount, points
+MAX_GROUP_SIZE = 1_000_000
+MAX_SEED = 2**31 - 1  # the seed is stored as a PostgreSQL integer
+
 
 def split_control(ids, share, seed):
     """Split ``ids`` into (treated, control) lists, reproducibly.

@@ -1,12 +1,17 @@
+import logging
 import random
 from ast import literal_eval
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from ..lib import campaign as campaign_lib
 from ..lib import uplift
+from ..lib.campaign import DATE_WINDOW_YEARS, MAX_AMOUNT, MAX_DAYS, MAX_GROUP_SIZE, MAX_SEED
+
+_logger = logging.getLogger(__name__)
 
 OBJECTIVES = [
     ("retain", "Retain at-risk customers"),
@@ -146,9 +151,11 @@ class CrmRetentionCampaign(models.Model):
         help="Share of the matching customers held out at random: they receive nothing and "
         "are measured exactly like the others.",
     )
+    # managers only: who knows the seed can predict who is held out
     random_seed = fields.Integer(
-        default=lambda self: random.SystemRandom().randint(1, 2**31 - 1),
+        default=lambda self: random.SystemRandom().randint(1, MAX_SEED),
         copy=False,
+        groups="crm_retention.group_retention_manager",
         help="Seed of the control group draw: the same seed gives the same split.",
     )
     outcome_days = fields.Integer(
@@ -219,6 +226,15 @@ class CrmRetentionCampaign(models.Model):
         compute="_compute_results", string="Cost per Incremental Retained Customer"
     )
     results_by_step_html = fields.Html(compute="_compute_results_by_step", sanitize=False)
+    # daily run
+    last_issue = fields.Text(
+        string="Last Run Issue",
+        readonly=True,
+        copy=False,
+        help="Why the last daily run of this campaign was skipped (the other campaigns ran); "
+        "cleared by the next run that goes through.",
+    )
+    last_issue_date = fields.Datetime(string="Issue Since", readonly=True, copy=False)
 
     _sql_constraints = [
         (
@@ -226,7 +242,38 @@ class CrmRetentionCampaign(models.Model):
             "CHECK(control_share >= 0 AND control_share < 1)",
             "The control share must be between 0% and 100% (excluded).",
         ),
-        ("outcome_days_positive", "CHECK(outcome_days > 0)", "The outcome window must last."),
+        # the same bounds as _get_setting_problems, for data written around the ORM
+        (
+            "outcome_days_positive",
+            f"CHECK(outcome_days > 0 AND outcome_days <= {MAX_DAYS})",
+            "The outcome window must last between 1 day and ten years.",
+        ),
+        (
+            "offer_validity_days_range",
+            f"CHECK(offer_validity_days > 0 AND offer_validity_days <= {MAX_DAYS})",
+            "An offer must be valid between 1 day and ten years.",
+        ),
+        (
+            "offer_value_range",
+            "CHECK(offer_value >= 0 AND (offer_type <> 'percentage' OR offer_value <= 100))",
+            "The offer value cannot be negative, and a percentage discount is at most 100%.",
+        ),
+        ("random_seed_positive", "CHECK(random_seed >= 0)", "The seed cannot be negative."),
+        (
+            "money_positive",
+            "CHECK(budget >= 0 AND cost_per_member >= 0)",
+            "The budget and the cost per member cannot be negative.",
+        ),
+        (
+            "min_group_size_positive",
+            "CHECK(min_group_size >= 0)",
+            "The minimum group size cannot be negative.",
+        ),
+        (
+            "date_end_after_start",
+            "CHECK(date_end >= date_start)",
+            "A campaign cannot end before it starts.",
+        ),
     ]
 
     # ------------------------------------------------------------------
@@ -382,6 +429,30 @@ class CrmRetentionCampaign(models.Model):
                     )
                 ) from exc
 
+    @api.constrains(
+        "control_share",
+        "random_seed",
+        "outcome_days",
+        "min_group_size",
+        "offer_type",
+        "offer_value",
+        "offer_validity_days",
+        "budget",
+        "cost_per_member",
+    )
+    def _check_numbers(self):
+        for campaign in self:
+            problems = campaign._get_setting_problems(steps=False)
+            if problems:
+                raise ValidationError("\n".join(problems))
+
+    @api.constrains("date_start", "date_end")
+    def _check_dates(self):
+        for campaign in self:
+            problems = campaign._get_date_problems()
+            if problems:
+                raise ValidationError("\n".join(problems))
+
     @api.constrains("offer_use_codes", "offer_type")
     def _check_offer_codes(self):
         for campaign in self:
@@ -389,6 +460,103 @@ class CrmRetentionCampaign(models.Model):
                 raise ValidationError(
                     self.env._("A personal call offer has nothing to redeem: it needs no code.")
                 )
+
+    def _get_setting_problems(self, steps=True):
+        """Messages for the numbers of this campaign (and of its steps with
+        ``steps``) that are out of bounds; empty when all is well.
+
+        The constraints check them as they are typed; the launch and the
+        daily run check them again, for values written around the ORM (SQL,
+        an old database), so that such a campaign is refused with this
+        message instead of failing deep in a date or a random draw.
+        """
+        self.ensure_one()
+        _ = self.env._
+        name = self.name
+        problems = []
+
+        def within(value, low, high):
+            # also false for None and NaN
+            return value is not None and low <= value <= high
+
+        if not (self.control_share is not None and 0.0 <= self.control_share < 1.0):
+            problems.append(
+                _("The control share of campaign %(campaign)s must be between 0%% and 100%% "
+                  "(excluded).", campaign=name)
+            )  # fmt: skip
+        # sudo: only the range of the seed (a manager-only field) is checked
+        if not within(self.sudo().random_seed or 0, 0, MAX_SEED):
+            problems.append(
+                _("The seed of campaign %(campaign)s must be between 0 and %(max)s.",
+                  campaign=name, max=MAX_SEED)
+            )  # fmt: skip
+        if not within(self.outcome_days, 1, MAX_DAYS):
+            problems.append(
+                _("The outcome window of campaign %(campaign)s must last between 1 and "
+                  "%(max)s days.", campaign=name, max=MAX_DAYS)
+            )  # fmt: skip
+        if not within(self.offer_validity_days, 1, MAX_DAYS):
+            problems.append(
+                _("The offer of campaign %(campaign)s must be valid between 1 and %(max)s days.",
+                  campaign=name, max=MAX_DAYS)
+            )  # fmt: skip
+        if self.offer_type == "percentage" and not within(self.offer_value, 0, 100):
+            problems.append(
+                _("The discount of campaign %(campaign)s must be between 0%% and 100%%.",
+                  campaign=name)
+            )  # fmt: skip
+        elif not within(self.offer_value or 0.0, 0, MAX_AMOUNT):
+            problems.append(
+                _("The offer value of campaign %(campaign)s must be between 0 and %(max)s.",
+                  campaign=name, max=f"{MAX_AMOUNT:,.0f}")
+            )  # fmt: skip
+        if not within(self.min_group_size or 0, 0, MAX_GROUP_SIZE):
+            problems.append(
+                _("The minimum group size of campaign %(campaign)s must be between 0 and "
+                  "%(max)s.", campaign=name, max=f"{MAX_GROUP_SIZE:,}")
+            )  # fmt: skip
+        if not (
+            within(self.budget or 0.0, 0, MAX_AMOUNT)
+            and within(self.cost_per_member or 0.0, 0, MAX_AMOUNT)
+        ):
+            problems.append(
+                _("The budget and the cost per member of campaign %(campaign)s must be between "
+                  "0 and %(max)s.", campaign=name, max=f"{MAX_AMOUNT:,.0f}")
+            )  # fmt: skip
+        if steps:
+            problems += [p for step in self.step_ids for p in step._get_setting_problems()]
+        return problems
+
+    def _get_date_problems(self):
+        """Messages for start and end dates a user could not have meant:
+        outside ten years around today, or an end before the start."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        low = fields.Date.add(today, years=-DATE_WINDOW_YEARS)
+        high = fields.Date.add(today, years=DATE_WINDOW_YEARS)
+        problems = []
+        if any(day and not low <= day <= high for day in (self.date_start, self.date_end)):
+            problems.append(
+                self.env._(
+                    "The dates of campaign %(campaign)s must be between %(low)s and %(high)s.",
+                    campaign=self.name,
+                    low=low,
+                    high=high,
+                )
+            )
+        if self.date_start and self.date_end and self.date_end < self.date_start:
+            problems.append(
+                self.env._("Campaign %(campaign)s cannot end before it starts.", campaign=self.name)
+            )
+        return problems
+
+    def _check_runnable(self, dates=False):
+        """Refuse to enrol or run steps with out-of-bound settings (see
+        ``_get_setting_problems``), with the dates too when launching."""
+        self.ensure_one()
+        problems = self._get_setting_problems() + (self._get_date_problems() if dates else [])
+        if problems:
+            raise UserError("\n".join(problems))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -541,7 +709,17 @@ class CrmRetentionCampaign(models.Model):
             ._search(self._get_taken_member_domain())
         )
         domain = expression.AND([domain, [("id", "not in", taken.subselect("profile_id"))]])
-        return Profile.search(domain)
+        profiles = Profile.search(domain)
+        # never a customer of another company (a contact moved since its deals):
+        # its member would fail the company check. In memory, so that archived
+        # customers stay targeted (and skipped by the steps) as before; sudo
+        # only reads the customers' company to compare it with the campaign's.
+        partners = profiles.partner_id.sudo().with_context(active_test=False)
+        allowed = partners.filtered_domain(partners._check_company_domain(self.company_id))
+        if allowed == partners:
+            return profiles
+        allowed_ids = set(allowed.ids)
+        return profiles.filtered(lambda p: p.partner_id.id in allowed_ids)
 
     def _get_taken_member_domain(self):
         # no NULL profile in the sub-select: NOT IN a set with NULL matches nothing
@@ -588,6 +766,7 @@ class CrmRetentionCampaign(models.Model):
             raise UserError(self.env._("Only a draft campaign can be launched."))
         if control_share is not None:
             self.control_share = control_share
+        self._check_runnable(dates=True)
         profiles = self._get_target_profiles()
         if not profiles:
             raise UserError(
@@ -640,6 +819,11 @@ class CrmRetentionCampaign(models.Model):
             control = {pid for pid, held_out in drawn.items() if held_out}
         first_step = self.step_ids.sorted("sequence")[:1]
         window_end = fields.Date.add(today, days=self.outcome_days)
+        # the customer's salesperson follows it up when it works for the
+        # campaign's company, else the campaign's owner; sudo: reads only the
+        # salespeople's companies
+        salespeople = profiles.partner_id.user_id.sudo()
+        local = salespeople.filtered(lambda u: self.company_id in u.company_ids)
         vals_list = []
         for profile in profiles:
             group = (
@@ -651,7 +835,11 @@ class CrmRetentionCampaign(models.Model):
                 "campaign_id": self.id,
                 "profile_id": profile.id,
                 "partner_id": profile.partner_id.id,
-                "user_id": profile.partner_id.user_id.id or self.user_id.id,
+                "user_id": (
+                    profile.partner_id.user_id
+                    if profile.partner_id.user_id in local
+                    else self.user_id
+                ).id,
                 "member_group": group,
                 "enrol_date": today,
                 "window_end_date": window_end,
@@ -682,25 +870,35 @@ class CrmRetentionCampaign(models.Model):
         are recomputed from the deals each time.
         """
         today = fields.Date.context_today(self)
+        Profile = self.env["crm.customer.profile"]
+        Member = self.env["crm.retention.campaign.member"]
+        failed = set()  # ids of the campaigns whose run failed today
         campaigns = self.search([("state", "=", "running")])
         for campaign in campaigns.filtered(lambda c: c.enrolment_mode == "continuous"):
             if campaign.date_end and campaign.date_end < today:
                 continue
-            profiles = campaign._get_target_profiles()
-            if profiles:
-                campaign._enrol(profiles, today)
-                self.env["crm.customer.profile"]._commit_progress()
-        self.env["crm.retention.campaign.member"]._run_due_steps(today=today)
-        open_members = self.env["crm.retention.campaign.member"].search(
+            if not campaign._run_isolated(campaign._enrol_newcomers, today):
+                failed.add(campaign.id)
+            Profile._commit_progress()
+        Member._run_due_steps(today=today, failed=failed)
+        open_members = Member.search(
             [
                 ("campaign_id.state", "in", ("running", "paused", "done")),
                 ("member_group", "!=", "excluded"),
                 ("outcome_final", "=", False),
             ]
         )
-        for company in open_members.company_id:
-            open_members._refresh_outcomes(company=company, today=today)
-        self.env["crm.customer.profile"]._commit_progress()
+        # one UPDATE per campaign, each in its savepoint
+        for campaign, members in open_members.grouped("campaign_id").items():
+            if not campaign._run_isolated(
+                members._refresh_outcomes, campaign.company_id, None, today
+            ):
+                failed.add(campaign.id)
+        Profile._commit_progress()
+        # an issue is cleared by the next run that goes through
+        (campaigns | open_members.campaign_id).filtered(
+            lambda c: c.last_issue and c.id not in failed
+        ).write({"last_issue": False, "last_issue_date": False})
         # a campaign past its end date whose windows have all closed is done
         ended = campaigns.filtered(lambda c: c.date_end and c.date_end < today)
         if ended:
@@ -713,6 +911,55 @@ class CrmRetentionCampaign(models.Model):
                 )
             }  # fmt: skip
             ended.filtered(lambda c: c.id not in pending).write({"state": "done"})
+
+    def _enrol_newcomers(self, today):
+        """Continuous enrolment: enrol the customers who started matching."""
+        self.ensure_one()
+        self._check_runnable()
+        profiles = self._get_target_profiles()
+        if profiles:
+            self._enrol(profiles, today)
+
+    def _run_isolated(self, method, *args):
+        """Call ``method(*args)``, a part of this campaign's daily run, in a
+        savepoint: when it fails, its changes are rolled back, the failure is
+        logged and shown on the campaign (``_report_run_issue``) and False is
+        returned, so that the caller goes on with the other campaigns.
+
+        A concurrency error is raised again: the whole cron is retried.
+        """
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                method(*args)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one campaign must not stop the others
+            _logger.exception(
+                "Retention campaign %s (id %s): daily run failed, skipped", self.name, self.id
+            )
+            self._report_run_issue(exc)
+            return False
+        return True
+
+    def _report_run_issue(self, exc):
+        """Show why today's run of this campaign was skipped: ``last_issue``
+        on the form and, when the reason is new, a note in the chatter that
+        notifies the campaign's owner."""
+        self.ensure_one()
+        if isinstance(exc, UserError):
+            reason = exc.args[0]
+        else:
+            # no internals in front of users: the traceback is in the server log
+            reason = self.env._("an unexpected error, described in the server log")
+        issue = self.env._(
+            "The daily run of this campaign was skipped (the other campaigns ran): %(reason)s",
+            reason=reason,
+        )
+        if issue == self.last_issue:
+            return
+        self.write({"last_issue": issue, "last_issue_date": fields.Datetime.now()})
+        self.message_post(body=issue, partner_ids=self.user_id.partner_id.ids)
 
     # ------------------------------------------------------------------
     # BUSINESS: results

@@ -1,6 +1,10 @@
 import logging
+from collections import Counter, defaultdict
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from ..lib import campaign as campaign_lib
@@ -36,6 +40,11 @@ class CrmRetentionCampaignMember(models.Model):
     Excluded members (opted out or blacklisted at enrolment) are recorded
     with their reason so the manager sees who was left out and why; they
     are neither messaged nor measured.
+
+    A retention user (every salesperson) may write only the fields of
+    ``_get_user_writable_fields``: group, outcome, money, schedule, dates,
+    customer and code are written by the launch, the cron, the outcome
+    refresh and the ``action_*`` buttons (see ``write``).
     """
 
     _name = "crm.retention.campaign.member"
@@ -59,10 +68,19 @@ class CrmRetentionCampaignMember(models.Model):
         check_company=True,
     )
     partner_id = fields.Many2one(
-        "res.partner", string="Customer", required=True, index=True, ondelete="cascade"
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        ondelete="cascade",
+        check_company=True,
     )
     user_id = fields.Many2one(
-        "res.users", string="Salesperson", index=True, help="Who follows the customer up."
+        "res.users",
+        string="Salesperson",
+        index=True,
+        check_company=True,
+        help="Who follows the customer up.",
     )
     stage_id = fields.Many2one(related="profile_id.stage_id", string="Current Stage")
     objective = fields.Selection(related="campaign_id.objective")
@@ -124,6 +142,47 @@ class CrmRetentionCampaignMember(models.Model):
     # ORM
     # ------------------------------------------------------------------
 
+    def write(self, vals):
+        self._check_user_writable(vals)
+        return super().write(vals)
+
+    def _check_user_writable(self, vals):
+        """Refuse a retention user's direct write of a protected field.
+
+        A salesperson writes its members (to reassign them, to follow them up
+        in the chatter), but their group, outcome, money, schedule, dates,
+        customer and offer code decide what the cron sends to whom and the
+        campaign's uplift and ROI: only retention managers and the suite's
+        own code running as superuser (launch, cron, outcome refresh, the
+        ``action_*`` buttons after their access check) change them.
+        """
+        if self.env.su or self.env.user.has_group("crm_retention.group_retention_manager"):
+            return
+        protected = set(vals) - self._get_user_writable_fields()
+        if protected:
+            names = ", ".join(
+                sorted(
+                    self._fields[f]._description_string(self.env)
+                    for f in protected
+                    if f in self._fields
+                )
+            )
+            raise AccessError(
+                self.env._(
+                    "Only a retention manager can change these fields of a campaign member: "
+                    "%(fields)s. Use the Responded, Opt Out or New Opportunity buttons instead.",
+                    fields=names or ", ".join(sorted(protected)),
+                )
+            )
+
+    @api.model
+    def _get_user_writable_fields(self):
+        """Fields a retention user may write directly: the salesperson and
+        what the chatter and activities write. Extension point: a bridge
+        adding a field salespeople edit extends this set."""
+        mixins = set(self.env["mail.thread"]._fields) | set(self.env["mail.activity.mixin"]._fields)
+        return {"user_id"} | (mixins - set(models.MAGIC_COLUMNS))
+
     def _mail_get_partner_fields(self, introspect_fields=False):
         return ["partner_id"]
 
@@ -144,9 +203,14 @@ class CrmRetentionCampaignMember(models.Model):
     # ACTIONS
     # ------------------------------------------------------------------
 
+    # The buttons are what a salesperson may do to a member: each checks the
+    # user's write access to the records, then writes the protected fields as
+    # superuser (see _check_user_writable).
+
     def action_mark_responded(self):
         self.check_access("write")
-        self.filtered(lambda m: m.state in ("targeted", "contacted"))._mark_responded()
+        # sudo: access checked above; writes only the response state and date
+        self.filtered(lambda m: m.state in ("targeted", "contacted")).sudo()._mark_responded()
         return True
 
     def action_opt_out(self):
@@ -154,7 +218,8 @@ class CrmRetentionCampaignMember(models.Model):
         from future campaigns. It stays in the measurement (intention to
         treat), so results are not flattered by dropping the unwilling."""
         self.check_access("write")
-        self.write({"state": "opted_out", "next_step_id": False, "next_step_date": False})
+        # sudo: access checked above; stops the steps, nothing else
+        self.sudo().write({"state": "opted_out", "next_step_id": False, "next_step_date": False})
         self.partner_id.sudo().write({"retention_opt_out": True})
         return True
 
@@ -177,7 +242,8 @@ class CrmRetentionCampaignMember(models.Model):
             }
         )  # fmt: skip
         if self.state in ("targeted", "contacted"):
-            self._mark_responded()
+            # sudo: access checked above; writes only the response state and date
+            self.sudo()._mark_responded()
         return {
             "type": "ir.actions.act_window",
             "res_model": "crm.lead",
@@ -219,46 +285,72 @@ class CrmRetentionCampaignMember(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _run_due_steps(self, today=None, batch_size=None):
-        """Execute the due steps of running campaigns, batch by batch.
+    def _run_due_steps(self, today=None, batch_size=None, failed=None):
+        """Execute the due steps of running campaigns, campaign by campaign
+        and batch by batch.
 
-        Each batch commits (cron only). A step runs at most once per member:
-        the execution log has a unique (member, step) key and each batch
-        first claims its rows with ``INSERT ... ON CONFLICT DO NOTHING``, so
-        a run interrupted after a commit, a re-run or a concurrent worker
-        never sends twice; only claimed rows are executed.
+        Each batch runs in a savepoint and commits (cron only). A batch that
+        fails is rolled back and reported on its campaign, whose other due
+        steps wait for the next run, while the other campaigns go on; the
+        ids of the failed campaigns are added to the ``failed`` set.
+
+        A step runs at most once per member: the execution log has a unique
+        (member, step) key and each batch first claims its rows with
+        ``INSERT ... ON CONFLICT DO NOTHING``, so a run interrupted after a
+        commit, a re-run or a concurrent worker never sends twice; only
+        claimed rows are executed.
+
+        The activities a run assigns are announced to each salesperson in
+        one notice (``_notify_assigned_activities``), not one per activity.
         """
         today = today or fields.Date.context_today(self)
         batch_size = batch_size or int(
             self.env["ir.config_parameter"].sudo().get_param("crm_retention.step_batch_size", 500)
         )
+        failed = set() if failed is None else failed
         Profile = self.env["crm.customer.profile"]
+        assigned = defaultdict(Counter)  # user id: {campaign id: activities}
         done = 0
-        last_id = 0
-        while True:
-            members = self.search(
-                [
-                    ("id", ">", last_id),
-                    ("campaign_id.state", "=", "running"),
-                    ("member_group", "=", "treated"),
-                    ("next_step_id", "!=", False),
-                    ("next_step_date", "<=", today),
-                ],
-                order="id",
-                limit=batch_size,
-            )
-            if not members:
-                break
-            last_id = members[-1].id
-            for step, step_members in members.grouped("next_step_id").items():
-                step_members._execute_step(step, today)
-            done += len(members)
-            # a batch is consistent on its own (executions, messages queued,
-            # members advanced in one transaction): commit it
-            Profile._commit_progress(done=done)
+        for campaign in self.env["crm.retention.campaign"].search([("state", "=", "running")]):
+            last_id = 0
+            while True:
+                members = self.search(
+                    [
+                        ("campaign_id", "=", campaign.id),
+                        ("id", ">", last_id),
+                        ("member_group", "=", "treated"),
+                        ("next_step_id", "!=", False),
+                        ("next_step_date", "<=", today),
+                    ],
+                    order="id",
+                    limit=batch_size,
+                )
+                if not members:
+                    break
+                last_id = members[-1].id
+                batch_assigned = Counter()
+                if not campaign._run_isolated(members._run_batch, today, batch_assigned):
+                    failed.add(campaign.id)
+                    break
+                for user_id, count in batch_assigned.items():
+                    assigned[user_id][campaign.id] += count
+                done += len(members)
+                # a batch is consistent on its own (executions, messages queued,
+                # members advanced in one transaction): commit it
+                Profile._commit_progress(done=done)
+        self._notify_assigned_activities(assigned)
         return done
 
+    def _run_batch(self, today, assigned):
+        """Run the due steps of these members of one campaign; count the
+        activities assigned per user in ``assigned``."""
+        self.campaign_id._check_runnable()
+        for step, step_members in self.grouped("next_step_id").items():
+            assigned.update(step_members._execute_step(step, today))
+
     def _execute_step(self, step, today):
+        """Run ``step`` for the members that have not had it yet; return the
+        number of activities it assigned per user id."""
         Execution = self.env["crm.retention.campaign.step.execution"].sudo()
         claimed = self.browse(Execution._claim(self, step, today))
         executions = Execution.search([("member_id", "in", claimed.ids), ("step_id", "=", step.id)])
@@ -275,6 +367,7 @@ class CrmRetentionCampaignMember(models.Model):
                 continue
             to_run |= member
         sent = to_run._send_step(step, by_member)
+        assigned = sent.get("assigned", Counter())
         issues = {**failed, **sent.get("failed", {})}
         contacted = to_run.filtered(lambda m: m.id not in issues)
         # one write per (state, reason), not per member
@@ -301,6 +394,7 @@ class CrmRetentionCampaignMember(models.Model):
                 else False,
             }
         )
+        return assigned
 
     def _get_skip_reason(self, step):
         """Why ``step`` must not reach this member (the member stays measured)."""
@@ -341,7 +435,8 @@ class CrmRetentionCampaignMember(models.Model):
 
     def _send_step(self, step, by_member):
         """Run ``step``'s action for these members in bulk; returns
-        ``{"failed": {member id: reason}}`` for the ones it could not reach."""
+        ``{"failed": {member id: reason}}`` for the ones it could not reach
+        and, for an activity step, ``{"assigned": Counter(user id)}``."""
         if not self:
             return {}
         if step.action == "email":
@@ -374,6 +469,9 @@ class CrmRetentionCampaignMember(models.Model):
             activities = (
                 self.env["mail.activity"]
                 .sudo()
+                # no "activity assigned" notice per activity: one per salesperson
+                # and run instead (_notify_assigned_activities)
+                .with_context(mail_activity_quick_update=True)
                 .create(
                     [
                         {
@@ -396,7 +494,47 @@ class CrmRetentionCampaignMember(models.Model):
             )
             for member, activity in zip(self, activities, strict=True):
                 by_member[member.id].activity_id = activity
+            return {"assigned": Counter(activity.user_id.id for activity in activities)}
         return {}
+
+    @api.model
+    def _notify_assigned_activities(self, assigned):
+        """Tell each user, in one notice, how many campaign activities a run
+        assigned to it (``{user id: {campaign id: count}}``), in its language
+        and through its usual channel (inbox or e-mail, queued)."""
+        Campaign = self.env["crm.retention.campaign"]
+        for user in self.env["res.users"].browse(list(assigned)):
+            if user == self.env.user or not user.active:
+                continue
+            counts = assigned[user.id]
+            campaigns = Campaign.browse(list(counts))
+            env = self.with_context(lang=user.lang, mail_notify_force_send=False).env
+            lines = Markup().join(
+                Markup("<li>%s</li>")
+                % env._(
+                    "%(campaign)s: %(count)s", campaign=campaign.name, count=counts[campaign.id]
+                )
+                for campaign in campaigns
+            )
+            total = sum(counts.values())
+            subject = env._("%(count)s retention campaign activities assigned to you", count=total)
+            body = Markup("<p>%s</p><ul>%s</ul>") % (
+                env._(
+                    "The retention campaigns assigned you %(count)s activities (calls, meetings) "
+                    "on their members; find them in your activities.",
+                    count=total,
+                ),
+                lines,
+            )
+            # on the campaign when there is one, else a notice of its own
+            thread = campaigns.with_env(env) if len(campaigns) == 1 else env["mail.thread"]
+            try:
+                with self.env.cr.savepoint():
+                    thread.message_notify(
+                        partner_ids=user.partner_id.ids, subject=subject, body=body
+                    )
+            except Exception:  # noqa: BLE001 - a notice must not undo the run
+                _logger.exception("Retention campaigns: notice to user %s failed", user.id)
 
     def _mark_contacted(self, today):
         """A step reached these members (all of one campaign)."""

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..lib.campaign import MAX_DAYS
+
 STEP_ACTIONS = [
     ("email", "E-mail"),
     ("sms", "SMS"),
@@ -66,8 +68,8 @@ class CrmRetentionCampaignStep(models.Model):
     _sql_constraints = [
         (
             "delay_positive",
-            "CHECK(delay_days >= 0)",
-            "A step cannot be due before the previous one.",
+            f"CHECK(delay_days >= 0 AND delay_days <= {MAX_DAYS})",
+            "A step is due between 0 days and ten years after the previous one.",
         ),
     ]
 
@@ -84,6 +86,13 @@ class CrmRetentionCampaignStep(models.Model):
         for step in self:
             step.execution_count = counts.get(step, 0)
 
+    @api.constrains("delay_days")
+    def _check_delay(self):
+        for step in self:
+            problems = step._get_setting_problems()
+            if problems:
+                raise ValidationError("\n".join(problems))
+
     @api.constrains("action", "activity_type_id")
     def _check_action_settings(self):
         for step in self:
@@ -93,6 +102,20 @@ class CrmRetentionCampaignStep(models.Model):
                         "Step %(step)s creates an activity: choose its type.", step=step.name
                     )
                 )
+
+    def _get_setting_problems(self):
+        """Messages for out-of-bound numbers of this step (see the campaign's
+        ``_get_setting_problems``)."""
+        self.ensure_one()
+        if self.delay_days is None or not 0 <= self.delay_days <= MAX_DAYS:
+            return [
+                self.env._(
+                    "Step %(step)s must be due between 0 and %(max)s days after the previous one.",
+                    step=self.name,
+                    max=MAX_DAYS,
+                )
+            ]
+        return []
 
     def _next_step(self):
         """The step after this one in its campaign (empty for the last)."""

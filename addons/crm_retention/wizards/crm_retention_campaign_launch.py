@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 
 class CrmRetentionCampaignLaunch(models.TransientModel):
@@ -69,6 +69,14 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
                     else False,
                 }
             )
+
+    @api.constrains("control_share")
+    def _check_control_share(self):
+        for wizard in self:
+            if not 0.0 <= wizard.control_share < 1.0:
+                raise ValidationError(
+                    self.env._("The control share must be between 0% and 100% (excluded).")
+                )
 
     def action_launch(self):
         self.ensure_one()

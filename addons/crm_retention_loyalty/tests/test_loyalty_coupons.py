@@ -1,4 +1,5 @@
 from odoo.addons.crm_retention.tests.common import TODAY, CampaignCase
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 
@@ -43,3 +44,16 @@ class TestLoyaltyCoupons(CampaignCase):
         members = self._launch(campaign)
         self.assertFalse(campaign.loyalty_program_id)
         self.assertTrue(all(m.offer_code and not m.loyalty_card_id for m in members))
+
+    def test_salesman_cannot_take_another_members_coupon(self):
+        """A salesperson edits its members, but not their coupon (issue 12)."""
+        campaign = self._campaign(
+            control_share=0.0, offer_type="percentage", offer_value=10, offer_use_codes=True
+        )
+        mine, other = self._launch(campaign).sudo()[:2]
+        with self.assertRaises(AccessError):
+            mine.with_user(self.salesman).write({"loyalty_card_id": other.loyalty_card_id.id})
+        with self.assertRaises(AccessError):
+            mine.with_user(self.salesman).write({"offer_code": other.offer_code})
+        self.assertNotEqual(mine.loyalty_card_id, other.loyalty_card_id)
+        self.assertEqual(mine.offer_code, mine.loyalty_card_id.code)
