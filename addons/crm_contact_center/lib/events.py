@@ -29,17 +29,9 @@ MAX_DURATION = 2**31 - 1  # seconds; the column is a PostgreSQL integer
 
 CALL_EVENTS = ("call.started", "call.answered", "call.ended", "call.missed")
 EVENT_TYPES = (*CALL_EVENTS, "message.received", "message.sent", "form.submitted")
-# the state an interaction reaches with each event; calls never move backwards
-EVENT_STATE = {
-    "call.started": "new",
-    "call.answered": "in_progress",
-    "call.ended": "done",
-    "call.missed": "missed",
-    "message.received": "new",
-    "message.sent": "done",
-    "form.submitted": "new",
-}
-STATE_RANK = {"new": 0, "assigned": 1, "in_progress": 2, "done": 3, "missed": 3}
+# how far a request went: an agent's progress is never undone by a late event
+# (an answered call outranks a missed one: a late "call.missed" cannot undo it)
+STATE_RANK = {"new": 0, "assigned": 1, "missed": 2, "in_progress": 3, "done": 4}
 DEFAULT_CHANNEL = {"call": "phone", "form": "web"}
 
 _TOP_FIELDS = {
@@ -72,21 +64,47 @@ class EventError(ValueError):
 
 def derive_state(kinds):
     """The state reached once the event types ``kinds`` are applied, whatever their
-    order: PBXs do not always send ``call.ended`` after ``call.missed``.
+    order: PBXs do not always send ``call.ended`` after ``call.missed``, and a
+    "no answer" may reach us after the call was picked up elsewhere.
 
     >>> derive_state(["call.ended", "call.missed"]), derive_state(["call.missed", "call.ended"])
     ('missed', 'missed')
     >>> derive_state(["call.started", "call.answered", "call.ended"])
     'done'
+    >>> derive_state(["call.answered", "call.ended", "call.missed"])
+    'done'
     """
     seen = set(kinds)
     if not seen.intersection(CALL_EVENTS):
-        return EVENT_STATE[kinds[-1]]
-    if "call.answered" in seen:
+        return "done" if "message.sent" in seen else "new"
+    if "call.answered" in seen:  # answered, whatever else was reported
         return "done" if "call.ended" in seen else "in_progress"
     if "call.missed" in seen or "call.ended" in seen:
         return "missed"  # a call that ends unanswered was missed
     return "new"
+
+
+def next_state(current, applied, kinds):
+    """The state of an interaction in state ``current`` after the events
+    ``applied`` once the events ``kinds`` (``applied`` plus the new one) are applied.
+
+    While the state is the one the events gave (``assigned`` for a routed new
+    request), it follows the events, so the final state depends on the set of
+    events only. Once an agent moved the request on (took it, closed it), a
+    late event can only move it further.
+
+    >>> next_state("missed", ["call.missed"], ["call.missed", "call.answered"])
+    'in_progress'
+    >>> next_state("in_progress", ["call.started"], ["call.started", "call.missed"])
+    'in_progress'
+    """
+    before, after = derive_state(applied), derive_state(kinds)
+    if after == before:
+        return current
+    follows_events = current == before or (before == "new" and current == "assigned")
+    if follows_events or STATE_RANK[after] > STATE_RANK[current]:
+        return after
+    return current
 
 
 def parse_body(raw):

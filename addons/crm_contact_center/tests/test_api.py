@@ -193,6 +193,22 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         self.assertEqual((call.state, call.user_id), ("missed", self.env["res.users"]))
         self.assertFalse(call.activity_ids)
 
+    def test_answered_call_stays_answered_when_no_answer_comes_last(self):
+        # the order that used to end "missed" with a needless callback
+        for kind in ("call.missed", "call.started", "call.answered", "call.ended"):
+            extra = {"to": {"login": "cc_agent2"}} if kind == "call.answered" else {}
+            status, _body = self._post(
+                self._event(kind, event_id="late-no", **{"from": {"phone": "+3225551234"}}, **extra)
+            )
+            self.assertEqual(status, 200, kind)
+        call = self._logged("late-no")
+        self.assertEqual((call.state, call.user_id), ("done", self.agent2))
+        self.assertFalse(
+            call.activity_ids.filtered(
+                lambda a: a.activity_type_id == self.env.ref("mail.mail_activity_data_call")
+            )
+        )
+
     def test_concurrent_deliveries_make_one_interaction(self):
         results = []
 
@@ -224,6 +240,21 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         self.assertEqual(callback.activity_type_id, self.env.ref("mail.mail_activity_data_call"))
         self.assertEqual(callback.user_id, self.salesman)
         self.assertLessEqual(callback.date_deadline, date(2026, 6, 1) + timedelta(days=1))
+
+    def test_salesperson_default_team_of_another_company_is_not_used(self):
+        other_company = self.env["res.company"].create({"name": "CC Other Co"})
+        self.salesman.company_ids = [(4, other_company.id)]
+        other_team = self.env["crm.team"].create(
+            {"name": "Team B", "company_id": other_company.id,
+             "member_ids": [(4, self.salesman.id)]}
+        )  # fmt: skip
+        self.assertEqual(self.salesman.sale_team_id, other_team)
+        self.customer.user_id = self.salesman
+        status, body = self._post(self._event("call.missed", **{"from": {"phone": "+3225551234"}}))
+        self.assertEqual(status, 200, body)
+        call = self.env["crm.interaction"].browse(body["id"])
+        self.assertEqual((call.team_id, call.company_id), (self.team, self.company))
+        self.assertEqual(call.user_id, self.salesman)
 
     def test_match_email_case_insensitively(self):
         status, body = self._post(
