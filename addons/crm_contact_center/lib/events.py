@@ -20,12 +20,16 @@ import hashlib
 import hmac
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BATCH = 500
 SIGNATURE_WINDOW_SECONDS = 300
 MAX_DURATION = 2**31 - 1  # seconds; the column is a PostgreSQL integer
+# plausible event times: a PBX with a wrong clock must not write dates the
+# SLA arithmetic cannot handle (9999-12-31) nor pre-date every report
+MIN_TIMESTAMP = datetime(2000, 1, 1)
+MAX_FUTURE = timedelta(days=1)
 
 CALL_EVENTS = ("call.started", "call.answered", "call.ended", "call.missed")
 EVENT_TYPES = (*CALL_EVENTS, "message.received", "message.sent", "form.submitted")
@@ -59,7 +63,27 @@ class EventError(ValueError):
         self.code, self.message, self.field, self.status = code, message, field, status
 
     def as_dict(self):
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+        return {
+            "error": {"code": self.code, "message": _safe(self.message), "field": _safe(self.field)}
+        }
+
+
+def _safe(text):
+    """``text`` encodable as UTF-8 (an unknown field's name may hold a lone surrogate)."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_text(value, field):
+    """Refuse what PostgreSQL cannot store: NUL characters and lone surrogates
+    (``\\u0000``, ``\\ud800`` are valid JSON escapes)."""
+    if "\0" in value:
+        raise EventError("invalid_field", "must not contain NUL characters", field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventError("invalid_field", "must be valid Unicode (lone surrogate)", field) from None
 
 
 def derive_state(kinds):
@@ -126,6 +150,8 @@ def parse_request(raw):
         data = json.loads(raw, parse_constant=_NonFinite)
     except (UnicodeDecodeError, ValueError) as exc:
         raise EventError("invalid_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EventError("invalid_json", "the body is nested too deeply") from None
     if isinstance(data, dict):
         return [parse_event(data)], False
     if not isinstance(data, list):
@@ -147,6 +173,7 @@ def _string(event, key, prefix, required=False):
         value = str(value)
     if not isinstance(value, str):
         raise EventError("invalid_field", "must be a string", prefix + key)
+    _check_text(value, prefix + key)
     value = value.strip()
     if len(value) > _MAX_CHARS.get(key, 255):
         raise EventError("invalid_field", "is too long", prefix + key)
@@ -165,8 +192,15 @@ def _object(event, key, allowed, prefix):
     return {sub: _string(value, sub, f"{prefix}{key}.") for sub in allowed}
 
 
-def parse_timestamp(value, field="timestamp"):
-    """ISO 8601 to a naive UTC datetime (a missing offset means UTC)."""
+def parse_timestamp(value, field="timestamp", now=None):
+    """ISO 8601 to a naive UTC datetime (a missing offset means UTC), between
+    2000-01-01 and a day after ``now`` (default: the current time).
+
+    >>> parse_timestamp("9999-12-31T00:00:00Z")
+    Traceback (most recent call last):
+    ...
+    EventError: [invalid_field] timestamp: must be between 2000-01-01 and one day from now (UTC)
+    """
     try:
         stamp = datetime.fromisoformat(value)
     except (TypeError, ValueError):
@@ -175,7 +209,12 @@ def parse_timestamp(value, field="timestamp"):
         try:
             stamp = stamp.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            raise EventError("invalid_field", "is out of range", field) from None
+            stamp = None
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    if stamp is None or not MIN_TIMESTAMP <= stamp <= now + MAX_FUTURE:
+        raise EventError(
+            "invalid_field", "must be between 2000-01-01 and one day from now (UTC)", field
+        )
     return stamp
 
 

@@ -421,9 +421,7 @@ class CrmInteraction(models.Model):
         call_type_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mail_activity_data_call")
         # sudo: the activities were scheduled by the system (see _schedule_callback)
         # on requests the caller may write; only their callbacks are removed
-        self.sudo().activity_ids.filtered(
-            lambda a: a.activity_type_id.id == call_type_id
-        ).unlink()
+        self.sudo().activity_ids.filtered(lambda a: a.activity_type_id.id == call_type_id).unlink()
 
     def _responsible_user(self):
         """Who follows the request up: its agent, else the leader of its team, else

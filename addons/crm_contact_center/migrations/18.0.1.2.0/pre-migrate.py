@@ -1,5 +1,6 @@
-"""18.0.1.2.0 (issue 12): the agents' team rule on interactions covers the open
-queue only (no teammates' captured e-mails and closed history). Record rules
+"""18.0.1.2.0 (issue 12): the agents' team rule on interactions covers the
+queue only (API and hand-logged requests), not the e-mails, meetings and SMS
+captured from teammates' documents. Record rules
 are ``noupdate``: let this update reload the changed one. The new channel rules
 are new records and need nothing here."""
 
