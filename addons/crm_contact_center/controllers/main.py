@@ -51,6 +51,9 @@ class InteractionApi(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
+        # auth="none" routes default to a read-only cursor first: every event
+        # would run twice (a failed read-only try, then read/write)
+        readonly=False,
         max_content_length=MAX_BODY_BYTES,
     )
     def post_events(self, **_params):
