@@ -1,3 +1,6 @@
+import importlib.util
+from pathlib import Path
+
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
@@ -239,3 +242,19 @@ class TestSecurity(ContactCenterCase):
                 {"channel_id": self.channel["phone"].id, "user_id": outsider.id}
             )
         self.assertEqual(self.team_request.user_id, self.agent2)
+
+    def test_upgrade_from_18_0_1_1_installs_the_new_agent_rule(self):
+        rule = self.env.ref("crm_contact_center.crm_interaction_rule_agent")
+        installed = rule.domain_force
+        rule.domain_force = (  # the 18.0.1.1.0 rule: the team's whole history
+            "['|', '|', ('user_id', '=', user.id),"
+            " ('team_id', 'in', user.crm_team_ids.ids + user.sale_team_id.ids),"
+            " ('team_id.user_id', '=', user.id)]"
+        )
+        path = Path(__file__).parents[1] / "migrations/18.0.1.2.0/post-migrate.py"
+        spec = importlib.util.spec_from_file_location("crm_cc_post_migrate_18_0_1_2_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.1.0")
+        self.assertEqual(rule.domain_force, installed)
+        self.assertIn("source_key", rule.domain_force)
