@@ -1,6 +1,8 @@
 import logging
+import random
 import time
 
+import psycopg2.errors
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from odoo import SUPERUSER_ID, http
@@ -11,12 +13,20 @@ from ..lib.events import MAX_BODY_BYTES, EventError, check_signature, parse_requ
 
 _logger = logging.getLogger(__name__)
 
-EVENTS_URL = "/crm_contact_center/v1/events"
+API_PREFIX = "/crm_contact_center/v1/"
+EVENTS_URL = API_PREFIX + "events"
+# a concurrent request of the same call committed a row this transaction cannot
+# see (unique index) or changed one it changes: start a new transaction
+INGEST_ATTEMPTS = 4
+RACE_ERRORS = (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure)
 
 
-def error_response(exc):
+def error_response(exc, request_id=None, headers=None):
     """The JSON response of an ``EventError``."""
-    response = request.make_json_response(exc.as_dict(), status=exc.status)
+    body = exc.as_dict()
+    if request_id:
+        body["error"]["request_id"] = request_id
+    response = request.make_json_response(body, status=exc.status, headers=headers)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="crm_contact_center"'
     return response
@@ -41,6 +51,9 @@ class InteractionApi(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
+        # auth="none" routes default to a read-only cursor first: every event
+        # would run twice (a failed read-only try, then read/write)
+        readonly=False,
         max_content_length=MAX_BODY_BYTES,
     )
     def post_events(self, **_params):
@@ -50,9 +63,11 @@ class InteractionApi(http.Controller):
         try:
             source = self._authenticate_source()
             events, is_batch = parse_request(self._raw_body())
-            results = source._ingest(events)
+            results = self._ingest_retrying(source, events)
         except EventError as exc:
             request.env.cr.rollback()
+            if exc.status == 409:
+                return error_response(exc, headers={"Retry-After": "1"})
             return self._error(exc)
         except (UserError, ValidationError) as exc:
             request.env.cr.rollback()
@@ -82,6 +97,32 @@ class InteractionApi(http.Controller):
         return request.make_json_response({"ok": True, "source": source.name})
 
     # helpers
+
+    def _ingest_retrying(self, source, events):
+        """``source._ingest(events)``, run again in a new transaction when it lost
+        a race against a concurrent request of the same call (the other request's
+        row is invisible to this transaction's snapshot: only a new transaction
+        sees it). Odoo's own retry would answer a unique violation with 400."""
+        cr = request.env.cr
+        for attempt in range(1, INGEST_ATTEMPTS + 1):
+            try:
+                results = source._ingest(events)
+                source.env.flush_all()  # surface the constraint errors here
+                return results
+            except RACE_ERRORS as exc:
+                cr.rollback()
+                request.env.reset()
+                if attempt == INGEST_ATTEMPTS:
+                    _logger.info(
+                        "Inbound events of source %s: race lost %s times", source.id, attempt
+                    )
+                    raise EventError(
+                        "conflict",
+                        "a concurrent request changed the same call; retry shortly",
+                        status=409,
+                    ) from exc
+                time.sleep(random.uniform(0, 0.05 * attempt))  # let the other one commit
+        return []  # unreachable
 
     def _authenticate_source(self, signed=True):
         header = request.httprequest.headers.get("Authorization", "")

@@ -20,26 +20,22 @@ import hashlib
 import hmac
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BATCH = 500
 SIGNATURE_WINDOW_SECONDS = 300
 MAX_DURATION = 2**31 - 1  # seconds; the column is a PostgreSQL integer
+# plausible event times: a PBX with a wrong clock must not write dates the
+# SLA arithmetic cannot handle (9999-12-31) nor pre-date every report
+MIN_TIMESTAMP = datetime(2000, 1, 1)
+MAX_FUTURE = timedelta(days=1)
 
 CALL_EVENTS = ("call.started", "call.answered", "call.ended", "call.missed")
 EVENT_TYPES = (*CALL_EVENTS, "message.received", "message.sent", "form.submitted")
-# the state an interaction reaches with each event; calls never move backwards
-EVENT_STATE = {
-    "call.started": "new",
-    "call.answered": "in_progress",
-    "call.ended": "done",
-    "call.missed": "missed",
-    "message.received": "new",
-    "message.sent": "done",
-    "form.submitted": "new",
-}
-STATE_RANK = {"new": 0, "assigned": 1, "in_progress": 2, "done": 3, "missed": 3}
+# how far a request went: an agent's progress is never undone by a late event
+# (an answered call outranks a missed one: a late "call.missed" cannot undo it)
+STATE_RANK = {"new": 0, "assigned": 1, "missed": 2, "in_progress": 3, "done": 4}
 DEFAULT_CHANNEL = {"call": "phone", "form": "web"}
 
 _TOP_FIELDS = {
@@ -67,26 +63,72 @@ class EventError(ValueError):
         self.code, self.message, self.field, self.status = code, message, field, status
 
     def as_dict(self):
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+        return {
+            "error": {"code": self.code, "message": _safe(self.message), "field": _safe(self.field)}
+        }
+
+
+def _safe(text):
+    """``text`` encodable as UTF-8 (an unknown field's name may hold a lone surrogate)."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_text(value, field):
+    """Refuse what PostgreSQL cannot store: NUL characters and lone surrogates
+    (``\\u0000``, ``\\ud800`` are valid JSON escapes)."""
+    if "\0" in value:
+        raise EventError("invalid_field", "must not contain NUL characters", field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventError("invalid_field", "must be valid Unicode (lone surrogate)", field) from None
 
 
 def derive_state(kinds):
     """The state reached once the event types ``kinds`` are applied, whatever their
-    order: PBXs do not always send ``call.ended`` after ``call.missed``.
+    order: PBXs do not always send ``call.ended`` after ``call.missed``, and a
+    "no answer" may reach us after the call was picked up elsewhere.
 
     >>> derive_state(["call.ended", "call.missed"]), derive_state(["call.missed", "call.ended"])
     ('missed', 'missed')
     >>> derive_state(["call.started", "call.answered", "call.ended"])
     'done'
+    >>> derive_state(["call.answered", "call.ended", "call.missed"])
+    'done'
     """
     seen = set(kinds)
     if not seen.intersection(CALL_EVENTS):
-        return EVENT_STATE[kinds[-1]]
-    if "call.answered" in seen:
+        return "done" if "message.sent" in seen else "new"
+    if "call.answered" in seen:  # answered, whatever else was reported
         return "done" if "call.ended" in seen else "in_progress"
     if "call.missed" in seen or "call.ended" in seen:
         return "missed"  # a call that ends unanswered was missed
     return "new"
+
+
+def next_state(current, applied, kinds):
+    """The state of an interaction in state ``current`` after the events
+    ``applied`` once the events ``kinds`` (``applied`` plus the new one) are applied.
+
+    While the state is the one the events gave (``assigned`` for a routed new
+    request), it follows the events, so the final state depends on the set of
+    events only. Once an agent moved the request on (took it, closed it), a
+    late event can only move it further.
+
+    >>> next_state("missed", ["call.missed"], ["call.missed", "call.answered"])
+    'in_progress'
+    >>> next_state("in_progress", ["call.started"], ["call.started", "call.missed"])
+    'in_progress'
+    """
+    before, after = derive_state(applied), derive_state(kinds)
+    if after == before:
+        return current
+    follows_events = current == before or (before == "new" and current == "assigned")
+    if follows_events or STATE_RANK[after] > STATE_RANK[current]:
+        return after
+    return current
 
 
 def parse_body(raw):
@@ -108,6 +150,8 @@ def parse_request(raw):
         data = json.loads(raw, parse_constant=_NonFinite)
     except (UnicodeDecodeError, ValueError) as exc:
         raise EventError("invalid_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EventError("invalid_json", "the body is nested too deeply") from None
     if isinstance(data, dict):
         return [parse_event(data)], False
     if not isinstance(data, list):
@@ -129,6 +173,7 @@ def _string(event, key, prefix, required=False):
         value = str(value)
     if not isinstance(value, str):
         raise EventError("invalid_field", "must be a string", prefix + key)
+    _check_text(value, prefix + key)
     value = value.strip()
     if len(value) > _MAX_CHARS.get(key, 255):
         raise EventError("invalid_field", "is too long", prefix + key)
@@ -147,8 +192,15 @@ def _object(event, key, allowed, prefix):
     return {sub: _string(value, sub, f"{prefix}{key}.") for sub in allowed}
 
 
-def parse_timestamp(value, field="timestamp"):
-    """ISO 8601 to a naive UTC datetime (a missing offset means UTC)."""
+def parse_timestamp(value, field="timestamp", now=None):
+    """ISO 8601 to a naive UTC datetime (a missing offset means UTC), between
+    2000-01-01 and a day after ``now`` (default: the current time).
+
+    >>> parse_timestamp("9999-12-31T00:00:00Z")
+    Traceback (most recent call last):
+    ...
+    EventError: [invalid_field] timestamp: must be between 2000-01-01 and one day from now (UTC)
+    """
     try:
         stamp = datetime.fromisoformat(value)
     except (TypeError, ValueError):
@@ -157,7 +209,12 @@ def parse_timestamp(value, field="timestamp"):
         try:
             stamp = stamp.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            raise EventError("invalid_field", "is out of range", field) from None
+            stamp = None
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    if stamp is None or not MIN_TIMESTAMP <= stamp <= now + MAX_FUTURE:
+        raise EventError(
+            "invalid_field", "must be between 2000-01-01 and one day from now (UTC)", field
+        )
     return stamp
 
 

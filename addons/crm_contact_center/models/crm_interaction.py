@@ -70,7 +70,12 @@ class CrmInteraction(models.Model):
         "crm.lead", string="Opportunity", index="btree_not_null", check_company=True
     )
     user_id = fields.Many2one(
-        "res.users", string="Agent", index=True, tracking=True, domain=[("share", "=", False)]
+        "res.users",
+        string="Agent",
+        index=True,
+        tracking=True,
+        check_company=True,
+        domain=[("share", "=", False)],
     )
     team_id = fields.Many2one("crm.team", index=True, tracking=True, check_company=True)
     company_id = fields.Many2one(
@@ -364,7 +369,7 @@ class CrmInteraction(models.Model):
                 team = (
                     interaction.team_id
                     or interaction.lead_id.team_id
-                    or (salesperson.sale_team_id if salesperson else self.env["crm.team"])
+                    or salesperson.sale_team_id._filtered_for_company(company)
                 )
                 if not team:
                     continue
@@ -374,7 +379,10 @@ class CrmInteraction(models.Model):
                 if interaction.state == "new":
                     values["state"] = "assigned"
                 if not interaction.team_id:
-                    values["team_id"] = (interaction.lead_id.team_id or user.sale_team_id).id
+                    values["team_id"] = (
+                        interaction.lead_id.team_id
+                        or user.sale_team_id._filtered_for_company(company)
+                    ).id
                 interaction.sudo().write(values)
 
     def _schedule_callback(self):
@@ -406,6 +414,14 @@ class CrmInteraction(models.Model):
                 ),
                 user_id=user.id,
             )
+
+    def _cancel_callback(self):
+        """Remove the callback activities of calls that turned out answered: the
+        customer was served, nobody must call back."""
+        call_type_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mail_activity_data_call")
+        # sudo: the activities were scheduled by the system (see _schedule_callback)
+        # on requests the caller may write; only their callbacks are removed
+        self.sudo().activity_ids.filtered(lambda a: a.activity_type_id.id == call_type_id).unlink()
 
     def _responsible_user(self):
         """Who follows the request up: its agent, else the leader of its team, else
@@ -484,7 +500,23 @@ class CrmInteraction(models.Model):
                 todo.append({**values, "source_key": source_key})
         if not todo:
             return self.browse()
+        self._drop_foreign_users(todo)
         return self.sudo().with_context(mail_create_nolog=True, tracking_disable=True).create(todo)
+
+    @api.model
+    def _drop_foreign_users(self, values_list):
+        """Unset the agent of captured values when he does not work for the
+        interaction's company (an e-mail or a meeting of a colleague of another
+        company): the capture must not fail the document it logs."""
+        user_ids = {values["user_id"] for values in values_list if values.get("user_id")}
+        if not user_ids:
+            return
+        # sudo: only the users' companies are read, to compare them with the rows'
+        users = self.env["res.users"].sudo().browse(user_ids)
+        allowed = {(user.id, company.id) for user in users for company in user.company_ids}
+        for values in values_list:
+            if values.get("user_id") and (values["user_id"], values["company_id"]) not in allowed:
+                values["user_id"] = False
 
     @api.model
     def _capture_messages(self, messages):
@@ -577,6 +609,7 @@ class CrmInteraction(models.Model):
             }
         if not values_by_key:
             return self.browse()
+        self._drop_foreign_users(list(values_by_key.values()))
         logged = self.sudo().search(
             [("source_key", "=", "calendar.event"), ("external_id", "in", list(values_by_key))]
         )

@@ -1,4 +1,8 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+MAX_RESPONSE_TIME_HOURS = 24 * 366  # a service level beyond a year is a typo
+MAX_SEQUENCE = 1_000_000
 
 
 class CrmInteractionChannel(models.Model):
@@ -6,7 +10,8 @@ class CrmInteractionChannel(models.Model):
 
     Shipped channels cover phone, IP telephony, e-mail, web forms / portal,
     live chat, social networks, SMS, meetings and surveys; supervisors add
-    their own. ``code`` is what integrations send in the inbound API's
+    their own. Shared channels (no company) are changed by administrators only
+    (record rules): every company's integrations send their codes. ``code`` is what integrations send in the inbound API's
     ``channel`` field, so it is unique and never translated.
     """
 
@@ -42,3 +47,24 @@ class CrmInteractionChannel(models.Model):
             "The response target cannot be negative.",
         ),
     ]
+
+    @api.constrains("response_time_hours", "sequence")
+    def _check_bounds(self):
+        for channel in self:
+            if not 0 <= channel.response_time_hours <= MAX_RESPONSE_TIME_HOURS:
+                raise ValidationError(
+                    self.env._(
+                        "The response target of channel %(channel)s must be between 0 and"
+                        " %(max)s hours.",
+                        channel=channel.name,
+                        max=MAX_RESPONSE_TIME_HOURS,
+                    )
+                )
+            if not 0 <= channel.sequence <= MAX_SEQUENCE:
+                raise ValidationError(
+                    self.env._(
+                        "The sequence of channel %(channel)s must be between 0 and %(max)s.",
+                        channel=channel.name,
+                        max=MAX_SEQUENCE,
+                    )
+                )

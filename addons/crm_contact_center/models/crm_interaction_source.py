@@ -8,7 +8,7 @@ from odoo.addons.phone_validation.tools import phone_validation
 from odoo.exceptions import UserError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
-from ..lib.events import STATE_RANK, EventError, derive_state, hash_key
+from ..lib.events import EventError, derive_state, hash_key, next_state
 
 
 class CrmInteractionSource(models.Model):
@@ -173,7 +173,11 @@ class CrmInteractionSource(models.Model):
             elif event["event"] in (interaction.api_events or "").split(","):
                 results.append({"id": interaction.id, "status": "duplicate"})
             else:
+                was_missed = interaction.state == "missed"
                 interaction.write(self._prepare_update_values(interaction, event, memo=memo))
+                if was_missed and interaction.state in ("in_progress", "done"):
+                    # the call was answered after all: its callback is needless
+                    interaction._cancel_callback()
                 results.append({"id": interaction.id, "status": "updated"})
         return results
 
@@ -269,19 +273,22 @@ class CrmInteractionSource(models.Model):
             "contact_email": email,
             "user_id": agent.id,
             "team_id": (
-                lead.team_id or partner.commercial_partner_id.user_id.sale_team_id or self.team_id
+                lead.team_id
+                # the salesperson's default team may belong to another of his companies
+                or partner.commercial_partner_id.user_id.sale_team_id._filtered_for_company(
+                    self.company_id
+                )
+                or self.team_id
             ).id,
             "company_id": self.company_id.id,
         }
 
     def _prepare_update_values(self, interaction, event, memo=None):
         kind = event["event"]
-        values = {"api_events": f"{interaction.api_events},{kind}"}
-        state = derive_state(values["api_events"].split(","))
-        current = interaction.state
-        if STATE_RANK[state] > STATE_RANK[current] or (
-            state == "in_progress" and current == "assigned"
-        ):
+        applied = [k for k in (interaction.api_events or "").split(",") if k]
+        values = {"api_events": ",".join([*applied, kind])}
+        state = next_state(interaction.state, applied, [*applied, kind])
+        if state != interaction.state:
             values["state"] = state
         if event["duration"] is not None:
             values["duration"] = event["duration"]

@@ -13,6 +13,11 @@ class CrmTeam(models.Model):
         "the customer has no available salesperson.",
     )
 
+    def _filtered_for_company(self, company):
+        """The teams usable on a request of ``company``: a user's default team may
+        belong to another of his companies."""
+        return self.filtered(lambda team: not team.company_id or team.company_id == company)
+
     def _pick_interaction_agent(self, company):
         """The team member who gets the next request, or an empty recordset."""
         self.ensure_one()

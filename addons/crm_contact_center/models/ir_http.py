@@ -1,9 +1,16 @@
-from werkzeug.exceptions import RequestEntityTooLarge
+import logging
+import uuid
+
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from odoo import models
+from odoo.exceptions import UserError
 from odoo.http import request
 
-from ..controllers.main import EVENTS_URL, error_response, too_large_error
+from ..controllers.main import API_PREFIX, error_response, too_large_error
+from ..lib.events import EventError
+
+_logger = logging.getLogger(__name__)
 
 
 class IrHttp(models.AbstractModel):
@@ -11,9 +18,38 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _handle_error(cls, exception):
+        """Integrations read JSON: every error under the API prefix answers in the
+        API's error format, never with an HTML page or a traceback."""
+        if not request.httprequest.path.startswith(API_PREFIX):
+            return super()._handle_error(exception)
         # The events route's max_content_length makes werkzeug refuse a large body
-        # while Odoo reads the form parameters, before the endpoint runs: answer in
-        # the API's JSON error format, not with werkzeug's HTML page.
-        if isinstance(exception, RequestEntityTooLarge) and request.httprequest.path == EVENTS_URL:
+        # while Odoo reads the form parameters, before the endpoint runs.
+        if isinstance(exception, RequestEntityTooLarge):
             return error_response(too_large_error())
-        return super()._handle_error(exception)
+        if isinstance(exception, HTTPException) and exception.code and exception.code < 500:
+            return error_response(
+                EventError("http_error", exception.name.lower(), status=exception.code)
+            )
+        if isinstance(exception, UserError):
+            # the detail may name records of the database: logged, not returned
+            _logger.warning("Inbound API request refused: %s", exception)
+            return error_response(
+                EventError("unprocessable", "the events could not be applied", status=422)
+            )
+        request_id = uuid.uuid4().hex
+        _logger.error(
+            "Inbound API error, request id %s (%s %s)",
+            request_id,
+            request.httprequest.method,
+            request.httprequest.path,
+            exc_info=exception,
+        )
+        return error_response(
+            EventError(
+                "internal_error",
+                f"unexpected server error; quote request id {request_id} to the administrator",
+                status=500,
+            ),
+            request_id=request_id,
+            headers={"X-Request-Id": request_id},
+        )

@@ -1,1 +1,9 @@
-from . import test_api, test_capture, test_events_lib, test_interaction, test_security, test_ui
+from . import (
+    test_api,
+    test_call_state,
+    test_capture,
+    test_events_lib,
+    test_interaction,
+    test_security,
+    test_ui,
+)

@@ -1,11 +1,12 @@
 import json
 import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from unittest.mock import patch
 
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
+from odoo.tools import SQL, mute_logger
 
 from ..lib.events import MAX_BODY_BYTES, sign
 from .common import ContactCenterCommon
@@ -108,6 +109,92 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
             self.assertEqual((status, body["error"]["field"]), (400, "duration"), duration)
         self.assertFalse(self._logged("call-1"))
 
+    def test_hostile_input_is_a_json_400_and_writes_nothing(self):
+        soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        cases = [
+            (self._event(event_id="h1", subject="quote\x00please"), "subject"),
+            (self._event(event_id="h2\x00"), "id"),
+            (self._event(event_id="h3", **{"from": {"name": "Eve \ud800"}}), "from.name"),
+            (self._event(event_id="h4", text="\udfff"), "text"),
+            ({**self._event(event_id="h5"), "\udc00": 1}, "\\udc00"),
+            (self._event(event_id="h6", timestamp="9999-12-31T00:00:00Z"), "timestamp"),
+            (self._event(event_id="h7", timestamp="1999-12-31T23:59:59Z"), "timestamp"),
+            (self._event(event_id="h8", timestamp=soon), "timestamp"),
+        ]
+        for payload, field in cases:
+            with self.subTest(field=field, payload=payload):
+                status, body = self._post(payload)  # json.dumps escapes NULs and surrogates
+                self.assertEqual((status, body["error"]["field"]), (400, field))
+                self.assertTrue(body["error"]["message"])
+        response = self.opener.post(
+            self.base_url() + URL, data=b"[" * 100_000, timeout=30,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"},
+        )  # fmt: skip
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["error"]["code"], "invalid_json")
+        self.assertFalse(self.env["crm.interaction"].search([("source_id", "=", self.source.id)]))
+
+    def test_unexpected_error_is_a_json_500_with_a_request_id(self):
+        def ingest_broken(source, events):
+            source.env["crm.interaction"].create(
+                {"channel_id": self.channel["phone"].id, "subject": "Half"}
+            )
+            raise RuntimeError("disk /var/lib/postgresql on fire")
+
+        with (
+            patch.object(type(self.source), "_ingest", ingest_broken),
+            mute_logger("odoo.http"),
+            self.assertLogs("odoo.addons.crm_contact_center.models.ir_http", "ERROR") as logs,
+        ):
+            response = self.opener.post(
+                self.base_url() + URL, data=json.dumps(self._event()).encode(), timeout=30,
+                headers={"Content-Type": "application/json",
+                         "Authorization": f"Bearer {self.key}"},
+            )  # fmt: skip
+        self.assertEqual(response.status_code, 500)
+        error = response.json()["error"]
+        self.assertEqual(error["code"], "internal_error")
+        self.assertEqual(response.headers["X-Request-Id"], error["request_id"])
+        self.assertIn(error["request_id"], error["message"])
+        self.assertIn(error["request_id"], logs.output[0], "the log line carries the same id")
+        self.assertNotIn("postgresql", response.text)
+        self.assertFalse(self.env["crm.interaction"].search([("subject", "=", "Half")]))
+        response = self.opener.get(self.base_url() + "/crm_contact_center/v1/no-such-route")
+        self.assertEqual(
+            (response.status_code, response.json()["error"]["code"]), (404, "http_error")
+        )
+
+    def test_race_lost_to_a_concurrent_event_of_the_call_is_retried(self):
+        first = self._post(self._event("call.started", event_id="racing"))[1]
+        ingest = type(self.source)._ingest
+        calls = []
+
+        def ingest_after_a_concurrent_commit(source, events):
+            calls.append(len(events))
+            if len(calls) == 1:
+                # what a concurrent request's committed row does to this one: a
+                # genuine unique violation of (source_key, external_id)
+                source.env.cr.execute(
+                    SQL(
+                        "INSERT INTO crm_interaction (source_key, external_id, channel_id,"
+                        " direction, state, date, company_id) SELECT source_key, external_id,"
+                        " channel_id, direction, state, date, company_id FROM crm_interaction"
+                        " WHERE id = %s",
+                        first["id"],
+                    )
+                )
+            return ingest(source, events)
+
+        with (
+            patch.object(type(self.source), "_ingest", ingest_after_a_concurrent_commit),
+            mute_logger("odoo.sql_db"),
+        ):
+            status, body = self._post(self._event("call.answered", event_id="racing"))
+        self.assertEqual((status, body), (200, {"id": first["id"], "status": "updated"}))
+        self.assertEqual(len(calls), 2)
+        call = self._logged("racing")
+        self.assertEqual((len(call), call.state), (1, "in_progress"))
+
     def test_body_too_large(self):
         big = self._event(text="x" * 10)
         raw = json.dumps(big).encode().ljust(MAX_BODY_BYTES + 10, b" ")
@@ -193,6 +280,22 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         self.assertEqual((call.state, call.user_id), ("missed", self.env["res.users"]))
         self.assertFalse(call.activity_ids)
 
+    def test_answered_call_stays_answered_when_no_answer_comes_last(self):
+        # the order that used to end "missed" with a needless callback
+        for kind in ("call.missed", "call.started", "call.answered", "call.ended"):
+            extra = {"to": {"login": "cc_agent2"}} if kind == "call.answered" else {}
+            status, _body = self._post(
+                self._event(kind, event_id="late-no", **{"from": {"phone": "+3225551234"}}, **extra)
+            )
+            self.assertEqual(status, 200, kind)
+        call = self._logged("late-no")
+        self.assertEqual((call.state, call.user_id), ("done", self.agent2))
+        self.assertFalse(
+            call.activity_ids.filtered(
+                lambda a: a.activity_type_id == self.env.ref("mail.mail_activity_data_call")
+            )
+        )
+
     def test_concurrent_deliveries_make_one_interaction(self):
         results = []
 
@@ -224,6 +327,24 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         self.assertEqual(callback.activity_type_id, self.env.ref("mail.mail_activity_data_call"))
         self.assertEqual(callback.user_id, self.salesman)
         self.assertLessEqual(callback.date_deadline, date(2026, 6, 1) + timedelta(days=1))
+
+    def test_salesperson_default_team_of_another_company_is_not_used(self):
+        other_company = self.env["res.company"].create({"name": "CC Other Co"})
+        # works mainly for company B, also for A (the source's company)
+        self.salesman.write(
+            {"company_ids": [(4, other_company.id)], "company_id": other_company.id}
+        )
+        other_team = self.env["crm.team"].create(
+            {"name": "Team B", "company_id": other_company.id,
+             "member_ids": [(4, self.salesman.id)]}
+        )  # fmt: skip
+        self.assertEqual(self.salesman.sale_team_id, other_team)
+        self.customer.user_id = self.salesman
+        status, body = self._post(self._event("call.missed", **{"from": {"phone": "+3225551234"}}))
+        self.assertEqual(status, 200, body)
+        call = self.env["crm.interaction"].browse(body["id"])
+        self.assertEqual((call.team_id, call.company_id), (self.team, self.company))
+        self.assertEqual(call.user_id, self.salesman)
 
     def test_match_email_case_insensitively(self):
         status, body = self._post(

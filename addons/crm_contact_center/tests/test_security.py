@@ -1,4 +1,7 @@
-from odoo.exceptions import AccessError
+import importlib.util
+from pathlib import Path
+
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from ..lib.events import parse_event
@@ -131,3 +134,127 @@ class TestSecurity(ContactCenterCase):
             (logged.source_id, logged.source_key, logged.external_id),
             (source, f"api:{source.id}", "c-42"),
         )
+
+    # issue 12
+
+    def test_own_documents_salesman_does_not_read_teammates_captured_emails(self):
+        teammate = new_test_user(
+            self.env, login="cc_teammate", groups="sales_team.group_sale_salesman",
+            company_id=self.company.id, company_ids=[self.company.id],
+        )  # fmt: skip
+        sales = self.env["crm.team"].create(
+            {"name": "Field sales", "company_id": self.company.id,
+             "member_ids": [(6, 0, (self.salesman | teammate).ids)]}
+        )  # fmt: skip
+        their_customer = self.env["res.partner"].create(
+            {"name": "Teammate's Customer", "email": "buyer@theirs.example.com",
+             "company_id": self.company.id, "user_id": teammate.id}
+        )  # fmt: skip
+        lead = self._opportunity(their_customer, user_id=teammate.id, team_id=sales.id)
+        lead.message_post(
+            body="Our budget is 40k, not more", author_id=their_customer.id,
+            message_type="email", subtype_xmlid="mail.mt_comment",
+        )  # fmt: skip
+        lead.with_user(teammate).message_post(
+            body="Our floor price is 38k", message_type="comment", subtype_xmlid="mail.mt_comment"
+        )
+        captured = self.Interaction.search([("lead_id", "=", lead.id)])
+        self.assertEqual(len(captured), 2)
+        self.assertEqual(captured.team_id, sales, "logged on the team both salespeople are in")
+        self.assertEqual(set(captured.mapped("direction")), {"inbound", "outbound"})
+        as_salesman = captured.with_user(self.salesman)
+        self.assertFalse(
+            self.Interaction.with_user(self.salesman).search([("lead_id", "=", lead.id)]),
+            "a teammate's opportunity e-mails are not his to read",
+        )
+        with self.assertRaises(AccessError):
+            as_salesman.read(["body"])
+        with self.assertRaises(AccessError):
+            as_salesman.write({"outcome": "not_interested"})
+        with self.assertRaises(AccessError):
+            lead.with_user(self.salesman).check_access("read")  # as the stock CRM rules
+        # he still logs and reads his own customer's interactions
+        wizard = (
+            self.env["crm.interaction.log.wizard"]
+            .with_user(self.salesman)
+            .create({"partner_id": self.customer.id, "subject": "Called Acme back"})
+        )
+        wizard.action_log()
+        mine = self.Interaction.with_user(self.salesman).search(
+            [("commercial_partner_id", "=", self.customer.id)]
+        )
+        logged = mine.filtered(lambda i: i.subject == "Called Acme back")
+        self.assertEqual(logged.user_id, self.salesman)
+        self.assertEqual(mine - logged, self.team_request | self.other_request)
+        logged.write({"outcome": "follow_up"})
+        self.assertEqual(logged.outcome, "follow_up")
+        # and the team's open queue (calls and forms waiting for an agent)
+        queue = self.Interaction.create(
+            {"channel_id": self.channel["phone"].id, "team_id": sales.id}
+        )
+        self.assertEqual(
+            self.Interaction.with_user(self.salesman).search([("id", "=", queue.id)]), queue
+        )
+
+    def test_company_supervisor_cannot_change_shared_channels(self):
+        shared = self.channel["phone"]
+        as_supervisor = shared.with_user(self.supervisor)
+        self.assertEqual(as_supervisor.code, "phone", "shared channels stay readable")
+        for values in ({"active": False}, {"code": "pbx-a"}, {"response_time_hours": 800000}):
+            with self.assertRaises(AccessError):
+                as_supervisor.write(values)
+        with self.assertRaises(AccessError):
+            as_supervisor.unlink()
+        Channel = self.env["crm.interaction.channel"].with_user(self.supervisor)
+        with self.assertRaises(AccessError):
+            Channel.create({"name": "Shared fax", "code": "fax"})
+        self.assertEqual(
+            (shared.active, shared.code, shared.response_time_hours), (True, "phone", 1.0)
+        )
+        # his company's own channels are his to configure, within bounds
+        own = Channel.create({"name": "Fax", "code": "fax", "company_id": self.company.id})
+        own.write({"response_time_hours": 4, "active": False})
+        with self.assertRaises(ValidationError):
+            own.write({"response_time_hours": 800000})
+        with self.assertRaises(ValidationError):
+            own.write({"response_time_hours": -1})
+        # administrators maintain the shared ones
+        admin = new_test_user(
+            self.env, login="cc_admin",
+            groups="base.group_system,crm_contact_center.group_contact_center_supervisor",
+            company_id=self.company.id, company_ids=[self.company.id],
+        )  # fmt: skip
+        shared.with_user(admin).write({"response_time_hours": 2})
+        self.assertEqual(shared.response_time_hours, 2)
+
+    def test_request_is_not_assigned_to_another_company_user(self):
+        other_company = self.env["res.company"].create({"name": "CC Other Co"})
+        outsider = new_test_user(
+            self.env, login="cc_outsider_agent",
+            groups="crm_contact_center.group_contact_center_agent",
+            company_id=other_company.id, company_ids=[other_company.id],
+        )  # fmt: skip
+        request = self.team_request.with_user(self.supervisor)
+        with self.assertRaises(UserError):
+            request.write({"user_id": outsider.id})
+        with self.assertRaises(UserError):
+            self.Interaction.with_user(self.supervisor).create(
+                {"channel_id": self.channel["phone"].id, "user_id": outsider.id}
+            )
+        self.assertEqual(self.team_request.user_id, self.agent2)
+
+    def test_upgrade_from_18_0_1_1_installs_the_new_agent_rule(self):
+        rule = self.env.ref("crm_contact_center.crm_interaction_rule_agent")
+        installed = rule.domain_force
+        rule.domain_force = (  # the 18.0.1.1.0 rule: the team's whole history
+            "['|', '|', ('user_id', '=', user.id),"
+            " ('team_id', 'in', user.crm_team_ids.ids + user.sale_team_id.ids),"
+            " ('team_id.user_id', '=', user.id)]"
+        )
+        path = Path(__file__).parents[1] / "migrations/18.0.1.2.0/post-migrate.py"
+        spec = importlib.util.spec_from_file_location("crm_cc_post_migrate_18_0_1_2_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.1.0")
+        self.assertEqual(rule.domain_force, installed)
+        self.assertIn("source_key", rule.domain_force)

@@ -69,7 +69,12 @@ class CrmInteractionLogWizard(models.TransientModel):
     @api.depends("lead_id", "user_id")
     def _compute_team_id(self):
         for wizard in self:
-            wizard.team_id = wizard.lead_id.team_id or wizard.user_id.sale_team_id
+            wizard.team_id = (
+                wizard.lead_id.team_id
+                or wizard.user_id.sale_team_id._filtered_for_company(
+                    wizard.lead_id.company_id or self.env.company
+                )
+            )
 
     @api.model
     def _action_open(self, partner=None, lead=None, origin=None):
