@@ -95,8 +95,10 @@ class CrmRetentionModel(models.Model):
         "r", "alpha", "a", "b", "gg_p", "gg_q", "gg_v", "typical_interval_days", "run_cursor"
     )
     def _check_parameters(self):
-        # the fit only writes positive parameters; anything else was typed
-        # in (import, shell) and would turn every prediction into nonsense
+        # the fit only writes positive parameters (however large: a
+        # degenerate fit drifts to big a, b, and must still be stored); a
+        # negative one was typed in (import, shell) and would turn every
+        # prediction into nonsense
         for model in self:
             for name in (
                 "r",
@@ -110,11 +112,11 @@ class CrmRetentionModel(models.Model):
                 "run_cursor",
             ):
                 value = model[name]
-                if not (0 <= value <= 1e9):
+                if value < 0:
                     raise ValidationError(
                         self.env._(
-                            "%(field)s of the churn model of %(company)s must be between 0 "
-                            "and 1,000,000,000 (got %(value)s).",
+                            "%(field)s of the churn model of %(company)s cannot be negative "
+                            "(got %(value)s).",
                             field=self._fields[name]._description_string(self.env),
                             company=model.company_id.name,
                             value=value,
