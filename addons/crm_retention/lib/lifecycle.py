@@ -57,6 +57,61 @@ DEFAULTS = {
     "parallel_batches": 2,
 }
 
+# Allowed range (inclusive) of each setting: the settings form refuses a value
+# outside it and the recompute refuses to run with one (a parameter written
+# directly). Probabilities are probabilities; a negative day count or
+# discount rate would mark every customer Lost with an absurd CLV.
+BOUNDS = {
+    "at_risk_probability": (0.0, 1.0),
+    "lost_probability": (0.0, 1.0),
+    "at_risk_overdue_ratio": (0.1, 100.0),
+    "lost_overdue_ratio": (0.1, 100.0),
+    "lost_after_days": (1, 36500),
+    "min_repeat_customers": (1, 10_000_000),
+    "monthly_discount_rate": (0.0, 0.5),
+    "fit_penalizer": (0.0, 100.0),
+    "default_interval_days": (1.0, 3650.0),
+    "batch_size": (1, 10_000_000),
+    "parallel_batches": (1, 64),
+}
+
+# Allowed range of the values a stage rule compares these profile fields to.
+RULE_FIELD_BOUNDS = {
+    "p_alive": (0.0, 1.0),
+    "churn_probability": (0.0, 1.0),
+}
+
+
+def setting_errors(settings):
+    """``[(key, value, low, high)]`` for the settings out of their range
+    (``BOUNDS``), or not a finite number; also, an "at risk" threshold
+    above the "lost" one is reported on the "at risk" key (low/high None).
+
+    >>> setting_errors({"lost_probability": 5, "lost_after_days": 730})
+    [('lost_probability', 5, 0.0, 1.0)]
+    >>> setting_errors({"at_risk_probability": 0.9, "lost_probability": 0.8})
+    [('at_risk_probability', 0.9, None, None)]
+    """
+    errors = []
+    for key, value in settings.items():
+        if key not in BOUNDS:
+            continue
+        low, high = BOUNDS[key]
+        try:
+            ok = low <= float(value) <= high
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            errors.append((key, value, low, high))
+    if not errors:
+        for at_risk, lost in (
+            ("at_risk_probability", "lost_probability"),
+            ("at_risk_overdue_ratio", "lost_overdue_ratio"),
+        ):
+            if at_risk in settings and lost in settings and settings[at_risk] > settings[lost]:
+                errors.append((at_risk, settings[at_risk], None, None))
+    return errors
+
 
 def to_dates(values):
     """datetime64[D] array (NaT where missing) from dates, ISO strings or

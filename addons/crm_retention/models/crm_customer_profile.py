@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from odoo import api, fields, models, modules
+from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..lib import lifecycle
@@ -71,6 +73,10 @@ BATCH_NULL_DATE = -(2**31)
 # (see _compute_metrics); they are stored by COPY in chunks of this size too
 METRICS_THREADS = 4
 METRICS_CHUNK = 100000
+
+# first key of the advisory lock of a company's recompute run (the second is
+# the company id): "CRMR"
+RUN_LOCK_KEY = 0x43524D52
 
 
 class CrmCustomerProfile(models.Model):
@@ -161,6 +167,15 @@ class CrmCustomerProfile(models.Model):
         string="Computed On",
         help="Date of the recompute that last changed these metrics: a customer whose "
         "values did not change is not rewritten.",
+    )
+    # database clock, with microseconds, written in SQL only: a batch of the
+    # full recompute never overwrites a profile stamped after the run read
+    # the deals (see _upsert_batch)
+    metrics_stamp = fields.Datetime(
+        string="Metrics Read At",
+        readonly=True,
+        help="When the deals behind these metrics were read: the full recompute leaves "
+        "alone a customer refreshed (a deal won) after it read the deals.",
     )
     # churn model outputs
     p_alive = fields.Float(string="P(alive)", digits=(16, 3), aggregator="avg")
@@ -668,7 +683,7 @@ class CrmCustomerProfile(models.Model):
         return metrics
 
     @api.model
-    def _apply_batch(self, company, source, today, scope):
+    def _apply_batch(self, company, source, today, scope, run_stamp=None):
         """Bring the company's profiles selected by ``scope`` (an SQL
         condition on the profile, alias ``p``) in line with the metrics of
         the relation ``source`` (rows of the batch layout, see
@@ -676,6 +691,11 @@ class CrmCustomerProfile(models.Model):
         stages and log changes. A profile in scope but absent from
         ``source`` (its deals moved to another partner, were deleted or
         lost) gets its metrics reset.
+
+        ``run_stamp`` (SQL, a timestamp): when the deals of ``source`` were
+        read, for a batch of the full recompute; a profile refreshed after
+        that (``metrics_stamp`` newer) is left alone. Without it (the
+        incremental path) the metrics are fresh: stamped with the clock.
         """
         cr = self.env.cr
         cases, inline = self._stage_cases(company)
@@ -683,9 +703,9 @@ class CrmCustomerProfile(models.Model):
             if inline:
                 # the usual case: the rules read the profile's own columns, so
                 # they are evaluated on the batch's new values inside the write
-                self._upsert_batch(cases, today, source, company, scope)
+                self._upsert_batch(cases, today, source, company, scope, run_stamp=run_stamp)
                 return
-            self._upsert_batch(None, today, source, company, scope)
+            self._upsert_batch(None, today, source, company, scope, run_stamp=run_stamp)
             cr.execute(
                 SQL(
                     "SELECT p.id FROM crm_customer_profile p WHERE p.company_id = %s AND %s",
@@ -817,7 +837,7 @@ class CrmCustomerProfile(models.Model):
         return SQL("CASE %s %s ELSE %s END", stage_id, whens, lookup)
 
     @api.model
-    def _upsert_batch(self, cases, today, source, company, scope, reason="rule"):
+    def _upsert_batch(self, cases, today, source, company, scope, reason="rule", run_stamp=None):
         """Write the batch ``source`` into the company's profiles selected by
         ``scope`` (see ``_apply_batch``) in one statement: update the
         profiles whose metrics or stage change, reset those absent from the
@@ -825,6 +845,12 @@ class CrmCustomerProfile(models.Model):
         rules, see ``_stage_cases``) are given, set their stage in the same
         row write and log each change (history row, chatter note, partner's
         stage mirror).
+
+        Fresher metrics win: a batch of the full run (``run_stamp``, when
+        the run read the deals) skips the profiles stamped after it
+        (``metrics_stamp``: an incremental refresh after a deal was won while
+        the run was going, or before a crashed run resumed); without
+        ``run_stamp`` the profiles written are stamped with the clock.
 
         One write per profile and none for unchanged ones: the daily run
         rewrites only customers whose values moved (``metrics_date`` alone
@@ -927,22 +953,25 @@ class CrmCustomerProfile(models.Model):
                                                AND COALESCE(r.old_kind, '')
                                                    NOT IN ('at_risk', 'lost')
                                               THEN %(today)s ELSE p.lapsed_date END,
+                           metrics_stamp = %(stamp)s,
                            write_uid = %(uid)s, write_date = %(now)s
                       FROM ruled r
                      WHERE p.id = r.id AND p.company_id = %(company)s AND %(scope)s
                        AND ((%(old)s) IS DISTINCT FROM (%(new)s)
                             OR r.new_stage IS DISTINCT FROM r.stage_id)
+                       %(fresher)s
                  RETURNING p.id, p.partner_id, p.company_id, r.stage_id AS from_stage_id,
                            r.new_stage AS stage_id, r.stage_date AS old_date
                 ),
                 inserted AS (
                     INSERT INTO crm_customer_profile
                            (partner_id, company_id, %(metric_cols)s, stage_id, stage_kind,
-                            stage_date, stage_locked, lapsed_date,
+                            stage_date, stage_locked, lapsed_date, metrics_stamp,
                             create_uid, create_date, write_uid, write_date)
                     SELECT r.partner_id, r.company_id, %(metric_vals)s, r.new_stage, r.new_kind,
                            CASE WHEN r.new_stage IS NOT NULL THEN %(now)s END, false,
                            CASE WHEN r.new_kind IN ('at_risk', 'lost') THEN %(today)s END,
+                           %(stamp)s,
                            %(uid)s, %(now)s, %(uid)s, %(now)s
                       FROM ruled r
                      WHERE r.id IS NULL
@@ -980,6 +1009,13 @@ class CrmCustomerProfile(models.Model):
                     + ["new_stage", *written]
                 ),
                 new_kind=self._stage_kind_sql(SQL("r0.new_stage")),
+                # the database clock: the run's stamp is read from it too
+                stamp=run_stamp
+                if run_stamp is not None
+                else SQL("(clock_timestamp() AT TIME ZONE 'UTC')"),
+                fresher=SQL("AND (p.metrics_stamp IS NULL OR p.metrics_stamp <= %s)", run_stamp)
+                if run_stamp is not None
+                else SQL(),
                 old_kind=self._stage_kind_sql(SQL("r0.stage_id")),
                 source=source,
                 company=company.id,
@@ -1027,6 +1063,9 @@ class CrmCustomerProfile(models.Model):
         for stage in stages:
             try:
                 domain = stage._get_rule_domain()
+                # evaluated as superuser: only what a rule may read (a rule
+                # saved before the check existed, or written in SQL)
+                stage._check_rule_leaves(expression.normalize_domain(domain))
                 query = Profile._where_calc(domain)
             except Exception:  # noqa: BLE001 - a rule broken by a later field change
                 _logger.exception("Skipping lifecycle stage %s: invalid rule", stage.id)
@@ -1151,11 +1190,20 @@ class CrmCustomerProfile(models.Model):
         A run that dies half-way leaves committed batches consistent
         (profile, stage and history change together) and its state
         ``running``: the next call resumes at the cursor with the same
-        parameters and the same "today".
+        parameters and the same "today". A batch never overwrites a profile
+        refreshed after the run read the deals (the model's ``run_stamp``,
+        see ``_upsert_batch``): a deal won while the run goes, or before it
+        resumes, keeps its effect.
+
+        One run per company at a time (``_lock_company_run``): a second one
+        raises a UserError.
         """
         cr = self.env.cr
         Model = self.env["crm.retention.model"].sudo()
+        if not self._lock_company_run(company):
+            raise UserError(self._run_locked_message(company))
         model = Model._get_for_company(company)
+        # out-of-range thresholds raise here, before anything is written
         settings = Model._get_settings()
         batch_size = batch_size or settings["batch_size"]
         today = today or fields.Date.context_today(self)
@@ -1167,6 +1215,7 @@ class CrmCustomerProfile(models.Model):
             _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
             model.run_state = "idle"
         if model.run_state != "running":
+            self._stamp_run(company, model)
             with self._timed("aggregate deals"):
                 # hash aggregates of a large company spill to disk with the
                 # default 4 MB; no JIT: compiling this query costs more than
@@ -1202,7 +1251,7 @@ class CrmCustomerProfile(models.Model):
             )
             del metrics
             with self._timed("commit"):
-                self._commit_progress()
+                self._commit_run_progress(company)
         today = model.run_date or today
         cr.execute(SQL("SELECT lo FROM %s", done_table))
         applied = {row[0] for row in cr.fetchall()}
@@ -1221,11 +1270,63 @@ class CrmCustomerProfile(models.Model):
                 if hi is not None:
                     model.run_cursor = hi
                     with self._timed("commit"):
-                        self._commit_progress(done=min(number * batch_size, model.run_total))
+                        self._commit_run_progress(
+                            company, done=min(number * batch_size, model.run_total)
+                        )
         cr.execute(SQL("DROP TABLE %s, %s", work, done_table))
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
         self._commit_progress(done=model.run_total)
         return model.run_total
+
+    @api.model
+    def _lock_company_run(self, company):
+        """Take the lock of ``company``'s recompute run for this transaction;
+        False when another transaction holds it (a run is going on).
+
+        A PostgreSQL advisory lock, released by the commit of each batch:
+        the run takes it again after each one (``_commit_run_progress``)."""
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, %s)", [RUN_LOCK_KEY, int(company.id)]
+        )
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _run_locked_message(self, company):
+        return self.env._(
+            "A recompute of %(company)s is already running; try again in a few minutes.",
+            company=company.name,
+        )
+
+    @api.model
+    def _commit_run_progress(self, company, done=0):
+        """Commit a step of ``company``'s run and take its lock again."""
+        self._commit_progress(done=done)
+        if not self._lock_company_run(company):
+            # another run started in between: it goes on (this one's batches
+            # are committed, the run resumes where it stopped)
+            raise UserError(self._run_locked_message(company))
+
+    @api.model
+    def _stamp_run(self, company, model):
+        """Note on ``model`` when the new run of ``company`` reads the deals
+        (``run_stamp``, database clock, microseconds kept: written in SQL).
+
+        Where the run commits, it first starts a fresh transaction: its
+        snapshot, taken at its first statement, sees every deal committed
+        by the stamp, the start of the transaction. Otherwise (install,
+        tests) there is one transaction and the stamp is this statement's
+        time."""
+        committed = self._can_commit()
+        if committed:
+            self._commit_run_progress(company)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE crm_retention_model SET run_stamp = %s AT TIME ZONE 'UTC' WHERE id = %s",
+                SQL("transaction_timestamp()" if committed else "statement_timestamp()"),
+                model.id,
+            )
+        )
+        model.invalidate_recordset(["run_stamp"])
 
     @api.model
     def _work_ranges(self, company, cursor, batch_size):
@@ -1265,7 +1366,11 @@ class CrmCustomerProfile(models.Model):
         scope = within("p")
         # the batch statement holds a few wide rows per customer
         self.env.cr.execute("SET LOCAL work_mem = '128MB'")
-        self._apply_batch(company, source, today, scope)
+        # when the run read the deals (one InitPlan per statement)
+        run_stamp = SQL(
+            "(SELECT m.run_stamp FROM crm_retention_model m WHERE m.company_id = %s)", company.id
+        )
+        self._apply_batch(company, source, today, scope, run_stamp=run_stamp)
         self.env.cr.execute(
             SQL(
                 "INSERT INTO %s (lo) VALUES (%s)",
@@ -1314,7 +1419,9 @@ class CrmCustomerProfile(models.Model):
                 if hi is not None:
                     with shared:
                         model.run_cursor = hi
-                        self._commit_progress(done=min(number * batch_size, model.run_total))
+                        self._commit_run_progress(
+                            company, done=min(number * batch_size, model.run_total)
+                        )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             # the threads changed profiles, history, partners and messages

@@ -1,8 +1,11 @@
+import math
 from ast import literal_eval
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
+
+from ..lib import lifecycle
 
 STAGE_KINDS = [
     ("potential", "Potential"),
@@ -12,6 +15,39 @@ STAGE_KINDS = [
     ("lost", "Lost"),
     ("won_back", "Won back"),
 ]
+
+# What a stage rule may read besides the profile's own stored fields: a few
+# descriptive relations of the customer, compared by id only (the domain
+# widget writes them so). Rules are evaluated as superuser, so anything else
+# (messages, opportunities, notes...) would let a manager probe records its
+# access rules hide; keep this list to attributes a retention manager sees.
+RULE_RELATIONS = {
+    "partner_id.country_id": "Country",
+    "partner_id.state_id": "State",
+    "partner_id.category_id": "Tags",
+    "partner_id.industry_id": "Industry",
+    "partner_id.user_id": "Salesperson",
+    "partner_id.team_id": "Sales Team",
+    "user_id": "Salesperson",
+}
+RULE_OPERATORS = {
+    "=",
+    "!=",
+    "<>",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "in",
+    "not in",
+    "like",
+    "ilike",
+    "not like",
+    "not ilike",
+    "=like",
+    "=ilike",
+}
+RULE_ID_OPERATORS = {"=", "!=", "<>", "in", "not in"}
 
 
 class CrmLifecycleStage(models.Model):
@@ -115,11 +151,96 @@ class CrmLifecycleStage(models.Model):
         if not isinstance(domain, list):
             raise ValueError(self.env._("a domain must be a list"))
         domain = expression.normalize_domain(domain)
+        self._check_rule_leaves(domain)
         # run it (as the saving user, in a savepoint): building the query
         # checks fields and operators, running it checks the values
         with self.env.cr.savepoint(flush=False):
             self.env["crm.customer.profile"].search_count(domain, limit=1)
         return domain
+
+    @api.model
+    def _check_rule_leaves(self, domain):
+        """Raise ValueError unless every leaf of ``domain`` reads a stored
+        field of the profile (no relation traversed, many2one compared by
+        id) or a relation of ``RULE_RELATIONS`` (by id), with a plain
+        operator, and numbers within ``lib.lifecycle.RULE_FIELD_BOUNDS``.
+
+        Pure structure, no query: the recompute checks saved rules again
+        with it before evaluating them as superuser."""
+        Profile = self.env["crm.customer.profile"]
+        for leaf in domain:
+            if not expression.is_leaf(leaf) or leaf in (
+                expression.TRUE_LEAF,
+                expression.FALSE_LEAF,
+            ):
+                continue
+            path, operator, value = leaf
+            if not isinstance(path, str) or operator not in RULE_OPERATORS:
+                raise ValueError(
+                    self.env._("%(leaf)s: operator %(op)s is not allowed", leaf=leaf, op=operator)
+                )
+            field = Profile._fields.get(path)
+            relation = path in RULE_RELATIONS
+            if not relation and (
+                field is None
+                or not field.store
+                or field.type in ("one2many", "many2many")
+                or "." in path
+            ):
+                raise ValueError(
+                    self.env._(
+                        "%(field)s cannot be used in a rule: rules read the customer profile's "
+                        "own stored fields and these customer attributes: %(relations)s",
+                        field=path,
+                        relations=", ".join(sorted(RULE_RELATIONS)),
+                    )
+                )
+            if relation or field.type == "many2one":
+                values = value if isinstance(value, list | tuple) else [value]
+                if operator not in RULE_ID_OPERATORS or not all(
+                    v is False or (isinstance(v, int) and not isinstance(v, bool)) for v in values
+                ):
+                    raise ValueError(
+                        self.env._(
+                            "%(field)s must be compared to record ids (=, !=, in, not in)",
+                            field=path,
+                        )
+                    )
+            elif path in lifecycle.RULE_FIELD_BOUNDS:
+                low, high = lifecycle.RULE_FIELD_BOUNDS[path]
+                values = value if isinstance(value, list | tuple) else [value]
+                for v in values:
+                    if not isinstance(v, int | float) or not (
+                        math.isfinite(v) and low <= v <= high
+                    ):
+                        raise ValueError(
+                            self.env._(
+                                "%(field)s is compared to %(value)s: it must be between "
+                                "%(low)s and %(high)s",
+                                field=path,
+                                value=v,
+                                low=low,
+                                high=high,
+                            )
+                        )
+
+    def write(self, vals):
+        # the record rules check the stages before the write: moving one of
+        # the user's company's stages to another company, or to none (shared
+        # by every company), is checked here
+        if (
+            "company_id" in vals
+            and not self.env.su
+            and not self.env.user.has_group("base.group_system")
+        ):
+            if vals["company_id"] not in self.env.user.company_ids.ids:
+                raise AccessError(
+                    self.env._(
+                        "Only administrators can share a lifecycle stage with every company "
+                        "or give it to a company you do not work for."
+                    )
+                )
+        return super().write(vals)
 
     @api.model
     def _get_company_stages(self, company):

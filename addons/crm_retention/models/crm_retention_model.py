@@ -3,7 +3,7 @@ import logging
 import numpy as np
 
 from odoo import api, fields, models, modules
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..lib import clv, lifecycle
 
@@ -81,11 +81,47 @@ class CrmRetentionModel(models.Model):
     run_cursor = fields.Integer(readonly=True)
     run_total = fields.Integer(readonly=True, help="Customers in the work table of the run.")
     run_date = fields.Date(readonly=True)
+    # written in SQL (microseconds kept): see crm.customer.profile._stamp_run
+    run_stamp = fields.Datetime(
+        readonly=True, help="When the current run read the deals (database clock)."
+    )
     last_run_date = fields.Datetime(readonly=True)
 
     _sql_constraints = [
         ("company_uniq", "UNIQUE(company_id)", "One churn model per company."),
     ]
+
+    @api.constrains(
+        "r", "alpha", "a", "b", "gg_p", "gg_q", "gg_v", "typical_interval_days", "run_cursor"
+    )
+    def _check_parameters(self):
+        # the fit only writes positive parameters (however large: a
+        # degenerate fit drifts to big a, b, and must still be stored); a
+        # negative one was typed in (import, shell) and would turn every
+        # prediction into nonsense
+        for model in self:
+            for name in (
+                "r",
+                "alpha",
+                "a",
+                "b",
+                "gg_p",
+                "gg_q",
+                "gg_v",
+                "typical_interval_days",
+                "run_cursor",
+            ):
+                value = model[name]
+                if value < 0:
+                    raise ValidationError(
+                        self.env._(
+                            "%(field)s of the churn model of %(company)s cannot be negative "
+                            "(got %(value)s).",
+                            field=self._fields[name]._description_string(self.env),
+                            company=model.company_id.name,
+                            value=value,
+                        )
+                    )
 
     # ------------------------------------------------------------------
     # ACTIONS
@@ -118,6 +154,10 @@ class CrmRetentionModel(models.Model):
         companies = self.env["res.company"].search([])
         Profile = self.env["crm.customer.profile"].sudo()
         for company in companies:
+            if not Profile._lock_company_run(company):
+                # someone clicked "Recompute now": that run does the job
+                _logger.info("Lifecycle recompute of company %s already running", company.id)
+                continue
             if modules.module.current_test:
                 Profile._recompute_company(company)
                 continue
@@ -136,6 +176,11 @@ class CrmRetentionModel(models.Model):
 
     @api.model
     def _get_settings(self):
+        """The ``crm_retention.*`` system parameters (``lib.lifecycle.DEFAULTS``
+        where unset). Raises a UserError naming the parameter when one is
+        not a number or out of its range (``lib.lifecycle.BOUNDS``): the
+        settings form refuses such values, so it was written directly, and
+        the recompute must not mark customers Lost on it."""
         get = self.env["ir.config_parameter"].sudo().get_param
         settings = {}
         for key, default in lifecycle.DEFAULTS.items():
@@ -143,9 +188,33 @@ class CrmRetentionModel(models.Model):
             try:
                 settings[key] = type(default)(raw) if raw not in (None, False, "") else default
             except ValueError:
-                _logger.warning("Invalid crm_retention.%s=%r, using %r", key, raw, default)
-                settings[key] = default
+                settings[key] = raw
+        errors = lifecycle.setting_errors(settings)
+        if errors:
+            raise UserError(self._setting_error_message(*errors[0], parameter=True))
         return settings
+
+    @api.model
+    def _setting_error_message(self, key, value, low, high, parameter=False):
+        """The message of an out-of-range setting (see ``lib.lifecycle.setting_errors``)."""
+        name = f"crm_retention.{key}" if parameter else key
+        if parameter:
+            name = self.env._("system parameter %(key)s", key=name)
+        if low is None:
+            return self.env._(
+                "The customer lifecycle setting %(name)s (%(value)s) must not be above its "
+                '"Lost" counterpart: fix it in Settings before recomputing.',
+                name=name,
+                value=value,
+            )
+        return self.env._(
+            "The customer lifecycle setting %(name)s must be a number between %(low)s and "
+            "%(high)s (got %(value)s): fix it in Settings before recomputing.",
+            name=name,
+            low=low,
+            high=high,
+            value=value,
+        )
 
     def _get_params(self):
         """Model parameters for ``lib.lifecycle.compute_metrics`` or None."""

@@ -1,11 +1,15 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..lib import lifecycle
 
 
 class ResConfigSettings(models.TransientModel):
     """Thresholds of the default stage rules and of the churn model fit.
 
     Stored as ``crm_retention.*`` system parameters; defaults live in
-    ``lib.lifecycle.DEFAULTS`` and are shipped as data.
+    ``lib.lifecycle.DEFAULTS`` and are shipped as data, allowed ranges in
+    ``lib.lifecycle.BOUNDS`` (checked at save).
     """
 
     _inherit = "res.config.settings"
@@ -50,6 +54,31 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="crm_retention.monthly_discount_rate",
         default=0.01,
     )
+
+    @api.constrains(
+        "retention_at_risk_probability",
+        "retention_lost_probability",
+        "retention_at_risk_overdue_ratio",
+        "retention_lost_overdue_ratio",
+        "retention_lost_after_days",
+        "retention_min_repeat_customers",
+        "retention_monthly_discount_rate",
+    )
+    def _check_retention_settings(self):
+        fields_by_key = {
+            field.config_parameter.removeprefix("crm_retention."): field
+            for field in self._fields.values()
+            if (getattr(field, "config_parameter", None) or "").startswith("crm_retention.")
+        }
+        for settings in self:
+            values = {key: settings[field.name] for key, field in fields_by_key.items()}
+            errors = lifecycle.setting_errors(values)
+            if errors:
+                key, value, low, high = errors[0]
+                label = fields_by_key[key]._description_string(self.env)
+                raise ValidationError(
+                    self.env["crm.retention.model"]._setting_error_message(label, value, low, high)
+                )
 
     def action_retention_recompute(self):
         """Recompute the current company's lifecycle now (managers)."""

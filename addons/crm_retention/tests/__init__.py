@@ -5,6 +5,7 @@ from . import (
     test_campaign_ui,
     test_clv,
     test_lifecycle,
+    test_lifecycle_integrity,
     test_recompute,
     test_security,
     test_ui,

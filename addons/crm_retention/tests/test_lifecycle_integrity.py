@@ -1,0 +1,353 @@
+import doctest
+from unittest import TestCase
+from unittest.mock import patch
+
+from odoo import sql_db
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
+
+from ..lib import lifecycle
+from ..models import crm_customer_profile
+from .common import RetentionCase
+
+# the first key of a company run's advisory lock
+RUN_LOCK_KEY = getattr(crm_customer_profile, "RUN_LOCK_KEY", 0x43524D52)
+
+
+class TestLifecycleLib(TestCase):
+    def test_doctests(self):
+        result = doctest.testmod(lifecycle)
+        self.assertEqual(result.failed, 0)
+        self.assertGreater(result.attempted, 0)
+
+
+@tagged("post_install", "-at_install")
+class TestRecomputeIntegrity(RetentionCase):
+    """A full recompute never puts stale metrics over fresher ones, and runs
+    once per company at a time."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # one-time buyers 150 days ago: At risk (no model fitted, a typical
+        # interval of 90 days), in partner-id order
+        cls.lapsed = cls.env["res.partner"]
+        for i in range(6):
+            customer = cls._customer(f"Lapsed {i}")
+            cls._deal(customer, 150)
+            cls.lapsed |= customer
+        cls.model = cls.env["crm.retention.model"].sudo()._get_for_company(cls.company)
+
+    def _history_kinds(self, customer):
+        return [
+            (h.from_stage_id.kind, h.stage_id.kind)
+            for h in self._profile(customer).history_ids.sorted("id")
+        ]
+
+    def _assert_won_back(self, customer):
+        profile = self._profile(customer)
+        self.assertEqual(profile.stage_id, self.stage["won_back"])
+        self.assertEqual(profile.won_count, 2)
+        self.assertEqual(profile.days_since_last_deal, 0)
+        self.assertEqual(
+            self._history_kinds(customer), [(False, "at_risk"), ("at_risk", "won_back")]
+        )
+
+    def test_resumed_run_keeps_a_deal_won_meanwhile(self):
+        """Run killed after its first batch; a deal is won for a customer of
+        a batch not applied yet; the resumed run leaves it Won back."""
+        Profile = type(self.Profile)
+        original = Profile._apply_batch
+        calls = []
+
+        def crash_on_second_batch(self_, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("worker killed")
+            return original(self_, *args, **kwargs)
+
+        # (not assertRaises: it would roll back what the crashed run leaves)
+        with patch.object(Profile, "_apply_batch", crash_on_second_batch):
+            crashed = False
+            try:
+                self._recompute(batch_size=2)
+            except RuntimeError:
+                crashed = True
+        self.assertTrue(crashed)
+        self.assertEqual(self.model.run_state, "running")
+        late = self.lapsed.sorted("id")[-1]
+        self.assertGreater(late.id, self.model.run_cursor, "in a batch not applied yet")
+        self._deal(late, 0)
+        self._assert_won_back(late)
+        self._recompute(batch_size=2)
+        self.assertEqual(self.model.run_state, "done")
+        self._assert_won_back(late)
+        # the others went through the run as usual
+        for customer in self.lapsed - late:
+            self.assertEqual(self._profile(customer).stage_id, self.stage["at_risk"])
+
+    def test_deal_won_while_the_run_goes_is_kept(self):
+        """Without a crash: the deal is won after the run read the deals,
+        before its batch is applied."""
+        Profile = type(self.Profile)
+        original = Profile._work_ranges
+        customer = self.lapsed[2]
+
+        def win_after_the_aggregate(self_, *args, **kwargs):
+            self._deal(customer, 0)
+            return original(self_, *args, **kwargs)
+
+        with patch.object(Profile, "_work_ranges", win_after_the_aggregate):
+            self._recompute(batch_size=2)
+        self._assert_won_back(customer)
+        # the next run reads the deal itself and agrees
+        self._recompute(batch_size=2)
+        self._assert_won_back(customer)
+
+    def test_recompute_now_while_a_run_holds_the_company(self):
+        """A second "Recompute now" of a company whose run is going on gets
+        a clear message, not a database error; the cron skips it."""
+        model = self.model.with_user(self.manager)
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            other.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RUN_LOCK_KEY, self.company.id])
+            with self.assertRaises(UserError) as caught:
+                model.action_recompute()
+            self.assertIn("already running", str(caught.exception))
+            self.assertNotIn("Error", str(caught.exception))
+            self.env["crm.retention.model"]._cron_recompute()
+            self.assertNotEqual(self.model.run_state, "done", "the cron skipped the company")
+            other.rollback()
+        model.action_recompute()
+        self.assertEqual(self.model.run_state, "done")
+
+
+@tagged("post_install", "-at_install")
+class TestLifecycleSettings(RetentionCase):
+    """Absurd thresholds are refused, in the settings and by the engine."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer = cls._customer("Steady")
+        for days in (10, 40, 70):
+            cls._deal(cls.customer, days)
+
+    def test_settings_refuse_out_of_range_values(self):
+        Settings = self.env["res.config.settings"]
+        for field, value in (
+            ("retention_at_risk_probability", -1),
+            ("retention_lost_probability", 5),
+            ("retention_lost_after_days", -30),
+            ("retention_monthly_discount_rate", -0.5),
+            ("retention_monthly_discount_rate", 1e6),
+            ("retention_at_risk_overdue_ratio", 0),
+            ("retention_min_repeat_customers", -1),
+        ):
+            with self.subTest(field=field, value=value), self.assertRaises(ValidationError) as c:
+                Settings.create({field: value}).execute()
+            label = Settings._fields[field].string
+            self.assertIn(label, str(c.exception))
+        # an "at risk" threshold above the "lost" one
+        with self.assertRaises(ValidationError):
+            Settings.create(
+                {"retention_at_risk_probability": 0.9, "retention_lost_probability": 0.6}
+            )
+        # sound values are saved
+        Settings.create({"retention_lost_after_days": 400}).execute()
+        self.assertEqual(
+            self.env["ir.config_parameter"].sudo().get_param("crm_retention.lost_after_days"),
+            "400",
+        )
+
+    def test_engine_refuses_a_parameter_written_directly(self):
+        profile = self._profile(self.customer)
+        stage, history = profile.stage_id, profile.history_ids
+        self.assertEqual(stage, self.stage["active"])
+        params = self.env["ir.config_parameter"].sudo()
+        for key, value in (
+            ("lost_after_days", "-5"),
+            ("lost_probability", "5"),
+            ("monthly_discount_rate", "-0.9"),
+            ("at_risk_probability", "abc"),
+        ):
+            with self.subTest(key=key, value=value):
+                params.set_param(f"crm_retention.{key}", value)
+                with self.assertRaises(UserError) as caught:
+                    self._recompute()
+                self.assertIn(f"crm_retention.{key}", str(caught.exception))
+                self.assertEqual(profile.stage_id, stage)
+                self.assertEqual(profile.history_ids, history)
+                self.assertGreaterEqual(profile.predicted_clv, 0)
+                params.set_param(f"crm_retention.{key}", lifecycle.DEFAULTS[key])
+
+    def test_churn_model_parameters_are_checked(self):
+        model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)
+        with self.assertRaises(ValidationError):
+            model.write({"alpha": -3.0})
+
+
+@tagged("post_install", "-at_install")
+class TestStageRules(RetentionCase):
+    """Stage rules read the profile and a short list of customer attributes."""
+
+    def _create_stage(self, domain, user=None, **vals):
+        return (
+            self.env["crm.lifecycle.stage"]
+            .with_user(user or self.manager)
+            .create(
+                {
+                    "name": "Probe",
+                    "sequence": 1,
+                    "kind": "active",
+                    "company_id": self.company.id,
+                    "rule_domain": domain,
+                    **vals,
+                }
+            )
+        )
+
+    def test_rules_cannot_probe_hidden_records(self):
+        for domain in (
+            # an oracle on chatter messages the rule would read as superuser
+            "[('partner_id.message_ids.body', 'ilike', 'floor price')]",
+            # a field that cannot be searched would silently match everyone
+            "[('stage_id.profile_count', '>', 0)]",
+            "[('history_ids.note', 'ilike', 'x')]",
+            "[('partner_id', 'ilike', 'Acme')]",
+            "[('partner_id', 'any', [('comment', 'ilike', 'secret')])]",
+            "[('churn_probability', '>=', 5)]",
+        ):
+            with self.subTest(domain=domain), self.assertRaises(ValidationError):
+                self._create_stage(domain)
+            stage = self._create_stage("[('won_count', '>', 0)]")
+            with self.subTest(domain=domain), self.assertRaises(ValidationError):
+                stage.rule_domain = domain
+
+    def test_saved_probe_rule_is_not_evaluated(self):
+        """A rule saved before the check (or in SQL) is skipped by the engine."""
+        stage = self._create_stage("[('won_count', '>', 0)]")
+        self.env.cr.execute(
+            "UPDATE crm_lifecycle_stage SET rule_domain = %s WHERE id = %s",
+            ["[('partner_id.message_ids.body', 'ilike', 'floor price')]", stage.id],
+        )
+        stage.invalidate_recordset()
+        customer = self._customer("Probed")
+        customer.message_post(body="our floor price is 10")
+        self._deal(customer, 3)
+        self.assertEqual(self._profile(customer).stage_id, self.stage["new"])
+
+    def test_whitelisted_relation_is_evaluated(self):
+        vip_tag = self.env["res.partner.category"].create({"name": "VIP"})
+        stage = self._create_stage(
+            f"[('partner_id.category_id', 'in', [{vip_tag.id}]), ('won_count', '>', 0)]"
+        )
+        tagged_customer = self._customer("Tagged", category_id=[(6, 0, vip_tag.ids)])
+        self._deal(tagged_customer, 3)
+        plain = self._customer("Plain")
+        self._deal(plain, 3)
+        self.assertEqual(self._profile(tagged_customer).stage_id, stage)
+        self.assertEqual(self._profile(plain).stage_id, self.stage["new"])
+
+
+@tagged("post_install", "-at_install")
+class TestSharedStages(RetentionCase):
+    """Shared stages (no company) are read by all, changed by administrators."""
+
+    def test_company_manager_cannot_change_shared_stages(self):
+        rule = self.stage["lost"].rule_domain
+        lost = self.stage["lost"].with_user(self.manager)
+        self.assertFalse(lost.company_id)
+        self.assertEqual(lost.name, "Lost", "readable")
+        with self.assertRaises(AccessError):
+            lost.write({"rule_domain": "[('won_count', '>', 1000)]"})
+        with self.assertRaises(AccessError):
+            lost.unlink()
+        with self.assertRaises(AccessError):
+            self.env["crm.lifecycle.stage"].with_user(self.manager).create(
+                {"name": "Shared by me", "rule_domain": "[]"}
+            )
+        self.assertEqual(self.stage["lost"].rule_domain, rule)
+        # its own company's stages are its to change, not to share
+        own = (
+            self.env["crm.lifecycle.stage"]
+            .with_user(self.manager)
+            .create({"name": "VIP", "company_id": self.company.id, "rule_domain": "[]"})
+        )
+        own.write({"rule_domain": "[('won_revenue', '>', 10000)]", "sequence": 2})
+        self.assertEqual(own.rule_domain, "[('won_revenue', '>', 10000)]")
+        with self.assertRaises(AccessError):
+            own.write({"company_id": False})
+        own.unlink()
+
+    def test_administrator_changes_shared_stages(self):
+        admin = self.env.ref("base.user_admin")
+        admin.company_ids |= self.company
+        lost = (
+            self.stage["lost"].with_user(admin).with_context(allowed_company_ids=self.company.ids)
+        )
+        lost.write({"description": "Gone for good"})
+        self.assertEqual(self.stage["lost"].description, "Gone for good")
+
+
+@tagged("post_install", "-at_install")
+class TestProfileVisibility(RetentionCase):
+    """Own-documents salespeople read their own customers' retention data
+    only, as they see their own opportunities and KPIs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.colleague = new_test_user(
+            cls.env,
+            login="ret_colleague",
+            groups="sales_team.group_sale_salesman",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
+        )
+        cls.mine = cls._customer("Mine", user_id=cls.salesman.id)
+        cls._deal(cls.mine, 3, amount=1234)
+        cls.theirs = cls._customer("Theirs", user_id=cls.colleague.id)
+        cls._deal(cls.theirs, 3, amount=98765, user_id=cls.colleague.id)
+
+    def test_salesman_reads_own_customers_only(self):
+        env = self.env(user=self.salesman)
+        Profile, History = env["crm.customer.profile"], env["crm.lifecycle.history"]
+        theirs = self._profile(self.theirs)
+        self.assertEqual(theirs.won_revenue, 98765)
+        self.assertFalse(Profile.search([("partner_id", "=", self.theirs.id)]))
+        self.assertFalse(Profile.search([("won_revenue", ">", 50000)]))
+        with self.assertRaises(AccessError):
+            theirs.with_env(env).read(["won_revenue", "predicted_clv", "churn_probability"])
+        self.assertFalse(History.search([("partner_id", "=", self.theirs.id)]))
+        with self.assertRaises(AccessError):
+            theirs.history_ids.with_env(env).read(["stage_id"])
+        partner = self.theirs.with_env(env)
+        self.assertFalse(partner.retention_profile_id)
+        self.assertEqual(partner.retention_won_count, 0)
+        self.assertEqual(partner.retention_history_count, 0)
+        # his own customer, in full
+        mine = Profile.search([("partner_id", "=", self.mine.id)])
+        self.assertEqual(mine.won_revenue, 1234)
+        self.assertTrue(History.search([("partner_id", "=", self.mine.id)]))
+        self.assertEqual(self.mine.with_env(env).retention_won_count, 1)
+
+    def test_salesman_winning_a_deal_updates_the_profile(self):
+        lead = self._deal(self.mine, 0, won=False).with_user(self.salesman)
+        lead.stage_id = self.won_stage
+        self.assertEqual(self._profile(self.mine).with_user(self.salesman).won_count, 2)
+
+    def test_all_documents_salesman_and_manager_read_everything(self):
+        reader = new_test_user(
+            self.env,
+            login="ret_all_docs",
+            groups="sales_team.group_sale_salesman_all_leads",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        for user in (reader, self.manager):
+            profiles = (
+                self.env["crm.customer.profile"]
+                .with_user(user)
+                .search([("partner_id", "in", (self.mine | self.theirs).ids)])
+            )
+            self.assertEqual(len(profiles), 2)
