@@ -178,12 +178,16 @@ class CrmKpiSnapshot(models.Model):
         )
         pending = {}
         for param in params:
-            company = (
-                self.env["res.company"]
-                .sudo()
-                .browse(int(param.key.removeprefix(BACKFILL_PENDING_KEY)))
-            )
-            start, end = (fields.Date.to_date(d) for d in param.value.split(","))
+            try:
+                company_id = int(param.key.removeprefix(BACKFILL_PENDING_KEY))
+                start, end = (fields.Date.to_date(d) for d in param.value.split(","))
+            except ValueError:
+                start = end = None
+            # a parameter edited by hand must not stop (or flood) the cron
+            if error := self._backfill_period_error(start, end):
+                _logger.warning("Ignored KPI back-fill %s = %r: %s", param.key, param.value, error)
+                continue
+            company = self.env["res.company"].sudo().browse(company_id)
             if company.exists():
                 pending[company] = (start, end)
         return dict(sorted(pending.items(), key=lambda item: item[0].id))

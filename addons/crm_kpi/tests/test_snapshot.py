@@ -170,6 +170,36 @@ class TestSnapshot(KpiCase):
         self.assertEqual(queued, direct)
         self.assertEqual(queued["customers_start"], 120)
 
+    def test_queued_backfill_resumes_after_a_crash(self):
+        """A cron run that dies before its commit leaves neither snapshots nor
+        a moved queue: the next run writes the same days again."""
+        Snapshot = self.env["crm.kpi.snapshot"]
+        self.env["ir.config_parameter"].sudo().set_param("crm_kpi.backfill_batch_days", 5)
+        Snapshot._backfill_queue(date(2025, 3, 1), date(2025, 3, 8), self.company)
+        with self.assertRaises(RuntimeError), self.env.cr.savepoint():
+            Snapshot._cron_backfill()
+            raise RuntimeError("worker killed before the commit")
+        self.env.invalidate_all()
+        self.env.registry.clear_cache()
+        self.assertFalse(self._snapshot_days())
+        self.assertEqual(
+            Snapshot._backfill_pending(), {self.company: (date(2025, 3, 1), date(2025, 3, 8))}
+        )
+        self.assertEqual(Snapshot._cron_backfill(), 5)
+        self.assertEqual(Snapshot._cron_backfill(), 3)
+        self.assertEqual(
+            self._snapshot_days(), {date(2025, 3, 1) + timedelta(days=i) for i in range(8)}
+        )
+
+    def test_queue_edited_by_hand_is_ignored(self):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param(f"crm_kpi.backfill_pending.{self.company.id}", "0001-01-01,2025-01-01")
+        params.set_param("crm_kpi.backfill_pending.x", "garbage")
+        Snapshot = self.env["crm.kpi.snapshot"]
+        with self.assertLogs("odoo.addons.crm_kpi.models.crm_kpi_snapshot", "WARNING"):
+            self.assertEqual(Snapshot._cron_backfill(), 0)
+        self.assertFalse(self._snapshot_days())
+
     def test_queued_backfills_merge_per_company(self):
         Snapshot = self.env["crm.kpi.snapshot"]
         Snapshot._backfill_queue(date(2025, 3, 1), date(2025, 3, 31), self.company)
