@@ -1,5 +1,5 @@
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -10,6 +10,11 @@ _logger = logging.getLogger(__name__)
 # Stage kinds of a customer (has bought and is not lost), and of an active one.
 CUSTOMER_KINDS = ["new", "active", "at_risk", "won_back"]
 ACTIVE_KINDS = ["new", "active", "won_back"]
+# The earliest day a back-fill may start: CRM history before it is not
+# plausible, and a typo like 0001-01-01 would ask for 739,000 days.
+BACKFILL_MIN_DATE = date(2000, 1, 1)
+# ir.config_parameter key of a company's queued back-fill ("from,to", ISO)
+BACKFILL_PENDING_KEY = "crm_kpi.backfill_pending."
 
 
 class CrmKpiSnapshot(models.Model):
@@ -119,6 +124,103 @@ class CrmKpiSnapshot(models.Model):
         return len(todo)
 
     @api.model
+    def _backfill_period_error(self, date_from, date_to):
+        """The message explaining why ``date_from`` .. ``date_to`` cannot be
+        back-filled, or None when the period is valid."""
+        today = fields.Date.context_today(self)
+        if not date_from or not date_to or date_from > date_to:
+            return self.env._("The back-fill period needs a start date before its end.")
+        if date_to > today:
+            return self.env._("Snapshots cannot be taken of future days.")
+        if date_from < BACKFILL_MIN_DATE:
+            return self.env._(
+                "Snapshots can be rebuilt from %(first)s on, not from %(asked)s: "
+                "check the start date.",
+                first=BACKFILL_MIN_DATE,
+                asked=date_from,
+            )
+        return None
+
+    @api.model
+    def _backfill_queue(self, date_from, date_to, companies):
+        """Queue the back-fill of ``date_from`` .. ``date_to`` for
+        ``companies`` and wake the back-fill cron (``_cron_backfill``) up.
+
+        A company's pending period is one ``ir.config_parameter``
+        (``crm_kpi.backfill_pending.<company id>`` = "from,to"); a new request
+        for a company that still has one extends it to cover both. Example::
+
+            env["crm.kpi.snapshot"]._backfill_queue(date(2020, 1, 1), date(2025, 12, 31), company)
+        """
+        date_from = fields.Date.to_date(date_from)
+        date_to = fields.Date.to_date(date_to)
+        if error := self._backfill_period_error(date_from, date_to):
+            raise UserError(error)
+        pending = self._backfill_pending()
+        # sudo: the queue is a system parameter; callers restricted the
+        # companies to those the requesting manager is allowed in
+        params = self.env["ir.config_parameter"].sudo()
+        for company in companies:
+            start, end = pending.get(company, (date_from, date_to))
+            start, end = min(start, date_from), max(end, date_to)
+            params.set_param(f"{BACKFILL_PENDING_KEY}{company.id}", f"{start},{end}")
+        self.env.ref("crm_kpi.ir_cron_kpi_snapshot_backfill")._trigger()
+
+    @api.model
+    def _backfill_pending(self):
+        """{company: (next day to write, last day)} of the queued back-fills,
+        by company id."""
+        # sudo: reading the queue (system parameters), not business data
+        params = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .search([("key", "=like", f"{BACKFILL_PENDING_KEY}%")])
+        )
+        pending = {}
+        for param in params:
+            try:
+                company_id = int(param.key.removeprefix(BACKFILL_PENDING_KEY))
+                start, end = (fields.Date.to_date(d) for d in param.value.split(","))
+            except ValueError:
+                start = end = None
+            # a parameter edited by hand must not stop (or flood) the cron
+            if error := self._backfill_period_error(start, end):
+                _logger.warning("Ignored KPI back-fill %s = %r: %s", param.key, param.value, error)
+                continue
+            company = self.env["res.company"].sudo().browse(company_id)
+            if company.exists():
+                pending[company] = (start, end)
+        return dict(sorted(pending.items(), key=lambda item: item[0].id))
+
+    @api.model
+    def _cron_backfill(self):
+        """Write the next days of the queued back-fills (``_backfill_queue``).
+
+        One run writes at most ``crm_kpi.backfill_batch_days`` company-days
+        (default 7) in date order, then moves each company's pending start
+        past them and commits (outside tests): a run that dies half-way
+        rolls its batch back and the next run writes it again. The cron
+        framework calls the method again while it reports remaining days.
+        """
+        params = self.env["ir.config_parameter"].sudo()
+        batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 7)), 1)
+        pending = self._backfill_pending()
+        remaining = sum((end - start).days + 1 for start, end in pending.values())
+        done = 0
+        for company, (start, end) in pending.items():
+            day = start
+            while day <= end and done < batch:
+                self._snapshot_day(company, day)
+                day += timedelta(days=1)
+                done += 1
+            key = f"{BACKFILL_PENDING_KEY}{company.id}"
+            params.set_param(key, f"{day},{end}" if day <= end else False)
+            if done >= batch:
+                break
+        self._commit_progress(done=done, remaining=remaining - done)
+        return done
+
+    @api.model
     def _backfill(self, date_from, date_to, companies=None):
         """Rewrite the snapshots of ``date_from`` .. ``date_to`` (inclusive).
 
@@ -130,10 +232,8 @@ class CrmKpiSnapshot(models.Model):
         """
         date_from = fields.Date.to_date(date_from)
         date_to = fields.Date.to_date(date_to)
-        if not date_from or not date_to or date_from > date_to:
-            raise UserError(self.env._("The back-fill period needs a start date before its end."))
-        if date_to > fields.Date.context_today(self):
-            raise UserError(self.env._("Snapshots cannot be taken of future days."))
+        if error := self._backfill_period_error(date_from, date_to):
+            raise UserError(error)
         companies = companies or self.env["res.company"].sudo().search([])
         days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
         total = len(days) * len(companies)

@@ -81,6 +81,11 @@ class CrmKpiChannelReport(models.Model):
 
     @property
     def _table_query(self):
+        # Only the interactions the user may read, under crm.interaction's
+        # own record rules: the report's rules mirror them per role, but a
+        # role's rules can only add rows (a salesperson is also an agent),
+        # so the report could show more than the interaction list does.
+        readable = self.env["crm.interaction"].with_context(active_test=False)._search([])
         return SQL(
             """
             SELECT i.id, i.id AS interaction_id, i.date, i.channel_id, i.direction, i.state,
@@ -103,7 +108,9 @@ class CrmKpiChannelReport(models.Model):
                    NULLIF(i.rating_last_value, 0) AS rating
               FROM crm_interaction i
               LEFT JOIN res_partner p ON p.id = i.commercial_partner_id
-            """
+             WHERE i.id IN %(readable)s
+            """,
+            readable=readable.subselect(),
         )
 
     @api.model

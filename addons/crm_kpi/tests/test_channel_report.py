@@ -146,3 +146,39 @@ class TestChannelReport(TransactionCase):
         rows = self.env["crm.kpi.channel.report"].with_user(agent).search([])
         self.assertTrue(rows)
         self.assertEqual(rows.user_id, agent)
+
+    def test_report_never_shows_an_unreadable_interaction(self):
+        """An "all documents" salesperson reads every interaction with a
+        customer or an opportunity, his own and his teams' ones; another
+        team's request without customer (an unknown caller) is not his to
+        see, in the list nor in the channel report."""
+        vals = {"company_id": self.company.id, "company_ids": [self.company.id]}
+        all_docs = new_test_user(
+            self.env,
+            login="kpi_all_docs",
+            groups="sales_team.group_sale_salesman_all_leads",
+            **vals,
+        )
+        other_team = self.env["crm.team"].create(
+            {"name": "Other desk", "company_id": self.company.id, "member_ids": [(6, 0, [])]}
+        )
+        unknown = self.env["crm.interaction"].create(
+            {
+                "channel_id": self.channels[0].id,
+                "direction": "inbound",
+                "date": datetime(2025, 5, 20, 9),
+                "team_id": other_team.id,
+                "company_id": self.company.id,
+                "state": "missed",
+            }
+        )
+        self.assertFalse(unknown.partner_id)
+        readable = self.env["crm.interaction"].with_user(all_docs).search([])
+        self.assertNotIn(unknown, readable)
+        report = self.env["crm.kpi.channel.report"].with_user(all_docs).search([])
+        self.assertNotIn(unknown, report.interaction_id, "the report shows no more than the list")
+        self.assertLessEqual(set(report.interaction_id.ids), set(readable.ids))
+        self.assertEqual(len(report), 60, "every interaction with a customer")
+        # supervisors see it
+        supervisor_rows = self.env["crm.kpi.channel.report"].with_user(self.supervisor).search([])
+        self.assertIn(unknown, supervisor_rows.interaction_id)

@@ -1,3 +1,6 @@
+from datetime import date
+
+from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
 from .common import P_FROM, P_TO, KpiCase
@@ -81,3 +84,46 @@ class TestKpiSecurity(KpiCase):
         self.assertIn(dashboard, Dashboard.with_user(self.manager).search([]))
         self.assertIn(dashboard, Dashboard.with_user(self.retention_manager).search([]))
         self.assertNotIn(dashboard, Dashboard.with_user(self.sales_a).search([]))
+
+    def _cohort_rows(self):
+        Cohort = self.env["crm.kpi.cohort"]
+        return Cohort.search_read([("company_id", "=", self.company.id)], load=False)
+
+    def test_salesperson_cannot_rebuild_company_cohorts(self):
+        """The heat-map's "Refresh Now" rebuilds the cohort table of the whole
+        company: a salesperson only reads it (his own customers' rows)."""
+        before = self._cohort_rows()
+        self.assertTrue(before)
+        # a deal since the nightly refresh: a rebuild would change the rows
+        self.Lead.create(
+            {
+                "name": "Unrefreshed deal",
+                "type": "opportunity",
+                "partner_id": self.existing[0].id,
+                "user_id": self.sales_b.id,
+                "company_id": self.company.id,
+                "stage_id": self.won_stage.id,
+                "expected_revenue": 500,
+                "date_closed": "2026-01-10 10:00:00",
+            }
+        )
+        wizard = (
+            self.env["crm.kpi.cohort.heatmap"]
+            .with_user(self.sales_a)
+            .create({"date_from": date(2024, 1, 1)})
+        )
+        self.assertTrue(wizard.heatmap, "the salesperson reads the heat-map")
+        with self.assertRaises(AccessError):
+            wizard.action_refresh()
+        self.assertEqual(self._cohort_rows(), before, "no cohort row changed")
+        # a manager may
+        Heatmap = self.env["crm.kpi.cohort.heatmap"].with_user(self.manager)
+        Heatmap.create({"date_from": date(2024, 1, 1)}).action_refresh()
+
+        def cells(rows):
+            return sorted(
+                (r["user_id"], str(r["cohort_month"]), r["months_since"], r["buying_count"])
+                for r in rows
+            )
+
+        self.assertNotEqual(cells(self._cohort_rows()), cells(before), "the new deal counts")

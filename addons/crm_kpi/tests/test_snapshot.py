@@ -1,8 +1,8 @@
 from datetime import date, timedelta
 
 from odoo.addons.crm_retention.tests.common import extra_deals, foreign_currency
-from odoo.exceptions import UserError
-from odoo.tests import new_test_user, tagged
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import RecordCapturer, new_test_user, tagged
 
 from .common import P_FROM, P_TO, TODAY, KpiCase
 
@@ -89,6 +89,126 @@ class TestSnapshot(KpiCase):
         self.assertEqual(action["params"]["type"], "success")
         [((), kpis)] = self._report(date(2025, 3, 1), date(2025, 3, 3))
         self.assertEqual(kpis["customers_start"], 120)
+
+    def _backfill_manager(self):
+        return new_test_user(
+            self.env,
+            login="kpi_backfill_mgr",
+            groups="sales_team.group_sale_manager",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+
+    def _snapshot_days(self):
+        Snapshot = self.env["crm.kpi.snapshot"]
+        return set(Snapshot.search([("company_id", "=", self.company.id)]).mapped("date"))
+
+    def test_backfill_from_year_one_is_refused(self):
+        """0001-01-01 -> today (739,000 company-days in one request) is refused
+        with a clear message, and nothing is written nor queued."""
+        manager = self._backfill_manager()
+        Wizard = self.env["crm.kpi.snapshot.backfill"].with_user(manager)
+        params = self.env["ir.config_parameter"].sudo()
+        messages = []
+        for date_from, date_to in (
+            (date(1, 1, 1), TODAY),
+            (date(1999, 12, 31), date(2000, 1, 31)),
+            (date(2025, 3, 1), date(9999, 12, 31)),
+        ):
+            with self.assertRaises(ValidationError) as refused:
+                Wizard.create({"date_from": date_from, "date_to": date_to})
+            messages.append(refused.exception.args[0])
+        self.assertEqual(
+            messages[0],
+            "Snapshots can be rebuilt from 2000-01-01 on, not from 0001-01-01: "
+            "check the start date.",
+        )
+        self.assertEqual(messages[2], "Snapshots cannot be taken of future days.")
+        self.assertFalse(self._snapshot_days(), "no snapshot written")
+        self.assertFalse(params.search([("key", "=like", "crm_kpi.backfill_pending.%")]))
+        # the model's entry point refuses it too
+        with self.assertRaises(UserError):
+            self.env["crm.kpi.snapshot"]._backfill(date(1, 1, 1), TODAY, self.company)
+        self.assertFalse(self._snapshot_days())
+
+    def test_long_backfill_is_queued_and_the_cron_writes_it(self):
+        """A 60-day back-fill does not run in the request: it is queued, the
+        manager is told so, and the cron writes the 60 days by batches, each
+        run resuming where the previous one stopped."""
+        manager = self._backfill_manager()
+        self.env["ir.config_parameter"].sudo().set_param("crm_kpi.backfill_batch_days", 25)
+        date_from, date_to = date(2025, 2, 1), date(2025, 4, 1)
+        self.assertEqual((date_to - date_from).days + 1, 60)
+        cron = self.env.ref("crm_kpi.ir_cron_kpi_snapshot_backfill")
+        wizard = (
+            self.env["crm.kpi.snapshot.backfill"]
+            .with_user(manager)
+            .create({"date_from": date_from, "date_to": date_to})
+        )
+        with RecordCapturer(self.env["ir.cron.trigger"].sudo(), [("cron_id", "=", cron.id)]) as t:
+            action = wizard.action_backfill()
+        self.assertEqual(action["params"]["type"], "info")
+        self.assertIn("60 company-days queued", action["params"]["message"])
+        self.assertTrue(t.records, "the back-fill cron is woken up")
+        self.assertFalse(self._snapshot_days(), "nothing written in the request")
+
+        Snapshot = self.env["crm.kpi.snapshot"]
+        self.assertEqual(Snapshot._cron_backfill(), 25)
+        self.assertEqual(self._snapshot_days(), {date_from + timedelta(days=i) for i in range(25)})
+        # the pending period now starts after the days written (a crash
+        # before the commit would have left it where it was)
+        self.assertEqual(Snapshot._backfill_pending()[self.company], (date(2025, 2, 26), date_to))
+        self.assertEqual(Snapshot._cron_backfill(), 25)
+        self.assertEqual(Snapshot._cron_backfill(), 10)
+        self.assertEqual(Snapshot._cron_backfill(), 0, "queue empty")
+        self.assertEqual(self._snapshot_days(), {date_from + timedelta(days=i) for i in range(60)})
+        self.assertFalse(Snapshot._backfill_pending())
+        # the same figures as a back-fill in one go
+        [((), queued)] = self._report(P_FROM, P_TO)
+        self._snapshot(date_from, date_to, move=False)
+        [((), direct)] = self._report(P_FROM, P_TO)
+        self.assertEqual(queued, direct)
+        self.assertEqual(queued["customers_start"], 120)
+
+    def test_queued_backfill_resumes_after_a_crash(self):
+        """A cron run that dies before its commit leaves neither snapshots nor
+        a moved queue: the next run writes the same days again."""
+        Snapshot = self.env["crm.kpi.snapshot"]
+        self.env["ir.config_parameter"].sudo().set_param("crm_kpi.backfill_batch_days", 5)
+        Snapshot._backfill_queue(date(2025, 3, 1), date(2025, 3, 8), self.company)
+        with self.assertRaises(RuntimeError), self.env.cr.savepoint():
+            Snapshot._cron_backfill()
+            raise RuntimeError("worker killed before the commit")
+        self.env.invalidate_all()
+        self.env.registry.clear_cache()
+        self.assertFalse(self._snapshot_days())
+        self.assertEqual(
+            Snapshot._backfill_pending(), {self.company: (date(2025, 3, 1), date(2025, 3, 8))}
+        )
+        self.assertEqual(Snapshot._cron_backfill(), 5)
+        self.assertEqual(Snapshot._cron_backfill(), 3)
+        self.assertEqual(
+            self._snapshot_days(), {date(2025, 3, 1) + timedelta(days=i) for i in range(8)}
+        )
+
+    def test_queue_edited_by_hand_is_ignored(self):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param(f"crm_kpi.backfill_pending.{self.company.id}", "0001-01-01,2025-01-01")
+        params.set_param("crm_kpi.backfill_pending.x", "garbage")
+        Snapshot = self.env["crm.kpi.snapshot"]
+        with self.assertLogs("odoo.addons.crm_kpi.models.crm_kpi_snapshot", "WARNING"):
+            self.assertEqual(Snapshot._cron_backfill(), 0)
+        self.assertFalse(self._snapshot_days())
+
+    def test_queued_backfills_merge_per_company(self):
+        Snapshot = self.env["crm.kpi.snapshot"]
+        Snapshot._backfill_queue(date(2025, 3, 1), date(2025, 3, 31), self.company)
+        Snapshot._backfill_queue(date(2025, 1, 10), date(2025, 2, 10), self.company)
+        self.assertEqual(
+            Snapshot._backfill_pending(), {self.company: (date(2025, 1, 10), date(2025, 3, 31))}
+        )
+        with self.assertRaises(UserError):
+            Snapshot._backfill_queue(date(1, 1, 1), date(2025, 1, 1), self.company)
 
     def test_revenue_in_another_currency_is_converted_at_the_deal_date(self):
         """A deal in a foreign currency (as a sale order bridge gives) counts

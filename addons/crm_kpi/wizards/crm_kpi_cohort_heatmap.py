@@ -1,6 +1,7 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 from ..lib import cohort
 
@@ -55,9 +56,22 @@ class CrmKpiCohortHeatmap(models.TransientModel):
             )
 
     def action_refresh(self):
-        """Recompute the cohorts of the user's companies now."""
-        # sudo: derived rows of companies the user is allowed in; the rows
-        # are then read back under the user's own record rules
+        """Recompute the cohorts of the user's companies now (sales and
+        retention managers: the rows are company-wide)."""
+        user = self.env.user
+        if not (
+            user.has_group("sales_team.group_sale_manager")
+            or user.has_group("crm_retention.group_retention_manager")
+        ):
+            raise AccessError(
+                self.env._(
+                    "Only sales and retention managers can recompute the cohorts; "
+                    "they are refreshed every night."
+                )
+            )
+        # sudo: a manager (checked above) rebuilds the derived rows of the
+        # companies he is allowed in; the rows are then read back under the
+        # user's own record rules
         self.env["crm.kpi.cohort"].sudo()._refresh(self.env.companies)
         return {
             "type": "ir.actions.act_window",
