@@ -10,10 +10,9 @@ On a mismatch the test fails with the list of differences and the rows of
 the table as they should read for the current code, ready to paste.
 """
 
+from odoo.addons.crm_retention.tests.common import CampaignCase
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
-
-from odoo.addons.crm_retention.tests.common import CampaignCase
 
 ADDONS = ("crm_retention", "crm_contact_center", "crm_kpi", "crm_retention_loyalty")
 
@@ -153,7 +152,15 @@ class TestAccessMatrix(TransactionCase):
 # salesman of the same sales team. "(protected fields)" writes a field only
 # managers may change (see crm_retention's campaign member). Edit this table
 # when a scope changes on purpose, and docs/ACCESS.md with it.
-SCOPE_ROLES = ("salesman", "salesman_all", "sales_manager", "retention_manager", "cc_agent", "cc_supervisor", "admin")
+SCOPE_ROLES = (
+    "salesman",
+    "salesman_all",
+    "sales_manager",
+    "retention_manager",
+    "cc_agent",
+    "cc_supervisor",
+    "admin",
+)
 # fmt: off
 SCOPES = {
     #                                              sm_own sm_all s_mgr ret_mgr cc_agt cc_sup admin
@@ -200,9 +207,12 @@ class TestRecordScopes(CampaignCase):
             "retention_manager": user(
                 "retention_manager", "base.group_user,crm_retention.group_retention_manager"
             ),
-            "cc_agent": user("cc_agent", "base.group_user,crm_contact_center.group_contact_center_agent"),
+            "cc_agent": user(
+                "cc_agent", "base.group_user,crm_contact_center.group_contact_center_agent"
+            ),
             "cc_supervisor": user(
-                "cc_supervisor", "base.group_user,crm_contact_center.group_contact_center_supervisor"
+                "cc_supervisor",
+                "base.group_user,crm_contact_center.group_contact_center_supervisor",
             ),
             "admin": user("admin", "base.group_system,sales_team.group_sale_manager"),
         }
@@ -223,8 +233,10 @@ class TestRecordScopes(CampaignCase):
         Profile = env["crm.customer.profile"].sudo()
         Profile._recompute_company(company_b)
         campaign = cls._campaign(name="Scopes")
-        wizard = env["crm.retention.campaign.launch"].with_user(cls.manager).create(
-            {"campaign_id": campaign.id, "confirm": True}
+        wizard = (
+            env["crm.retention.campaign.launch"]
+            .with_user(cls.manager)
+            .create({"campaign_id": campaign.id, "confirm": True})
         )
         wizard.control_share = 0
         wizard.action_launch()
@@ -234,11 +246,15 @@ class TestRecordScopes(CampaignCase):
         phone = env.ref("crm_contact_center.channel_phone")
         email = env.ref("crm_contact_center.channel_email")
         mate_lead = env["crm.lead"].search([("partner_id", "=", mate.id)], limit=1)
-        stage_a = env["crm.lifecycle.stage"].sudo().create(
-            {"name": "Company A stage", "kind": "active", "company_id": cls.company.id}
+        stage_a = (
+            env["crm.lifecycle.stage"]
+            .sudo()
+            .create({"name": "Company A stage", "kind": "active", "company_id": cls.company.id})
         )
-        channel_a = env["crm.interaction.channel"].sudo().create(
-            {"name": "Company A line", "code": "scope_a", "company_id": cls.company.id}
+        channel_a = (
+            env["crm.interaction.channel"]
+            .sudo()
+            .create({"name": "Company A line", "code": "scope_a", "company_id": cls.company.id})
         )
         base = {"company_id": cls.company.id, "channel_id": phone.id}
         cls.records = {
@@ -252,16 +268,29 @@ class TestRecordScopes(CampaignCase):
             "channel: shared": phone,
             "channel: company A": channel_a,
             "interaction: own request": Interaction.create(
-                {**base, "subject": "own", "partner_id": own.id, "user_id": cls.salesman.id,
-                 "team_id": team.id}
+                {
+                    **base,
+                    "subject": "own",
+                    "partner_id": own.id,
+                    "user_id": cls.salesman.id,
+                    "team_id": team.id,
+                }
             ),
             "interaction: team request, unassigned": Interaction.create(
                 {**base, "subject": "queue", "partner_id": mate.id, "team_id": team.id}
             ),
             "interaction: teammate's captured e-mail": Interaction.create(
-                {**base, "channel_id": email.id, "subject": "price", "partner_id": mate.id,
-                 "lead_id": mate_lead.id, "user_id": cls.teammate.id, "team_id": team.id,
-                 "source_key": "mail.message", "direction": "outbound"}
+                {
+                    **base,
+                    "channel_id": email.id,
+                    "subject": "price",
+                    "partner_id": mate.id,
+                    "lead_id": mate_lead.id,
+                    "user_id": cls.teammate.id,
+                    "team_id": team.id,
+                    "source_key": "mail.message",
+                    "direction": "outbound",
+                }
             ),
             "interaction: company B": Interaction.create(
                 {"company_id": company_b.id, "channel_id": phone.id, "subject": "B"}
@@ -275,8 +304,8 @@ class TestRecordScopes(CampaignCase):
             assert len(record) == 1, f"fixture {key!r} has {len(record)} records"
 
     def _can(self, user, key, operation):
-        record = self.records[key].with_user(user).with_context(
-            allowed_company_ids=[self.company.id]
+        record = (
+            self.records[key].with_user(user).with_context(allowed_company_ids=[self.company.id])
         )
         if operation == "write" and key.endswith("(protected fields)"):
             try:
@@ -307,9 +336,12 @@ class TestRecordScopes(CampaignCase):
             current[key] = cells
         if diff:
             rows = "\n".join(
-                f"    {key + ':':<46}({', '.join(repr(c) for c in cells)})," for key, cells in current.items()
+                f"    {key + ':':<46}({', '.join(repr(c) for c in cells)}),"
+                for key, cells in current.items()
             )
             self.fail(
-                f"{len(diff)} difference(s) with the record scopes:\n" + "\n".join(diff)
-                + "\n\nSCOPES as the code stands (paste if the change is intended):\n" + rows
+                f"{len(diff)} difference(s) with the record scopes:\n"
+                + "\n".join(diff)
+                + "\n\nSCOPES as the code stands (paste if the change is intended):\n"
+                + rows
             )
