@@ -176,6 +176,7 @@ SCOPES = {
     "interaction: own request":                   ("rw", "r-", "rw", "--", "--", "rw", "rw"),
     "interaction: team request, unassigned":      ("rw", "r-", "rw", "--", "--", "rw", "rw"),
     "interaction: teammate's captured e-mail":    ("--", "r-", "rw", "--", "--", "rw", "rw"),
+    "interaction: teammate's finished call":      ("--", "r-", "rw", "--", "--", "rw", "rw"),
     "interaction: company B":                     ("--", "--", "--", "--", "--", "--", "--"),
     "campaign: company A":                        ("r-", "r-", "rw", "rw", "--", "--", "rw"),
     "member: own customer":                       ("rw", "rw", "rw", "rw", "--", "--", "rw"),
@@ -290,6 +291,16 @@ class TestRecordScopes(CampaignCase):
                     "team_id": team.id,
                     "source_key": "mail.message",
                     "direction": "outbound",
+                }
+            ),
+            "interaction: teammate's finished call": Interaction.create(
+                {
+                    **base,
+                    "subject": "call notes",
+                    "partner_id": mate.id,
+                    "user_id": cls.teammate.id,
+                    "team_id": team.id,
+                    "state": "done",
                 }
             ),
             "interaction: company B": Interaction.create(

@@ -1,5 +1,7 @@
 from odoo import api, models
 
+from .crm_interaction import NO_CAPTURE
+
 CAPTURED_FIELDS = {"name", "start", "stop", "duration", "partner_ids", "opportunity_id", "user_id"}
 
 
@@ -9,12 +11,13 @@ class CalendarEvent(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         events = super().create(vals_list)
-        if not self.env.context.get("crm_interaction_no_capture"):
+        if not self.env.context.get("crm_interaction_no_capture") is NO_CAPTURE:
             self.env["crm.interaction"]._capture_meetings(events)
         return events
 
     def write(self, vals):
         result = super().write(vals)
-        if CAPTURED_FIELDS & set(vals) and not self.env.context.get("crm_interaction_no_capture"):
+        no_capture = self.env.context.get("crm_interaction_no_capture") is NO_CAPTURE
+        if CAPTURED_FIELDS & set(vals) and not no_capture:
             self.env["crm.interaction"]._capture_meetings(self)
         return result

@@ -6,6 +6,12 @@ from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
 
 OPEN_STATES = ("new", "assigned", "in_progress", "missed")
+# The value of the ``crm_interaction_no_capture`` context key that switches
+# the capture of messages, SMS and meetings off (server code that logs the
+# interaction itself, like the inbound API). An object, not a flag: a client
+# can send any JSON in its context, and message_post creates its message as
+# superuser with the caller's context, so only this object is trusted.
+NO_CAPTURE = object()
 # set only by the capture, the inbound API and the SLA cron (all as superuser):
 # readonly in the views, and refused in create/write over RPC
 PROTECTED_FIELDS = frozenset(
@@ -210,7 +216,8 @@ class CrmInteraction(models.Model):
         for vals in vals_list:
             self._check_protected_fields(vals)
         now = fields.Datetime.now()
-        backfill = self.env.context.get("crm_interaction_backfill")
+        # trusted only from server code (sudo): a client could send any context
+        backfill = self.env.su and self.env.context.get("crm_interaction_backfill")
         for vals in vals_list:
             if backfill:
                 # history that predates the addon: closed, never routed nor escalated
@@ -276,7 +283,18 @@ class CrmInteraction(models.Model):
     def action_done(self):
         if self.filtered(lambda i: not i.outcome):
             raise UserError(self.env._("Choose an outcome before closing the request."))
-        self.write({"state": "done"})
+        # an agent closing a teammate's request from the team queue handled
+        # it: it becomes his (the queue shows only what is still to handle,
+        # and a closed request is its handler's); supervisors and team
+        # leaders close on others' behalf
+        closer = self.env.user
+        taken = self.filtered(
+            lambda i: i.user_id != closer
+            and i.team_id.user_id != closer
+            and not closer.has_group("crm_contact_center.group_contact_center_supervisor")
+        )
+        taken.write({"state": "done", "user_id": closer.id})
+        (self - taken).write({"state": "done"})
         self.activity_ids.filtered(
             lambda a: a.activity_type_id.category == "phonecall"
         ).action_feedback(feedback=self.env._("Request closed."))

@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 MAX_RESPONSE_TIME_HOURS = 24 * 366  # a service level beyond a year is a typo
 MAX_SEQUENCE = 1_000_000
@@ -47,6 +47,24 @@ class CrmInteractionChannel(models.Model):
             "The response target cannot be negative.",
         ),
     ]
+
+    def write(self, vals):
+        # the record rules check the channels before the write only: moving a
+        # channel of the user's company to none (shared by every company) or
+        # to a company he does not work for is checked here
+        if (
+            "company_id" in vals
+            and not self.env.su
+            and not self.env.user.has_group("base.group_system")
+            and vals["company_id"] not in self.env.user.company_ids.ids
+        ):
+            raise AccessError(
+                self.env._(
+                    "Only administrators can share a channel with every company or give it"
+                    " to a company you do not work for."
+                )
+            )
+        return super().write(vals)
 
     @api.constrains("response_time_hours", "sequence")
     def _check_bounds(self):

@@ -9,6 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
 from ..lib.events import EventError, derive_state, hash_key, next_state
+from .crm_interaction import NO_CAPTURE
 
 
 class CrmInteractionSource(models.Model):
@@ -144,7 +145,7 @@ class CrmInteractionSource(models.Model):
                 mail_create_nolog=True,
                 mail_create_nosubscribe=True,
                 tracking_disable=True,
-                crm_interaction_no_capture=True,
+                crm_interaction_no_capture=NO_CAPTURE,
                 # the callback of a missed call lands in the agent's activities and
                 # queue: no "activity assigned" e-mail per call from the API
                 mail_activity_quick_update=True,

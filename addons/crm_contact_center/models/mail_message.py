@@ -1,5 +1,7 @@
 from odoo import api, models
 
+from .crm_interaction import NO_CAPTURE
+
 
 class MailMessage(models.Model):
     _inherit = "mail.message"
@@ -7,7 +9,7 @@ class MailMessage(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         messages = super().create(vals_list)
-        if self.env.context.get("crm_interaction_no_capture"):
+        if self.env.context.get("crm_interaction_no_capture") is NO_CAPTURE:
             return messages
         # most messages (channels, tasks, invoices...) are not captured: filter
         # on the cached fields first, so that they cost nothing more

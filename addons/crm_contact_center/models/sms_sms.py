@@ -1,5 +1,7 @@
 from odoo import api, models
 
+from .crm_interaction import NO_CAPTURE
+
 
 class SmsSms(models.Model):
     _inherit = "sms.sms"
@@ -7,6 +9,6 @@ class SmsSms(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         sms_records = super().create(vals_list)
-        if not self.env.context.get("crm_interaction_no_capture"):
+        if not self.env.context.get("crm_interaction_no_capture") is NO_CAPTURE:
             self.env["crm.interaction"]._capture_sms(sms_records)
         return sms_records

@@ -4,6 +4,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import Form, tagged
 
+from ..models.crm_interaction import NO_CAPTURE
 from .common import ContactCenterCase
 
 INCOMING = """Return-Path: <alice@acme.example.com>
@@ -116,7 +117,7 @@ class TestCapture(ContactCenterCase):
         self.assertTrue(all(i.direction == "outbound" for i in logged))
 
     def test_backfill_history_is_set_based_and_rerunnable(self):
-        no_capture = self.env(context=dict(self.env.context, crm_interaction_no_capture=True))
+        no_capture = self.env(context=dict(self.env.context, crm_interaction_no_capture=NO_CAPTURE))
         lead = self._opportunity(self.customer)
         lead.with_env(no_capture).message_post(
             body="old mail", message_type="email", author_id=self.contact.id,

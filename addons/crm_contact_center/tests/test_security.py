@@ -119,7 +119,7 @@ class TestSecurity(ContactCenterCase):
         # closing a request still clears the overdue flag on the agent's behalf
         request.write({"outcome": "resolved"})
         request.action_done()
-        self.assertEqual(request.state, "done")
+        self.assertEqual((request.state, request.user_id), ("done", self.agent1), "he handled it")
         # the inbound API writes them as superuser on an authenticated source
         source = self.env["crm.interaction.source"].create(
             {"name": "PBX", "company_id": self.company.id, "channel_ids": [(4, phone)]}
@@ -218,6 +218,12 @@ class TestSecurity(ContactCenterCase):
             own.write({"response_time_hours": 800000})
         with self.assertRaises(ValidationError):
             own.write({"response_time_hours": -1})
+        # ... but not to share with every company, nor to give away
+        other = self.env["res.company"].create({"name": "Channel Other Co"})
+        for company in (False, other.id):
+            with self.assertRaises(AccessError):
+                own.write({"company_id": company})
+        self.assertEqual(own.company_id, self.company)
         # administrators maintain the shared ones
         admin = new_test_user(
             self.env, login="cc_admin",
@@ -243,18 +249,63 @@ class TestSecurity(ContactCenterCase):
             )
         self.assertEqual(self.team_request.user_id, self.agent2)
 
-    def test_upgrade_from_18_0_1_1_installs_the_new_agent_rule(self):
-        rule = self.env.ref("crm_contact_center.crm_interaction_rule_agent")
-        installed = rule.domain_force
-        rule.domain_force = (  # the 18.0.1.1.0 rule: the team's whole history
-            "['|', '|', ('user_id', '=', user.id),"
-            " ('team_id', 'in', user.crm_team_ids.ids + user.sale_team_id.ids),"
-            " ('team_id.user_id', '=', user.id)]"
-        )
-        path = Path(__file__).parents[1] / "migrations/18.0.1.2.0/post-migrate.py"
-        spec = importlib.util.spec_from_file_location("crm_cc_post_migrate_18_0_1_2_0", path)
+    def _run_migration(self, script, version):
+        path = Path(__file__).parents[1] / "migrations" / script
+        spec = importlib.util.spec_from_file_location(f"crm_cc_{path.stem}_{version}", path)
         migration = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(migration)
-        migration.migrate(self.env.cr, "18.0.1.1.0")
-        self.assertEqual(rule.domain_force, installed)
+        migration.migrate(self.env.cr, version)
+
+    def test_upgrades_install_the_current_agent_rule(self):
+        rule = self.env.ref("crm_contact_center.crm_interaction_rule_agent")
+        installed = rule.domain_force
+        old_rules = {
+            # 18.0.1.1.0: the team's whole history
+            "18.0.1.1.0": "['|', '|', ('user_id', '=', user.id),"
+            " ('team_id', 'in', user.crm_team_ids.ids + user.sale_team_id.ids),"
+            " ('team_id.user_id', '=', user.id)]",
+            # 18.0.1.2.0: the team's requests, finished ones included
+            "18.0.1.2.0": "['|', '|', ('user_id', '=', user.id), ('team_id.user_id', '=', user.id),"
+            " '&', ('team_id', 'in', user.crm_team_ids.ids + user.sale_team_id.ids),"
+            " ('source_key', 'not in', ['mail.message', 'calendar.event', 'sms.sms'])]",
+        }
+        scripts = {"18.0.1.1.0": "18.0.1.2.0/post-migrate.py", "18.0.1.2.0": "18.0.1.3.0/end-migrate.py"}
+        for version, domain in old_rules.items():
+            rule.domain_force = domain
+            self._run_migration(scripts[version], version)
+            self.assertEqual(rule.domain_force, installed, version)
         self.assertIn("source_key", rule.domain_force)
+        self.assertIn("'missed'", rule.domain_force)
+
+    def test_agent_does_not_read_a_teammates_finished_call(self):
+        """The queue shows what is still to handle; once a teammate has
+        finished a call, its notes and recording are his and his customer's
+        salesperson's (see the access matrix for the other roles)."""
+        call = self.team_request  # the team's, handled by agent 2
+        as_agent = call.with_user(self.agent1)
+        self.assertTrue(as_agent.has_access("read"))
+        call.sudo().write({"state": "done"})
+        self.env.invalidate_all()
+        self.assertFalse(as_agent.has_access("read"))
+        self.assertTrue(call.with_user(self.agent2).has_access("read"))
+
+    def test_client_context_cannot_pass_a_request_as_history(self):
+        """``crm_interaction_backfill`` (history import, closed and never
+        routed) and ``crm_interaction_no_capture`` are switches of server
+        code: from an agent's browser they change nothing."""
+        Interaction = self.Interaction.with_user(self.agent1).with_context(
+            crm_interaction_backfill=True
+        )
+        request = Interaction.create({"channel_id": self.channel["phone"].id, "team_id": self.team.id})
+        self.assertNotEqual(request.state, "done")
+        self.assertFalse(request.done_date)
+        partner = self.env["res.partner"].create({"name": "Context Co"})
+        # message_post creates the message as superuser with the caller's
+        # context: the flag a browser can send must not switch the capture off
+        partner.with_context(crm_interaction_no_capture=True).message_post(
+            body="Called about the renewal", message_type="comment", subtype_xmlid="mail.mt_comment"
+        )
+        self.assertTrue(
+            self.Interaction.search([("partner_id", "=", partner.id)]),
+            "the note is in the customer's interaction log",
+        )
