@@ -79,6 +79,11 @@ METRICS_CHUNK = 100000
 RUN_LOCK_KEY = 0x43524D52
 
 
+class RecomputeRunning(UserError):
+    """Another recompute of the same company holds its lock."""
+
+
+
 class CrmCustomerProfile(models.Model):
     """What the company knows about one customer's relationship with it.
 
@@ -1195,13 +1200,16 @@ class CrmCustomerProfile(models.Model):
         see ``_upsert_batch``): a deal won while the run goes, or before it
         resumes, keeps its effect.
 
-        One run per company at a time (``_lock_company_run``): a second one
-        raises a UserError.
+        One run per company at a time (``_company_run_lock``): a second one
+        raises ``RecomputeRunning``, a UserError.
         """
+        with self._company_run_lock(company):
+            return self._recompute_company_locked(company, batch_size=batch_size, today=today)
+
+    def _recompute_company_locked(self, company, batch_size=None, today=None):
+        """The run of ``_recompute_company``, under its company's lock."""
         cr = self.env.cr
         Model = self.env["crm.retention.model"].sudo()
-        if not self._lock_company_run(company):
-            raise UserError(self._run_locked_message(company))
         model = Model._get_for_company(company)
         # out-of-range thresholds raise here, before anything is written
         settings = Model._get_settings()
@@ -1278,17 +1286,40 @@ class CrmCustomerProfile(models.Model):
         self._commit_progress(done=model.run_total)
         return model.run_total
 
-    @api.model
-    def _lock_company_run(self, company):
-        """Take the lock of ``company``'s recompute run for this transaction;
-        False when another transaction holds it (a run is going on).
+    @contextlib.contextmanager
+    def _company_run_lock(self, company):
+        """Hold the lock of ``company``'s recompute run for the whole run;
+        raise ``RecomputeRunning`` when another run holds it.
 
-        A PostgreSQL advisory lock, released by the commit of each batch:
-        the run takes it again after each one (``_commit_run_progress``)."""
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_xact_lock(%s, %s)", [RUN_LOCK_KEY, int(company.id)]
+        A PostgreSQL advisory lock of the session when the run commits by
+        batches (so it survives the commits, with no gap another run could
+        slip into), released at the end whatever happens; of the transaction
+        otherwise (install, tests: one transaction). The cron and the
+        "Recompute now" button both take it."""
+        cr = self.env.cr
+        keys = (RUN_LOCK_KEY, int(company.id))
+        session = self._can_commit()
+        cr.execute(
+            SQL(
+                "SELECT %s(%s, %s)",
+                SQL("pg_try_advisory_lock" if session else "pg_try_advisory_xact_lock"),
+                *keys,
+            )
         )
-        return self.env.cr.fetchone()[0]
+        if not cr.fetchone()[0]:
+            raise RecomputeRunning(self._run_locked_message(company))
+        if not session:
+            yield
+            return
+        try:
+            yield
+        except Exception:
+            # the unlock below needs a live transaction; the caller rolls
+            # back on an error anyway (the committed batches stay)
+            cr.rollback()
+            raise
+        finally:
+            cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", *keys))
 
     @api.model
     def _run_locked_message(self, company):
@@ -1299,12 +1330,9 @@ class CrmCustomerProfile(models.Model):
 
     @api.model
     def _commit_run_progress(self, company, done=0):
-        """Commit a step of ``company``'s run and take its lock again."""
+        """Commit a step of ``company``'s run (its lock survives: see
+        ``_company_run_lock``)."""
         self._commit_progress(done=done)
-        if not self._lock_company_run(company):
-            # another run started in between: it goes on (this one's batches
-            # are committed, the run resumes where it stopped)
-            raise UserError(self._run_locked_message(company))
 
     @api.model
     def _stamp_run(self, company, model):
@@ -1436,7 +1464,7 @@ class CrmCustomerProfile(models.Model):
             registry.ready
             and not registry.in_test_mode()
             and not modules.module.current_test
-            and not self.env.context.get("lifecycle_no_commit")
+            and not (self.env.su and self.env.context.get("lifecycle_no_commit"))
         )
 
     @api.model

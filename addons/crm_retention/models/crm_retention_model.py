@@ -6,6 +6,7 @@ from odoo import api, fields, models, modules
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..lib import clv, lifecycle
+from .crm_customer_profile import RecomputeRunning
 
 _logger = logging.getLogger(__name__)
 
@@ -154,16 +155,14 @@ class CrmRetentionModel(models.Model):
         companies = self.env["res.company"].search([])
         Profile = self.env["crm.customer.profile"].sudo()
         for company in companies:
-            if not Profile._lock_company_run(company):
-                # someone clicked "Recompute now": that run does the job
-                _logger.info("Lifecycle recompute of company %s already running", company.id)
-                continue
-            if modules.module.current_test:
-                Profile._recompute_company(company)
-                continue
             try:
                 Profile._recompute_company(company)
+            except RecomputeRunning:
+                # someone clicked "Recompute now": that run does the job
+                _logger.info("Lifecycle recompute of company %s already running", company.id)
             except Exception:
+                if modules.module.current_test:
+                    raise
                 # one company's failure must not stop the others; its run
                 # stays "running" and resumes at its cursor tomorrow
                 _logger.exception("Lifecycle recompute failed for company %s", company.id)

@@ -121,6 +121,39 @@ class TestRecomputeIntegrity(RetentionCase):
         self.assertEqual(self.model.run_state, "done")
 
 
+    def test_a_committing_run_holds_its_lock_across_commits(self):
+        """A run that commits by batches keeps the company's lock from its
+        first to its last statement (a session lock, not one per
+        transaction that a second run could take between two batches), and
+        gives it back when it ends."""
+        Profile = self.env["crm.customer.profile"].sudo()
+
+        def other_can_lock(other):
+            other.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [RUN_LOCK_KEY, self.company.id])
+            got = other.fetchone()[0]
+            other.rollback()
+            return got
+
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            with patch.object(type(Profile), "_can_commit", lambda self_: True):
+                with Profile._company_run_lock(self.company):
+                    self.assertFalse(other_can_lock(other))
+            self.assertTrue(other_can_lock(other), "released at the end of the run")
+
+
+    def test_a_salesman_cannot_switch_the_refresh_off(self):
+        """``lifecycle_skip_refresh`` is a switch of server code (demo
+        loaders); sent from a browser it is ignored, and a deal the salesman
+        wins still updates his customer at once."""
+        customer = self._customer("Switch Co")
+        lead = self._deal(customer, 30, won=False)
+        self.assertFalse(self._profile(customer).last_deal_date)
+        lead.with_user(self.salesman).with_context(lifecycle_skip_refresh=True).write(
+            {"stage_id": self.won_stage.id}
+        )
+        self.assertTrue(self._profile(customer).last_deal_date)
+
+
 @tagged("post_install", "-at_install")
 class TestLifecycleSettings(RetentionCase):
     """Absurd thresholds are refused, in the settings and by the engine."""
