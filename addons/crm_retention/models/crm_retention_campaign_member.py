@@ -4,7 +4,7 @@ from collections import Counter, defaultdict
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..lib import campaign as campaign_lib
@@ -158,6 +158,12 @@ class CrmRetentionCampaignMember(models.Model):
         """
         if self.env.su or self.env.user.has_group("crm_retention.group_retention_manager"):
             return
+        if "user_id" in vals and not vals["user_id"]:
+            # a member without salesperson is everybody's (record rules):
+            # handing it over is fine, dropping it is not
+            raise UserError(
+                self.env._("A campaign member is followed by a salesperson: choose who takes it over.")
+            )
         protected = set(vals) - self._get_user_writable_fields()
         if protected:
             names = ", ".join(
@@ -210,7 +216,7 @@ class CrmRetentionCampaignMember(models.Model):
     def action_mark_responded(self):
         self.check_access("write")
         # sudo: access checked above; writes only the response state and date
-        self.filtered(lambda m: m.state in ("targeted", "contacted")).sudo()._mark_responded()
+        self._awaiting_response().sudo()._mark_responded()
         return True
 
     def action_opt_out(self):
@@ -218,8 +224,12 @@ class CrmRetentionCampaignMember(models.Model):
         from future campaigns. It stays in the measurement (intention to
         treat), so results are not flattered by dropping the unwilling."""
         self.check_access("write")
-        # sudo: access checked above; stops the steps, nothing else
-        self.sudo().write({"state": "opted_out", "next_step_id": False, "next_step_date": False})
+        # sudo: access checked above; stops the steps, nothing else. Control
+        # and excluded members receive no steps and a closed outcome no
+        # longer moves: only the customer's choice is recorded for them.
+        self._awaiting_response().sudo().write(
+            {"state": "opted_out", "next_step_id": False, "next_step_date": False}
+        )
         self.partner_id.sudo().write({"retention_opt_out": True})
         return True
 
@@ -241,9 +251,8 @@ class CrmRetentionCampaignMember(models.Model):
                 "campaign_id": campaign.utm_campaign_id.id,
             }
         )  # fmt: skip
-        if self.state in ("targeted", "contacted"):
-            # sudo: access checked above; writes only the response state and date
-            self.sudo()._mark_responded()
+        # sudo: access checked above; writes only the response state and date
+        self._awaiting_response().sudo()._mark_responded()
         return {
             "type": "ir.actions.act_window",
             "res_model": "crm.lead",
@@ -255,6 +264,17 @@ class CrmRetentionCampaignMember(models.Model):
     # ------------------------------------------------------------------
     # BUSINESS: state
     # ------------------------------------------------------------------
+
+    def _awaiting_response(self):
+        """The treated members whose outcome is still open and who have not
+        answered yet: the only ones a salesperson's click may move (a
+        response of a control member would bias the comparison, and a closed
+        outcome is final)."""
+        return self.filtered(
+            lambda m: m.member_group == "treated"
+            and not m.outcome_final
+            and m.state in ("targeted", "contacted")
+        )
 
     def _mark_responded(self):
         today = fields.Date.context_today(self)

@@ -1,9 +1,12 @@
+import importlib.util
 from datetime import date, timedelta
+from pathlib import Path
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import SQL
 
+from ..lib.campaign import MAX_DAYS
 from .common import TODAY, CampaignCase
 
 
@@ -194,6 +197,33 @@ class TestMemberFieldProtection(CampaignCase):
         member = self._launch(campaign).filtered(lambda m: m.partner_id == customer)
         self.assertEqual(member.user_id, self.manager, "the campaign owner follows it up")
 
+    def test_salesman_clicks_do_not_move_control_or_closed_members(self):
+        """Review of issue 12: "Responded" and "Opted out" on a control member
+        (or after the outcome window) changed the measured groups."""
+        Member = self.Member.with_user(self.salesman)
+        control = Member.search(
+            [("campaign_id", "=", self.campaign.id), ("member_group", "=", "control")]
+        )
+        treated = Member.search(
+            [("campaign_id", "=", self.campaign.id), ("member_group", "=", "treated")]
+        )
+        self.assertGreaterEqual(len(control), 2)
+        before = self._results()
+        states = control.mapped("state")
+        control[0].action_mark_responded()
+        control[1].action_opt_out()
+        control[0].action_create_opportunity()
+        closed = treated[0]
+        closed.sudo().outcome_final = True
+        closed_state = closed.state
+        closed.action_mark_responded()
+        closed.action_opt_out()
+        self.env.invalidate_all()
+        self.assertEqual(control.mapped("state"), states)
+        self.assertEqual(closed.state, closed_state)
+        self.assertTrue(control[1].partner_id.retention_opt_out, "the customer's wish is kept")
+        self.assertEqual(self._results(), before)
+
     def test_salesman_actions_still_work(self):
         Member = self.Member.with_user(self.salesman)
         treated = Member.search(
@@ -219,6 +249,8 @@ class TestMemberFieldProtection(CampaignCase):
         )
         first.message_post(body="Called, will order next week", message_type="comment")
         first.activity_schedule("mail.mail_activity_data_call", user_id=self.salesman.id)
+        with self.assertRaises(UserError):
+            first.write({"user_id": False})  # nobody's would be everybody's
         first.write({"user_id": colleague.id})
         self.assertEqual(first.sudo().user_id, colleague)
         # a manager still corrects a member
@@ -321,6 +353,43 @@ class TestCampaignBounds(CampaignCase):
                     self._launch(campaign)
                 self.assertEqual(campaign.state, "draft")
                 self.assertFalse(campaign.member_ids)
+
+    def test_upgrade_moves_legacy_values_inside_the_bounds(self):
+        """18.0.1.3.0 pre-migrate: the new checks can be added on an old
+        database (without it PostgreSQL refuses them and the table keeps no
+        check at all)."""
+        campaign = self._campaign(name="Legacy upgrade", exclusive_objective=False)
+        step = campaign.step_ids[1]
+        legacy = [
+            (campaign, "outcome_days", 1_000_000),
+            (campaign, "offer_type", "percentage"),
+            (campaign, "offer_value", 1_000_000),
+            (campaign, "random_seed", -5),
+            (campaign, "budget", -1),
+            (campaign, "date_start", date(2024, 5, 1)),
+            (campaign, "date_end", date(2024, 4, 1)),
+            (step, "delay_days", -3),
+        ]
+        for record, column, value in legacy:
+            self._force(record, column, value)
+        path = Path(__file__).parents[1] / "migrations/18.0.1.3.0/pre-migrate.py"
+        spec = importlib.util.spec_from_file_location("crm_retention_pre_18_0_1_3_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.2.0")
+        for model in (campaign, step):
+            model._add_sql_constraints()
+            self.env.cr.execute(
+                SQL("SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass"
+                    " AND contype = 'c'", model._table)
+            )  # fmt: skip
+            self.assertEqual(self.env.cr.fetchone()[0], len(model._sql_constraints))
+        self.env.invalidate_all()
+        self.assertEqual(
+            (campaign.outcome_days, campaign.offer_value, campaign.random_seed, campaign.budget,
+             campaign.date_end, step.delay_days),
+            (MAX_DAYS, 100, 5, 0, date(2024, 5, 1), 0),
+        )  # fmt: skip
 
     def _force(self, record, column, value):
         """Write ``value`` the way legacy data would hold it: below the ORM
