@@ -222,6 +222,11 @@ class CrmCustomerProfile(models.Model):
         # the work tables are created by each run (see _recompute_company);
         # earlier versions had one shared table
         self.env.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(WORK_TABLE)))
+        # the transaction that wrote the metrics (see _upsert_batch): a type
+        # the ORM has no field for, so created here
+        self.env.cr.execute(
+            "ALTER TABLE crm_customer_profile ADD COLUMN IF NOT EXISTS metrics_xid xid8"
+        )
 
     @api.model
     def _read_group_stage_ids(self, stages, domain):
@@ -958,7 +963,7 @@ class CrmCustomerProfile(models.Model):
                                                AND COALESCE(r.old_kind, '')
                                                    NOT IN ('at_risk', 'lost')
                                               THEN %(today)s ELSE p.lapsed_date END,
-                           metrics_stamp = %(stamp)s,
+                           metrics_stamp = %(stamp)s, metrics_xid = pg_current_xact_id(),
                            write_uid = %(uid)s, write_date = %(now)s
                       FROM ruled r
                      WHERE p.id = r.id AND p.company_id = %(company)s AND %(scope)s
@@ -971,12 +976,12 @@ class CrmCustomerProfile(models.Model):
                 inserted AS (
                     INSERT INTO crm_customer_profile
                            (partner_id, company_id, %(metric_cols)s, stage_id, stage_kind,
-                            stage_date, stage_locked, lapsed_date, metrics_stamp,
+                            stage_date, stage_locked, lapsed_date, metrics_stamp, metrics_xid,
                             create_uid, create_date, write_uid, write_date)
                     SELECT r.partner_id, r.company_id, %(metric_vals)s, r.new_stage, r.new_kind,
                            CASE WHEN r.new_stage IS NOT NULL THEN %(now)s END, false,
                            CASE WHEN r.new_kind IN ('at_risk', 'lost') THEN %(today)s END,
-                           %(stamp)s,
+                           %(stamp)s, pg_current_xact_id(),
                            %(uid)s, %(now)s, %(uid)s, %(now)s
                       FROM ruled r
                      WHERE r.id IS NULL
@@ -1018,7 +1023,7 @@ class CrmCustomerProfile(models.Model):
                 stamp=run_stamp
                 if run_stamp is not None
                 else SQL("(clock_timestamp() AT TIME ZONE 'UTC')"),
-                fresher=SQL("AND (p.metrics_stamp IS NULL OR p.metrics_stamp <= %s)", run_stamp)
+                fresher=self._fresher_than_run_sql(company, run_stamp)
                 if run_stamp is not None
                 else SQL(),
                 old_kind=self._stage_kind_sql(SQL("r0.stage_id")),
@@ -1335,6 +1340,28 @@ class CrmCustomerProfile(models.Model):
         self._commit_progress(done=done)
 
     @api.model
+    def _fresher_than_run_sql(self, company, run_stamp):
+        """The condition under which a batch of ``company``'s full run may
+        overwrite a profile ``p``: its metrics were read no later than the run
+        read the deals (``metrics_stamp``), and the transaction that wrote
+        them had committed when the run took its snapshot (``metrics_xid``
+        visible in ``run_snapshot``). The stamp alone misses a refresh that
+        read its deal just before the run started but committed after: the
+        run did not see that deal.
+
+        In one transaction (install, tests) every write has the same id and
+        the stamps decide."""
+        return SQL(
+            """AND (p.metrics_stamp IS NULL OR p.metrics_stamp <= %(stamp)s)
+               AND (p.metrics_xid IS NULL OR p.metrics_xid = pg_current_xact_id()
+                    OR pg_visible_in_snapshot(p.metrics_xid,
+                         (SELECT m.run_snapshot FROM crm_retention_model m
+                           WHERE m.company_id = %(company)s)))""",
+            stamp=run_stamp,
+            company=company.id,
+        )
+
+    @api.model
     def _stamp_run(self, company, model):
         """Note on ``model`` when the new run of ``company`` reads the deals
         (``run_stamp``, database clock, microseconds kept: written in SQL).
@@ -1343,13 +1370,15 @@ class CrmCustomerProfile(models.Model):
         snapshot, taken at its first statement, sees every deal committed
         by the stamp, the start of the transaction. Otherwise (install,
         tests) there is one transaction and the stamp is this statement's
-        time."""
+        time. The run's snapshot is kept too (``run_snapshot``, see
+        ``_fresher_than_run_sql``)."""
         committed = self._can_commit()
         if committed:
             self._commit_run_progress(company)
         self.env.cr.execute(
             SQL(
-                "UPDATE crm_retention_model SET run_stamp = %s AT TIME ZONE 'UTC' WHERE id = %s",
+                "UPDATE crm_retention_model SET run_stamp = %s AT TIME ZONE 'UTC',"
+                " run_snapshot = pg_current_snapshot() WHERE id = %s",
                 SQL("transaction_timestamp()" if committed else "statement_timestamp()"),
                 model.id,
             )

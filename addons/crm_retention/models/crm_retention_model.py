@@ -92,6 +92,13 @@ class CrmRetentionModel(models.Model):
         ("company_uniq", "UNIQUE(company_id)", "One churn model per company."),
     ]
 
+    def init(self):
+        # the snapshot of the current run (see crm.customer.profile._stamp_run):
+        # a type the ORM has no field for, so created here
+        self.env.cr.execute(
+            "ALTER TABLE crm_retention_model ADD COLUMN IF NOT EXISTS run_snapshot pg_snapshot"
+        )
+
     @api.constrains(
         "r", "alpha", "a", "b", "gg_p", "gg_q", "gg_v", "typical_interval_days", "run_cursor"
     )

@@ -5,6 +5,7 @@ from unittest.mock import patch
 from odoo import sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
+from odoo.tools import SQL
 
 from ..lib import lifecycle
 from ..models import crm_customer_profile
@@ -103,6 +104,31 @@ class TestRecomputeIntegrity(RetentionCase):
         # the next run reads the deal itself and agrees
         self._recompute(batch_size=2)
         self._assert_won_back(customer)
+
+    def test_refresh_the_run_did_not_see_is_kept(self):
+        """A refresh (a deal won) that read its deals just before a run
+        started but committed after the run took its snapshot: the run did
+        not see that deal, so its batch must not write over the refresh,
+        although the refresh's stamp is older than the run's."""
+        customer = self._customer("Late Commit Co")
+        self._deal(customer, 40)
+        self._recompute()
+        profile = self._profile(customer)
+        # the refresh's transaction: one the run's snapshot does not see yet
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE crm_customer_profile
+                      SET won_revenue = 123456,
+                          metrics_stamp = (now() AT TIME ZONE 'UTC') - interval '1 hour',
+                          metrics_xid = (pg_current_xact_id()::text::bigint + 1000)::text::xid8
+                    WHERE id = %s""",
+                profile.id,
+            )
+        )
+        profile.invalidate_recordset()
+        self._recompute()
+        self.assertEqual(profile.won_revenue, 123456, "the later refresh is kept")
 
     def test_recompute_now_while_a_run_holds_the_company(self):
         """A second "Recompute now" of a company whose run is going on gets
