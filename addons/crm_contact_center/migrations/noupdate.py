@@ -15,11 +15,13 @@ from odoo import SUPERUSER_ID, api
 MODULE_DIR = Path(__file__).parents[1]
 
 
-def rewrite_from_file(cr, module, relpath, xmlids, fields=("name", "domain_force")):
+def rewrite_from_file(cr, relpath, xmlids, fields=("name", "domain_force")):
+    """Write ``fields`` of the records ``xmlids`` (of this module) as the
+    module's file ``relpath`` defines them."""
     env = api.Environment(cr, SUPERUSER_ID, {})
     tree = etree.parse(str(MODULE_DIR / relpath))
     for xmlid in xmlids:
-        record = env.ref(f"{module}.{xmlid}", raise_if_not_found=False)
+        record = env.ref(f"{MODULE_DIR.name}.{xmlid}", raise_if_not_found=False)
         if not record:
             continue
         [node] = tree.xpath(f"//record[@id='{xmlid}']")

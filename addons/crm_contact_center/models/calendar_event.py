@@ -11,7 +11,7 @@ class CalendarEvent(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         events = super().create(vals_list)
-        if not self.env.context.get("crm_interaction_no_capture") is NO_CAPTURE:
+        if self.env.context.get("crm_interaction_no_capture") is not NO_CAPTURE:
             self.env["crm.interaction"]._capture_meetings(events)
         return events
 

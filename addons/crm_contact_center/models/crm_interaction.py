@@ -288,10 +288,11 @@ class CrmInteraction(models.Model):
         # and a closed request is its handler's); supervisors and team
         # leaders close on others' behalf
         closer = self.env.user
-        taken = self.filtered(
-            lambda i: i.user_id != closer
-            and i.team_id.user_id != closer
-            and not closer.has_group("crm_contact_center.group_contact_center_supervisor")
+        supervisor = closer.has_group("crm_contact_center.group_contact_center_supervisor")
+        taken = (
+            self.browse()
+            if supervisor
+            else self.filtered(lambda i: i.user_id != closer and i.team_id.user_id != closer)
         )
         taken.write({"state": "done", "user_id": closer.id})
         (self - taken).write({"state": "done"})

@@ -9,6 +9,6 @@ class SmsSms(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         sms_records = super().create(vals_list)
-        if not self.env.context.get("crm_interaction_no_capture") is NO_CAPTURE:
+        if self.env.context.get("crm_interaction_no_capture") is not NO_CAPTURE:
             self.env["crm.interaction"]._capture_sms(sms_records)
         return sms_records

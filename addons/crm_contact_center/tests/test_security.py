@@ -269,7 +269,10 @@ class TestSecurity(ContactCenterCase):
             " '&', ('team_id', 'in', user.crm_team_ids.ids + user.sale_team_id.ids),"
             " ('source_key', 'not in', ['mail.message', 'calendar.event', 'sms.sms'])]",
         }
-        scripts = {"18.0.1.1.0": "18.0.1.2.0/post-migrate.py", "18.0.1.2.0": "18.0.1.3.0/end-migrate.py"}
+        scripts = {
+            "18.0.1.1.0": "18.0.1.2.0/post-migrate.py",
+            "18.0.1.2.0": "18.0.1.3.0/end-migrate.py",
+        }
         for version, domain in old_rules.items():
             rule.domain_force = domain
             self._run_migration(scripts[version], version)
@@ -296,7 +299,9 @@ class TestSecurity(ContactCenterCase):
         Interaction = self.Interaction.with_user(self.agent1).with_context(
             crm_interaction_backfill=True
         )
-        request = Interaction.create({"channel_id": self.channel["phone"].id, "team_id": self.team.id})
+        request = Interaction.create(
+            {"channel_id": self.channel["phone"].id, "team_id": self.team.id}
+        )
         self.assertNotEqual(request.state, "done")
         self.assertFalse(request.done_date)
         partner = self.env["res.partner"].create({"name": "Context Co"})

@@ -83,7 +83,6 @@ class RecomputeRunning(UserError):
     """Another recompute of the same company holds its lock."""
 
 
-
 class CrmCustomerProfile(models.Model):
     """What the company knows about one customer's relationship with it.
 
@@ -1264,7 +1263,7 @@ class CrmCustomerProfile(models.Model):
             )
             del metrics
             with self._timed("commit"):
-                self._commit_run_progress(company)
+                self._commit_progress()
         today = model.run_date or today
         cr.execute(SQL("SELECT lo FROM %s", done_table))
         applied = {row[0] for row in cr.fetchall()}
@@ -1283,9 +1282,7 @@ class CrmCustomerProfile(models.Model):
                 if hi is not None:
                     model.run_cursor = hi
                     with self._timed("commit"):
-                        self._commit_run_progress(
-                            company, done=min(number * batch_size, model.run_total)
-                        )
+                        self._commit_progress(done=min(number * batch_size, model.run_total))
         cr.execute(SQL("DROP TABLE %s, %s", work, done_table))
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
         self._commit_progress(done=model.run_total)
@@ -1334,12 +1331,6 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
-    def _commit_run_progress(self, company, done=0):
-        """Commit a step of ``company``'s run (its lock survives: see
-        ``_company_run_lock``)."""
-        self._commit_progress(done=done)
-
-    @api.model
     def _fresher_than_run_sql(self, company, run_stamp):
         """The condition under which a batch of ``company``'s full run may
         overwrite a profile ``p``: its metrics were read no later than the run
@@ -1374,7 +1365,7 @@ class CrmCustomerProfile(models.Model):
         ``_fresher_than_run_sql``)."""
         committed = self._can_commit()
         if committed:
-            self._commit_run_progress(company)
+            self._commit_progress()
         self.env.cr.execute(
             SQL(
                 "UPDATE crm_retention_model SET run_stamp = %s AT TIME ZONE 'UTC',"
@@ -1476,9 +1467,7 @@ class CrmCustomerProfile(models.Model):
                 if hi is not None:
                     with shared:
                         model.run_cursor = hi
-                        self._commit_run_progress(
-                            company, done=min(number * batch_size, model.run_total)
-                        )
+                        self._commit_progress(done=min(number * batch_size, model.run_total))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             # the threads changed profiles, history, partners and messages

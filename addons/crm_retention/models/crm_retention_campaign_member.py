@@ -162,7 +162,9 @@ class CrmRetentionCampaignMember(models.Model):
             # a member without salesperson is everybody's (record rules):
             # handing it over is fine, dropping it is not
             raise UserError(
-                self.env._("A campaign member is followed by a salesperson: choose who takes it over.")
+                self.env._(
+                    "A campaign member is followed by a salesperson: choose who takes it over."
+                )
             )
         protected = set(vals) - self._get_user_writable_fields()
         if protected:

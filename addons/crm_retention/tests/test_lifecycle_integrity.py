@@ -146,7 +146,6 @@ class TestRecomputeIntegrity(RetentionCase):
         model.action_recompute()
         self.assertEqual(self.model.run_state, "done")
 
-
     def test_a_committing_run_holds_its_lock_across_commits(self):
         """A run that commits by batches keeps the company's lock from its
         first to its last statement (a session lock, not one per
@@ -155,7 +154,9 @@ class TestRecomputeIntegrity(RetentionCase):
         Profile = self.env["crm.customer.profile"].sudo()
 
         def other_can_lock(other):
-            other.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [RUN_LOCK_KEY, self.company.id])
+            other.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", [RUN_LOCK_KEY, self.company.id]
+            )
             got = other.fetchone()[0]
             other.rollback()
             return got
@@ -165,7 +166,6 @@ class TestRecomputeIntegrity(RetentionCase):
                 with Profile._company_run_lock(self.company):
                     self.assertFalse(other_can_lock(other))
             self.assertTrue(other_can_lock(other), "released at the end of the run")
-
 
     def test_a_salesman_cannot_switch_the_refresh_off(self):
         """``lifecycle_skip_refresh`` is a switch of server code (demo

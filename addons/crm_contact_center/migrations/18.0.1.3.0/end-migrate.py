@@ -9,6 +9,5 @@ from odoo.addons.crm_contact_center.migrations.noupdate import rewrite_from_file
 def migrate(cr, version):
     if version:
         rewrite_from_file(
-            cr, "crm_contact_center", "security/crm_contact_center_security.xml",
-            ["crm_interaction_rule_agent"],
+            cr, "security/crm_contact_center_security.xml", ["crm_interaction_rule_agent"]
         )

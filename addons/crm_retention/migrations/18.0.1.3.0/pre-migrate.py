@@ -57,5 +57,7 @@ def migrate(cr, version):
         if cr.rowcount:
             _logger.warning(
                 "%s.%s: %d value(s) out of bounds moved to the nearest allowed one",
-                table, column, cr.rowcount,
+                table,
+                column,
+                cr.rowcount,
             )
