@@ -26,9 +26,11 @@ import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,8 +225,38 @@ def cmd_run(args):
         db=db,
     )
     port = os.environ.get("ODOO_HTTP_PORT", "8069")
-    log(f"serving {db} on http://localhost:{port} (login admin / admin)")
-    os.execv(sys.executable, odoo_cmd("-d", db, f"--db-filter=^{db}$"))
+    log(f"starting Odoo on {db}; the address is printed again once it answers")
+    server = subprocess.Popen(odoo_cmd("-d", db, f"--db-filter=^{db}$"))
+    # Ctrl+C reaches Odoo too (same process group): let it stop, then leave
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    if wait_until_serving(server, f"http://localhost:{port}/web/health"):
+        print(READY_BANNER.format(url=f"http://localhost:{port}"), flush=True)
+    sys.exit(server.wait())
+
+
+READY_BANNER = """
+============================================================
+ The CRM retention suite is ready: {url}
+   admin / admin   a sales manager (every report and setting)
+   demo  / demo    a salesman (his own customers)
+ Start at CRM > Retention > Customers at Risk,
+ then CRM > Reporting > Customer KPIs > Dashboard.
+ Stop with Ctrl+C.
+============================================================
+"""
+
+
+def wait_until_serving(server, url, timeout=300):
+    """True once ``url`` answers; False if the server exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
 
 
 def cmd_test(args):

@@ -2,7 +2,7 @@
     "name": "CRM Contact Center",
     "summary": "One log of every customer interaction across channels (phone, IP "
     "telephony, e-mail, web, chat, social, SMS, meetings, surveys) and a contact-center queue",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.4.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
@@ -15,6 +15,8 @@
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
         "wizards/crm_interaction_log_wizard_views.xml",
+        "wizards/crm_interaction_backfill_wizard_views.xml",
+        "wizards/crm_interaction_source_key_wizard_views.xml",
         "views/crm_interaction_channel_views.xml",
         "views/crm_interaction_source_views.xml",
         "views/crm_interaction_views.xml",
@@ -25,6 +27,7 @@
     ],
     "demo": ["demo/crm_contact_center_demo.xml"],
     "assets": {
+        "web.assets_backend": ["crm_contact_center/static/src/scss/crm_contact_center.scss"],
         "web.assets_tests": ["crm_contact_center/static/tests/tours/**/*"],
     },
     "installable": True,

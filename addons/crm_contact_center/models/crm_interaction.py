@@ -219,8 +219,9 @@ class CrmInteraction(models.Model):
         # trusted only from server code (sudo): a client could send any context
         backfill = self.env.su and self.env.context.get("crm_interaction_backfill")
         for vals in vals_list:
-            if backfill:
-                # history that predates the addon: closed, never routed nor escalated
+            if backfill and vals.get("state") != "assigned":
+                # history that predates the addon: closed, never routed nor escalated;
+                # a meeting still to come stays planned ("assigned"), never done
                 vals["state"] = "done"
                 vals.setdefault("done_date", vals.get("date") or now)
             if vals.get("user_id") and vals.get("state", "new") == "new":
@@ -673,23 +674,35 @@ class CrmInteraction(models.Model):
         }
 
     @api.model
-    def action_backfill_history(self, batch_size=2000):
-        """One-off import of the history that predates the addon: e-mails, SMS and
-        done calls in the chatter of partners and opportunities, and meetings.
-        Safe to run again: already logged documents are skipped. Supervisors only
-        (it reads every chatter as superuser); the history is logged as done, with
-        no routing, callback or escalation."""
+    def _check_backfill_allowed(self):
         supervisor = "crm_contact_center.group_contact_center_supervisor"
         if not self.env.su and not self.env.user.has_group(supervisor):
             raise AccessError(self.env._("Only supervisors can import the existing history."))
-        self = self.with_context(crm_interaction_backfill=True)
-        Message = self.env["mail.message"].sudo()
-        domain = [
+
+    @api.model
+    def _backfill_message_domain(self):
+        """Chatter messages the history import logs: e-mails, SMS, comments and
+        done calls on the captured models."""
+        return [
             ("model", "in", list(self._CAPTURED_MODELS)),
             "|",
             ("message_type", "in", ["email", "comment", "email_outgoing", "sms"]),
             ("mail_activity_type_id.category", "=", "phonecall"),
         ]
+
+    @api.model
+    def action_backfill_history(self, batch_size=2000):
+        """One-off import of the history that predates the addon: e-mails, SMS and
+        done calls in the chatter of partners and opportunities, and meetings.
+        Safe to run again: already logged documents are skipped. Supervisors only
+        (it reads every chatter as superuser); the history is logged as done, with
+        no routing, callback or escalation; meetings still to come are logged as
+        planned. Started from the confirmation dialog
+        (``crm.interaction.backfill.wizard``)."""
+        self._check_backfill_allowed()
+        self = self.with_context(crm_interaction_backfill=True)
+        Message = self.env["mail.message"].sudo()
+        domain = self._backfill_message_domain()
         created = self.browse()
         last_id = 0
         while True:

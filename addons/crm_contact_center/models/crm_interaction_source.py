@@ -81,16 +81,17 @@ class CrmInteractionSource(models.Model):
         return key
 
     def action_generate_api_key(self):
+        """A new key, shown once in a dialog with the endpoint URL and a curl
+        example; the form's key hint is updated at once."""
+        self.ensure_one()
         key = self.generate_api_key()
         return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Copy the key now: it is shown only once"),
-                "message": key,
-                "sticky": True,
-                "type": "warning",
-            },
+            "type": "ir.actions.act_window",
+            "name": self.env._("New API Key"),
+            "res_model": "crm.interaction.source.key.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_source_id": self.id, "default_key": key},
         }
 
     def action_view_interactions(self):

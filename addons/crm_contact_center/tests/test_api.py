@@ -1,11 +1,12 @@
 import json
+import subprocess
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from unittest.mock import patch
 
 from odoo.exceptions import ValidationError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import SQL, mute_logger
 
 from ..lib.events import MAX_BODY_BYTES, sign
@@ -60,6 +61,34 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         self.source.active = False
         self.assertEqual(self._post(self._event())[0], 401, "archived sources are revoked")
         self.assertFalse(self._logged("call-1"))
+
+    def test_new_key_dialog_example_works_as_shown(self):
+        """ "Generate API Key" opens a dialog with the key, the endpoint and a curl
+        example that works when pasted in a shell; the form's hint changes at once
+        and the key itself is stored nowhere."""
+        self.env["ir.config_parameter"].sudo().set_param("web.base.url", self.base_url())
+        source = self.source.with_user(self.supervisor)
+        action = source.action_generate_api_key()
+        self.assertEqual(
+            (action["res_model"], action["target"]), ("crm.interaction.source.key.wizard", "new")
+        )
+        Wizard = self.env[action["res_model"]].with_user(self.supervisor)
+        dialog = Form(Wizard.with_context(action["context"]))
+        key = dialog.key
+        self.assertEqual(source.api_key_hint, key[:6] + "…", "the hint shows the new key")
+        self.assertEqual(dialog.endpoint_url, self.base_url() + URL)
+        self.assertIn(key, dialog.curl_example)
+        self.assertFalse(Wizard.search([]), "the key is never saved in a wizard row")
+        self.assertEqual(self._post(self._event())[0], 401, "the previous key stops working")
+        output = subprocess.run(
+            ["sh", "-c", dialog.curl_example],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        self.assertIn('"ok": true', output, "the ping line checks the key")
+        self.assertEqual(self._logged("test-call-1").state, "missed", "the example event is logged")
 
     def test_ping_with_the_same_auth(self):
         response = self.opener.get(

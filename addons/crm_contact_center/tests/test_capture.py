@@ -140,3 +140,30 @@ class TestCapture(ContactCenterCase):
         self.assertFalse(logged.filtered("is_overdue"))
         self.Interaction.action_backfill_history()
         self.assertEqual(self._logged(self.customer), logged, "nothing logged twice")
+
+    def test_backfill_asks_first_and_keeps_upcoming_meetings_planned(self):
+        """The import opens a confirmation that says what it will log; a meeting
+        still to come is imported as planned, never as done."""
+        no_capture = self.env(context=dict(self.env.context, crm_interaction_no_capture=NO_CAPTURE))
+        now = fields.Datetime.now()
+        Event = self.env["calendar.event"].with_env(no_capture)
+        past = Event.create(
+            {"name": "Last month's visit", "start": now - timedelta(days=30),
+             "stop": now - timedelta(days=30, hours=-1), "partner_ids": [(6, 0, self.customer.ids)]}
+        )  # fmt: skip
+        upcoming = Event.create(
+            {"name": "Next week's demo", "start": now + timedelta(days=7),
+             "stop": now + timedelta(days=7, hours=1), "partner_ids": [(6, 0, self.customer.ids)]}
+        )  # fmt: skip
+        Wizard = self.env["crm.interaction.backfill.wizard"]
+        with self.assertRaises(AccessError):
+            Form(Wizard.with_user(self.agent1))
+        wizard = Form(Wizard.with_user(self.supervisor))
+        self.assertGreaterEqual(wizard.past_meeting_count, 1)
+        self.assertGreaterEqual(wizard.upcoming_meeting_count, 1)
+        self.assertFalse(self._logged(self.customer), "opening the dialog imports nothing")
+        wizard.save().action_import()
+        by_event = {i.res_id: i for i in self._logged(self.customer)}
+        self.assertEqual(by_event[past.id].state, "done")
+        self.assertEqual(by_event[upcoming.id].state, "assigned", "a meeting to come stays planned")
+        self.assertFalse(by_event[upcoming.id].done_date)

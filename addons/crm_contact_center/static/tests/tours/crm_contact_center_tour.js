@@ -54,3 +54,54 @@ registry.category("web_tour.tours").add("crm_contact_center_timeline_tour", {
         },
     ],
 });
+
+const CHAT = ".o_kanban_record:contains('Chat: is the blue model in stock?')";
+
+registry.category("web_tour.tours").add("crm_contact_center_chat_tour", {
+    steps: () => [
+        {
+            content: "The card says by when the chat must be answered",
+            trigger: `${CHAT} div:contains('Answer by')`,
+        },
+        {
+            trigger: CHAT,
+            run: "click",
+        },
+        {
+            content: "A chat is answered with a reply, not a call",
+            trigger: ".o_form_view button[name=action_log_interaction]:contains('Log the Reply')",
+        },
+        {
+            trigger: ".o_form_view:not(:has(button:contains('Log the Call')))",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("crm_contact_center_supervisor_tour", {
+    steps: () => [
+        {
+            content: "The default filter keeps requests no team was found for",
+            trigger: ".o_searchview_facet:contains('My Teams and No Team')",
+        },
+        {
+            trigger: ".o_kanban_record:contains('Web form without a team')",
+        },
+        {
+            content: "Open Load per Agent",
+            trigger: ".o_main_navbar .dropdown-toggle:contains('Contact Center')",
+            run: "click",
+        },
+        {
+            trigger: ".dropdown-menu a:contains('Load per Agent')",
+            run: "click",
+        },
+        {
+            content: "The load is a count of open requests",
+            trigger: ".o_pivot thead:contains('Count')",
+        },
+        {
+            content: "The agent with an open chat has a load of 1",
+            trigger: ".o_pivot tr:has(th:contains('Chat Agent')) td.o_pivot_cell_value:contains('1')",
+        },
+    ],
+});
