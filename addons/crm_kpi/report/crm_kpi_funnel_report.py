@@ -13,7 +13,9 @@ class CrmKpiFunnelReport(models.Model):
     visit ends at the next change, at the closing date of a won or lost
     deal, or now. ``date_last_stage_update`` alone would only give the
     current stage, not the path, hence the tracking values; leads loaded
-    without chatter (imports) show their current stage only.
+    without chatter (imports) show their current stage only, entered at the
+    earliest of their creation and closing dates (never a negative time in
+    stage).
 
     Measures: visits, "moved on" (a later visit in a stage of higher
     sequence, or won), the stage-to-stage conversion (moved on / visits),
@@ -98,9 +100,10 @@ class CrmKpiFunnelReport(models.Model):
                   FROM changes ORDER BY lead_id, date, message_id
             ),
             visits AS (
-                -- LEAST: a back-dated change (import) must not precede the creation
+                -- LEAST: the story starts no later than its first change nor its
+                -- closing (a deal imported today that was won last year)
                 SELECT l.id AS lead_id, COALESCE(f.old_stage, l.stage_id) AS stage_id,
-                       LEAST(l.create_date, f.date) AS date, 0 AS message_id
+                       LEAST(l.create_date, f.date, l.date_closed) AS date, 0 AS message_id
                   FROM crm_lead l LEFT JOIN first_change f ON f.lead_id = l.id
                 UNION ALL
                 SELECT lead_id, new_stage, date, message_id FROM changes
@@ -124,10 +127,10 @@ class CrmKpiFunnelReport(models.Model):
                     OR (COALESCE(ws.is_won, false) AND NOT COALESCE(o.is_won, false)))::int
                        AS moved_on_count,
                    0.0 AS conversion_rate,
-                   EXTRACT(EPOCH FROM (
+                   GREATEST(EXTRACT(EPOCH FROM (
                        COALESCE(o.next_date,
                                 CASE WHEN ws.is_won OR NOT l.active THEN l.date_closed END,
-                                now() AT TIME ZONE 'UTC') - o.date)) / 86400.0 AS days_in_stage,
+                                now() AT TIME ZONE 'UTC') - o.date)) / 86400.0, 0) AS days_in_stage,
                    (o.rank = 1)::int AS lead_count,
                    (o.rank = 1 AND (l.type = 'opportunity' OR l.date_conversion IS NOT NULL))::int
                        AS opportunity_count,
@@ -164,3 +167,104 @@ class CrmKpiFunnelReport(models.Model):
                     total("lost_count"),
                 )
         return super()._read_group_select(aggregate_spec, query)
+
+    @api.model
+    def _demo_load_stage_history(self):
+        """Demo data only: the demo opportunities are loaded without chatter,
+        created on install day and closed months before, so the funnel would
+        show one visit per lead and no conversion. This gives each lead without
+        a tracked stage change a plausible path, set-based: it was created some
+        days before its closing (or before today when open), went through the
+        earlier stages of the pipeline in order, and reached its current stage
+        at its closing date. The moves are written as the chatter writes them
+        (a stage tracking value on a note), authored by the salesperson."""
+        field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        subtype = self.env.ref("crm.mt_lead_stage")
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+            CREATE TEMP TABLE crm_kpi_demo_moves ON COMMIT DROP AS
+            WITH leads AS (
+                SELECT l.id, l.stage_id, st.sequence, l.team_id, u.partner_id AS author_id,
+                       COALESCE(CASE WHEN st.is_won OR NOT l.active THEN l.date_closed END,
+                                now() AT TIME ZONE 'UTC') AS end_at,
+                       (COALESCE(st.is_won, false) OR NOT l.active) AND l.date_closed IS NOT NULL AS closed
+                  FROM crm_lead l
+                  JOIN crm_stage st ON st.id = l.stage_id
+                  LEFT JOIN res_users u ON u.id = l.user_id
+                 WHERE l.type = 'opportunity'
+                   AND NOT EXISTS (
+                       SELECT FROM mail_message m JOIN mail_tracking_value v
+                                ON v.mail_message_id = m.id AND v.field_id = %(field)s
+                        WHERE m.model = 'crm.lead' AND m.res_id = l.id)
+            ),
+            path AS (
+                SELECT l.id AS lead_id, s.id AS stage_id,
+                       row_number() OVER (PARTITION BY l.id ORDER BY s.sequence, s.id) AS step
+                  FROM leads l
+                  JOIN crm_stage s ON s.sequence < l.sequence AND NOT COALESCE(s.is_won, false)
+                                  AND (s.team_id IS NULL OR s.team_id = l.team_id)
+            ),
+            steps AS (
+                SELECT lead_id, count(*) AS n FROM path GROUP BY lead_id
+            ),
+            moves AS (
+                -- move k leaves the k-th stage of the path for the next one (the
+                -- last move reaches the current stage)
+                SELECT l.id AS lead_id, p.stage_id AS old_stage,
+                       COALESCE(nxt.stage_id, l.stage_id) AS new_stage, p.step, s.n,
+                       l.author_id, l.closed,
+                       l.end_at - make_interval(days => 7 + mod(l.id, 35)) AS start_at, l.end_at
+                  FROM leads l
+                  JOIN steps s ON s.lead_id = l.id
+                  JOIN path p ON p.lead_id = l.id
+                  LEFT JOIN path nxt ON nxt.lead_id = l.id AND nxt.step = p.step + 1
+            )
+            SELECT lead_id, old_stage, new_stage, author_id, start_at,
+                   start_at + (end_at - start_at) * step
+                       / (n + CASE WHEN closed THEN 0 ELSE 1 END)::float AS date
+              FROM moves
+                """,
+                field=field.id,
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+            WITH messages AS (
+                INSERT INTO mail_message (model, res_id, message_type, subtype_id, body,
+                                          author_id, date, create_date, write_date,
+                                          create_uid, write_uid)
+                SELECT 'crm.lead', lead_id, 'notification', %(subtype)s, '', author_id,
+                       date, date, date, %(uid)s, %(uid)s
+                  FROM crm_kpi_demo_moves
+                RETURNING id, res_id, date
+            )
+            INSERT INTO mail_tracking_value (field_id, mail_message_id, old_value_integer,
+                                             new_value_integer, old_value_char, new_value_char,
+                                             create_date, write_date, create_uid, write_uid)
+            SELECT %(field)s, m.id, d.old_stage, d.new_stage,
+                   old.name->>'en_US', new.name->>'en_US', d.date, d.date, %(uid)s, %(uid)s
+              FROM messages m
+              JOIN crm_kpi_demo_moves d ON d.lead_id = m.res_id AND d.date = m.date
+              JOIN crm_stage old ON old.id = d.old_stage
+              JOIN crm_stage new ON new.id = d.new_stage
+                """,
+                subtype=subtype.id,
+                uid=self.env.uid,
+                field=field.id,
+            )
+        )
+        # the story starts when the first stage is entered
+        self.env.cr.execute(
+            """
+            UPDATE crm_lead l SET create_date = LEAST(l.create_date, d.start_at)
+              FROM (SELECT lead_id, min(start_at) AS start_at
+                      FROM crm_kpi_demo_moves GROUP BY lead_id) d
+             WHERE d.lead_id = l.id;
+            DROP TABLE crm_kpi_demo_moves;
+            ANALYZE mail_message, mail_tracking_value;
+            """
+        )
+        self.env.invalidate_all()

@@ -172,3 +172,47 @@ class TestFunnelReport(TransactionCase):
         )
         self.assertFalse(self._rows([], user=other).get((), {}).get("lead_count"))
         self.assertEqual(self._rows([], user=self.salesman)[()]["lead_count"], 5)
+
+    def test_imported_won_deal_never_has_negative_days_and_gets_a_demo_path(self):
+        """A deal imported today that was won a year ago (no chatter) enters its
+        stage at its closing date, not after it; the demo loader then gives it
+        the path through the pipeline, which the pandas computation confirms."""
+        won_at = T0 - timedelta(days=365)
+        imported = self.env["crm.lead"].create(
+            {"name": "Imported deal", "type": "opportunity", "stage_id": self.s[3].id,
+             "user_id": self.salesman.id, "company_id": self.company.id}
+        )  # fmt: skip
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE crm_lead SET date_closed = %s, create_date = now() WHERE id = %s",
+            [won_at, imported.id],
+        )
+        Report = self.env["crm.kpi.funnel.report"]
+        [row] = Report.search([("lead_id", "=", imported.id)])
+        self.assertEqual((row.stage_id, row.date), (self.s[3], won_at))
+        self.assertGreaterEqual(row.days_in_stage, 0.0)
+        self.assertTrue(
+            all(d >= 0 for d in Report.search([]).mapped("days_in_stage")),
+            "no stage visit lasts a negative time",
+        )
+        before = self._rows(["stage_id"])
+        Report._demo_load_stage_history()
+        rows = Report.search([("lead_id", "=", imported.id)], order="date")
+        self.assertEqual(
+            rows.stage_id.ids, [s.id for s in self.s], "New > Qualified > Proposition > Won"
+        )
+        self.assertEqual(rows[-1].date, won_at, "won on its closing date")
+        self.assertTrue(all(r.days_in_stage > 0 for r in rows[:-1]))
+        self.leads |= imported
+        after = self._rows(["stage_id"])
+        expected = self._pandas_visits()
+        for (stage,), got in after.items():
+            self.assertEqual(got["visit_count"], expected.loc[stage.id, "visits"], stage.name)
+            self.assertEqual(got["moved_on_count"], expected.loc[stage.id, "moved"], stage.name)
+        self.assertEqual(
+            after[(self.s[0],)]["moved_on_count"], before[(self.s[0],)]["moved_on_count"] + 1
+        )
+        self.assertEqual(
+            Report.search_count([("lead_id", "in", self.leads[:4].ids)]), 10,
+            "leads with a tracked path are left alone",
+        )  # fmt: skip
