@@ -16,6 +16,16 @@ class CrmKpiCellMeasureMixin(models.AbstractModel):
 
     _name = "crm.kpi.cell.measure.mixin"
     _description = "KPI Report With Per-Cell Measures"
+    # measures left blank (not 0) in a cell where they cannot be measured: a
+    # rate whose denominator is 0 (SQL NULL), e.g. "SLA met" where no request
+    # had a deadline; 0 % would read as "always missed"
+    _kpi_blank_when_empty = ()
+
+    @api.model
+    def _read_group_empty_value(self, spec):
+        if spec != "__count" and parse_read_group_spec(spec)[0] in self._kpi_blank_when_empty:
+            return False
+        return super()._read_group_empty_value(spec)
 
     @api.model
     def _read_group_select(self, aggregate_spec, query):

@@ -63,6 +63,10 @@ class CrmKpiCampaignReport(models.Model):
 
     _name = "crm.kpi.campaign.report"
     _inherit = ["crm.kpi.cell.measure.mixin"]
+    _kpi_blank_when_empty = (
+        "retention_rate", "treated_rate", "control_rate", "uplift_pp", "roi",
+        "cost_per_incremental",
+    )  # fmt: skip
     _description = "Campaign Effectiveness"
     _auto = False
     _order = "enrol_date desc, campaign_id"

@@ -21,6 +21,8 @@ class CrmKpiChannelReport(models.Model):
     """
 
     _name = "crm.kpi.channel.report"
+    _inherit = ["crm.kpi.cell.measure.mixin"]
+    _kpi_blank_when_empty = ("missed_rate", "response_hours", "sla_rate", "csat", "rating")
     _description = "Channel and Service Analysis"
     _auto = False
     _order = "date desc"

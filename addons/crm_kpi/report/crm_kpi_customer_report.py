@@ -49,6 +49,10 @@ class CrmKpiCustomerReport(models.Model):
 
     _name = "crm.kpi.customer.report"
     _inherit = ["crm.kpi.cell.measure.mixin"]
+    _kpi_blank_when_empty = (
+        "acquired_rate", "churn_rate", "retention_rate", "deal_frequency", "avg_deal_amount",
+        "avg_clv",
+    )  # fmt: skip
     _description = "Customer KPIs"
     _auto = False
     _order = "date desc"

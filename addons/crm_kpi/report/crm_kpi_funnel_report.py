@@ -25,6 +25,8 @@ class CrmKpiFunnelReport(models.Model):
     """
 
     _name = "crm.kpi.funnel.report"
+    _inherit = ["crm.kpi.cell.measure.mixin"]
+    _kpi_blank_when_empty = ("conversion_rate", "win_rate", "days_in_stage")
     _description = "Sales Funnel Analysis"
     _auto = False
     _order = "date desc"
@@ -51,8 +53,12 @@ class CrmKpiFunnelReport(models.Model):
         readonly=True,
         help="Visits followed by a stage of higher sequence, or by winning the deal.",
     )
+    is_won_stage = fields.Boolean("Won Stage", readonly=True)
     conversion_rate = fields.Float(
-        "Stage Conversion (%)", readonly=True, help="Moved on / stage visits x 100."
+        "Stage Conversion (%)",
+        readonly=True,
+        help="Moved on / visits of stages before Won x 100 (blank on the Won stage: "
+        "nothing comes after it).",
     )
     days_in_stage = fields.Float(
         digits=(16, 1),
@@ -123,6 +129,7 @@ class CrmKpiFunnelReport(models.Model):
                    p.commercial_partner_id AS partner_id, l.country_id,
                    l.source_id, l.medium_id, l.lost_reason_id,
                    1 AS visit_count,
+                   COALESCE(o.is_won, false) AS is_won_stage,
                    (COALESCE(o.later_sequence > o.sequence, false)
                     OR (COALESCE(ws.is_won, false) AND NOT COALESCE(o.is_won, false)))::int
                        AS moved_on_count,
@@ -155,9 +162,10 @@ class CrmKpiFunnelReport(models.Model):
 
             if fname == "conversion_rate":
                 return SQL(
-                    "(100.0 * %s / NULLIF(%s, 0))::float",
+                    "(100.0 * %s / NULLIF(sum(CASE WHEN %s THEN 0 ELSE %s END), 0))::float",
                     total("moved_on_count"),
-                    total("visit_count"),
+                    self._field_to_sql(self._table, "is_won_stage", query),
+                    self._field_to_sql(self._table, "visit_count", query),
                 )
             if fname == "win_rate":
                 return SQL(

@@ -65,6 +65,18 @@ class TestCohort(KpiCase):
         action = wizard.action_open_pivot()
         self.assertEqual(action["res_model"], "crm.kpi.cohort")
 
+    def test_heat_map_opens_computed_under_its_title(self):
+        """Before the first nightly run a salesman opening the report sees the
+        heat map (computed on opening), titled "Cohort Retention"."""
+        Cohort = self.env["crm.kpi.cohort"].sudo()
+        Cohort.search([("company_id", "=", self.company.id)]).unlink()
+        action = self.env["crm.kpi.cohort.heatmap"].with_user(self.sales_a).action_open()
+        wizard = self.env[action["res_model"]].with_user(self.sales_a).browse(action["res_id"])
+        self.assertEqual((action["name"], wizard.display_name), ("Cohort Retention",) * 2)
+        wizard.date_from = date(2025, 3, 1)
+        self.assertIn("2025-03", str(wizard.heatmap))
+        self.assertNotIn("No customer", str(wizard.heatmap))
+
     def test_lib_empty_input(self):
         import pandas as pd
 

@@ -24,6 +24,32 @@ class CrmKpiCohortHeatmap(models.TransientModel):
     team_id = fields.Many2one("crm.team", string="Sales Team")
     heatmap = fields.Html(compute="_compute_heatmap", sanitize=False)
 
+    @api.model
+    def action_open(self):
+        """The menu's entry point: a computed heat map under its own title
+        (a saved record, so no "unsaved changes" marks), the cohorts computed
+        first if they never were in the user's companies (the nightly job had
+        not run yet)."""
+        Cohort = self.env["crm.kpi.cohort"].sudo()
+        companies = self.env.companies
+        if not Cohort.search_count([("company_id", "in", companies.ids)], limit=1):
+            # derived rows of the user's own companies, read back under his rules
+            Cohort._refresh(companies)
+        wizard = self.create({})
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Cohort Retention"),
+            "res_model": self._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "current",
+            "context": {"form_view_initial_mode": "edit"},
+        }
+
+    def _compute_display_name(self):
+        for wizard in self:
+            wizard.display_name = self.env._("Cohort Retention")
+
     @api.depends("date_from", "user_id", "team_id")
     def _compute_heatmap(self):
         Cohort = self.env["crm.kpi.cohort"]
