@@ -20,6 +20,7 @@ manager sees why a small pilot proves nothing yet.
 import math
 
 Z_95 = 1.959963984540054
+Z_80 = 0.8416212335729143  # one-sided quantile of an 80 % power
 
 
 def two_proportion(treated_n, treated_k, control_n, control_k, z=Z_95, min_group_size=30):
@@ -81,3 +82,54 @@ def economics(treated_n, treated_revenue, control_n, control_revenue, cost, upli
         "incremental_customers": incremental_customers,
         "cost_per_incremental": cost_per_incremental,
     }
+
+
+def required_group_size(control_rate, uplift_pp, z_alpha=Z_95, z_power=Z_80):
+    """Customers needed in *each* group for an uplift of ``uplift_pp`` over
+    ``control_rate`` to show as significant (two-sided 5 %, power 80 %), by
+    the classic two-proportion sample size; None for no uplift.
+
+    >>> required_group_size(0.15, 10.0)
+    250
+    """
+    p2 = control_rate
+    p1 = min(max(p2 + (uplift_pp or 0.0) / 100, 0.0), 1.0)
+    diff = abs(p1 - p2)
+    if diff < 1e-9:
+        return None
+    pbar = (p1 + p2) / 2
+    root = z_alpha * math.sqrt(2 * pbar * (1 - pbar)) + z_power * math.sqrt(
+        p1 * (1 - p1) + p2 * (1 - p2)
+    )
+    return math.ceil(round(root**2 / diff**2, 6))
+
+
+def verdict(test, treated_n, control_n):
+    """The one-line reading of ``two_proportion``'s result for a manager.
+
+    :return: dict with ``kind``: ``proven`` (significant gain), ``harmful``
+        (significant loss), ``not_proven`` or ``no_data``; ``uplift_pp``;
+        ``kept``: customers the uplift stands for among the treated;
+        ``needed``: customers per group the observed uplift would need to be
+        proven (None for no uplift); ``smaller``: the smaller group's size.
+
+    >>> v = verdict(two_proportion(400, 100, 48, 8), 400, 48)
+    >>> v["kind"], v["smaller"], v["needed"]
+    ('not_proven', 48, 372)
+    """
+    uplift_pp = test["uplift_pp"]
+    result = {
+        "kind": "no_data",
+        "uplift_pp": uplift_pp,
+        "kept": round((uplift_pp or 0.0) / 100 * treated_n),
+        "needed": None,
+        "smaller": min(treated_n, control_n),
+    }
+    if test["significance"] == "no_data":
+        return result
+    if test["significance"] == "significant":
+        result["kind"] = "proven" if uplift_pp > 0 else "harmful"
+        return result
+    result["kind"] = "not_proven"
+    result["needed"] = required_group_size(test["control_rate"], uplift_pp)
+    return result

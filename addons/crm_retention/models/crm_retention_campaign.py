@@ -214,7 +214,10 @@ class CrmRetentionCampaign(models.Model):
     control_retained = fields.Integer(compute="_compute_results")
     treated_rate = fields.Float(compute="_compute_results", string="Treated Retention")
     control_rate = fields.Float(compute="_compute_results", string="Control Retention")
-    uplift_pp = fields.Float(compute="_compute_results", string="Uplift (pp)", digits=(16, 1))
+    uplift_pp = fields.Float(
+        compute="_compute_results", string="Uplift", digits=(16, 1),
+        help="Treated retention minus control retention, in percentage points (pp).",
+    )  # fmt: skip
     uplift_ci_low = fields.Float(compute="_compute_results", string="CI Low (pp)", digits=(16, 1))
     uplift_ci_high = fields.Float(compute="_compute_results", string="CI High (pp)", digits=(16, 1))
     significance = fields.Selection(SIGNIFICANCE, compute="_compute_results")
@@ -224,6 +227,23 @@ class CrmRetentionCampaign(models.Model):
     roi = fields.Float(compute="_compute_results", string="ROI", digits=(16, 2))
     cost_per_incremental = fields.Monetary(
         compute="_compute_results", string="Cost per Incremental Retained Customer"
+    )
+    verdict = fields.Char(
+        compute="_compute_results",
+        help="What the comparison with the control group proves, in one line: the uplift "
+        "and the customers it stands for when it is significant, else how many customers "
+        "each group would need for the uplift measured to be proven.",
+    )
+    verdict_kind = fields.Selection(
+        [("proven", "Proven"), ("harmful", "Harmful"), ("not_proven", "Not proven"),
+         ("no_data", "No data")],
+        compute="_compute_results",
+    )  # fmt: skip
+    over_budget = fields.Boolean(compute="_compute_results")
+    target_summary = fields.Char(
+        compute="_compute_member_stats",
+        help="The customers enrolled when the campaign was launched (and since, when it "
+        "enrols continuously).",
     )
     results_by_step_html = fields.Html(compute="_compute_results_by_step", sanitize=False)
     # daily run
@@ -347,6 +367,12 @@ class CrmRetentionCampaign(models.Model):
                 counts.get((campaign.id, g), 0) for g in ("treated", "control")
             )
             campaign.excluded_count = counts.get((campaign.id, "excluded"), 0)
+            enrolled = campaign.member_count + campaign.excluded_count
+            campaign.target_summary = self.env._(
+                "%(count)s customers (at launch)", count=enrolled
+            ) if campaign.enrolment_mode != "continuous" else self.env._(
+                "%(count)s customers (enrolled so far)", count=enrolled
+            )  # fmt: skip
 
     def _compute_opportunity_count(self):
         counts = dict(
@@ -389,8 +415,35 @@ class CrmRetentionCampaign(models.Model):
                     "total_cost": cost,
                     "roi": money["roi"] or 0.0,
                     "cost_per_incremental": money["cost_per_incremental"] or 0.0,
+                    "over_budget": bool(campaign.budget) and cost > campaign.budget,
                 }
             )
+            campaign._set_verdict(uplift.verdict(test, t_n, c_n))
+
+    def _set_verdict(self, reading):
+        """``verdict`` and ``verdict_kind`` from ``lib.uplift.verdict``."""
+        kind, pp = reading["kind"], reading["uplift_pp"]
+        if kind == "proven":
+            text = self.env._(
+                "Proven: %(pp)s pp more customers kept, about %(kept)s customers",
+                pp=f"{pp:+.1f}", kept=reading["kept"],
+            )  # fmt: skip
+        elif kind == "harmful":
+            text = self.env._(
+                "Proven harmful: %(pp)s pp, about %(kept)s customers fewer kept than without it",
+                pp=f"{pp:+.1f}", kept=abs(reading["kept"]),
+            )  # fmt: skip
+        elif kind == "not_proven" and reading["needed"] and reading["needed"] > reading["smaller"]:
+            text = self.env._(
+                "Not proven: %(pp)s pp, but %(smaller)s customers in the smaller group are too "
+                "few; about %(needed)s per group are needed to prove it",
+                pp=f"{pp:+.1f}", smaller=reading["smaller"], needed=reading["needed"],
+            )  # fmt: skip
+        elif kind == "not_proven":
+            text = self.env._("Not proven: %(pp)s pp could be chance", pp=f"{(pp or 0.0):+.1f}")
+        else:
+            text = self.env._("No result yet: both groups need members with a closed window")
+        self.verdict_kind, self.verdict = kind, text
 
     def _compute_results_by_step(self):
         rows = self._get_step_stats()
@@ -810,36 +863,18 @@ class CrmRetentionCampaign(models.Model):
         """
         self.ensure_one()
         reasons = self._get_exclusion_reasons(profiles)
-        eligible = [p.id for p in profiles if p.id not in reasons]
-        if exact_split:
-            __, control = campaign_lib.split_control(eligible, self.control_share, self.random_seed)
-            control = set(control)
-        else:
-            drawn = campaign_lib.assign_control(eligible, self.control_share, self.random_seed)
-            control = {pid for pid, held_out in drawn.items() if held_out}
+        groups = self._draw_groups(profiles, reasons, exact_split=exact_split)
         first_step = self.step_ids.sorted("sequence")[:1]
         window_end = fields.Date.add(today, days=self.outcome_days)
-        # the customer's salesperson follows it up when it works for the
-        # campaign's company, else the campaign's owner; sudo: reads only the
-        # salespeople's companies
-        salespeople = profiles.partner_id.user_id.sudo()
-        local = salespeople.filtered(lambda u: self.company_id in u.company_ids)
+        followers = self._follow_up_users(profiles)
         vals_list = []
         for profile in profiles:
-            group = (
-                "excluded"
-                if profile.id in reasons
-                else ("control" if profile.id in control else "treated")
-            )
+            group = groups[profile.id]
             vals = {
                 "campaign_id": self.id,
                 "profile_id": profile.id,
                 "partner_id": profile.partner_id.id,
-                "user_id": (
-                    profile.partner_id.user_id
-                    if profile.partner_id.user_id in local
-                    else self.user_id
-                ).id,
+                "user_id": followers[profile.id].id,
                 "member_group": group,
                 "enrol_date": today,
                 "window_end_date": window_end,
@@ -911,6 +946,36 @@ class CrmRetentionCampaign(models.Model):
                 )
             }  # fmt: skip
             ended.filtered(lambda c: c.id not in pending).write({"state": "done"})
+
+    def _draw_groups(self, profiles, reasons, exact_split=False, control_share=None):
+        """{profile id: "treated" | "control" | "excluded"}: the draw of the
+        launch (``exact_split``: exactly the control share, ``split_control``)
+        or of continuous enrolment (each on its own hash). Reproducible from
+        the campaign's seed, so the launch wizard previews the very groups the
+        launch will make."""
+        self.ensure_one()
+        share = self.control_share if control_share is None else control_share
+        eligible = [p.id for p in profiles if p.id not in reasons]
+        if exact_split:
+            __, control = campaign_lib.split_control(eligible, share, self.random_seed)
+            control = set(control)
+        else:
+            drawn = campaign_lib.assign_control(eligible, share, self.random_seed)
+            control = {pid for pid, held_out in drawn.items() if held_out}
+        return {
+            p.id: "excluded" if p.id in reasons else ("control" if p.id in control else "treated")
+            for p in profiles
+        }
+
+    def _follow_up_users(self, profiles):
+        """{profile id: user} who follows each customer up: its salesperson
+        when he works for the campaign's company, else the campaign's owner
+        (possibly nobody). Sudo: reads only the salespeople's companies."""
+        self.ensure_one()
+        local = profiles.user_id.sudo().filtered(
+            lambda u: u.active and self.company_id in u.company_ids
+        )
+        return {p.id: p.user_id if p.user_id in local else self.user_id for p in profiles}
 
     def _enrol_newcomers(self, today):
         """Continuous enrolment: enrol the customers who started matching."""
@@ -1093,6 +1158,15 @@ class CrmRetentionCampaign(models.Model):
             "Trading",
             "Works",
         ]
+        # the salespeople of the lifecycle demo, in turn (they may be absent)
+        owners = [
+            user
+            for xmlid in ("base.user_admin", "base.user_demo",
+                          "crm_retention.user_anna_retention_demo",
+                          "crm_retention.user_lucas_retention_demo")
+            if (user := self.env.ref(xmlid, raise_if_not_found=False))
+        ]  # fmt: skip
+        belgium = self.env.ref("base.be")
         partners = self.env["res.partner"].create(
             [
                 {
@@ -1100,6 +1174,8 @@ class CrmRetentionCampaign(models.Model):
                     "is_company": True,
                     "email": f"orders{i + 1}@winback-demo.example.com",
                     "phone": f"+32 470 {i + 1:02d} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+                    "country_id": belgium.id,
+                    "user_id": owners[i % len(owners)].id,
                 }
                 for i in range(size)
             ]
@@ -1111,7 +1187,8 @@ class CrmRetentionCampaign(models.Model):
                 "name": f"{partner.name}: {name}",
                 "type": "opportunity",
                 "partner_id": partner.id,
-                "user_id": self.env.ref("base.user_admin").id,
+                "user_id": partner.user_id.id,
+                "team_id": partner.user_id.sale_team_id.id,
                 "stage_id": won_stage.id,
                 "expected_revenue": amount,
                 "date_closed": fields.Datetime.to_datetime(day).replace(hour=10),

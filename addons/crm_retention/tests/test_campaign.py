@@ -1,8 +1,9 @@
+import re
 from datetime import datetime, timedelta
 
 from freezegun import freeze_time
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 
 from .common import TODAY, CampaignCase, extra_deals, foreign_currency
@@ -353,7 +354,10 @@ class TestCampaignOutcome(CampaignCase):
             last = profile.history_ids.sorted("id")[-1]
             self.assertEqual((last.stage_id, last.reason), (self.stage["won_back"], reason))
         note = treated.partner_id.message_ids.sorted("id")[-1]
-        self.assertIn("Campaign", note.body, "the chatter note credits the campaign too")
+        [shown] = note.sudo().tracking_value_ids._tracking_value_format()
+        self.assertIn(
+            "Campaign", shown["changedField"], "the chatter note credits the campaign too"
+        )
 
     def test_control_member_measured_the_same_but_not_credited(self):
         campaign = self._campaign(control_share=0.5)
@@ -430,3 +434,96 @@ class TestCampaignOutcome(CampaignCase):
         self.assertEqual(campaign.significance, "too_small")
         self.assertEqual(campaign.retained_revenue, 1200)
         self.assertIn("Offer e-mail", campaign.results_by_step_html)
+        # what the manager reads: a verdict, an unproven ROI, money over budget
+        self.assertEqual(campaign.verdict_kind, "not_proven")
+        self.assertIn("+33.3 pp", campaign.verdict)
+        self.assertIn("1 customers in the smaller group are too few", campaign.verdict)
+        campaign.budget = 10
+        campaign.invalidate_recordset(["over_budget"])
+        self.assertTrue(campaign.over_budget, "30 spent against a budget of 10")
+        self.assertEqual(campaign.target_summary, "4 customers (at launch)")
+
+    def test_verdict_when_the_uplift_is_proven(self):
+        campaign = self._campaign()
+        reading = {"kind": "proven", "uplift_pp": 8.94, "kept": 17, "needed": None, "smaller": 900}
+        campaign._set_verdict(reading)
+        self.assertEqual(
+            campaign.verdict, "Proven: +8.9 pp more customers kept, about 17 customers"
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestLaunchWizard(CampaignCase):
+    """The last look before launching shows the whole target and the groups
+    the launch will really make."""
+
+    def test_preview_counts_all_and_marks_the_groups_the_launch_makes(self):
+        customers = self._lapsed_customers(95)
+        customers[:2].write({"retention_opt_out": True})
+        campaign = self._campaign(control_share=0.2)
+        wizard = (
+            self.env["crm.retention.campaign.launch"]
+            .with_user(self.manager)
+            .create({"campaign_id": campaign.id})
+        )
+        self.assertEqual(wizard.match_count, 95)
+        self.assertIn("first 80 of 95", wizard.preview_note)
+        labels = {"Contacted": "treated", "Control (held out)": "control", "Excluded": "excluded"}
+        rows = re.findall(
+            r"<td>(At risk \d+)</td>.*?rounded-pill [\w-]+\">([^<]+)</span>",
+            str(wizard.preview_html),
+        )
+        self.assertEqual(len(rows), 80, "the first 80 rows, each with its group")
+        wizard.confirm = True
+        wizard.action_launch()
+        members = campaign.member_ids
+        self.assertEqual(len(members), 95, "the launch enrols every matching customer")
+        group_of = {m.partner_id.name: m.member_group for m in members}
+        self.assertEqual(
+            {name: labels[label] for name, label in rows},
+            {name: group_of[name] for name, _label in rows},
+            "the preview shows the very groups the launch makes",
+        )
+        self.assertEqual(
+            {labels[label] for _name, label in rows}, {"treated", "control", "excluded"}
+        )
+
+    def test_warns_when_follow_ups_would_go_to_nobody(self):
+        customers = self._lapsed_customers(5)
+        # nobody looks after them: no salesperson, nor on their opportunities
+        customers.write({"user_id": False})
+        self.env["crm.lead"].search([("partner_id", "in", customers.ids)]).write(
+            {"user_id": False, "company_id": self.company.id}
+        )
+        self.assertFalse(self.Profile.search([("partner_id", "in", customers.ids)]).user_id)
+        campaign = self._campaign(user_id=False)
+        campaign.step_ids.filtered(lambda s: s.action == "activity").activity_user = "salesperson"
+        self.assertTrue(campaign.step_ids.filtered(lambda s: s.action == "activity"))
+        wizard = (
+            self.env["crm.retention.campaign.launch"]
+            .with_user(self.manager)
+            .create({"campaign_id": campaign.id, "control_share": 0.0})
+        )
+        self.assertEqual((wizard.match_count, wizard.nobody_count), (5, 5))
+        campaign.user_id = self.manager
+        wizard.invalidate_recordset()
+        self.assertEqual(wizard.nobody_count, 0)
+
+
+@tagged("post_install", "-at_install")
+class TestAddToCampaign(CampaignCase):
+    def test_manager_adds_picked_customers_to_a_running_campaign(self):
+        first = self._lapsed_customers(3, prefix="First")
+        campaign = self._campaign(control_share=0.0)
+        self._launch(campaign)
+        picked = self._lapsed_customers(2, prefix="Picked", days_ago=300)
+        profiles = self.Profile.search([("partner_id", "in", (picked | first[:1]).ids)])
+        Wizard = self.env["crm.customer.profile.campaign"]
+        Wizard.with_user(self.manager).create(
+            {"profile_ids": [(6, 0, profiles.ids)], "campaign_id": campaign.id}
+        ).action_add()
+        self.assertEqual(campaign.member_ids.partner_id, first | picked, "nobody twice")
+        with self.assertRaises(AccessError):
+            Wizard.with_user(self.salesman).create(
+                {"profile_ids": [(6, 0, profiles.ids)], "campaign_id": campaign.id}
+            )

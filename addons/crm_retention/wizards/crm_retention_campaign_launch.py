@@ -1,5 +1,10 @@
+from markupsafe import Markup, escape
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import format_amount
+
+PREVIEW_ROWS = 80
 
 
 class CrmRetentionCampaignLaunch(models.TransientModel):
@@ -22,8 +27,13 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
     control_count = fields.Integer(compute="_compute_preview", string="Control Group")
     treated_count = fields.Integer(compute="_compute_preview", string="Will Be Contacted")
     exclusion_summary = fields.Text(compute="_compute_preview")
-    profile_ids = fields.Many2many(
-        "crm.customer.profile", compute="_compute_preview", string="Preview"
+    preview_html = fields.Html(compute="_compute_preview", string="Preview", sanitize=False)
+    preview_note = fields.Char(compute="_compute_preview")
+    nobody_count = fields.Integer(
+        compute="_compute_preview",
+        string="Follow-ups to Nobody",
+        help="Contacted customers whose follow-up activities would have nobody to do them: "
+        "no salesperson in the campaign's company and no campaign owner.",
     )
     first_step_summary = fields.Char(compute="_compute_preview", string="First Step")
     confirm = fields.Boolean(
@@ -45,7 +55,20 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
             )
             reasons = campaign._get_exclusion_reasons(profiles) if campaign else {}
             eligible = len(profiles) - len(reasons)
-            control = round(eligible * (wizard.control_share or 0.0))
+            share = wizard.control_share or 0.0
+            control = round(eligible * share) if 0.0 <= share < 1.0 else 0
+            groups = (
+                campaign._draw_groups(profiles, reasons, exact_split=True, control_share=share)
+                if campaign and 0.0 <= share < 1.0
+                else {}
+            )
+            followers = campaign._follow_up_users(profiles) if campaign else {}
+            follows_up = any(step.action == "activity" for step in campaign.step_ids)
+            nobody = (
+                sum(1 for p in profiles if groups.get(p.id) == "treated" and not followers[p.id])
+                if follows_up
+                else 0
+            )
             by_reason = {}
             for reason in reasons.values():
                 by_reason[reason] = by_reason.get(reason, 0) + 1
@@ -59,7 +82,16 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
                     "exclusion_summary": "\n".join(
                         f"{reason}: {count}" for reason, count in sorted(by_reason.items())
                     ),
-                    "profile_ids": profiles[:80],
+                    "preview_html": wizard._preview_html(profiles[:PREVIEW_ROWS], groups, reasons),
+                    "preview_note": self.env._(
+                        "Showing the first %(shown)s of %(count)s matching customers: "
+                        "launching enrols all %(count)s.",
+                        shown=PREVIEW_ROWS,
+                        count=len(profiles),
+                    )
+                    if len(profiles) > PREVIEW_ROWS
+                    else False,
+                    "nobody_count": nobody,
                     "first_step_summary": self.env._(
                         "%(step)s, %(days)s day(s) after launch",
                         step=first.name,
@@ -69,6 +101,49 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
                     else False,
                 }
             )
+
+    def _preview_html(self, profiles, groups, reasons):
+        """The customers the launch will enrol, each with the group the
+        campaign's seeded draw puts it in (the launch makes the same draw).
+        Built from escaped values only."""
+        labels = {
+            "treated": (self.env._("Contacted"), "text-bg-primary"),
+            "control": (self.env._("Control (held out)"), "text-bg-info"),
+            "excluded": (self.env._("Excluded"), "text-bg-secondary"),
+        }
+        head = [
+            self.env._("Customer"), self.env._("Stage"), self.env._("Churn Probability"),
+            self.env._("Predicted CLV"), self.env._("Salesperson"), self.env._("Group"),
+        ]  # fmt: skip
+        rows = []
+        for profile in profiles:
+            label, badge = labels.get(groups.get(profile.id), ("", ""))
+            reason = reasons.get(profile.id)
+            cells = [
+                escape(profile.partner_id.display_name),
+                escape(profile.stage_id.name or ""),
+                escape(f"{profile.churn_probability:.0%}"),
+                escape(format_amount(self.env, profile.predicted_clv, profile.currency_id)),
+                escape(profile.user_id.name or ""),
+                Markup('<span class="badge rounded-pill %s">%s</span>%s')
+                % (
+                    badge,
+                    label,
+                    Markup(" <small class='text-muted'>%s</small>") % reason if reason else "",
+                ),
+            ]
+            muted = ' class="text-muted"' if groups.get(profile.id) == "excluded" else ""
+            rows.append(
+                Markup("<tr%s>%s</tr>")
+                % (Markup(muted), Markup("").join(Markup("<td>%s</td>") % c for c in cells))
+            )
+        return Markup(
+            '<table class="table table-sm table-hover o_crm_retention_launch_preview">'
+            "<thead><tr>%s</tr></thead><tbody>%s</tbody></table>"
+        ) % (
+            Markup("").join(Markup("<th>%s</th>") % h for h in head),
+            Markup("").join(rows),
+        )
 
     @api.constrains("control_share")
     def _check_control_share(self):

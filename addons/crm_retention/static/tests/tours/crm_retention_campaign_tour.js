@@ -64,7 +64,11 @@ registry.category("web_tour.tours").add("crm_retention_campaign_tour", {
         },
         {
             content: "the wizard previews the customers",
-            trigger: ".modal .o_field_widget[name=profile_ids] .o_data_row",
+            trigger: ".modal .o_crm_retention_launch_preview tbody tr:contains('Tour lapsed')",
+        },
+        {
+            content: "Launch waits for the confirmation, which sits next to it",
+            trigger: ".modal footer:has(.o_field_widget[name=confirm]):not(:has(button[name=action_launch]))",
         },
         {
             content: "hold out 10 % as the control group",
@@ -77,6 +81,10 @@ registry.category("web_tour.tours").add("crm_retention_campaign_tour", {
                 ".modal:has(.o_field_widget[name=control_count]:contains(/^\\s*1\\s*$/))" +
                 ":has(.o_field_widget[name=treated_count]:contains(/^\\s*9\\s*$/))" +
                 " .o_field_widget[name=first_step_summary]:contains('Offer e-mail')",
+        },
+        {
+            content: "the preview marks the customer held out as control",
+            trigger: ".modal .o_crm_retention_launch_preview tbody tr:contains('Control (held out)')",
         },
         {
             content: "confirm",
