@@ -1,5 +1,3 @@
-import json
-
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -57,22 +55,24 @@ class CrmLifecycleHistory(models.Model):
         return super().create(vals_list)
 
     def _post_partner_messages(self):
-        """Post a tracking note on each customer's chatter, in bulk.
+        """Post the stage change of each row on its customer's chatter, in bulk.
 
-        One INSERT ... SELECT for the whole batch, bodies built in SQL, rather
-        than ``message_post`` per partner: a first recompute changes every
-        customer's stage at once.
+        One statement for the whole batch rather than ``message_post`` per
+        partner: a first recompute changes every customer's stage at once.
         """
         if not self:
             return
         self.env.flush_all()
         self.env.cr.execute(
-            self._partner_message_sql(
-                SQL(
-                    "(SELECT partner_id, from_stage_id, stage_id, reason, date "
-                    "FROM crm_lifecycle_history WHERE id = ANY(%s))",
-                    self.ids,
-                )
+            SQL(
+                "WITH %s SELECT 1",
+                self._partner_message_sql(
+                    SQL(
+                        "(SELECT id, partner_id, from_stage_id, stage_id, reason, date, user_id "
+                        "FROM crm_lifecycle_history WHERE id = ANY(%s))",
+                        self.ids,
+                    )
+                ),
             )
         )
         self.env["mail.message"].invalidate_model()
@@ -80,45 +80,57 @@ class CrmLifecycleHistory(models.Model):
 
     @api.model
     def _partner_message_sql(self, source):
-        """INSERT of one chatter note per ``source`` row (partner_id,
-        from_stage_id, stage_id, reason, date), e.g. the history rows a
-        recompute batch inserts, as a CTE of the same statement."""
-        lang = self.env.lang or "en_US"
-        reasons = dict(self._fields["reason"]._description_selection(self.env))
+        """Two data-modifying CTEs (``lifecycle_messages``,
+        ``lifecycle_trackings``) writing one chatter message per ``source`` row
+        (id, partner_id, from_stage_id, stage_id, reason, date, user_id: the
+        history rows a recompute batch inserts, or a relation of them).
 
-        def esc(column):
-            return SQL(
-                "replace(replace(replace(%s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')", column
-            )
-
-        def stage_name(alias):
-            return esc(
-                SQL("COALESCE(%s.name->>%s, %s.name->>'en_US')", SQL(alias), lang, SQL(alias))
-            )
-
+        The message is what the chatter writes when a tracked field changes:
+        no body, a tracking value of the partner's "Lifecycle Stage" from the
+        old to the new stage (ids), so the chatter and the Stage History show
+        the same rows, and the stage names are shown in the reader's language
+        (see ``mail.tracking.value._tracking_value_format_model``), followed
+        by why it changed unless a stage rule did it (a manager, a campaign,
+        a merge: the ``reason`` in the tracking's ``field_info``). A manual
+        change is authored by the user who made it, the rules by OdooBot.
+        Each message carries the history row in its Message-Id, which ties the
+        tracking value to it within the statement.
+        """
+        field = self.env["ir.model.fields"]._get("res.partner", "lifecycle_stage_id")
         return SQL(
             """
-            INSERT INTO mail_message (model, res_id, body, message_type, subtype_id,
-                   author_id, date, create_uid, create_date, write_uid, write_date)
-            SELECT 'res.partner', h.partner_id,
-                   '<p><span class="o_crm_lifecycle_change">' || %(label)s || '</span> '
-                   || COALESCE(%(from_name)s, %(none)s) || ' &#8594; ' || %(to_name)s
-                   || ' <small>(' || COALESCE((%(reasons)s::jsonb)->>h.reason, h.reason)
-                   || ')</small></p>',
-                   'notification', %(subtype)s, %(author)s, h.date,
-                   %(uid)s, h.date, %(uid)s, h.date
-              FROM %(source)s h
-              JOIN crm_lifecycle_stage ts ON ts.id = h.stage_id
-              LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
-             WHERE h.partner_id IS NOT NULL
+            lifecycle_messages AS (
+                INSERT INTO mail_message (model, res_id, body, message_type, subtype_id,
+                       author_id, message_id, date, create_uid, create_date, write_uid,
+                       write_date)
+                SELECT 'res.partner', h.partner_id, '', 'notification', %(subtype)s,
+                       CASE WHEN h.reason = 'manual' THEN COALESCE(u.partner_id, %(bot)s)
+                            ELSE %(bot)s END,
+                       'crm-lifecycle-history-' || h.id || '@odoo', h.date,
+                       %(uid)s, h.date, %(uid)s, h.date
+                  FROM %(source)s h
+                  LEFT JOIN res_users u ON u.id = h.user_id
+                 WHERE h.partner_id IS NOT NULL
+             RETURNING id, message_id
+            ),
+            lifecycle_trackings AS (
+                INSERT INTO mail_tracking_value (mail_message_id, field_id, field_info,
+                       old_value_integer, new_value_integer, old_value_char, new_value_char,
+                       create_uid, create_date, write_uid, write_date)
+                SELECT m.id, %(field)s,
+                       jsonb_build_object('name', 'lifecycle_stage_id', 'desc', 'Lifecycle Stage',
+                                          'type', 'many2one', 'reason', h.reason),
+                       h.from_stage_id, h.stage_id,
+                       fs.name->>'en_US', ts.name->>'en_US', %(uid)s, h.date, %(uid)s, h.date
+                  FROM lifecycle_messages m
+                  JOIN %(source)s h ON m.message_id = 'crm-lifecycle-history-' || h.id || '@odoo'
+                  JOIN crm_lifecycle_stage ts ON ts.id = h.stage_id
+                  LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
+            )
             """,
-            label=self.env._("Lifecycle stage:"),
-            from_name=stage_name("fs"),
-            to_name=stage_name("ts"),
-            none=self.env._("none"),
-            reasons=json.dumps(reasons),
+            field=field.id,
             subtype=self.env.ref("mail.mt_note").id,
-            author=self.env.ref("base.partner_root").id,
+            bot=self.env.ref("base.partner_root").id,
             uid=self.env.uid,
             source=source,
         )

@@ -84,6 +84,32 @@ class TestLifecycleStages(RetentionCase):
         kinds = profile.history_ids.sorted("id").mapped("stage_id.kind")
         self.assertEqual(kinds, ["lost", "won_back", "active"])
 
+    def test_chatter_tells_the_stage_history_in_the_readers_language(self):
+        """The chatter shows the same changes as the Stage History, in the same
+        order; a manager's change is his, the rules' are OdooBot's; stage names
+        follow the reader's language, whoever wrote the note."""
+        customer = self._customer("Storyteller")
+        self._deal(customer, 200)
+        self._deal(customer, 100)
+        self._recompute()
+        profile = self._profile(customer)
+        profile.with_user(self.manager).write({"stage_id": self.stage["lost"].id})
+        history = profile.history_ids.sorted(lambda h: (h.date, h.id))
+        notes = customer.message_ids.filtered("tracking_value_ids").sorted(lambda m: (m.date, m.id))
+        shown = [n.sudo().tracking_value_ids._tracking_value_format()[0] for n in notes]
+        self.assertEqual(
+            [(s["oldValue"]["value"] or False, s["newValue"]["value"]) for s in shown],
+            [(h.from_stage_id.name or False, h.stage_id.name) for h in history],
+        )
+        self.assertEqual(notes[-1].author_id, self.manager.partner_id, "his change, not OdooBot's")
+        self.assertEqual(notes[0].author_id, self.env.ref("base.partner_root"))
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.stage["lost"].with_context(lang="fr_FR").name = "Perdu"
+        [french] = (
+            notes[-1].sudo().with_context(lang="fr_FR").tracking_value_ids._tracking_value_format()
+        )
+        self.assertEqual(french["newValue"]["value"], "Perdu")
+
     def test_history_and_partner_chatter(self):
         customer = self._customer("Chatty")
         self._deal(customer, 2)
@@ -98,7 +124,8 @@ class TestLifecycleStages(RetentionCase):
         message = self.env["mail.message"].search(
             [("model", "=", "res.partner"), ("res_id", "=", customer.id)], limit=1
         )
-        self.assertIn("New", message.body)
+        [shown] = message.sudo().tracking_value_ids._tracking_value_format()
+        self.assertEqual(shown["newValue"]["value"], "New")
         # the partner list can be grouped by stage in this company
         groups = dict(
             self.env["res.partner"]
