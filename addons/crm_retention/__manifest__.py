@@ -3,7 +3,7 @@
     "summary": "Customer lifecycle stages, stage history, a BG/NBD churn model "
     "(P(alive), expected purchases, CLV) and retention campaigns measured against "
     "a control group",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.4.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
@@ -18,6 +18,7 @@
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
         "wizards/crm_retention_campaign_launch_views.xml",
+        "wizards/crm_customer_profile_actions_views.xml",
         "views/crm_lifecycle_stage_views.xml",
         "views/crm_lifecycle_history_views.xml",
         "views/crm_customer_profile_views.xml",
@@ -25,6 +26,7 @@
         "views/crm_retention_campaign_views.xml",
         "views/crm_retention_campaign_member_views.xml",
         "views/res_partner_views.xml",
+        "views/crm_lead_views.xml",
         "views/res_config_settings_views.xml",
         "views/crm_retention_menus.xml",
     ],

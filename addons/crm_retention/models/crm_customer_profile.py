@@ -12,7 +12,7 @@ import pandas as pd
 from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import SQL
+from odoo.tools import SQL, is_html_empty
 
 from ..lib import lifecycle
 
@@ -104,7 +104,11 @@ class CrmCustomerProfile(models.Model):
     """
 
     _name = "crm.customer.profile"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _description = "Customer Retention Profile"
+    # whoever may read a customer's profile may note on it and plan a call:
+    # salespeople read their customers' profiles, only the engine writes them
+    _mail_post_access = "read"
     _order = "churn_probability desc, id"
     _rec_name = "partner_id"
     _check_company_auto = True
@@ -119,7 +123,13 @@ class CrmCustomerProfile(models.Model):
     )
     company_id = fields.Many2one("res.company", required=True, index=True, ondelete="cascade")
     currency_id = fields.Many2one(related="company_id.currency_id")
-    user_id = fields.Many2one(related="partner_id.user_id", string="Salesperson")
+    user_id = fields.Many2one(
+        "res.users",
+        string="Salesperson",
+        readonly=True,
+        help="Who looks after the customer: its salesperson, else the salesperson of its "
+        "latest opportunity. Kept in sync by the recompute and when either changes.",
+    )
     # lifecycle
     stage_id = fields.Many2one(
         "crm.lifecycle.stage",
@@ -182,8 +192,18 @@ class CrmCustomerProfile(models.Model):
         "alone a customer refreshed (a deal won) after it read the deals.",
     )
     # churn model outputs
-    p_alive = fields.Float(string="P(alive)", digits=(16, 3), aggregator="avg")
-    churn_probability = fields.Float(digits=(16, 3), aggregator="avg")
+    p_alive = fields.Float(
+        string="P(alive)",
+        digits=(16, 3),
+        aggregator="avg",
+        help="The chance the customer still buys from you, from its own purchase history "
+        "(how often it bought, how long it has been silent) and the company's churn model.",
+    )
+    churn_probability = fields.Float(
+        digits=(16, 3),
+        aggregator="avg",
+        help="1 - P(alive): the chance the customer has already stopped buying.",
+    )
     expected_deals_90d = fields.Float(
         string="Expected Deals (90 days)", digits=(16, 2), aggregator="sum"
     )
@@ -228,8 +248,39 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
+    def get_empty_list_help(self, help_message):
+        """An empty list tells each user what he can do: a manager can run the
+        recompute, a salesperson learns where his customers come from (the
+        actions with a help of their own keep it)."""
+        if not is_html_empty(help_message):
+            return super().get_empty_list_help(help_message)
+        if self.env.user.has_group("crm_retention.group_retention_manager"):
+            text = self.env._(
+                "Profiles are computed every night from won opportunities. To compute "
+                "them now, open Configuration > Churn Models and click Recompute now."
+            )
+        else:
+            text = self.env._(
+                "Your customers appear here once they have a won opportunity: a customer "
+                "is yours when you are its salesperson or the salesperson of its latest "
+                "opportunity. Profiles are refreshed every night and as soon as a deal is won."
+            )
+        return super().get_empty_list_help(
+            f'<p class="o_view_nocontent_smiling_face">{self.env._("No customer here yet")}</p>'
+            f"<p>{text}</p>"
+        )
+
+    @api.model
     def _read_group_stage_ids(self, stages, domain):
         return stages.search([("company_id", "in", [False, *self.env.companies.ids])])
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # the engine creates profiles in SQL; an ORM create (an import, a test)
+        # gets its salesperson the same way
+        profiles = super().create(vals_list)
+        self._sync_owners(partner_ids=profiles.partner_id.ids)
+        return profiles
 
     def write(self, vals):
         # the recompute changes stages in SQL: an ORM write of stage_id is a person
@@ -611,10 +662,67 @@ class CrmCustomerProfile(models.Model):
         model = self.env["crm.retention.model"]._get_for_company(company)
         batch = self._copy_batch(self._compute_metrics(company, model, frame, today))
         self._apply_batch(company, batch, today, SQL("p.partner_id = ANY(%s)", commercial))
+        self._sync_owners(company, commercial)
         # a deal won during a campaign's outcome window retains its member now
         self.env["crm.retention.campaign.member"].sudo()._refresh_outcomes(
             company=company, partner_ids=commercial, today=today
         )
+
+    @api.model
+    def _sync_owners(self, company=None, partner_ids=None, full=False):
+        """Set each profile's salesperson (``user_id``): the customer's own
+        salesperson, else the salesperson of its latest opportunity in the
+        profile's company. One statement; only the profiles whose owner
+        changes are written. Returns how many changed.
+
+        With ``partner_ids`` (a customer or a deal changed), those customers
+        are looked at; over a whole company (the nightly run), only the
+        profiles without an owner or whose customer's salesperson differs:
+        a change of an opportunity's salesperson already went through
+        ``_recompute_partners``, so the nightly run does not read every lead
+        again (``full`` does, for a migration).
+        """
+        where = [SQL("TRUE")]
+        if company:
+            where.append(SQL("pr.company_id = %s", company.id))
+        if partner_ids is not None:
+            where.append(SQL("pr.partner_id = ANY(%s)", list(partner_ids)))
+        elif not full:
+            where.append(
+                SQL(
+                    "(pr.user_id IS NULL OR (rp.user_id IS NOT NULL "
+                    "AND rp.user_id IS DISTINCT FROM pr.user_id))"
+                )
+            )
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+            UPDATE crm_customer_profile target
+               SET user_id = o.owner_id
+              FROM (
+                SELECT pr.id, COALESCE(rp.user_id, (
+                           SELECT l.user_id
+                             FROM res_partner c
+                             JOIN crm_lead l ON l.partner_id = c.id
+                            WHERE c.commercial_partner_id = pr.partner_id
+                              AND l.company_id = pr.company_id
+                              AND l.user_id IS NOT NULL AND l.type = 'opportunity'
+                            ORDER BY COALESCE(l.date_closed, l.create_date) DESC, l.id DESC
+                            LIMIT 1)) AS owner_id
+                  FROM crm_customer_profile pr
+                  JOIN res_partner rp ON rp.id = pr.partner_id
+                 WHERE %(where)s
+              ) o
+             WHERE target.id = o.id AND target.user_id IS DISTINCT FROM o.owner_id
+                """,
+                where=SQL(" AND ").join(where),
+            )
+        )
+        changed = self.env.cr.rowcount
+        if changed:
+            self.invalidate_model(["user_id"])
+        return changed
 
     @api.model
     def _campaign_attributed_sql(self, profile_id, today):
@@ -1004,9 +1112,9 @@ class CrmCustomerProfile(models.Model):
                            %(uid)s, %(now)s, %(uid)s, %(now)s
                       FROM changes ch
                       LEFT JOIN crm_lifecycle_stage cs ON cs.id = ch.stage_id
-                 RETURNING partner_id, from_stage_id, stage_id, reason, date
+                 RETURNING id, partner_id, from_stage_id, stage_id, reason, date, user_id
                 ),
-                messages AS (%(messages)s),
+                %(messages)s,
                 mirror AS (%(mirror)s)
                 SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted),
                        (SELECT count(*) FROM changes)
@@ -1284,6 +1392,8 @@ class CrmCustomerProfile(models.Model):
                     with self._timed("commit"):
                         self._commit_progress(done=min(number * batch_size, model.run_total))
         cr.execute(SQL("DROP TABLE %s, %s", work, done_table))
+        with self._timed("owners"):
+            self._sync_owners(company)
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
         self._commit_progress(done=model.run_total)
         return model.run_total

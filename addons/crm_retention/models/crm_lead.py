@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import api, fields, models
 
 # a change of any of these can move a customer's deal metrics (not probability:
 # predictive lead scoring rewrites it on open leads in bulk; winning goes
@@ -26,6 +26,24 @@ class CrmLead(models.Model):
     """
 
     _inherit = "crm.lead"
+
+    # the customer's lifecycle where the salesperson works: the opportunity
+    # form and the pipeline card (the current company's profile)
+    customer_stage_id = fields.Many2one(
+        related="partner_id.commercial_partner_id.lifecycle_stage_id",
+        string="Customer Stage",
+        groups="crm_retention.group_retention_user",
+    )
+    customer_risk_level = fields.Selection(
+        related="partner_id.commercial_partner_id.retention_risk_level",
+        string="Customer Churn Risk",
+        groups="crm_retention.group_retention_user",
+    )
+    customer_churn_probability = fields.Float(
+        related="partner_id.commercial_partner_id.retention_churn_probability",
+        string="Customer Churn Probability",
+        groups="crm_retention.group_retention_user",
+    )
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -55,18 +55,53 @@ class CrmRetentionModel(models.Model):
     )
     message = fields.Text(readonly=True)
     fit_date = fields.Datetime(readonly=True)
-    n_customers = fields.Integer(string="Customers", readonly=True)
-    n_repeat_customers = fields.Integer(string="Repeat Buyers", readonly=True)
-    log_likelihood = fields.Float(digits=(16, 2), readonly=True)
+    n_customers = fields.Integer(
+        string="Customers", readonly=True,
+        help="Buying customers the model was fitted on (every customer with a won deal).",
+    )  # fmt: skip
+    n_repeat_customers = fields.Integer(
+        string="Repeat Buyers", readonly=True,
+        help="Of which customers who bought on at least two different days: they teach the "
+        "model how often customers buy and when they stop.",
+    )  # fmt: skip
+    log_likelihood = fields.Float(
+        digits=(16, 2), readonly=True,
+        help="How well the model explains the purchases it was fitted on (higher is better); "
+        "useful to compare two fits of the same company, not two companies.",
+    )  # fmt: skip
     # BG/NBD (time unit: weeks)
-    r = fields.Float(digits=(16, 4), readonly=True)
-    alpha = fields.Float(digits=(16, 4), readonly=True)
-    a = fields.Float(digits=(16, 4), readonly=True)
-    b = fields.Float(digits=(16, 4), readonly=True)
+    r = fields.Float(
+        digits=(16, 4), readonly=True,
+        help="Shape of how purchase rates differ between customers. With alpha: a typical "
+        "customer buys r / alpha times a week while still a customer.",
+    )  # fmt: skip
+    alpha = fields.Float(
+        digits=(16, 4), readonly=True,
+        help="Scale of the purchase rates (weeks): the larger, the less often customers buy.",
+    )  # fmt: skip
+    a = fields.Float(
+        digits=(16, 4), readonly=True,
+        help="With b: how likely a customer is to stop after each purchase; on average "
+        "a / (a + b). P(alive) on a customer is the chance it has not stopped yet.",
+    )  # fmt: skip
+    b = fields.Float(
+        digits=(16, 4), readonly=True,
+        help="With a: the larger b against a, the more loyal customers are after a purchase.",
+    )  # fmt: skip
     # Gamma-Gamma
-    gg_p = fields.Float(string="Gamma-Gamma p", digits=(16, 4), readonly=True)
-    gg_q = fields.Float(string="Gamma-Gamma q", digits=(16, 4), readonly=True)
-    gg_v = fields.Float(string="Gamma-Gamma v", digits=(16, 4), readonly=True)
+    gg_p = fields.Float(
+        string="Gamma-Gamma p", digits=(16, 4), readonly=True,
+        help="Spend model: how much one customer's deal amounts vary around its own average.",
+    )  # fmt: skip
+    gg_q = fields.Float(
+        string="Gamma-Gamma q", digits=(16, 4), readonly=True,
+        help="Spend model: how much customers' average deal amounts differ from each other.",
+    )  # fmt: skip
+    gg_v = fields.Float(
+        string="Gamma-Gamma v", digits=(16, 4), readonly=True,
+        help="Spend model scale: with p and q, the typical deal amount is about "
+        "p x v / (q - 1).",
+    )  # fmt: skip
     typical_interval_days = fields.Float(
         digits=(16, 1),
         readonly=True,

@@ -117,7 +117,14 @@ class ResPartner(models.Model):
                 changed._set_lifecycle_stage(stage_id)
             if not vals:
                 return True
-        return super().write(vals)
+        res = super().write(vals)
+        if "user_id" in vals:
+            # the profile's salesperson follows the customer's (sudo: a derived
+            # field of the profiles, whoever may change the partner)
+            self.env["crm.customer.profile"].sudo()._sync_owners(
+                partner_ids=self.commercial_partner_id.ids
+            )
+        return res
 
     def _set_lifecycle_stage(self, stage_id):
         """A manager moved the customer (statusbar): change the profile's

@@ -29,3 +29,50 @@ class TestRetentionTour(HttpCase):
         profile = self.env["crm.customer.profile"].search([("partner_id", "=", customer.id)])
         self.assertEqual(profile.stage_id, self.env.ref("crm_retention.stage_active"))
         self.assertTrue(profile.stage_locked)
+
+    def test_salesman_finds_his_customers_and_plans_a_call(self):
+        """The demo's dead end: a customer without a salesperson on the partner
+        is the salesman's through his latest opportunity; he finds it in My
+        Customers, plans a call, and sees its stage on his pipeline card."""
+        from datetime import timedelta
+
+        from odoo import fields
+
+        salesman = new_test_user(
+            self.env, login="tour_salesman", groups="sales_team.group_sale_salesman",
+            name="Tour Salesman",
+        )  # fmt: skip
+        colleague = new_test_user(
+            self.env, login="tour_colleague", groups="sales_team.group_sale_salesman"
+        )
+        won = self.env["crm.stage"].search([("is_won", "=", True)], limit=1)
+        open_stage = self.env["crm.stage"].search([("is_won", "=", False)], limit=1)
+        Partner, Lead = self.env["res.partner"], self.env["crm.lead"]
+        customer = Partner.create({"name": "Tour At Risk Co", "is_company": True})
+        other = Partner.create({"name": "Colleague Customer", "is_company": True})
+        now = fields.Datetime.now()
+        Lead.create(
+            [
+                {"name": f"Order {i}", "type": "opportunity", "partner_id": customer.id,
+                 "user_id": salesman.id, "stage_id": won.id, "expected_revenue": 900,
+                 "date_closed": now - timedelta(days=days)}
+                for i, days in enumerate((300, 240, 180, 120))
+            ]
+            + [
+                {"name": "Tour renewal", "type": "opportunity", "partner_id": customer.id,
+                 "user_id": salesman.id, "stage_id": open_stage.id},
+                {"name": "Their order", "type": "opportunity", "partner_id": other.id,
+                 "user_id": colleague.id, "stage_id": won.id, "expected_revenue": 500,
+                 "date_closed": now - timedelta(days=5)},
+            ]
+        )  # fmt: skip
+        profile = self.env["crm.customer.profile"].search([("partner_id", "=", customer.id)])
+        self.assertEqual(profile.stage_id.kind, "at_risk")
+        self.assertEqual(profile.user_id, salesman)
+        self.start_tour(
+            "/odoo/action-crm_retention.crm_customer_profile_action_mine",
+            "crm_retention_salesman_tour",
+            login="tour_salesman",
+        )
+        [call] = profile.activity_ids
+        self.assertEqual((call.user_id, call.summary), (salesman, "Ask why they stopped ordering"))

@@ -1,1 +1,7 @@
-from . import base_partner_merge_automatic_wizard, crm_retention_campaign_launch
+from . import (
+    base_partner_merge_automatic_wizard,
+    crm_customer_profile_assign,
+    crm_customer_profile_call,
+    crm_customer_profile_campaign,
+    crm_retention_campaign_launch,
+)

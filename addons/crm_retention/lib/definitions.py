@@ -1,0 +1,32 @@
+"""The counts managers compare across screens, each defined once.
+
+"Lost" means two different numbers: the customers lost *now* (the Lost column
+of the lifecycle kanban, the Win-back list, the dashboard's "right now" row)
+and the customers lost *during a period* (the KPI reports and the dashboard's
+period tiles: a flow, which adds up over months). The labels and definitions
+below are what every screen shows (field strings, help tooltips, dashboard
+titles), so the two never read as one number that disagrees with itself.
+No ``odoo`` import: the dashboard generator (tools/gen_kpi_dashboard.py)
+reads it too.
+"""
+
+# (label, definition)
+AT_RISK_NOW = (
+    "At risk (now)",
+    "Customers whose current lifecycle stage is of kind At risk: late against their own "
+    "purchase rhythm or likely to leave, while there is still time to act.",
+)
+LOST_NOW = (
+    "Lost (now)",
+    "Customers whose current lifecycle stage is of kind Lost: the Lost column of the "
+    "lifecycle board and the Win-back list.",
+)
+LOST_IN_PERIOD = (
+    "Lost in Period",
+    "Customers who entered a stage of kind Lost during the period (a flow: a customer "
+    "lost in March counts in March, whatever it became later).",
+)
+REVENUE_AT_RISK = (
+    "Revenue at Risk (12 months)",
+    "Predicted 12-month value (CLV) of the customers at risk now: what keeping them is worth.",
+)
