@@ -7,11 +7,26 @@ source, so a change is reviewed here and regenerated with::
     python tools/gen_kpi_dashboard.py
 """
 
+import importlib.util
 import json
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "addons/crm_kpi/data/files"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "addons/crm_kpi/data/files"
 MODEL = "crm.kpi.customer.report"
+
+
+def _definitions():
+    """crm_retention's lib/definitions.py (no odoo import): the labels the
+    dashboard shares with the reports."""
+    path = ROOT / "addons/crm_retention/lib/definitions.py"
+    spec = importlib.util.spec_from_file_location("crm_retention_definitions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DEFS = _definitions()
 
 FILTERS = [
     {
@@ -56,16 +71,17 @@ MATCHING = {
     FILTERS[3]["id"]: {"chain": "country_id", "type": "many2one"},
 }
 
-# (label, measure, format)
+# (label, measure, format): "%" values are percentages the report computes
+# x 100; the sheet divides them back to show "12.3%"
 HEADLINE = [
     ("Customers at start", "customers_start", "0"),
     ("Customers at end", "customers_end", "0"),
     ("Acquired", "acquired_count", "0"),
-    ("Acquired (% of start)", "acquired_rate", "0.0"),
-    ("Lost", "lost_count", "0"),
-    ("Churn rate (%)", "churn_rate", "0.0"),
+    ("Acquired (% of start)", "acquired_rate", "%"),
+    (DEFS.LOST_IN_PERIOD[0], "lost_count", "0"),
+    ("Churn rate", "churn_rate", "%"),
     ("Won back", "won_back_count", "0"),
-    ("Retention rate (%)", "retention_rate", "0.0"),
+    ("Retention rate", "retention_rate", "%"),
     ("Active customers", "active_end", "0"),
     ("Won deals", "deal_count", "0"),
     ("Revenue", "revenue", "#,##0"),
@@ -81,18 +97,32 @@ BY_TEAM = [
     "retention_rate",
     "revenue",
 ]
-BY_TEAM_LABELS = ["Customers", "Acquired", "Lost", "Churn %", "Retention %", "Revenue"]
+BY_TEAM_LABELS = ["Customers", "Acquired", "Lost in Period", "Churn %", "Retention %", "Revenue"]
+
+# the "right now" row: (label, pivot id, model, measure, domain); no period
+# filter applies, the salesperson filter where the model has one; record rules
+# give a salesman his own customers
+RIGHT_NOW = [
+    (DEFS.AT_RISK_NOW[0], "3", "crm.customer.profile", "__count",
+     [["stage_kind", "=", "at_risk"]], "user_id"),
+    (DEFS.REVENUE_AT_RISK[0], "3", "crm.customer.profile", "predicted_clv",
+     [["stage_kind", "=", "at_risk"]], "user_id"),
+    ("Running campaigns", "4", "crm.retention.campaign", "__count",
+     [["state", "=", "running"]], None),
+    ("Overdue requests", "5", "crm.interaction", "__count",
+     [["is_overdue", "=", True], ["state", "!=", "done"]], "user_id"),
+]  # fmt: skip
 
 
-def pivot(pid, name, measures, rows):
+def pivot(pid, name, measures, rows, model=MODEL, domain=(), matching=None):
     return {
         "type": "ODOO",
-        "fieldMatching": MATCHING,
+        "fieldMatching": MATCHING if matching is None else matching,
         "context": {},
-        "domain": [],
+        "domain": list(domain),
         "id": pid,
         "measures": [{"id": m, "fieldName": m} for m in measures],
-        "model": MODEL,
+        "model": model,
         "name": name,
         "sortedColumn": None,
         "formulaId": pid,
@@ -101,18 +131,24 @@ def pivot(pid, name, measures, rows):
     }
 
 
-def scorecard(fid, x, y, title, row):
+# four tiles or two charts per row: 1040 px, inside the dashboard's width next
+# to its side panel at 1366 px (and at 1920 px)
+TILE_W, TILE_H, GAP = 250, 102, 10
+CHART_W, CHART_H = 2 * TILE_W + GAP, 300
+
+
+def scorecard(fid, x, y, title, row, background="#EFF6FF"):
     return {
         "id": fid,
         "x": x,
         "y": y,
-        "width": 200,
-        "height": 102,
+        "width": TILE_W,
+        "height": TILE_H,
         "tag": "chart",
         "data": {
             "type": "scorecard",
             "title": {"text": title, "bold": True, "color": "#434343"},
-            "background": "#EFF6FF",
+            "background": background,
             "keyValue": f"Data!B{row}",
             "baseline": "",
             "baselineMode": "text",
@@ -129,8 +165,8 @@ def chart(fid, x, y, kind, measure, title):
         "id": fid,
         "x": x,
         "y": y,
-        "width": 520,
-        "height": 300,
+        "width": CHART_W,
+        "height": CHART_H,
         "tag": "chart",
         "data": {
             "title": {"text": title, "bold": True, "color": "#434343"},
@@ -160,17 +196,50 @@ def chart(fid, x, y, kind, measure, title):
 
 def build():
     data_cells = {"A1": {"content": '=_t("KPI")'}, "B1": {"content": '=_t("Value")'}}
+    formats = {"0": 1, "#,##0": 2, "0.00": 2, "%": 3}
     for i, (label, measure, fmt) in enumerate(HEADLINE, start=2):
         data_cells[f"A{i}"] = {"content": f'=_t("{label}")'}
+        value = f'PIVOT.VALUE(1,"{measure}")'
         data_cells[f"B{i}"] = {
-            "content": f'=PIVOT.VALUE(1,"{measure}")',
-            "format": 1 if fmt == "0" else 2,
+            "content": f"={value}/100" if fmt == "%" else f"={value}",
+            "format": formats[fmt],
         }
     row_of = {m: i for i, (_l, m, _f) in enumerate(HEADLINE, start=2)}
+    now_rows = []
+    for i, (label, pid, _model, measure, _domain, _user) in enumerate(
+        RIGHT_NOW, start=len(HEADLINE) + 2
+    ):
+        data_cells[f"A{i}"] = {"content": f'=_t("{label}")'}
+        data_cells[f"B{i}"] = {"content": f'=PIVOT.VALUE({pid},"{measure}")', "format": 2}
+        now_rows.append((label, i))
 
     dash_cells = {"A1": {"content": '=_t("Customer retention")', "style": 1}}
-    # team table below the charts
-    top = 36
+    ids = (f"c0ffee00-0000-4000-8000-{n:012d}" for n in range(1, 100))
+    figures = []
+    y = 40
+    # right now: what to act on today, whatever the period
+    for col, (label, row) in enumerate(now_rows):
+        figures.append(scorecard(next(ids), col * (TILE_W + GAP), y, label, row, "#FFF4E5"))
+    # the period's flows and rates
+    for tiles in (
+        [("Customers", "customers_end"), ("Acquired", "acquired_count"),
+         (DEFS.LOST_IN_PERIOD[0], "lost_count"), ("Won back", "won_back_count")],
+        [("Churn rate", "churn_rate"), ("Retention rate", "retention_rate"),
+         ("Revenue", "revenue"), ("Average deal amount", "avg_deal_amount")],
+    ):  # fmt: skip
+        y += TILE_H + GAP
+        for col, (label, measure) in enumerate(tiles):
+            figures.append(scorecard(next(ids), col * (TILE_W + GAP), y, label, row_of[measure]))
+    y += TILE_H + GAP
+    for charts in (
+        [("line", "customers_end", "Customers"), ("bar", "acquired_count", "Acquired customers")],
+        [("bar", "lost_count", "Customers lost in the period"), ("line", "revenue", "Revenue")],
+    ):
+        for col, (kind, measure, title) in enumerate(charts):
+            figures.append(chart(next(ids), col * (CHART_W + GAP), y, kind, measure, title))
+        y += CHART_H + GAP
+    # team table below the charts (rows of 23 px)
+    top = y // 23 + 2
     dash_cells[f"A{top}"] = {"content": '=_t("By sales team")', "style": 1}
     dash_cells[f"A{top + 1}"] = {"content": '=_t("Sales Team")', "style": 2}
     cols = "BCDEFG"
@@ -184,39 +253,11 @@ def build():
                 "content": f'=PIVOT.VALUE(2,"{measure}","#team_id",{n})',
                 "format": 2,
             }
-    figures = [
-        scorecard(
-            "c0ffee00-0000-4000-8000-000000000001", 0, 40, "Customers", row_of["customers_end"]
-        ),
-        scorecard(
-            "c0ffee00-0000-4000-8000-000000000002", 210, 40, "Acquired", row_of["acquired_count"]
-        ),
-        scorecard("c0ffee00-0000-4000-8000-000000000003", 420, 40, "Lost", row_of["lost_count"]),
-        scorecard(
-            "c0ffee00-0000-4000-8000-000000000004", 630, 40, "Churn rate (%)", row_of["churn_rate"]
-        ),
-        scorecard(
-            "c0ffee00-0000-4000-8000-000000000005",
-            840,
-            40,
-            "Retention rate (%)",
-            row_of["retention_rate"],
-        ),
-        scorecard("c0ffee00-0000-4000-8000-000000000006", 1050, 40, "Revenue", row_of["revenue"]),
-        chart("c0ffee00-0000-4000-8000-000000000011", 0, 160, "line", "customers_end", "Customers"),
-        chart(
-            "c0ffee00-0000-4000-8000-000000000012",
-            530,
-            160,
-            "bar",
-            "acquired_count",
-            "Acquired customers",
-        ),
-        chart(
-            "c0ffee00-0000-4000-8000-000000000013", 0, 470, "bar", "lost_count", "Lost customers"
-        ),
-        chart("c0ffee00-0000-4000-8000-000000000014", 530, 470, "line", "revenue", "Revenue"),
-    ]
+    now_pivots = {}
+    for _label, pid, model, measure, domain, user_field in RIGHT_NOW:
+        spec = now_pivots.setdefault(pid, {"model": model, "measures": [], "domain": domain,
+                                           "user": user_field})  # fmt: skip
+        spec["measures"].append(measure)
     doc = {
         "version": 21,
         "sheets": [
@@ -224,7 +265,7 @@ def build():
                 "id": "dashboard",
                 "name": "Dashboard",
                 "colNumber": 8,
-                "rowNumber": 50,
+                "rowNumber": 80,
                 "rows": {},
                 "cols": {"0": {"size": 220}},
                 "merges": [],
@@ -238,7 +279,7 @@ def build():
                 "id": "data",
                 "name": "Data",
                 "colNumber": 3,
-                "rowNumber": len(HEADLINE) + 2,
+                "rowNumber": len(HEADLINE) + len(RIGHT_NOW) + 2,
                 "rows": {},
                 "cols": {"0": {"size": 220}},
                 "merges": [],
@@ -253,7 +294,7 @@ def build():
             "1": {"textColor": "#01666b", "bold": True, "fontSize": 16},
             "2": {"textColor": "#434343", "bold": True, "fontSize": 11},
         },
-        "formats": {"1": "0", "2": "#,##0.0"},
+        "formats": {"1": "0", "2": "#,##0.0", "3": "0.0%"},
         "borders": {},
         "revisionId": "START_REVISION",
         "uniqueFigureIds": True,
@@ -272,8 +313,22 @@ def build():
         "pivots": {
             "1": pivot("1", "Customer KPIs", [m for _l, m, _f in HEADLINE], []),
             "2": pivot("2", "Customer KPIs by team", BY_TEAM, ["team_id"]),
+            **{
+                pid: pivot(
+                    pid,
+                    f"Right now: {spec['model']}",
+                    spec["measures"],
+                    [],
+                    model=spec["model"],
+                    domain=spec["domain"],
+                    matching={FILTERS[2]["id"]: {"chain": spec["user"], "type": "many2one"}}
+                    if spec["user"]
+                    else {},
+                )  # fmt: skip
+                for pid, spec in now_pivots.items()
+            },
         },
-        "pivotNextId": 3,
+        "pivotNextId": 6,
         "customTableStyles": {},
         "odooVersion": 12,
         "globalFilters": FILTERS,

@@ -69,14 +69,19 @@ class CrmKpiCohort(models.Model):
             cr.execute(
                 SQL(
                     """
-                    SELECT d.partner_id, d.deal_date, COALESCE(rp.user_id, 0) AS user_id,
+                    SELECT d.partner_id, d.deal_date,
+                           COALESCE(pr.user_id, rp.user_id, 0) AS user_id,
                            COALESCE(tm.crm_team_id, 0) AS team_id
                       FROM (%(source)s) d
                       JOIN res_partner rp ON rp.id = d.partner_id
-                      LEFT JOIN (%(teams)s) tm ON tm.user_id = rp.user_id
+                      LEFT JOIN crm_customer_profile pr
+                             ON pr.partner_id = d.partner_id AND pr.company_id = %(company)s
+                      LEFT JOIN (%(teams)s) tm
+                             ON tm.user_id = COALESCE(pr.user_id, rp.user_id)
                      WHERE d.amount >= 0
                     """,
                     source=source,
+                    company=company.id,
                     teams=self.env["crm.kpi.snapshot"]._teams_sql(company),
                 )
             )

@@ -362,17 +362,18 @@ class CrmKpiSnapshot(models.Model):
 
     @api.model
     def _attributes_sql(self, company):
-        """The slice of every profile: its salesperson, the salesperson's
+        """The slice of every profile: its salesperson (the profile's owner:
+        the customer's salesperson, else its latest opportunity's), the salesperson's
         team (CTE ``teams``), its country, its tag set (CTE ``tag_sets``)
         and its acquisition channel (CTE ``channels``)."""
         return SQL(
             """
-            SELECT pr.id AS profile_id, pr.partner_id, rp.user_id, rp.country_id,
+            SELECT pr.id AS profile_id, pr.partner_id, pr.user_id, rp.country_id,
                    tm.crm_team_id AS team_id, pr.predicted_clv,
                    tg.category_key, ch.medium_id
               FROM crm_customer_profile pr
               JOIN res_partner rp ON rp.id = pr.partner_id
-              LEFT JOIN teams tm ON tm.user_id = rp.user_id
+              LEFT JOIN teams tm ON tm.user_id = pr.user_id
               LEFT JOIN tag_sets tg ON tg.partner_id = pr.partner_id
               LEFT JOIN channels ch ON ch.partner_id = pr.partner_id
              WHERE pr.company_id = %s
@@ -621,19 +622,40 @@ class CrmKpiSnapshot(models.Model):
                     }
                 )
                 from_stage = stage.id
-        History.create(vals_list)
+        history = History.create(vals_list)
         self.env.flush_all()
-        # why SQL: one statement for "in stage since" = the replayed last move
+        # why SQL: one statement for "in stage since" = the replayed last move,
+        # "lapsed" = the replayed last entry in At risk or Lost (of the customers
+        # in those stages); and the
+        # chatter notes of the first recompute give way to the replayed path
+        field = self.env["ir.model.fields"]._get("res.partner", "lifecycle_stage_id")
         self.env.cr.execute(
             SQL(
                 """
-                UPDATE crm_customer_profile p SET stage_date = h.date
-                  FROM (SELECT profile_id, max(date) AS date FROM crm_lifecycle_history
-                         WHERE profile_id = ANY(%s) GROUP BY profile_id) h
-                 WHERE h.profile_id = p.id
+                UPDATE crm_customer_profile p
+                   SET stage_date = h.date,
+                       -- only where it is shown as "since when lapsed": a Won back
+                       -- customer's lapse dates its comeback, the rules' business
+                       lapsed_date = CASE WHEN p.stage_kind IN ('at_risk', 'lost')
+                                          THEN COALESCE(h.lapsed, p.lapsed_date)
+                                          ELSE p.lapsed_date END
+                  FROM (SELECT profile_id, max(date) AS date,
+                               max(date) FILTER (WHERE s.kind IN ('at_risk', 'lost'))::date
+                                   AS lapsed
+                          FROM crm_lifecycle_history
+                          JOIN crm_lifecycle_stage s ON s.id = stage_id
+                         WHERE profile_id = ANY(%(ids)s) GROUP BY profile_id) h
+                 WHERE h.profile_id = p.id;
+                DELETE FROM mail_message m
+                 USING mail_tracking_value v
+                 WHERE v.mail_message_id = m.id AND v.field_id = %(field)s
+                   AND m.model = 'res.partner' AND m.res_id = ANY(%(partners)s)
                 """,
-                profiles.ids,
+                ids=profiles.ids,
+                field=field.id,
+                partners=profiles.partner_id.ids,
             )
         )
-        profiles.invalidate_recordset(["stage_date"])
+        history._post_partner_messages()
+        profiles.invalidate_recordset(["stage_date", "lapsed_date"])
         self._backfill(today - timedelta(days=days), today - timedelta(days=1))

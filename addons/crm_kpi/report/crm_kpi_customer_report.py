@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.addons.crm_retention.lib.definitions import LOST_IN_PERIOD
 from odoo.tools import SQL
 
 from ..tools import selection_of
@@ -11,8 +12,8 @@ KPI_HELP = {
     "active_end": "Customers in a stage of kind New, Active or Won back at the end of the period.",
     "acquired_count": "Customers whose first won deal falls in the period.",
     "acquired_rate": "Acquired customers / customers at start x 100.",
-    "lost_count": "Customers who entered a stage of kind Lost in the period.",
-    "churn_rate": "Lost customers / customers at start x 100.",
+    "lost_count": LOST_IN_PERIOD[1],
+    "churn_rate": "Lost in period / customers at start x 100.",
     "won_back_count": "Customers who entered a stage of kind Won back in the period.",
     "retention_rate": "(Customers at end - acquired - won back) / customers at start x 100: "
     "the share of the starting customers still customers at the end.",
@@ -93,7 +94,7 @@ class CrmKpiCustomerReport(models.Model):
     active_end = fields.Integer("Active Customers", readonly=True, help=KPI_HELP["active_end"])
     # flows
     acquired_count = fields.Integer("Acquired", readonly=True, help=KPI_HELP["acquired_count"])
-    lost_count = fields.Integer("Lost", readonly=True, help=KPI_HELP["lost_count"])
+    lost_count = fields.Integer(LOST_IN_PERIOD[0], readonly=True, help=KPI_HELP["lost_count"])
     won_back_count = fields.Integer("Won Back", readonly=True, help=KPI_HELP["won_back_count"])
     deal_count = fields.Integer("Won Deals", readonly=True, help=KPI_HELP["deal_count"])
     revenue = fields.Monetary(readonly=True, help=KPI_HELP["revenue"])

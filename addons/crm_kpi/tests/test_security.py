@@ -1,3 +1,5 @@
+import base64
+import json
 from datetime import date
 
 from odoo.exceptions import AccessError
@@ -78,12 +80,23 @@ class TestKpiSecurity(KpiCase):
         Wizard = self.env["crm.kpi.snapshot.backfill"].with_user(self.sales_a)
         self.assertFalse(Wizard.has_access("create"))
 
-    def test_dashboard_for_managers_only(self):
+    def test_dashboard_for_managers_and_salesmen_on_their_own_customers(self):
+        """Salesmen open the dashboard too; every figure it shows comes from
+        models whose rules give them their own customers only."""
         dashboard = self.env.ref("crm_kpi.spreadsheet_dashboard_customer_retention")
         Dashboard = self.env["spreadsheet.dashboard"]
-        self.assertIn(dashboard, Dashboard.with_user(self.manager).search([]))
-        self.assertIn(dashboard, Dashboard.with_user(self.retention_manager).search([]))
-        self.assertNotIn(dashboard, Dashboard.with_user(self.sales_a).search([]))
+        for user in (self.manager, self.retention_manager, self.sales_a):
+            self.assertIn(dashboard, Dashboard.with_user(user).search([]))
+        data = json.loads(base64.b64decode(dashboard.spreadsheet_binary_data))
+        right_now = {p["model"] for p in data["pivots"].values()}
+        self.assertEqual(
+            right_now,
+            {"crm.kpi.customer.report", "crm.customer.profile", "crm.retention.campaign",
+             "crm.interaction"},
+        )  # fmt: skip
+        profiles = self.env["crm.customer.profile"].with_user(self.sales_a).search([])
+        self.assertTrue(profiles)
+        self.assertLessEqual(set(profiles.mapped("user_id")), {self.sales_a, self.env["res.users"]})
 
     def _cohort_rows(self):
         Cohort = self.env["crm.kpi.cohort"]

@@ -85,5 +85,40 @@ registry.category("web_tour.tours").add("crm_kpi_dashboard_tour", {
             content: "the campaign pivot shows the uplift measure",
             trigger: ".o_pivot_view .o_pivot_measure_row:contains('Uplift (pp)')",
         },
+        {
+            content: "open Reporting again",
+            trigger: ".o_menu_sections [data-menu-xmlid='crm.crm_menu_report']",
+            run: "click",
+        },
+        {
+            content: "open the Sales Funnel",
+            trigger: ".dropdown-item[data-menu-xmlid='crm_kpi.crm_kpi_funnel_report_menu']",
+            run: "click",
+        },
+        {
+            content: "the funnel counts moves and shows no negative time in a stage",
+            trigger:
+                ".o_pivot_view:has(.o_pivot_measure_row:contains('Moved On'))" +
+                ":not(:has(td.o_pivot_cell_value:contains('-')))",
+        },
+        {
+            content: "open Reporting again",
+            trigger: ".o_menu_sections [data-menu-xmlid='crm.crm_menu_report']",
+            run: "click",
+        },
+        {
+            content: "open the cohort heat map",
+            trigger: ".dropdown-item[data-menu-xmlid='crm_kpi.crm_kpi_cohort_menu']",
+            run: "click",
+        },
+        {
+            content: "it opens computed, under its title",
+            trigger:
+                ".o_breadcrumb:contains('Cohort Retention')" +
+                ":not(:contains('crm.kpi.cohort.heatmap'))",
+        },
+        {
+            trigger: ".o_field_widget[name=heatmap] table",
+        },
     ],
 });
