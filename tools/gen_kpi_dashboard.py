@@ -135,9 +135,10 @@ def pivot(pid, name, measures, rows, model=MODEL, domain=(), matching=None):
 # to its side panel at 1366 px (and at 1920 px)
 TILE_W, TILE_H, GAP = 250, 102, 10
 CHART_W, CHART_H = 2 * TILE_W + GAP, 300
+DASH_COLS = [220] + [92] * 9  # 1048 px: the four tiles (1030 px) and a margin
 
 
-def scorecard(fid, x, y, title, row, background="#EFF6FF"):
+def scorecard(fid, x, y, title, row, background="#EFF6FF", humanize=True):
     return {
         "id": fid,
         "x": x,
@@ -155,7 +156,7 @@ def scorecard(fid, x, y, title, row, background="#EFF6FF"):
             "baselineColorUp": "#00A04A",
             "baselineColorDown": "#DC6965",
             "baselineDescr": "",
-            "humanize": True,
+            "humanize": humanize,
         },
     }
 
@@ -200,8 +201,9 @@ def build():
     for i, (label, measure, fmt) in enumerate(HEADLINE, start=2):
         data_cells[f"A{i}"] = {"content": f'=_t("{label}")'}
         value = f'PIVOT.VALUE(1,"{measure}")'
+        # a rate as text ("12.3%"): a scorecard shows a cell's value, not its format
         data_cells[f"B{i}"] = {
-            "content": f"={value}/100" if fmt == "%" else f"={value}",
+            "content": f'=IFERROR(TEXT({value}/100,"0.0%"),"")' if fmt == "%" else f"={value}",
             "format": formats[fmt],
         }
     row_of = {m: i for i, (_l, m, _f) in enumerate(HEADLINE, start=2)}
@@ -229,7 +231,13 @@ def build():
     ):  # fmt: skip
         y += TILE_H + GAP
         for col, (label, measure) in enumerate(tiles):
-            figures.append(scorecard(next(ids), col * (TILE_W + GAP), y, label, row_of[measure]))
+            # a rate is text already ("12.3%")
+            rate = dict((m, f) for _l, m, f in HEADLINE)[measure] == "%"
+            figures.append(
+                scorecard(
+                    next(ids), col * (TILE_W + GAP), y, label, row_of[measure], humanize=not rate
+                )
+            )
     y += TILE_H + GAP
     for charts in (
         [("line", "customers_end", "Customers"), ("bar", "acquired_count", "Acquired customers")],
@@ -264,10 +272,12 @@ def build():
             {
                 "id": "dashboard",
                 "name": "Dashboard",
-                "colNumber": 8,
+                # the dashboard shows the columns' width: wide enough for the
+                # four tiles of a row (TILE_W + GAP each)
+                "colNumber": len(DASH_COLS),
                 "rowNumber": 80,
                 "rows": {},
-                "cols": {"0": {"size": 220}},
+                "cols": {str(i): {"size": size} for i, size in enumerate(DASH_COLS)},
                 "merges": [],
                 "cells": dash_cells,
                 "conditionalFormats": [],

@@ -584,13 +584,23 @@ class CrmKpiSnapshot(models.Model):
                     path.append(("active", min(second, profile.prev_deal_date or second)))
                 last = profile.last_deal_date or first
                 if kind == "won_back":
+                    # lapsed after the previous deal, before the comeback deal
                     lapse = profile.prev_deal_date or first
-                    path.append(("lost", lapse + timedelta(days=int(3 * interval))))
+                    lost = min(lapse + timedelta(days=int(3 * interval)), last - timedelta(days=1))
+                    path.append(("lost", max(lost, lapse + timedelta(days=1))))
                     path.append(("won_back", last))
                 elif kind in ("at_risk", "lost"):
-                    path.append(("at_risk", last + timedelta(days=int(1.5 * interval))))
+                    risk = last + timedelta(days=int(1.5 * interval))
+                    lost = last + timedelta(days=int(3 * interval))
+                    if lost >= today:
+                        # lost by its churn probability before the rhythm rule:
+                        # spread over the silence rather than all "yesterday"
+                        silence = (today - last).days
+                        risk = last + timedelta(days=int(silence * 0.4))
+                        lost = last + timedelta(days=int(silence * 0.7))
+                    path.append(("at_risk", risk))
                     if kind == "lost":
-                        path.append(("lost", last + timedelta(days=int(3 * interval))))
+                        path.append(("lost", lost))
             if path[-1][0] != kind:
                 path.append((kind, path[-1][1]))
             # strictly increasing days, none in the future: the last is today
