@@ -232,7 +232,7 @@ def build():
         y += TILE_H + GAP
         for col, (label, measure) in enumerate(tiles):
             # a rate is text already ("12.3%")
-            rate = dict((m, f) for _l, m, f in HEADLINE)[measure] == "%"
+            rate = {m: f for _l, m, f in HEADLINE}[measure] == "%"
             figures.append(
                 scorecard(
                     next(ids), col * (TILE_W + GAP), y, label, row_of[measure], humanize=not rate
