@@ -422,25 +422,27 @@ class CrmRetentionCampaign(models.Model):
 
     def _set_verdict(self, reading):
         """``verdict`` and ``verdict_kind`` from ``lib.uplift.verdict``."""
-        kind, pp = reading["kind"], reading["uplift_pp"]
+        kind = reading["kind"]
+        # formatted apart: the translation extractor skips calls with f-strings
+        pp = f"{(reading['uplift_pp'] or 0.0):+.1f}"
         if kind == "proven":
             text = self.env._(
                 "Proven: %(pp)s pp more customers kept, about %(kept)s customers",
-                pp=f"{pp:+.1f}", kept=reading["kept"],
+                pp=pp, kept=reading["kept"],
             )  # fmt: skip
         elif kind == "harmful":
             text = self.env._(
                 "Proven harmful: %(pp)s pp, about %(kept)s customers fewer kept than without it",
-                pp=f"{pp:+.1f}", kept=abs(reading["kept"]),
+                pp=pp, kept=abs(reading["kept"]),
             )  # fmt: skip
         elif kind == "not_proven" and reading["needed"] and reading["needed"] > reading["smaller"]:
             text = self.env._(
                 "Not proven: %(pp)s pp, but %(smaller)s customers in the smaller group are too "
                 "few; about %(needed)s per group are needed to prove it",
-                pp=f"{pp:+.1f}", smaller=reading["smaller"], needed=reading["needed"],
+                pp=pp, smaller=reading["smaller"], needed=reading["needed"],
             )  # fmt: skip
         elif kind == "not_proven":
-            text = self.env._("Not proven: %(pp)s pp could be chance", pp=f"{(pp or 0.0):+.1f}")
+            text = self.env._("Not proven: %(pp)s pp could be chance", pp=pp)
         else:
             text = self.env._("No result yet: both groups need members with a closed window")
         self.verdict_kind, self.verdict = kind, text
@@ -527,6 +529,8 @@ class CrmRetentionCampaign(models.Model):
         _ = self.env._
         name = self.name
         problems = []
+        # formatted apart: the translation extractor skips calls with f-strings
+        max_amount, max_group = f"{MAX_AMOUNT:,.0f}", f"{MAX_GROUP_SIZE:,}"
 
         def within(value, low, high):
             # also false for None and NaN
@@ -561,12 +565,12 @@ class CrmRetentionCampaign(models.Model):
         elif not within(self.offer_value or 0.0, 0, MAX_AMOUNT):
             problems.append(
                 _("The offer value of campaign %(campaign)s must be between 0 and %(max)s.",
-                  campaign=name, max=f"{MAX_AMOUNT:,.0f}")
+                  campaign=name, max=max_amount)
             )  # fmt: skip
         if not within(self.min_group_size or 0, 0, MAX_GROUP_SIZE):
             problems.append(
                 _("The minimum group size of campaign %(campaign)s must be between 0 and "
-                  "%(max)s.", campaign=name, max=f"{MAX_GROUP_SIZE:,}")
+                  "%(max)s.", campaign=name, max=max_group)
             )  # fmt: skip
         if not (
             within(self.budget or 0.0, 0, MAX_AMOUNT)
@@ -574,7 +578,7 @@ class CrmRetentionCampaign(models.Model):
         ):
             problems.append(
                 _("The budget and the cost per member of campaign %(campaign)s must be between "
-                  "0 and %(max)s.", campaign=name, max=f"{MAX_AMOUNT:,.0f}")
+                  "0 and %(max)s.", campaign=name, max=max_amount)
             )  # fmt: skip
         if steps:
             problems += [p for step in self.step_ids for p in step._get_setting_problems()]
