@@ -1,3 +1,5 @@
+# first: the customer actions below inherit it
+from . import crm_customer_profile_selection  # isort: skip
 from . import (
     base_partner_merge_automatic_wizard,
     crm_customer_profile_assign,

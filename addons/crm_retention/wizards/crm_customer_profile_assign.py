@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 
 class CrmCustomerProfileAssign(models.TransientModel):
@@ -6,19 +6,12 @@ class CrmCustomerProfileAssign(models.TransientModel):
     salesperson, which the profiles follow at once."""
 
     _name = "crm.customer.profile.assign"
+    _inherit = ["crm.customer.profile.selection"]
     _description = "Assign a Salesperson to Customers"
 
-    profile_ids = fields.Many2many("crm.customer.profile", string="Customers", required=True)
     user_id = fields.Many2one(
         "res.users", string="Salesperson", required=True, domain="[('share', '=', False)]"
     )
-
-    @api.model
-    def default_get(self, fields_list):
-        values = super().default_get(fields_list)
-        if self.env.context.get("active_model") == "crm.customer.profile":
-            values.setdefault("profile_ids", [(6, 0, self.env.context.get("active_ids", []))])
-        return values
 
     def action_assign(self):
         self.ensure_one()

@@ -9,9 +9,9 @@ class CrmCustomerProfileCall(models.TransientModel):
     profile's chatter."""
 
     _name = "crm.customer.profile.call"
+    _inherit = ["crm.customer.profile.selection"]
     _description = "Schedule a Call with Customers"
 
-    profile_ids = fields.Many2many("crm.customer.profile", string="Customers", required=True)
     profile_count = fields.Integer(compute="_compute_profile_count")
     assign_to = fields.Selection(
         [("owner", "Each customer's salesperson"), ("user", "One person")],
@@ -28,13 +28,6 @@ class CrmCustomerProfileCall(models.TransientModel):
     )  # fmt: skip
     summary = fields.Char(default=lambda self: self.env._("Call to keep the customer"))
     note = fields.Html()
-
-    @api.model
-    def default_get(self, fields_list):
-        values = super().default_get(fields_list)
-        if self.env.context.get("active_model") == "crm.customer.profile":
-            values.setdefault("profile_ids", [(6, 0, self.env.context.get("active_ids", []))])
-        return values
 
     @api.depends("profile_ids")
     def _compute_profile_count(self):

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
 
 
@@ -11,9 +11,9 @@ class CrmCustomerProfileCampaign(models.TransientModel):
     with the same objective when the campaign is exclusive, are skipped."""
 
     _name = "crm.customer.profile.campaign"
+    _inherit = ["crm.customer.profile.selection"]
     _description = "Add Customers to a Retention Campaign"
 
-    profile_ids = fields.Many2many("crm.customer.profile", string="Customers", required=True)
     campaign_id = fields.Many2one(
         "crm.retention.campaign",
         string="Campaign",
@@ -21,13 +21,6 @@ class CrmCustomerProfileCampaign(models.TransientModel):
         domain="[('state', '=', 'running')]",
         help="A running campaign: the customers receive its steps from today.",
     )
-
-    @api.model
-    def default_get(self, fields_list):
-        values = super().default_get(fields_list)
-        if self.env.context.get("active_model") == "crm.customer.profile":
-            values.setdefault("profile_ids", [(6, 0, self.env.context.get("active_ids", []))])
-        return values
 
     def action_add(self):
         self.ensure_one()
