@@ -6,7 +6,7 @@ repeat and one-time buyers, enough for the churn model to fit (it needs
 one of two teams and a country, and some lost a quote, so every report has a
 story a manager recognises. Dates are relative to the day the demo is loaded.
 The churn model is fitted once all the demo (campaign included) is loaded:
-see crm_retention_campaign_demo.xml. Run: python3 tools/gen_retention_demo.py
+see crm_retention/hooks.py. Run: python3 tools/gen_retention_demo.py
 """
 
 import random

@@ -28,6 +28,7 @@
     "assets": {
         "web.assets_tests": ["crm_kpi/static/tests/tours/**/*"],
     },
+    "post_init_hook": "post_init_hook",
     "installable": True,
     "application": False,
 }

@@ -1,1 +1,2 @@
-from . import models, wizards
+from . import demo, models, wizards
+from .hooks import post_init_hook

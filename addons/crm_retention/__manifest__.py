@@ -34,6 +34,7 @@
     "assets": {
         "web.assets_tests": ["crm_retention/static/tests/tours/**/*"],
     },
+    "post_init_hook": "post_init_hook",
     "installable": True,
     "application": False,
 }

@@ -5,6 +5,8 @@ from freezegun import freeze_time
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from ..demo import history
+
 T0 = datetime(2025, 6, 2, 9)
 
 
@@ -196,7 +198,7 @@ class TestFunnelReport(TransactionCase):
             "no stage visit lasts a negative time",
         )
         before = self._rows(["stage_id"])
-        Report._demo_load_stage_history()
+        history.load_stage_history(self.env)
         rows = Report.search([("lead_id", "=", imported.id)], order="date")
         self.assertEqual(
             rows.stage_id.ids, [s.id for s in self.s], "New > Qualified > Proposition > Won"
