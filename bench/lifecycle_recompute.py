@@ -91,9 +91,11 @@ def reset_retention(cr):
     """Forget every profile, stage change, chatter note and campaign member
     of the lifecycle."""
     start = time.time()
+    # the lifecycle notes: tracking messages tied to their history row by
+    # their Message-Id (older versions: an HTML body with a marker class)
     cr.execute(
         "DELETE FROM mail_message WHERE model = 'res.partner' "
-        "AND body LIKE '%%o_crm_lifecycle_change%%'"
+        "AND (message_id LIKE 'crm-lifecycle-history-%%' OR body LIKE '%%o_crm_lifecycle_change%%')"
     )
     # CASCADE: campaign members (demo campaigns) point at the profiles
     cr.execute("TRUNCATE crm_lifecycle_history, crm_customer_profile CASCADE")
@@ -126,6 +128,11 @@ def main():
 
     import odoo
     from odoo.tools import SQL
+
+    try:  # the engine's own package (18.0.1.4.0+), else its older home
+        from odoo.addons.crm_retention.recompute.layout import METRIC_COLUMNS
+    except ImportError:
+        from odoo.addons.crm_retention.models.crm_customer_profile import METRIC_COLUMNS
 
     odoo.tools.config.parse_config(["-c", str(suite.CONF), "-d", args.db, "--log-level=warn"])
     registry = odoo.modules.registry.Registry(args.db)
@@ -168,6 +175,19 @@ def main():
             phases.append(timings)
         cr.execute("SELECT count(*) FROM crm_customer_profile WHERE company_id = %s", [company.id])
         [(n_profiles,)] = cr.fetchall()
+        # what the recompute decided, without the clocks (stage_date, stamps):
+        # the same data and days give the same checksum whatever the code's
+        # layout, so a refactor proves it changed nothing
+        columns = ["partner_id", *METRIC_COLUMNS, "stage_id", "lapsed_date", "user_id"]
+        cr.execute(
+            SQL(
+                "SELECT md5(string_agg(row(%s)::text, ',' ORDER BY partner_id))"
+                " FROM crm_customer_profile WHERE company_id = %s",
+                SQL(", ").join(SQL.identifier(c) for c in columns),
+                company.id,
+            )
+        )
+        [(checksum,)] = cr.fetchall()
         model = env["crm.retention.model"].search([("company_id", "=", company.id)])
         print()
         print(
@@ -187,6 +207,7 @@ def main():
         print("phases (s)                       first   steady")
         for phase in phases[0]:
             print(f"  {phase:<30} {phases[0][phase]:6.1f}   {phases[1].get(phase, 0.0):6.1f}")
+        print(f"profiles checksum (md5 of the decided columns): {checksum}")
         print(
             f"peak RSS: {peak_rss_mb():.0f} MB (registry alone {rss_registry:.0f} MB); "
             f"cores: {os.cpu_count()}"
