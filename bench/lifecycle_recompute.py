@@ -129,12 +129,11 @@ def main():
     import odoo
     from odoo.tools import SQL
 
+    odoo.tools.config.parse_config(["-c", str(suite.CONF), "-d", args.db, "--log-level=warn"])
     try:  # the engine's own package (18.0.1.4.0+), else its older home
         from odoo.addons.crm_retention.recompute.layout import METRIC_COLUMNS
     except ImportError:
         from odoo.addons.crm_retention.models.crm_customer_profile import METRIC_COLUMNS
-
-    odoo.tools.config.parse_config(["-c", str(suite.CONF), "-d", args.db, "--log-level=warn"])
     registry = odoo.modules.registry.Registry(args.db)
     rss_registry = peak_rss_mb()
     with registry.cursor() as cr:
