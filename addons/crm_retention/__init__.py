@@ -1,2 +1,5 @@
 from . import demo, models, wizards
+
+# after the models: the engine extends crm.customer.profile
+from .recompute import deal_source, metrics, run, writer  # isort: skip
 from .hooks import post_init_hook

@@ -6,7 +6,7 @@ from odoo import api, fields, models, modules
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..lib import clv, lifecycle
-from .crm_customer_profile import RecomputeRunning
+from ..recompute.layout import RecomputeRunning
 
 _logger = logging.getLogger(__name__)
 

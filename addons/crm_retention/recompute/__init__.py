@@ -1,0 +1,17 @@
+"""The lifecycle recompute engine of ``crm.customer.profile``, one job per
+module (see ARCHITECTURE.md):
+
+- ``deal_source``: the won deals (rows, the ``_deal_source_sql`` override
+  point, currency conversion) and their per-customer aggregate;
+- ``metrics``: the churn model's metrics by chunks, and the batch layout
+  they travel in (binary COPY into work and batch tables);
+- ``writer``: the statements that bring profiles, stages, history, chatter,
+  the partners' stage mirror and the profiles' salesperson in line;
+- ``run``: the nightly run (phases, per-company work table, resumable
+  ranges, two connections in parallel, progress, timing) and the refresh of
+  a few customers when their deals change.
+
+Each module extends the model (``_inherit``), so every step stays a method
+of ``crm.customer.profile`` that a bridge or a test can override; nothing is
+imported here: the addon imports the modules after its models.
+"""

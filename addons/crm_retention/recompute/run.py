@@ -1,0 +1,420 @@
+"""The runs of the lifecycle recompute.
+
+``_recompute_company`` is the nightly run of one company: aggregate the
+deals, fit the model, compute every customer's metrics into a work table
+(one COPY, committed), then apply it by ranges of partners, each range in
+its own transaction (on two connections when the machine allows), so that
+a run that dies resumes at its cursor with the same parameters and "today";
+one run per company at a time (an advisory lock). ``_recompute_partners``
+refreshes a few customers at once when their deals change.
+"""
+
+import contextlib
+import itertools
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from odoo import api, fields, models, modules
+from odoo.tools import SQL
+
+from .layout import (
+    BATCH_TYPES,
+    METRIC_COLUMNS,
+    RUN_LOCK_KEY,
+    WORK_TABLE,
+    RecomputeRunning,
+)
+
+_logger = logging.getLogger(__name__)
+
+
+class CrmCustomerProfileRun(models.Model):
+    _inherit = "crm.customer.profile"
+
+    @api.model
+    def _recompute_partners(self, partner_ids, company, today=None):
+        """Refresh the profiles of some customers of ``company`` right now,
+        with the company's current model parameters (no refit)."""
+        partner_ids = list(set(partner_ids))
+        if not partner_ids:
+            return
+        self.env.flush_all()
+        today = today or fields.Date.context_today(self)
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        commercial = Partner.browse(partner_ids).commercial_partner_id.ids
+        frame = self._read_frame(self._aggregate_sql([company.id], today, commercial))
+        model = self.env["crm.retention.model"]._get_for_company(company)
+        batch = self._copy_batch(self._compute_metrics(company, model, frame, today))
+        self._apply_batch(company, batch, today, SQL("p.partner_id = ANY(%s)", commercial))
+        self._sync_owners(company, commercial)
+        # a deal won during a campaign's outcome window retains its member now
+        self.env["crm.retention.campaign.member"].sudo()._refresh_outcomes(
+            company=company, partner_ids=commercial, today=today
+        )
+
+    @api.model
+    def _recompute_company(self, company, batch_size=None, today=None):
+        """Full recompute of one company, resumable.
+
+        1. aggregate every deal of the company (one query, streamed here by
+           COPY), refit the model on it, compute every customer's metrics
+           (vectorised) and store them in the work table; commit;
+        2. walk the work table in partner-id order by batches of
+           ``batch_size``; each batch writes profiles, stages and history in
+           one statement and commits, moving the run's cursor;
+        3. mark the run done.
+
+        A run that dies half-way leaves committed batches consistent
+        (profile, stage and history change together) and its state
+        ``running``: the next call resumes at the cursor with the same
+        parameters and the same "today". A batch never overwrites a profile
+        refreshed after the run read the deals (the model's ``run_stamp``,
+        see ``_upsert_batch``): a deal won while the run goes, or before it
+        resumes, keeps its effect.
+
+        One run per company at a time (``_company_run_lock``): a second one
+        raises ``RecomputeRunning``, a UserError.
+        """
+        with self._company_run_lock(company):
+            return self._recompute_company_locked(company, batch_size=batch_size, today=today)
+
+    def _recompute_company_locked(self, company, batch_size=None, today=None):
+        """The run of ``_recompute_company``, under its company's lock."""
+        cr = self.env.cr
+        Model = self.env["crm.retention.model"].sudo()
+        model = Model._get_for_company(company)
+        # out-of-range thresholds raise here, before anything is written
+        settings = Model._get_settings()
+        batch_size = batch_size or settings["batch_size"]
+        today = today or fields.Date.context_today(self)
+        work = SQL.identifier(self._work_table_name(company))
+        done_table = SQL.identifier(self._work_table_name(company, "done"))
+        if model.run_state == "running" and self._work_table_rows(company) != model.run_total:
+            # the unlogged work table was emptied or dropped (server crash,
+            # module update): start over
+            _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
+            model.run_state = "idle"
+        if model.run_state != "running":
+            self._stamp_run(company, model)
+            with self._timed("aggregate deals"):
+                # hash aggregates of a large company spill to disk with the
+                # default 4 MB; no JIT: compiling this query costs more than
+                # it saves; LOCAL: until this transaction commits. COPY TO
+                # runs the query with parallel workers and streams it here.
+                cr.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+                frame = self._read_frame(self._aggregate_sql([company.id], today))
+            with self._timed("fit model"):
+                model._fit(frame, today)
+            with self._timed("metrics (numpy)"):
+                metrics = self._compute_metrics(company, model, frame, today)
+                del frame
+            with self._timed("store work table"):
+                # a new table each run: no dead rows of the last run to skip,
+                # and the key built once on the loaded (sorted) rows
+                cr.execute(SQL("DROP TABLE IF EXISTS %s", work))
+                cr.execute(SQL("CREATE UNLOGGED TABLE %s (%s)", work, self._batch_columns_sql()))
+                self._store_metrics(metrics, self._work_table_name(company))
+                cr.execute(SQL("ALTER TABLE %s ADD PRIMARY KEY (partner_id)", work))
+                cr.execute(SQL("COMMENT ON TABLE %s IS %s", work, self._work_layout()))
+                cr.execute(SQL("ANALYZE %s", work))
+                # the batches applied (their lower bound), in their own
+                # transactions: a resumed run skips them
+                cr.execute(SQL("DROP TABLE IF EXISTS %s", done_table))
+                cr.execute(SQL("CREATE UNLOGGED TABLE %s (lo integer PRIMARY KEY)", done_table))
+            model.write(
+                {
+                    "run_state": "running",
+                    "run_cursor": 0,
+                    "run_date": today,
+                    "run_total": len(metrics),
+                }
+            )
+            del metrics
+            with self._timed("commit"):
+                self._commit_progress()
+        today = model.run_date or today
+        cr.execute(SQL("SELECT lo FROM %s", done_table))
+        applied = {row[0] for row in cr.fetchall()}
+        ranges = [
+            (lo, hi)
+            for lo, hi in self._work_ranges(company, model.run_cursor, batch_size)
+            if lo not in applied
+        ]
+        workers = self._parallel_batches()
+        if workers > 1 and len(ranges) > 1:
+            with self._timed("write profiles, stages, history"):
+                self._apply_ranges_in_parallel(company, model, ranges, today, workers, batch_size)
+        else:
+            for number, (lo, hi) in enumerate(ranges, 1):
+                self._apply_range(company, lo, hi, today)
+                if hi is not None:
+                    model.run_cursor = hi
+                    with self._timed("commit"):
+                        self._commit_progress(done=min(number * batch_size, model.run_total))
+        cr.execute(SQL("DROP TABLE %s, %s", work, done_table))
+        with self._timed("owners"):
+            # the profiles this run created (and any whose customer changed
+            # salesperson): the others kept theirs through the day's changes
+            self._sync_owners(company, created_since=model.run_stamp)
+        model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
+        self._commit_progress(done=model.run_total)
+        return model.run_total
+
+    @contextlib.contextmanager
+    def _company_run_lock(self, company):
+        """Hold the lock of ``company``'s recompute run for the whole run;
+        raise ``RecomputeRunning`` when another run holds it.
+
+        A PostgreSQL advisory lock of the session when the run commits by
+        batches (so it survives the commits, with no gap another run could
+        slip into), released at the end whatever happens; of the transaction
+        otherwise (install, tests: one transaction). The cron and the
+        "Recompute now" button both take it."""
+        cr = self.env.cr
+        keys = (RUN_LOCK_KEY, int(company.id))
+        session = self._can_commit()
+        cr.execute(
+            SQL(
+                "SELECT %s(%s, %s)",
+                SQL("pg_try_advisory_lock" if session else "pg_try_advisory_xact_lock"),
+                *keys,
+            )
+        )
+        if not cr.fetchone()[0]:
+            raise RecomputeRunning(self._run_locked_message(company))
+        if not session:
+            yield
+            return
+        try:
+            yield
+        except Exception:
+            # the unlock below needs a live transaction; the caller rolls
+            # back on an error anyway (the committed batches stay)
+            cr.rollback()
+            raise
+        finally:
+            cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", *keys))
+
+    @api.model
+    def _run_locked_message(self, company):
+        return self.env._(
+            "A recompute of %(company)s is already running; try again in a few minutes.",
+            company=company.name,
+        )
+
+    @api.model
+    def _fresher_than_run_sql(self, company, run_stamp):
+        """The condition under which a batch of ``company``'s full run may
+        overwrite a profile ``p``: its metrics were read no later than the run
+        read the deals (``metrics_stamp``), and the transaction that wrote
+        them had committed when the run took its snapshot (``metrics_xid``
+        visible in ``run_snapshot``). The stamp alone misses a refresh that
+        read its deal just before the run started but committed after: the
+        run did not see that deal.
+
+        In one transaction (install, tests) every write has the same id and
+        the stamps decide."""
+        return SQL(
+            """AND (p.metrics_stamp IS NULL OR p.metrics_stamp <= %(stamp)s)
+               AND (p.metrics_xid IS NULL OR p.metrics_xid = pg_current_xact_id()
+                    OR pg_visible_in_snapshot(p.metrics_xid,
+                         (SELECT m.run_snapshot FROM crm_retention_model m
+                           WHERE m.company_id = %(company)s)))""",
+            stamp=run_stamp,
+            company=company.id,
+        )
+
+    @api.model
+    def _stamp_run(self, company, model):
+        """Note on ``model`` when the new run of ``company`` reads the deals
+        (``run_stamp``, database clock, microseconds kept: written in SQL).
+
+        Where the run commits, it first starts a fresh transaction: its
+        snapshot, taken at its first statement, sees every deal committed
+        by the stamp, the start of the transaction. Otherwise (install,
+        tests) there is one transaction and the stamp is this statement's
+        time. The run's snapshot is kept too (``run_snapshot``, see
+        ``_fresher_than_run_sql``)."""
+        committed = self._can_commit()
+        if committed:
+            self._commit_progress()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE crm_retention_model SET run_stamp = %s AT TIME ZONE 'UTC',"
+                " run_snapshot = pg_current_snapshot() WHERE id = %s",
+                SQL("transaction_timestamp()" if committed else "statement_timestamp()"),
+                model.id,
+            )
+        )
+        model.invalidate_recordset(["run_stamp"])
+
+    @api.model
+    def _work_ranges(self, company, cursor, batch_size):
+        """The batches left in the work table of ``company`` after partner id
+        ``cursor``: (lo, hi] partner-id ranges of ``batch_size`` customers,
+        the last one open-ended (hi None) so that every profile beyond the
+        last customer with deals is covered too."""
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                "SELECT partner_id FROM (SELECT partner_id, row_number() OVER (ORDER BY partner_id)"
+                " AS n FROM %s WHERE partner_id > %s) w WHERE mod(n, %s) = 0 ORDER BY partner_id",
+                SQL.identifier(self._work_table_name(company)),
+                cursor,
+                batch_size,
+            )
+        )
+        bounds = [cursor, *(row[0] for row in cr.fetchall()), None]
+        return list(itertools.pairwise(bounds))
+
+    @api.model
+    def _apply_range(self, company, lo, hi, today):
+        """Apply the (lo, hi] partner-id range of the work table of
+        ``company`` to its profiles (``_apply_batch``)."""
+
+        def within(alias):
+            cond = SQL("%s > %s", SQL.identifier(alias, "partner_id"), lo)
+            if hi is None:
+                return cond
+            return SQL("%s AND %s <= %s", cond, SQL.identifier(alias, "partner_id"), hi)
+
+        source = SQL(
+            "(SELECT * FROM %s w WHERE %s)",
+            SQL.identifier(self._work_table_name(company)),
+            within("w"),
+        )
+        scope = within("p")
+        # the batch statement holds a few wide rows per customer
+        self.env.cr.execute("SET LOCAL work_mem = '128MB'")
+        # when the run read the deals (one InitPlan per statement)
+        run_stamp = SQL(
+            "(SELECT m.run_stamp FROM crm_retention_model m WHERE m.company_id = %s)", company.id
+        )
+        self._apply_batch(company, source, today, scope, run_stamp=run_stamp)
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (lo) VALUES (%s)",
+                SQL.identifier(self._work_table_name(company, "done")),
+                lo,
+            )
+        )
+
+    @api.model
+    def _parallel_batches(self):
+        """How many batches of a full recompute run at once, each in its own
+        transaction (setting ``crm_retention.parallel_batches``): the batch
+        statement is one PostgreSQL process, so a second one uses a second
+        core. 1 when this transaction must not commit (install, tests)."""
+        if not self._can_commit():
+            return 1
+        settings = self.env["crm.retention.model"]._get_settings()
+        return max(1, min(settings["parallel_batches"], os.cpu_count() or 1))
+
+    @api.model
+    def _apply_ranges_in_parallel(self, company, model, ranges, today, workers, batch_size):
+        """Apply ``ranges`` (see ``_work_ranges``) with ``workers`` threads,
+        each batch in a transaction of its own that commits.
+
+        The run's cursor only moves past batches that committed in order;
+        each batch also records itself as applied in its transaction, so a
+        run that dies resumes at the first unfinished batch and skips those
+        after it that had committed.
+        """
+        registry, uid, su = self.env.registry, self.env.uid, self.env.su
+        context = {k: v for k, v in self.env.context.items() if k != "lifecycle_timings"}
+
+        def apply(lo, hi):
+            with registry.cursor() as cr:
+                env = api.Environment(cr, uid, context, su=su)
+                env[self._name]._apply_range(env["res.company"].browse(company.id), lo, hi, today)
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm_retention")
+        try:
+            futures = [pool.submit(apply, lo, hi) for lo, hi in ranges]
+            # under tests the threads' cursors share this transaction's
+            # connection: take turns with them
+            shared = registry.test_lock if registry.in_test_mode() else contextlib.nullcontext()
+            for number, ((_lo, hi), future) in enumerate(zip(ranges, futures, strict=True), 1):
+                future.result()
+                if hi is not None:
+                    with shared:
+                        model.run_cursor = hi
+                        self._commit_progress(done=min(number * batch_size, model.run_total))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            # the threads changed profiles, history, partners and messages
+            self.env.invalidate_all()
+
+    @api.model
+    def _can_commit(self):
+        """Whether the batch loops may commit: never while installing
+        (demo data runs a recompute) or under tests."""
+        registry = self.env.registry
+        return bool(
+            registry.ready
+            and not registry.in_test_mode()
+            and not modules.module.current_test
+            and not (self.env.su and self.env.context.get("lifecycle_no_commit"))
+        )
+
+    @api.model
+    def _work_table_name(self, company, suffix=""):
+        """The work table of ``company``'s recompute run (see ``WORK_TABLE``),
+        or its companion table ``suffix`` (``done``: the batches applied)."""
+        return "_".join(filter(None, [WORK_TABLE, str(int(company.id)), suffix]))
+
+    @api.model
+    def _work_table_rows(self, company):
+        """Rows in the work table of ``company``, None when it does not
+        exist or has another layout (the module was updated mid-run)."""
+        cr = self.env.cr
+        name = self._work_table_name(company)
+        cr.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [name])
+        if cr.fetchone()[0] != self._work_layout():
+            return None
+        cr.execute(SQL("SELECT count(*) FROM %s", SQL.identifier(name)))
+        return cr.fetchone()[0]
+
+    @api.model
+    def _work_layout(self):
+        """What the batch layout's raw values mean (columns, types, decimals,
+        selection keys), stamped on each work table: a run resumed after a
+        module update that changed it starts over instead of misreading."""
+        parts = []
+        for c in ["partner_id", "company_id", *METRIC_COLUMNS]:
+            kind = self._batch_kind(c)
+            detail = ""
+            if kind == "float":
+                detail = self._batch_decimals(c)
+            elif kind == "selection":
+                detail = "|".join(self._selection_keys(c))
+            parts.append(f"{c}:{BATCH_TYPES[kind][0]}:{detail}")
+        return "crm_retention batch layout " + ",".join(parts)
+
+    @api.model
+    @contextlib.contextmanager
+    def _timed(self, phase):
+        """Add the time spent in the block to ``phase`` of the
+        ``lifecycle_timings`` dict in the context, if any (the benchmark)."""
+        timings = self.env.context.get("lifecycle_timings")
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if timings is not None:
+                timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
+
+    @api.model
+    def _commit_progress(self, done=0, remaining=0):
+        """Commit a finished batch (cron and button only, never in tests).
+
+        Shared by the suite's batch loops (recompute, campaign steps, KPI
+        snapshots): each calls it after a unit of work that is consistent on
+        its own."""
+        self.env.flush_all()
+        # Each batch is consistent on its own: commit so a crash keeps it.
+        if self._can_commit():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
