@@ -106,7 +106,11 @@ def reset_retention(cr):
     cr.execute(
         "UPDATE res_partner SET lifecycle_stage_id = NULL WHERE lifecycle_stage_id IS NOT NULL"
     )
-    cr.execute("UPDATE crm_retention_model SET run_state = 'idle', run_cursor = 0")
+    # and a cold model: a fit starts from the last one's parameters, so two
+    # runs compare (checksum) only from the same start
+    cr.execute(
+        "UPDATE crm_retention_model SET run_state = 'idle', run_cursor = 0, status = 'never'"
+    )
     cr.commit()
     # a real first run: no dead rows left behind by the reset
     cr._cnx.autocommit = True
