@@ -12,8 +12,9 @@ from odoo import fields
 def load_campaign(env, size=240, seed=2024):
     """Demo: a finished win-back campaign whose results look real.
 
-    Creates ``size`` lapsed customers (two deals, the last one 400 days
-    before the campaign), enrols them 130 days ago with a 20 % control
+    Creates ``size`` lapsed customers (two deals a month or two apart, the
+    last one 400 days before the campaign: lost before the year the
+    dashboard shows), enrols them 130 days ago with a 20 % control
     group, logs the steps they received and gives some of them a
     comeback deal inside their 90-day window: about 30 % of the treated
     and 15 % of the control customers. Outcomes, revenue and costs are
@@ -102,7 +103,7 @@ def load_campaign(env, size=240, seed=2024):
             # some back, the year's churn is the rest of the customers'
             deal(p, fields.Date.add(launch, days=-400 - gap), rng.randint(8, 30) * 100, "order")
             for p in partners
-            for gap in (0, rng.randint(90, 150))
+            for gap in (0, rng.randint(30, 60))
         ]
     )
     Profile = env["crm.customer.profile"]
