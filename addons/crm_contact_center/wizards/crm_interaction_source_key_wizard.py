@@ -22,14 +22,14 @@ class CrmInteractionSourceKeyWizard(models.TransientModel):
 
     @api.depends("source_id", "key")
     def _compute_example(self):
-        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        root = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "").rstrip("/")
         for wizard in self:
-            url = base_url.rstrip("/") + EVENTS_URL
+            url = root + EVENTS_URL
             wizard.endpoint_url = url
             auth = shlex.quote(f"Authorization: Bearer {wizard.key or ''}")
             event = json.dumps(wizard._example_event())
             wizard.curl_example = (
-                f"curl -s -H {auth} {shlex.quote(base_url.rstrip('/') + API_PREFIX + 'ping')}\n"
+                f"curl -s -H {auth} {shlex.quote(root + API_PREFIX + 'ping')}\n"
                 f"curl -s -X POST -H {auth} -H 'Content-Type: application/json' \\\n"
                 f"  -d {shlex.quote(event)} \\\n  {shlex.quote(url)}"
             )

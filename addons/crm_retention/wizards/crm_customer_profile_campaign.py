@@ -1,5 +1,6 @@
 from odoo import fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
 
 class CrmCustomerProfileCampaign(models.TransientModel):
@@ -29,10 +30,15 @@ class CrmCustomerProfileCampaign(models.TransientModel):
         if campaign.state != "running":
             raise UserError(self.env._("Customers can only be added to a running campaign."))
         profiles = self.profile_ids.filtered(lambda p: p.company_id == campaign.company_id)
+        # only the selected customers' memberships: not every member of the campaign
         taken = (
             self.env["crm.retention.campaign.member"]
             .sudo()
-            .search(campaign._get_taken_member_domain())
+            .search(
+                expression.AND(
+                    [campaign._get_taken_member_domain(), [("profile_id", "in", profiles.ids)]]
+                )
+            )
             .profile_id
         )
         new = profiles - taken

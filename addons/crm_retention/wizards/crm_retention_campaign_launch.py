@@ -56,19 +56,19 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
             reasons = campaign._get_exclusion_reasons(profiles) if campaign else {}
             eligible = len(profiles) - len(reasons)
             share = wizard.control_share or 0.0
-            control = round(eligible * share) if 0.0 <= share < 1.0 else 0
+            # the very draw the launch makes: the counts are read from it
             groups = (
                 campaign._draw_groups(profiles, reasons, exact_split=True, control_share=share)
                 if campaign and 0.0 <= share < 1.0
                 else {}
             )
-            followers = campaign._follow_up_users(profiles) if campaign else {}
-            follows_up = any(step.action == "activity" for step in campaign.step_ids)
-            nobody = (
-                sum(1 for p in profiles if groups.get(p.id) == "treated" and not followers[p.id])
-                if follows_up
-                else 0
-            )
+            control = sum(1 for group in groups.values() if group == "control")
+            nobody = 0
+            if any(step.action == "activity" for step in campaign.step_ids):
+                followers = campaign._follow_up_users(profiles)
+                nobody = sum(
+                    1 for p in profiles if groups.get(p.id) == "treated" and not followers[p.id]
+                )
             by_reason = {}
             for reason in reasons.values():
                 by_reason[reason] = by_reason.get(reason, 0) + 1
