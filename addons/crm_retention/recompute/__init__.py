@@ -5,8 +5,11 @@ module (see ARCHITECTURE.md):
   point, currency conversion) and their per-customer aggregate;
 - ``metrics``: the churn model's metrics by chunks, and the batch layout
   they travel in (binary COPY into work and batch tables);
-- ``writer``: the statements that bring profiles, stages, history, chatter,
-  the partners' stage mirror and the profiles' salesperson in line;
+- ``stages``: the stage rules as SQL, stages re-evaluated alone, the
+  reason a change is logged with;
+- ``writer``: the batch statement that brings profiles, stages, history,
+  chatter and the partners' stage mirror in line, one builder per CTE;
+- ``owners``: the profiles' salesperson;
 - ``run``: the nightly run (phases, per-company work table, resumable
   ranges, two connections in parallel, progress, timing) and the refresh of
   a few customers when their deals change.
