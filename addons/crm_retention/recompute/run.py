@@ -81,60 +81,85 @@ class CrmCustomerProfileRun(models.Model):
             return self._recompute_company_locked(company, batch_size=batch_size, today=today)
 
     def _recompute_company_locked(self, company, batch_size=None, today=None):
-        """The run of ``_recompute_company``, under its company's lock."""
-        cr = self.env.cr
+        """The run of ``_recompute_company``, under its company's lock: the
+        work table prepared once (``_prepare_run``), then applied range by
+        range (``_apply_run``), then the new profiles' salesperson."""
         Model = self.env["crm.retention.model"].sudo()
         model = Model._get_for_company(company)
         # out-of-range thresholds raise here, before anything is written
         settings = Model._get_settings()
         batch_size = batch_size or settings["batch_size"]
         today = today or fields.Date.context_today(self)
-        work = SQL.identifier(self._work_table_name(company))
-        done_table = SQL.identifier(self._work_table_name(company, "done"))
         if model.run_state == "running" and self._work_table_rows(company) != model.run_total:
             # the unlogged work table was emptied or dropped (server crash,
             # module update): start over
             _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
             model.run_state = "idle"
         if model.run_state != "running":
-            self._stamp_run(company, model)
-            with self._timed("aggregate deals"):
-                # hash aggregates of a large company spill to disk with the
-                # default 4 MB; no JIT: compiling this query costs more than
-                # it saves; LOCAL: until this transaction commits. COPY TO
-                # runs the query with parallel workers and streams it here.
-                cr.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
-                frame = self._read_frame(self._aggregate_sql([company.id], today))
-            with self._timed("fit model"):
-                model._fit(frame, today)
-            with self._timed("metrics (numpy)"):
-                metrics = self._compute_metrics(company, model, frame, today)
-                del frame
-            with self._timed("store work table"):
-                # a new table each run: no dead rows of the last run to skip,
-                # and the key built once on the loaded (sorted) rows
-                cr.execute(SQL("DROP TABLE IF EXISTS %s", work))
-                cr.execute(SQL("CREATE UNLOGGED TABLE %s (%s)", work, self._batch_columns_sql()))
-                self._store_metrics(metrics, self._work_table_name(company))
-                cr.execute(SQL("ALTER TABLE %s ADD PRIMARY KEY (partner_id)", work))
-                cr.execute(SQL("COMMENT ON TABLE %s IS %s", work, self._work_layout()))
-                cr.execute(SQL("ANALYZE %s", work))
-                # the batches applied (their lower bound), in their own
-                # transactions: a resumed run skips them
-                cr.execute(SQL("DROP TABLE IF EXISTS %s", done_table))
-                cr.execute(SQL("CREATE UNLOGGED TABLE %s (lo integer PRIMARY KEY)", done_table))
-            model.write(
-                {
-                    "run_state": "running",
-                    "run_cursor": 0,
-                    "run_date": today,
-                    "run_total": len(metrics),
-                }
-            )
-            del metrics
-            with self._timed("commit"):
-                self._commit_progress()
-        today = model.run_date or today
+            self._prepare_run(company, model, today)
+        self._apply_run(company, model, model.run_date or today, batch_size)
+        with self._timed("owners"):
+            # the profiles this run created (and any whose customer changed
+            # salesperson): the others kept theirs through the day's changes
+            self._sync_owners(company, created_since=model.run_stamp)
+        model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
+        self._commit_progress(done=model.run_total)
+        return model.run_total
+
+    @api.model
+    def _prepare_run(self, company, model, today):
+        """Phase 1 of a run: read the deals (``_aggregate_sql``), refit the
+        model, compute every customer's metrics and store them in the
+        company's work table; mark the run ``running`` and commit, so a
+        crash after this resumes at the first range not applied."""
+        cr = self.env.cr
+        work = SQL.identifier(self._work_table_name(company))
+        done_table = SQL.identifier(self._work_table_name(company, "done"))
+        self._stamp_run(company, model)
+        with self._timed("aggregate deals"):
+            # hash aggregates of a large company spill to disk with the
+            # default 4 MB; no JIT: compiling this query costs more than
+            # it saves; LOCAL: until this transaction commits. COPY TO
+            # runs the query with parallel workers and streams it here.
+            cr.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+            frame = self._read_frame(self._aggregate_sql([company.id], today))
+        with self._timed("fit model"):
+            model._fit(frame, today)
+        with self._timed("metrics (numpy)"):
+            metrics = self._compute_metrics(company, model, frame, today)
+            del frame
+        with self._timed("store work table"):
+            # a new table each run: no dead rows of the last run to skip,
+            # and the key built once on the loaded (sorted) rows
+            cr.execute(SQL("DROP TABLE IF EXISTS %s", work))
+            cr.execute(SQL("CREATE UNLOGGED TABLE %s (%s)", work, self._batch_columns_sql()))
+            self._store_metrics(metrics, self._work_table_name(company))
+            cr.execute(SQL("ALTER TABLE %s ADD PRIMARY KEY (partner_id)", work))
+            cr.execute(SQL("COMMENT ON TABLE %s IS %s", work, self._work_layout()))
+            cr.execute(SQL("ANALYZE %s", work))
+            # the batches applied (their lower bound), in their own
+            # transactions: a resumed run skips them
+            cr.execute(SQL("DROP TABLE IF EXISTS %s", done_table))
+            cr.execute(SQL("CREATE UNLOGGED TABLE %s (lo integer PRIMARY KEY)", done_table))
+        model.write(
+            {
+                "run_state": "running",
+                "run_cursor": 0,
+                "run_date": today,
+                "run_total": len(metrics),
+            }
+        )
+        with self._timed("commit"):
+            self._commit_progress()
+
+    @api.model
+    def _apply_run(self, company, model, today, batch_size):
+        """Phase 2 of a run: apply the work table's ranges not applied yet,
+        on two connections when the server allows it, else in order with a
+        commit per range; drop the work tables when done."""
+        cr = self.env.cr
+        work = SQL.identifier(self._work_table_name(company))
+        done_table = SQL.identifier(self._work_table_name(company, "done"))
         cr.execute(SQL("SELECT lo FROM %s", done_table))
         applied = {row[0] for row in cr.fetchall()}
         ranges = [
@@ -154,13 +179,6 @@ class CrmCustomerProfileRun(models.Model):
                     with self._timed("commit"):
                         self._commit_progress(done=min(number * batch_size, model.run_total))
         cr.execute(SQL("DROP TABLE %s, %s", work, done_table))
-        with self._timed("owners"):
-            # the profiles this run created (and any whose customer changed
-            # salesperson): the others kept theirs through the day's changes
-            self._sync_owners(company, created_since=model.run_stamp)
-        model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
-        self._commit_progress(done=model.run_total)
-        return model.run_total
 
     @contextlib.contextmanager
     def _company_run_lock(self, company):
