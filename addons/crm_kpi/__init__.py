@@ -1,2 +1,4 @@
 from . import demo, models, report, wizards
+
+from .snapshot import day, run  # isort: skip
 from .hooks import post_init_hook

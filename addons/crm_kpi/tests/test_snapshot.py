@@ -196,7 +196,7 @@ class TestSnapshot(KpiCase):
         params.set_param(f"crm_kpi.backfill_pending.{self.company.id}", "0001-01-01,2025-01-01")
         params.set_param("crm_kpi.backfill_pending.x", "garbage")
         Snapshot = self.env["crm.kpi.snapshot"]
-        with self.assertLogs("odoo.addons.crm_kpi.models.crm_kpi_snapshot", "WARNING"):
+        with self.assertLogs("odoo.addons.crm_kpi.snapshot.run", "WARNING"):
             self.assertEqual(Snapshot._cron_backfill(), 0)
         self.assertFalse(self._snapshot_days())
 

@@ -1,0 +1,186 @@
+"""The snapshot runs of ``crm.kpi.snapshot``: the daily cron (every company up
+to yesterday, resuming after the last day done), and the back-fill of a past
+period, queued by a manager (``_backfill_queue``, one system parameter per
+company) and written a few days per cron run (``_cron_backfill``), or at
+once (``_backfill``). Each day is written by ``day._snapshot_day``.
+"""
+
+import logging
+from datetime import date, timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+# The earliest day a back-fill may start: CRM history before it is not
+# plausible, and a typo like 0001-01-01 would ask for 739,000 days.
+BACKFILL_MIN_DATE = date(2000, 1, 1)
+# ir.config_parameter key of a company's queued back-fill ("from,to", ISO)
+BACKFILL_PENDING_KEY = "crm_kpi.backfill_pending."
+
+
+class CrmKpiSnapshotRun(models.Model):
+    _inherit = "crm.kpi.snapshot"
+
+    @api.model
+    def _cron_snapshot(self):
+        """Snapshot every company up to yesterday, resuming after the last day done.
+
+        A company without any snapshot starts ``crm_kpi.snapshot_initial_days``
+        days ago (default 365). At most ``crm_kpi.snapshot_max_days`` days are
+        written per company and run (default 400); the rest waits for the next
+        run, so a first run on a large database cannot hold the cron forever.
+        """
+        params = self.env["ir.config_parameter"].sudo()
+        initial_days = int(params.get_param("crm_kpi.snapshot_initial_days", 365))
+        max_days = int(params.get_param("crm_kpi.snapshot_max_days", 400))
+        last_day = fields.Date.context_today(self) - timedelta(days=1)
+        todo = []
+        for company in self.env["res.company"].sudo().search([]):
+            self.env.cr.execute(
+                SQL("SELECT max(date) FROM crm_kpi_snapshot WHERE company_id = %s", company.id)
+            )
+            done = self.env.cr.fetchone()[0]
+            first = (
+                done + timedelta(days=1) if done else last_day - timedelta(days=initial_days - 1)
+            )
+            days = [
+                first + timedelta(days=i) for i in range(min((last_day - first).days + 1, max_days))
+            ]
+            todo.extend((company, day) for day in days)
+        for n, (company, day) in enumerate(todo, 1):
+            self._snapshot_day(company, day)
+            self._commit_progress(done=n, remaining=len(todo) - n)
+        # the cohort table is small and rebuilt whole, once a day
+        self.env["crm.kpi.cohort"]._refresh()
+        self._commit_progress(done=len(todo))
+        return len(todo)
+
+    @api.model
+    def _backfill_period_error(self, date_from, date_to):
+        """The message explaining why ``date_from`` .. ``date_to`` cannot be
+        back-filled, or None when the period is valid."""
+        today = fields.Date.context_today(self)
+        if not date_from or not date_to or date_from > date_to:
+            return self.env._("The back-fill period needs a start date before its end.")
+        if date_to > today:
+            return self.env._("Snapshots cannot be taken of future days.")
+        if date_from < BACKFILL_MIN_DATE:
+            return self.env._(
+                "Snapshots can be rebuilt from %(first)s on, not from %(asked)s: "
+                "check the start date.",
+                first=BACKFILL_MIN_DATE,
+                asked=date_from,
+            )
+        return None
+
+    @api.model
+    def _backfill_queue(self, date_from, date_to, companies):
+        """Queue the back-fill of ``date_from`` .. ``date_to`` for
+        ``companies`` and wake the back-fill cron (``_cron_backfill``) up.
+
+        A company's pending period is one ``ir.config_parameter``
+        (``crm_kpi.backfill_pending.<company id>`` = "from,to"); a new request
+        for a company that still has one extends it to cover both. Example::
+
+            env["crm.kpi.snapshot"]._backfill_queue(date(2020, 1, 1), date(2025, 12, 31), company)
+        """
+        date_from = fields.Date.to_date(date_from)
+        date_to = fields.Date.to_date(date_to)
+        if error := self._backfill_period_error(date_from, date_to):
+            raise UserError(error)
+        pending = self._backfill_pending()
+        # sudo: the queue is a system parameter; callers restricted the
+        # companies to those the requesting manager is allowed in
+        params = self.env["ir.config_parameter"].sudo()
+        for company in companies:
+            start, end = pending.get(company, (date_from, date_to))
+            start, end = min(start, date_from), max(end, date_to)
+            params.set_param(f"{BACKFILL_PENDING_KEY}{company.id}", f"{start},{end}")
+        self.env.ref("crm_kpi.ir_cron_kpi_snapshot_backfill")._trigger()
+
+    @api.model
+    def _backfill_pending(self):
+        """{company: (next day to write, last day)} of the queued back-fills,
+        by company id."""
+        # sudo: reading the queue (system parameters), not business data
+        params = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .search([("key", "=like", f"{BACKFILL_PENDING_KEY}%")])
+        )
+        pending = {}
+        for param in params:
+            try:
+                company_id = int(param.key.removeprefix(BACKFILL_PENDING_KEY))
+                start, end = (fields.Date.to_date(d) for d in param.value.split(","))
+            except ValueError:
+                start = end = None
+            # a parameter edited by hand must not stop (or flood) the cron
+            if error := self._backfill_period_error(start, end):
+                _logger.warning("Ignored KPI back-fill %s = %r: %s", param.key, param.value, error)
+                continue
+            company = self.env["res.company"].sudo().browse(company_id)
+            if company.exists():
+                pending[company] = (start, end)
+        return dict(sorted(pending.items(), key=lambda item: item[0].id))
+
+    @api.model
+    def _cron_backfill(self):
+        """Write the next days of the queued back-fills (``_backfill_queue``).
+
+        One run writes at most ``crm_kpi.backfill_batch_days`` company-days
+        (default 7) in date order, then moves each company's pending start
+        past them and commits (outside tests): a run that dies half-way
+        rolls its batch back and the next run writes it again. The cron
+        framework calls the method again while it reports remaining days.
+        """
+        params = self.env["ir.config_parameter"].sudo()
+        batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 7)), 1)
+        pending = self._backfill_pending()
+        remaining = sum((end - start).days + 1 for start, end in pending.values())
+        done = 0
+        for company, (start, end) in pending.items():
+            day = start
+            while day <= end and done < batch:
+                self._snapshot_day(company, day)
+                day += timedelta(days=1)
+                done += 1
+            key = f"{BACKFILL_PENDING_KEY}{company.id}"
+            params.set_param(key, f"{day},{end}" if day <= end else False)
+            if done >= batch:
+                break
+        self._commit_progress(done=done, remaining=remaining - done)
+        return done
+
+    @api.model
+    def _backfill(self, date_from, date_to, companies=None):
+        """Rewrite the snapshots of ``date_from`` .. ``date_to`` (inclusive).
+
+        Days are written in date order, each in its own transaction (outside
+        tests), so the start stock of a day always reads the day before as it
+        was just rewritten. Example::
+
+            env["crm.kpi.snapshot"]._backfill(date(2025, 1, 1), date(2025, 12, 31))
+        """
+        date_from = fields.Date.to_date(date_from)
+        date_to = fields.Date.to_date(date_to)
+        if error := self._backfill_period_error(date_from, date_to):
+            raise UserError(error)
+        companies = companies or self.env["res.company"].sudo().search([])
+        days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+        total = len(days) * len(companies)
+        n = 0
+        for day in days:
+            for company in companies:
+                self._snapshot_day(company, day)
+                n += 1
+                self._commit_progress(done=n, remaining=total - n)
+        return n
+
+    @api.model
+    def _commit_progress(self, done=0, remaining=0):
+        """Commit a finished (company, day): a crash keeps the days done."""
+        self.env["crm.customer.profile"]._commit_progress(done=done, remaining=remaining)
