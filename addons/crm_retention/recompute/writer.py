@@ -286,24 +286,28 @@ class CrmCustomerProfileWriter(models.Model):
     @api.model
     def _batch_insert_sql(self, written, today, now, stamp):
         """INSERT of the profiles new in ``ruled`` (no ``id``), with their
-        stage; one that starts At risk or Lost is dated lapsed today."""
+        stage and their salesperson (``_owner_sql``: no second write of
+        each new profile); one that starts At risk or Lost is dated lapsed
+        today."""
         return SQL(
             """
             INSERT INTO crm_customer_profile
                    (partner_id, company_id, %(metric_cols)s, stage_id, stage_kind,
-                    stage_date, stage_locked, lapsed_date, metrics_stamp, metrics_xid,
+                    stage_date, stage_locked, lapsed_date, user_id, metrics_stamp, metrics_xid,
                     create_uid, create_date, write_uid, write_date)
             SELECT r.partner_id, r.company_id, %(metric_vals)s, r.new_stage, r.new_kind,
                    CASE WHEN r.new_stage IS NOT NULL THEN %(now)s END, false,
                    CASE WHEN r.new_kind IN ('at_risk', 'lost') THEN %(today)s END,
-                   %(stamp)s, pg_current_xact_id(),
+                   %(owner)s, %(stamp)s, pg_current_xact_id(),
                    %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM ruled r
+              JOIN res_partner rp ON rp.id = r.partner_id
              WHERE r.id IS NULL
          RETURNING id, partner_id, company_id, stage_id
             """,
             metric_cols=SQL(", ").join(SQL.identifier(c) for c in written),
             metric_vals=SQL(", ").join(SQL.identifier("r", c) for c in written),
+            owner=self._owner_sql(SQL("rp.user_id"), SQL("r.partner_id"), SQL("r.company_id")),
             now=now,
             today=today,
             stamp=stamp,

@@ -100,7 +100,7 @@ class TestBatchWriter(RetentionCase):
     def test_upsert_rewrites_only_what_moved(self):
         self._recompute()
         self._unseen_deal(self.lapsing)
-        before = dict((partner, date) for partner, _kind, date in self._stored()[0])
+        before = {partner: date for partner, _kind, date in self._stored()[0]}
         partners = self.lapsing | self.steady
         Profile = self.Profile.sudo()
         cases, _inline = Profile._stage_cases(self.company)
