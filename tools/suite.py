@@ -78,18 +78,30 @@ def write_conf():
     return CONF
 
 
-def psql(sql, db="postgres"):
+def psql(sql, db="postgres", **values):
+    """Run ``sql`` on database ``db`` with psql and return its output.
+
+    Names and values never go into the text: pass them as ``values`` and
+    write ``:'key'`` (a quoted literal) or ``:"key"`` (a quoted identifier)
+    in ``sql``; psql quotes them. The database travels in PGDATABASE, so a
+    name with ``=`` or a URI prefix is not read as connection options.
+    """
+    cmd = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
+    for key, value in values.items():
+        cmd += ["-v", f"{key}={value}"]
     out = subprocess.run(
-        ["psql", "-X", "-q", "-t", "-A", "-d", db, "-c", sql],
+        cmd,
+        input=sql,
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, "PGDATABASE": db},
     )
     return out.stdout.strip()
 
 
 def db_exists(name):
-    return psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
+    return psql("SELECT 1 FROM pg_database WHERE datname = :'name'", name=name) == "1"
 
 
 def filestore(name):
@@ -99,13 +111,13 @@ def filestore(name):
 
 
 def drop_db(name):
-    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql('DROP DATABASE IF EXISTS :"name" WITH (FORCE)', name=name)
     shutil.rmtree(filestore(name), ignore_errors=True)
 
 
 def clone_db(source, target):
     drop_db(target)
-    psql(f'CREATE DATABASE "{target}" WITH TEMPLATE "{source}"')
+    psql('CREATE DATABASE :"target" WITH TEMPLATE :"source"', target=target, source=source)
     src = filestore(source)
     if src.exists():
         shutil.copytree(src, CACHE / "data" / "filestore" / target)
@@ -172,14 +184,15 @@ def build_template(name):
     )
     # Odoo only warns when demo data fails to load: a broken demo must fail here
     no_demo = psql(
-        "SELECT string_agg(name, ', ') FROM ir_module_module WHERE name IN ("
-        + ", ".join(f"'{a}'" for a in SUITE_ADDONS)
-        + ") AND (state != 'installed' OR NOT demo)",
+        "SELECT string_agg(name, ', ') FROM ir_module_module"
+        " WHERE name = ANY(string_to_array(:'addons', ','))"
+        " AND (state != 'installed' OR NOT demo)",
         db=building,
+        addons=",".join(SUITE_ADDONS),
     )
     if no_demo:
         sys.exit(f"demo data or install failed for: {no_demo} (see the log above)")
-    psql(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+    psql('ALTER DATABASE :"building" RENAME TO :"name"', building=building, name=name)
     if filestore(building).exists():
         shutil.rmtree(filestore(name), ignore_errors=True)
         filestore(name).parent.mkdir(parents=True, exist_ok=True)
@@ -188,8 +201,9 @@ def build_template(name):
     # drop stale templates (not while another checkout may be cloning them)
     if not os.environ.get("CRM_SUITE_KEEP_TEMPLATES"):
         for old in psql(
-            f"SELECT datname FROM pg_database WHERE datname LIKE '{TEMPLATE_PREFIX}%'"
-            " AND datname NOT LIKE '%_building'"
+            "SELECT datname FROM pg_database WHERE starts_with(datname, :'prefix')"
+            " AND datname NOT LIKE '%_building'",
+            prefix=TEMPLATE_PREFIX,
         ).split():
             if old != name:
                 drop_db(old)
@@ -220,9 +234,10 @@ def cmd_run(args):
             )
     psql(
         "INSERT INTO ir_config_parameter (key, value, create_date, write_date) "
-        f"VALUES ('crm_suite.addons_hash', '{current}', now(), now()) "
+        "VALUES ('crm_suite.addons_hash', :'current', now(), now()) "
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         db=db,
+        current=current,
     )
     port = os.environ.get("ODOO_HTTP_PORT", "8069")
     log(f"starting Odoo on {db}; the address is printed again once it answers")
