@@ -12,7 +12,7 @@ import suite  # noqa: E402
 
 
 def test_odd_database_names_are_values_not_sql():
-    odd = "crm suite's \"odd\"; name"
+    odd = 'crm suite\'s "odd"; name'
     hostile = "x' OR '1'='1"
     suite.drop_db(odd)
     try:

@@ -1,4 +1,3 @@
-import doctest
 import unittest
 
 from odoo.tests import tagged
@@ -9,11 +8,6 @@ from ..lib.events import EventError, parse_request
 
 @tagged("post_install", "-at_install")
 class TestEventSchema(unittest.TestCase):
-    def test_doctests(self):
-        result = doctest.testmod(events, optionflags=doctest.IGNORE_EXCEPTION_DETAIL)
-        self.assertGreater(result.attempted, 0)
-        self.assertEqual(result.failed, 0)
-
     def test_errors_name_the_field(self):
         cases = {
             b'{"event": "call.exploded", "id": "1", "timestamp": "2026-01-01T00:00:00Z"}': "event",

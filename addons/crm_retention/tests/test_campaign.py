@@ -163,6 +163,7 @@ class TestCampaignSteps(CampaignCase):
         campaign = self._campaign(control_share=0.0, offer_use_codes=True, offer_code_prefix="wb-")
         members = self._launch(campaign)
         self.assertEqual(set(members.mapped("next_step_date")), {TODAY})
+        self.assertTrue(members, "the campaign enrols its lapsed customers")
         self.assertTrue(all(m.offer_code.startswith("WB-") for m in members))
         self._run_steps()
         mails = self._mails(members)

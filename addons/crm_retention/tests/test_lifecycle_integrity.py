@@ -1,5 +1,3 @@
-import doctest
-from unittest import TestCase
 from unittest.mock import patch
 
 from odoo import sql_db
@@ -13,13 +11,6 @@ from .common import RetentionCase
 
 # the first key of a company run's advisory lock
 RUN_LOCK_KEY = getattr(crm_customer_profile, "RUN_LOCK_KEY", 0x43524D52)
-
-
-class TestLifecycleLib(TestCase):
-    def test_doctests(self):
-        result = doctest.testmod(lifecycle)
-        self.assertEqual(result.failed, 0)
-        self.assertGreater(result.attempted, 0)
 
 
 @tagged("post_install", "-at_install")

@@ -43,6 +43,7 @@ class TestLoyaltyCoupons(CampaignCase):
         campaign = self._campaign(control_share=0.0, offer_type="points", offer_use_codes=True)
         members = self._launch(campaign)
         self.assertFalse(campaign.loyalty_program_id)
+        self.assertTrue(members, "the campaign enrols its lapsed customers")
         self.assertTrue(all(m.offer_code and not m.loyalty_card_id for m in members))
 
     def test_salesman_cannot_take_another_members_coupon(self):
