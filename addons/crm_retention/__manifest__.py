@@ -3,7 +3,7 @@
     "summary": "Customer lifecycle stages, stage history, a BG/NBD churn model "
     "(P(alive), expected purchases, CLV) and retention campaigns measured against "
     "a control group",
-    "version": "18.0.1.4.0",
+    "version": "18.0.1.5.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
@@ -14,7 +14,6 @@
         "security/crm_retention_security.xml",
         "security/ir.model.access.csv",
         "data/crm_lifecycle_stage_data.xml",
-        "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
         "wizards/crm_retention_campaign_launch_views.xml",

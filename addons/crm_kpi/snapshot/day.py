@@ -106,36 +106,29 @@ class CrmKpiSnapshotDay(models.Model):
     @api.model
     def _channels_sql(self, company, day):
         """Each customer's acquisition channel on ``day``: the UTM medium of
-        its first won opportunity that is not a refund, dated on or before
-        the day (ties: lowest id). Customers whose first deal has no medium
-        have no row.
+        its first deal that is not a refund, dated on or before the day, in
+        the suite's deal source (``crm.customer.profile._deal_source_sql``:
+        a won opportunity, or a sale order or invoice a bridge adds; ties:
+        the document's model slot and id). Customers whose first deal has no
+        medium have no row.
 
-        Why a scan of the won opportunities: the medium is on the lead and
-        no deal aggregate carries it. One DISTINCT ON over the won
-        opportunities of the company (the day's deals already cost a scan
-        of crm_lead) instead of a lookup per customer. The opportunity, its
-        date and its company follow ``_lead_rows_sql`` of crm_retention.
+        One DISTINCT ON over the company's deals (the day's deals already
+        cost a scan of them) instead of a lookup per customer.
         """
+        Profile = self.env["crm.customer.profile"]
         return SQL(
             """
             SELECT partner_id, medium_id FROM (
-                SELECT DISTINCT ON (p.commercial_partner_id)
-                       p.commercial_partner_id AS partner_id, l.medium_id
-                  FROM crm_lead l
-                  JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
-                  JOIN res_partner p ON p.id = l.partner_id
-                  LEFT JOIN res_users u ON u.id = l.user_id
-                 WHERE l.active AND l.type = 'opportunity'
-                   AND COALESCE(l.company_id, p.company_id, u.company_id) = %(company)s
-                   AND COALESCE(l.expected_revenue, 0) >= 0
-                   AND COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
-                       <= %(day)s
-                 ORDER BY p.commercial_partner_id,
-                          COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date,
-                          l.id
+                SELECT DISTINCT ON (d.partner_id) d.partner_id, d.medium_id
+                  FROM (%(deals)s) d
+                 WHERE d.company_id = %(company)s AND d.amount >= 0
+                   AND d.deal_date <= %(day)s
+                 ORDER BY d.partner_id, d.deal_date, %(deal_id)s
             ) first_deal
              WHERE medium_id IS NOT NULL
             """,
+            deals=Profile._deal_rows_sql([company.id]),
+            deal_id=Profile._deal_id_sql("d"),
             company=company.id,
             day=day,
         )

@@ -14,6 +14,10 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 _logger = logging.getLogger(__name__)
 
+# members whose due step one run of the hourly cron executes, unless the
+# system parameter crm_retention.step_batch_size says otherwise
+STEP_BATCH_SIZE = 500
+
 
 class CrmRetentionCampaignRunner(models.Model):
     _inherit = "crm.retention.campaign"
@@ -136,7 +140,9 @@ class CrmRetentionCampaignMemberRunner(models.Model):
         """
         today = today or fields.Date.context_today(self)
         batch_size = batch_size or int(
-            self.env["ir.config_parameter"].sudo().get_param("crm_retention.step_batch_size", 500)
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("crm_retention.step_batch_size", STEP_BATCH_SIZE)
         )
         failed = set() if failed is None else failed
         Profile = self.env["crm.customer.profile"]

@@ -1,9 +1,9 @@
 import logging
 
 from odoo import api, fields, models
-from odoo.tools import SQL, is_html_empty
+from odoo.tools import is_html_empty
 
-from ..recompute.layout import WORK_TABLE, RecomputeRunning  # noqa: F401 (RecomputeRunning: public)
+from ..recompute.layout import RecomputeRunning  # noqa: F401 (public: callers catch it here)
 
 _logger = logging.getLogger(__name__)
 
@@ -155,19 +155,8 @@ class CrmCustomerProfile(models.Model):
         # The daily recompute rewrites every customer with deals (P(alive)
         # and days since the last deal move with the date): half-empty pages
         # keep the new row versions on their page (HOT updates, no index
-        # writes). partner_id needs no index of its own: the unique
-        # (partner_id, company_id) index serves it. Both are dropped here for
-        # databases installed before.
-        self.env.cr.execute(
-            """
-            ALTER TABLE crm_customer_profile SET (fillfactor = 50);
-            DROP INDEX IF EXISTS crm_customer_profile__partner_id_index;
-            DROP INDEX IF EXISTS crm_customer_profile__risk_level_index;
-            """
-        )
-        # the work tables are created by each run (see _recompute_company);
-        # earlier versions had one shared table
-        self.env.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(WORK_TABLE)))
+        # writes). Clean-ups of older schemas are in migrations/.
+        self.env.cr.execute("ALTER TABLE crm_customer_profile SET (fillfactor = 50)")
         # the transaction that wrote the metrics (see _upsert_batch): a type
         # the ORM has no field for, so created here
         self.env.cr.execute(

@@ -1,10 +1,11 @@
 """The deal source of the lifecycle recompute: which won deals count, in which
 currency, and their aggregate per customer.
 
-``_deal_source_sql`` is the documented override point: a bridge (sale
-orders, invoices, point of sale) returns more rows ``(partner_id,
-company_id, deal_date, amount, currency_id)`` and every step downstream
-(aggregate, model fit, metrics, cohorts, KPI snapshots) counts them.
+``_deal_source_sql`` is the documented override point and the suite's one
+definition of a deal: a bridge (sale orders, invoices, point of sale)
+returns more rows (``layout.DEAL_COLUMNS``) and every reader (aggregate,
+model fit, metrics, KPI snapshots, Won Deals, cohorts, acquisition
+channels, campaign outcomes) counts them.
 ``_aggregate_sql`` turns the converted rows into one row per customer (the
 frame ``lib.lifecycle`` computes on); ``_read_frame`` streams it by COPY.
 """
@@ -17,6 +18,8 @@ import pandas as pd
 from odoo import api, models
 from odoo.tools import SQL
 
+from .layout import DEAL_COLUMNS, DEAL_ORIGIN_SLOTS, DEAL_SLOTS
+
 _logger = logging.getLogger(__name__)
 
 
@@ -27,8 +30,11 @@ class CrmCustomerProfileDealSource(models.Model):
     def _lead_rows_sql(self, company_ids, partner_ids=None):
         """Every lead and opportunity of the companies (open, won or lost),
         one row each: ``(partner_id, company_id, is_deal, deal_date, amount,
-        currency_id)``, ``partner_id`` being the commercial partner (contacts
-        roll up to their company) and ``is_deal`` true for won opportunities.
+        currency_id, user_id, team_id, medium_id, origin_model, origin_id)``,
+        ``partner_id`` being the commercial partner (contacts roll up to
+        their company) and ``is_deal`` true for won opportunities. The
+        company is the lead's, else its customer's, else its salesperson's;
+        the date its closing, else its last stage change, else its creation.
 
         ``_aggregate_sql`` reads crm_lead once through this query, as its CTE
         ``leads``, for both the deals and the opportunity counts.
@@ -48,7 +54,9 @@ class CrmCustomerProfileDealSource(models.Model):
                        AS deal_date,
                    COALESCE(l.expected_revenue, 0) AS amount,
                    -- an opportunity's amount is in its company's currency
-                   NULL::integer AS currency_id
+                   NULL::integer AS currency_id,
+                   l.user_id, l.team_id, l.medium_id,
+                   'crm.lead'::varchar AS origin_model, l.id AS origin_id
               FROM crm_lead l
               JOIN res_partner p ON p.id = l.partner_id
               LEFT JOIN crm_stage s ON s.id = l.stage_id
@@ -67,11 +75,22 @@ class CrmCustomerProfileDealSource(models.Model):
 
     @api.model
     def _deal_source_sql(self, company_ids, partner_ids=None):
-        """Won deals as SQL rows ``(partner_id, company_id, deal_date, amount, currency_id)``.
+        """Won deals as SQL rows, the one definition of a deal every reader
+        shares (lifecycle, KPI snapshots, Won Deals, cohorts, acquisition
+        channels, campaign outcomes), in ``DEAL_COLUMNS`` order:
 
-        ``partner_id`` is the commercial partner (contacts roll up to their
-        company). This is the extension point for other deal sources: a bridge
-        addon adds confirmed sale orders or posted invoices with::
+        ``partner_id`` the commercial partner (contacts roll up to their
+        company), ``company_id``, ``deal_date``, ``amount`` (a refund is
+        negative; a won opportunity without amount is a deal worth 0) in
+        ``currency_id`` (NULL: the company's own; readers convert it at the
+        deal date with ``_convert_deals_sql``), ``user_id`` and ``team_id``
+        (who sold it), ``medium_id`` (its UTM medium: the acquisition channel
+        of a first deal), ``origin_model`` and ``origin_id`` (the document:
+        a deal's report id is ``origin_id * DEAL_SLOTS`` plus the model's
+        slot in ``DEAL_ORIGIN_SLOTS``, see ``_deal_id_sql``).
+
+        This is the extension point for other deal sources: a bridge addon
+        adds confirmed sale orders or posted invoices with::
 
             def _deal_source_sql(self, company_ids, partner_ids=None):
                 return SQL("%s UNION ALL %s",
@@ -82,11 +101,6 @@ class CrmCustomerProfileDealSource(models.Model):
         ``_aggregate_sql`` (see ``_lead_rows_sql``), so it is only valid
         inside a query that defines it; elsewhere read ``_deal_rows_sql``
         (or ``_converted_deals_sql`` for amounts in the company currency).
-        Amounts may be in any currency (``currency_id`` NULL: the company's
-        own); they are converted to the company currency at the deal date
-        by the caller. A
-        won opportunity without closing date counts at its last stage
-        change; without amount it counts as a deal worth 0.
         """
         return self._lead_deal_source_sql()
 
@@ -95,7 +109,27 @@ class CrmCustomerProfileDealSource(models.Model):
         """The stock deal source: the won opportunities of the ``leads`` CTE.
         ``_aggregate_sql`` recognises it to read crm_lead in a single pass."""
         return SQL(
-            "SELECT partner_id, company_id, deal_date, amount, currency_id FROM leads WHERE is_deal"
+            "SELECT %s FROM leads WHERE is_deal",
+            SQL(", ").join(SQL.identifier(c) for c in DEAL_COLUMNS),
+        )
+
+    @api.model
+    def _deal_id_sql(self, alias):
+        """A deal's id across sources (SQL, from the row alias ``alias`` of
+        the deal source): ``origin_id * DEAL_SLOTS`` plus the slot of its
+        ``origin_model`` (``DEAL_ORIGIN_SLOTS``; an unknown model takes the
+        last slot). The Won Deals report keys its rows with it."""
+        model = SQL.identifier(alias, "origin_model")
+        whens = SQL(" ").join(
+            SQL("WHEN %s THEN %s", name, slot) for name, slot in DEAL_ORIGIN_SLOTS.items()
+        )
+        return SQL(
+            "(%s::bigint * %s + CASE %s %s ELSE %s END)",
+            SQL.identifier(alias, "origin_id"),
+            DEAL_SLOTS,
+            model,
+            whens,
+            DEAL_SLOTS - 1,
         )
 
     @api.model

@@ -38,6 +38,26 @@ METRIC_COLUMNS = [
 ]
 
 
+# The columns of a deal row, in order: what ``_deal_source_sql`` and every
+# source a bridge adds to it return (see its docstring).
+DEAL_COLUMNS = [
+    "partner_id",
+    "company_id",
+    "deal_date",
+    "amount",
+    "currency_id",
+    "user_id",
+    "team_id",
+    "medium_id",
+    "origin_model",
+    "origin_id",
+]
+# A deal's id across sources is origin_id * DEAL_SLOTS + the slot of its
+# document's model (reserved for the bridges of sales, invoicing and point of
+# sale; another model takes the last slot): unique in the union of sources.
+DEAL_SLOTS = 16
+DEAL_ORIGIN_SLOTS = {"crm.lead": 0, "sale.order": 1, "account.move": 2, "pos.order": 3}
+
 # Raw column types of the batch layout (work table, crm_retention_batch) per
 # field kind: (PostgreSQL type, numpy big-endian dtype of the binary COPY).
 # Floats travel as integers scaled by 10^decimals (BATCH_DECIMALS: amounts,

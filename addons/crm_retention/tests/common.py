@@ -31,20 +31,34 @@ def foreign_currency(company, rates):
 
 
 @contextmanager
-def extra_deals(env, deals):
+def extra_deals(env, deals, user=None, medium=None):
     """Add ``deals`` ``[(partner, company, date, amount, currency)]`` to the
-    deal source, as a bridge addon (sale orders, invoices) would."""
+    deal source, as a bridge addon (sale orders, invoices) would: documents
+    of a model of their own (``test.deal``, ids 1, 2, ...) sold by ``user``
+    through the UTM ``medium``.
+    """
     Profile = type(env["crm.customer.profile"])
     original = Profile._deal_source_sql
     values = SQL(", ").join(
-        SQL("(%s, %s, %s::date, %s::numeric, %s)", p.id, c.id, day, amount, cur.id)
-        for p, c, day, amount, cur in deals
+        SQL(
+            "(%s, %s, %s::date, %s::numeric, %s, %s::integer, NULL::integer, %s::integer, "
+            "'test.deal'::varchar, %s)",
+            p.id,
+            c.id,
+            day,
+            amount,
+            cur.id,
+            user.id if user else None,
+            medium.id if medium else None,
+            number,
+        )
+        for number, (p, c, day, amount, cur) in enumerate(deals, 1)
     )
 
     def with_extra_deals(model, company_ids, partner_ids=None):
         return SQL(
             "%s UNION ALL SELECT * FROM (VALUES %s) AS extra(partner_id, company_id, deal_date, "
-            "amount, currency_id)",
+            "amount, currency_id, user_id, team_id, medium_id, origin_model, origin_id)",
             original(model, company_ids, partner_ids),
             values,
         )

@@ -209,6 +209,27 @@ class TestLifecycleSettings(RetentionCase):
             "400",
         )
 
+    def test_defaults_live_once(self):
+        """With no parameter set (a fresh database), the engine and the
+        settings form both show the one list of defaults,
+        ``lib.lifecycle.DEFAULTS``."""
+        self.env["ir.config_parameter"].sudo().search(
+            [("key", "=like", "crm_retention.%")]
+        ).unlink()
+        settings = self.env["crm.retention.model"]._get_settings()
+        self.assertEqual(settings, lifecycle.DEFAULTS)
+        Settings = self.env["res.config.settings"]
+        form = {
+            name: field
+            for name, field in Settings._fields.items()
+            if (getattr(field, "config_parameter", None) or "").startswith("crm_retention.")
+        }
+        self.assertGreaterEqual(len(form), 7)
+        values = Settings.default_get(list(form))
+        for name, field in form.items():
+            key = field.config_parameter.removeprefix("crm_retention.")
+            self.assertEqual(values[name], lifecycle.DEFAULTS[key], name)
+
     def test_engine_refuses_a_parameter_written_directly(self):
         profile = self._profile(self.customer)
         stage, history = profile.stage_id, profile.history_ids
