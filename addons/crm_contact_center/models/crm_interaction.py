@@ -1,4 +1,7 @@
+from collections import defaultdict
 from datetime import timedelta
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -26,6 +29,10 @@ PROTECTED_FIELDS = frozenset(
         "is_escalated",
     }
 )
+
+
+# requests a leader's escalation notice names (the rest are counted)
+SLA_NOTICE_LINES = 20
 
 
 class CrmInteraction(models.Model):
@@ -373,37 +380,57 @@ class CrmInteraction(models.Model):
     def _route(self):
         """Assign new inbound requests: the customer's salesperson when that user
         is an available agent of the company, else an agent of the team chosen
-        by the team's policy (round robin or least open requests)."""
+        by the team's policy (round robin or least open requests).
+
+        Set-based: each team's agents and their load are read once for the
+        whole batch (``crm.team._plan_interaction_agents`` hands the
+        requests out in order as if one came after the other), and the
+        requests are written in one ``write`` per distinct assignment.
+        """
         # _xmlid_to_res_id is cached; env.ref would check the record exists (a query)
         agent_group = self.env["res.groups"].browse(
             self.env["ir.model.data"]._xmlid_to_res_id(
                 "crm_contact_center.group_contact_center_agent"
             )
         )
+        chosen = {}  # interaction: user
+        by_team = defaultdict(lambda: self.browse())  # (team, company): interactions
         for interaction in self:
             company = interaction.company_id
             salesperson = interaction.lead_id.user_id or interaction.commercial_partner_id.user_id
             if salesperson and salesperson._is_available_agent(company, agent_group):
-                user = salesperson
-            else:
-                team = (
-                    interaction.team_id
-                    or interaction.lead_id.team_id
-                    or salesperson.sale_team_id._filtered_for_company(company)
+                chosen[interaction] = salesperson
+                continue
+            team = (
+                interaction.team_id
+                or interaction.lead_id.team_id
+                or salesperson.sale_team_id._filtered_for_company(company)
+            )
+            if team:
+                by_team[team, company] |= interaction
+        for (team, company), interactions in by_team.items():
+            chosen.update(
+                zip(
+                    interactions,
+                    team._plan_interaction_agents(company, len(interactions)),
+                    strict=False,
                 )
-                if not team:
-                    continue
-                user = team._pick_interaction_agent(company)
-            if user:
-                values = {"user_id": user.id}
-                if interaction.state == "new":
-                    values["state"] = "assigned"
-                if not interaction.team_id:
-                    values["team_id"] = (
-                        interaction.lead_id.team_id
-                        or user.sale_team_id._filtered_for_company(company)
-                    ).id
-                interaction.sudo().write(values)
+            )
+        writes = defaultdict(lambda: self.browse())  # values: interactions
+        for interaction, user in chosen.items():
+            if not user:
+                continue
+            values = {"user_id": user.id}
+            if interaction.state == "new":
+                values["state"] = "assigned"
+            if not interaction.team_id:
+                values["team_id"] = (
+                    interaction.lead_id.team_id
+                    or user.sale_team_id._filtered_for_company(interaction.company_id)
+                ).id
+            writes[tuple(sorted(values.items()))] |= interaction
+        for values, interactions in writes.items():
+            interactions.sudo().write(dict(values))
 
     def _schedule_callback(self):
         """A missed call: the agent (or the team leader) gets a call activity due
@@ -457,29 +484,80 @@ class CrmInteraction(models.Model):
     def _cron_check_sla(self, batch_size=None):
         """Flag open inbound requests past their SLA deadline and escalate them once
         to the team leader (an activity the supervisor sees in the overdue list).
-        Restartable: each batch is committed and only unflagged rows are searched."""
+
+        One batch (``crm_contact_center.sla_batch``, default 500, oldest
+        deadline first) per call: one write flags it, one create makes its
+        activities. The call reports how many remain
+        (``ir.cron._notify_progress``), so the scheduler calls it again at
+        once until the backlog is drained; restartable, since only unflagged
+        rows are searched. Returns the requests escalated.
+        """
         batch_size = batch_size or int(
             self.env["ir.config_parameter"].sudo().get_param("crm_contact_center.sla_batch", 500)
         )
-        overdue = self.search(
-            [
-                ("state", "in", OPEN_STATES),
-                ("is_escalated", "=", False),
-                ("sla_deadline", "<", fields.Datetime.now()),
-            ],
-            limit=batch_size,
-        )
+        domain = [
+            ("state", "in", OPEN_STATES),
+            ("is_escalated", "=", False),
+            ("sla_deadline", "<", fields.Datetime.now()),
+        ]
+        overdue = self.search(domain, order="sla_deadline, id", limit=batch_size)
         overdue.write({"is_overdue": True, "is_escalated": True})
+        overdue._escalate_to_leaders()
+        remaining = self.search_count(domain) if len(overdue) == batch_size else 0
+        self.env["ir.cron"]._notify_progress(done=len(overdue), remaining=remaining)
+        return overdue
+
+    def _escalate_to_leaders(self):
+        """A to-do for the leader of each request's team (or of its source's
+        team), all created at once, and one notice per leader for the whole
+        batch instead of an e-mail per request."""
         todo = self.env.ref("mail.mail_activity_data_todo")
-        for interaction in overdue:
+        model_id = self.env["ir.model"]._get_id(self._name)
+        today = fields.Date.context_today(self)
+        values, per_leader = [], defaultdict(lambda: self.browse())
+        for interaction in self:
             leader = interaction.team_id.user_id or interaction.source_id.team_id.user_id
             if leader:
-                interaction.activity_schedule(
-                    activity_type_id=todo.id,
-                    summary=self.env._("Overdue request: %(name)s", name=interaction.display_name),
-                    user_id=leader.id,
+                per_leader[leader] |= interaction
+                values.append(
+                    {
+                        "activity_type_id": todo.id,
+                        "summary": self.env._(
+                            "Overdue request: %(name)s", name=interaction.display_name
+                        ),
+                        "automated": True,
+                        "date_deadline": today,
+                        "res_model_id": model_id,
+                        "res_id": interaction.id,
+                        "user_id": leader.id,
+                    }
                 )
-        return overdue
+        self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(values)
+        for leader, requests in per_leader.items():
+            requests._notify_escalation(leader)
+
+    def _notify_escalation(self, leader):
+        """Tell ``leader``, in one notice in his language, that these
+        requests went past their SLA and wait in his activities."""
+        if leader == self.env.user or not leader.active:
+            return
+        env = self.with_context(lang=leader.lang, mail_notify_force_send=False).env
+        shown = self[:SLA_NOTICE_LINES]
+        lines = Markup().join(Markup("<li>%s</li>") % r.display_name for r in shown)
+        if len(self) > len(shown):
+            more = env._("and %(count)s more", count=len(self) - len(shown))
+            lines += Markup("<li>%s</li>") % more
+        subject = env._("%(count)s requests overdue in your teams", count=len(self))
+        body = Markup("<p>%s</p><ul>%s</ul>") % (
+            env._(
+                "These requests went past their response target; a to-do waits for you "
+                "on each of them."
+            ),
+            lines,
+        )
+        env["mail.thread"].message_notify(
+            partner_ids=leader.partner_id.ids, subject=subject, body=body
+        )
 
     @api.model
     def _timeline_counts(self, field, partner_ids):

@@ -18,8 +18,15 @@ class CrmTeam(models.Model):
         belong to another of his companies."""
         return self.filtered(lambda team: not team.company_id or team.company_id == company)
 
-    def _pick_interaction_agent(self, company):
-        """The team member who gets the next request, or an empty recordset."""
+    def _plan_interaction_agents(self, company, count):
+        """The agents who get the team's next ``count`` requests, in order
+        (empty recordsets when the team has no available agent), as if each
+        request were assigned before the next is routed: "least open" gives
+        each to the agent with the fewest open requests at that moment,
+        round robin to whoever got one of this team the longest ago.
+
+        Two queries whatever ``count``: the agents' group and the load.
+        """
         self.ensure_one()
         # _xmlid_to_res_id is cached; env.ref would check the group exists (a query)
         agent_group = self.env["res.groups"].browse(
@@ -31,10 +38,10 @@ class CrmTeam(models.Model):
             lambda u: u._is_available_agent(company, agent_group)
         ).sorted("id")
         if not agents:
-            return agents
+            return [agents] * count
         Interaction = self.env["crm.interaction"].sudo()
         if self.interaction_assignment == "least_open":
-            load = dict(
+            rank = dict(
                 Interaction._read_group(
                     [
                         ("user_id", "in", agents.ids),
@@ -44,14 +51,25 @@ class CrmTeam(models.Model):
                     ["__count"],
                 )
             )
-            return min(agents, key=lambda u: (load.get(u, 0), u.id))
-        # round robin: whoever got a request of this team the longest ago (ids give
-        # the order even within one second, where assign dates tie)
-        last = dict(
-            Interaction._read_group(
-                [("user_id", "in", agents.ids), ("team_id", "=", self.id)],
-                ["user_id"],
-                ["id:max"],
+        else:
+            # round robin: whoever got a request of this team the longest ago
+            # (ids give the order even within one second, where dates tie)
+            rank = dict(
+                Interaction._read_group(
+                    [("user_id", "in", agents.ids), ("team_id", "=", self.id)],
+                    ["user_id"],
+                    ["id:max"],
+                )
             )
-        )
-        return min(agents, key=lambda u: (last.get(u, 0), u.id))
+        plan = []
+        rank = {agent: rank.get(agent, 0) for agent in agents}
+        latest = max(rank.values(), default=0)
+        for _ in range(count):
+            agent = min(agents, key=lambda u: (rank[u], u.id))
+            plan.append(agent)
+            if self.interaction_assignment == "least_open":
+                rank[agent] += 1
+            else:
+                latest += 1
+                rank[agent] = latest
+        return plan

@@ -144,3 +144,84 @@ class TestInteraction(ContactCenterCase):
         self.assertFalse(request.is_overdue)
         self.assertEqual(request.sla_deadline, datetime(2026, 4, 1, 9, 0))
         self.assertLess(request.sla_deadline - request.date, timedelta(hours=2))
+
+
+@tagged("post_install", "-at_install")
+class TestBatches(ContactCenterCase):
+    """Routing and SLA escalation work by batch: the requests are handed out
+    as if one came after the other, and the number of queries does not grow
+    with the number of requests."""
+
+    def _requests(self, count, **vals):
+        return {
+            "channel_id": self.channel["phone"].id,
+            "contact_name": "Walk-in",
+            "team_id": self.team.id,
+            "company_id": self.company.id,
+            **vals,
+        }, count
+
+    def _create(self, count, **vals):
+        values, count = self._requests(count, **vals)
+        return self.Interaction.create([dict(values) for _ in range(count)])
+
+    def _queries(self, function):
+        before = self.env.cr.sql_log_count
+        function()
+        return self.env.cr.sql_log_count - before
+
+    def test_a_batch_is_routed_in_turn(self):
+        batch = self._create(6)
+        self.assertEqual(
+            [r.user_id.login for r in batch],
+            ["cc_agent1", "cc_agent2"] * 3,
+            "round robin over the team's agents, request after request",
+        )
+        self.assertEqual(set(batch.mapped("state")), {"assigned"})
+        # least open: agent2 has one request fewer after this odd batch
+        self._create(1, user_id=self.agent1.id)
+        self.team.interaction_assignment = "least_open"
+        batch = self._create(3)
+        self.assertEqual([r.user_id.login for r in batch], ["cc_agent2", "cc_agent1", "cc_agent2"])
+
+    def test_routing_queries_do_not_grow_with_the_batch(self):
+        self._create(1)  # warm the caches of the first request of a test
+        self.env.invalidate_all()
+        small = self._queries(lambda: self._create(2))
+        self.env.invalidate_all()
+        large = self._queries(lambda: self._create(12))
+        self.assertEqual(large, small, "routing 12 requests costs what routing 2 does")
+
+    def test_sla_backlog_drains_in_batches_and_reports_progress(self):
+        self.env["ir.config_parameter"].sudo().set_param("crm_contact_center.sla_batch", 3)
+        with freeze_time("2026-04-01 08:00:00"):
+            late = self._create(7, user_id=self.agent1.id)
+        cron = self.env.ref("crm_contact_center.ir_cron_check_sla")
+        Progress = self.env["ir.cron.progress"].sudo()
+        reported = []
+        with freeze_time("2026-04-01 10:00:00"):
+            for _run in range(3):
+                cron.method_direct_trigger()
+                last = Progress.search([("cron_id", "=", cron.id)], order="id desc", limit=1)
+                reported.append((last.done, last.remaining))
+        self.assertEqual(reported, [(3, 4), (3, 1), (1, 0)], "the scheduler sees the backlog")
+        self.assertTrue(all(late.mapped("is_escalated")))
+        escalations = late.activity_ids.filtered(lambda a: a.user_id == self.supervisor)
+        self.assertEqual(len(escalations), 7, "one to-do for the team leader per request")
+
+    def test_sla_queries_do_not_grow_with_the_batch(self):
+        with freeze_time("2026-03-31 08:00:00"):
+            self._create(1, user_id=self.agent1.id)
+        with freeze_time("2026-03-31 10:00:00"):
+            self.Interaction._cron_check_sla()  # warm the caches
+        with freeze_time("2026-04-01 08:00:00"):
+            self._create(2, user_id=self.agent1.id)
+        with freeze_time("2026-04-01 10:00:00"):
+            self.env.invalidate_all()
+            small = self._queries(self.Interaction._cron_check_sla)
+        with freeze_time("2026-04-02 08:00:00"):
+            self._create(12, user_id=self.agent1.id)
+        with freeze_time("2026-04-02 10:00:00"):
+            self.env.invalidate_all()
+            large = self._queries(self.Interaction._cron_check_sla)
+        self.assertEqual(large, small, "escalating 12 requests costs what escalating 2 does")
