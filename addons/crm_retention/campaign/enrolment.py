@@ -76,10 +76,12 @@ class CrmRetentionCampaignEnrolment(models.Model):
         """
         self.ensure_one()
         channels = set(self.step_ids.mapped("action"))
-        partners = profiles.partner_id.sudo()
+        # records of one prefetch set: the blacklist is looked up once for
+        # all of them (a browse of one id would look it up per customer)
+        partners = {p.id: p for p in profiles.partner_id.sudo()}
         reasons = {}
         for profile in profiles:
-            partner = partners.browse(profile.partner_id.id)
+            partner = partners[profile.partner_id.id]
             if partner.retention_opt_out:
                 reasons[profile.id] = self.env._("Opted out of retention campaigns")
             elif "email" in channels and partner.is_blacklisted:

@@ -159,6 +159,30 @@ class TestCampaignSteps(CampaignCase):
             [("model", "=", self.Member._name), ("res_id", "in", members.ids)]
         )
 
+    def test_launch_queries_do_not_grow_with_the_target(self):
+        """A launch (target, control draw, members, offer codes, first
+        steps) costs the same number of queries for 3 customers as for 15."""
+
+        def launch(customers, clv):
+            self.Profile.sudo().search([("partner_id", "in", customers.ids)]).predicted_clv = clv
+            campaign = self._campaign(
+                control_share=0.25,
+                offer_use_codes=True,
+                target_domain=f"[('predicted_clv', '=', {clv})]",
+            )
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            members = self._launch(campaign)
+            self.assertEqual(len(members), len(customers))
+            treated = members.filtered(lambda m: m.member_group == "treated")
+            self.assertTrue(treated and all(treated.mapped("offer_code")))
+            return self.env.cr.sql_log_count - before
+
+        launch(self._lapsed_customers(2, prefix="Warm"), 7000)  # the first launch fills caches
+        small = launch(self._lapsed_customers(3, prefix="Small"), 7001)
+        large = launch(self._lapsed_customers(15, prefix="Large"), 7002)
+        self.assertEqual(large, small, "launching 15 customers costs what launching 3 does")
+
     def test_email_step_queued_once_even_when_rerun(self):
         campaign = self._campaign(control_share=0.0, offer_use_codes=True, offer_code_prefix="wb-")
         members = self._launch(campaign)

@@ -30,13 +30,12 @@ class CrmRetentionCampaignMember(models.Model):
                     for member in members
                 ]
             )
-            for member, card in zip(members, cards, strict=True):
-                member.write(
-                    {
-                        "loyalty_card_id": card.id,
-                        "offer_code": card.code,
-                        "offer_expiry_date": card.expiration_date,
-                    }
-                )
+            members._write_offers(
+                {
+                    "loyalty_card_id": cards.ids,
+                    "offer_code": cards.mapped("code"),
+                    "offer_expiry_date": cards.mapped("expiration_date"),
+                }
+            )
             handled |= members
         return super(CrmRetentionCampaignMember, self - handled)._assign_offer_codes()
