@@ -31,7 +31,7 @@ PROTECTED_FIELDS = frozenset(
 )
 
 
-# requests a leader's escalation notice names (the rest are counted)
+# requests a notice of callbacks or escalations names (the rest are counted)
 SLA_NOTICE_LINES = 20
 
 
@@ -434,7 +434,9 @@ class CrmInteraction(models.Model):
 
     def _schedule_callback(self):
         """A missed call: the agent (or the team leader) gets a call activity due
-        within the channel's response target."""
+        within the channel's response target. All of a batch's callbacks are
+        created at once, with one notice per person instead of an e-mail per
+        call."""
         if not self:
             return
         call_type = self.env["mail.activity.type"].browse(
@@ -442,24 +444,45 @@ class CrmInteraction(models.Model):
         )
         if not call_type:
             return
+        model_id = self.env["ir.model"]._get_id(self._name)
+        values, per_user = [], defaultdict(lambda: self.browse())
         for interaction in self:
             if interaction.activity_ids.filtered(lambda a: a.activity_type_id == call_type):
                 continue
             user = interaction._responsible_user()
             if not user:
                 continue  # nobody to call back: the request stays in the team's queue
+            per_user[user] |= interaction
             deadline = interaction.sla_deadline or fields.Datetime.now()
-            interaction.sudo().activity_schedule(
-                activity_type_id=call_type.id,
-                date_deadline=fields.Date.context_today(interaction, deadline),
-                summary=self.env._(
-                    "Call back %(who)s",
-                    who=interaction.partner_id.name
-                    or interaction.contact_name
-                    or interaction.contact_phone
-                    or "",
+            values.append(
+                {
+                    "activity_type_id": call_type.id,
+                    "date_deadline": fields.Date.context_today(interaction, deadline),
+                    "summary": self.env._(
+                        "Call back %(who)s",
+                        who=interaction.partner_id.name
+                        or interaction.contact_name
+                        or interaction.contact_phone
+                        or "",
+                    ),
+                    "automated": True,
+                    "res_model_id": model_id,
+                    "res_id": interaction.id,
+                    "user_id": user.id,
+                }
+            )
+        # sudo: the system schedules the callback on a request the caller may
+        # not write (an API key's user, a capture)
+        self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
+            values
+        )
+        for user, calls in per_user.items():
+            calls._notify_assigned(
+                user,
+                subject=lambda env, n: env._("%(count)s calls to return", count=n),
+                intro=lambda env: env._(
+                    "These callers could not reach you; a call activity waits for you on each."
                 ),
-                user_id=user.id,
             )
 
     def _cancel_callback(self):
@@ -534,29 +557,31 @@ class CrmInteraction(models.Model):
                 )
         self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(values)
         for leader, requests in per_leader.items():
-            requests._notify_escalation(leader)
+            requests._notify_assigned(
+                leader,
+                subject=lambda env, n: env._("%(count)s requests overdue in your teams", count=n),
+                intro=lambda env: env._(
+                    "These requests went past their response target; a to-do waits for you "
+                    "on each of them."
+                ),
+            )
 
-    def _notify_escalation(self, leader):
-        """Tell ``leader``, in one notice in his language, that these
-        requests went past their SLA and wait in his activities."""
-        if leader == self.env.user or not leader.active:
+    def _notify_assigned(self, user, subject, intro):
+        """Tell ``user``, in one notice in his language (inbox or e-mail, as
+        he chose; queued), about these requests: ``subject(env, count)`` and
+        ``intro(env)`` give the texts, the requests are listed (the first
+        ``SLA_NOTICE_LINES``, the rest counted)."""
+        if user == self.env.user or not user.active:
             return
-        env = self.with_context(lang=leader.lang, mail_notify_force_send=False).env
+        env = self.with_context(lang=user.lang, mail_notify_force_send=False).env
         shown = self[:SLA_NOTICE_LINES]
         lines = Markup().join(Markup("<li>%s</li>") % r.display_name for r in shown)
         if len(self) > len(shown):
             more = env._("and %(count)s more", count=len(self) - len(shown))
             lines += Markup("<li>%s</li>") % more
-        subject = env._("%(count)s requests overdue in your teams", count=len(self))
-        body = Markup("<p>%s</p><ul>%s</ul>") % (
-            env._(
-                "These requests went past their response target; a to-do waits for you "
-                "on each of them."
-            ),
-            lines,
-        )
+        body = Markup("<p>%s</p><ul>%s</ul>") % (intro(env), lines)
         env["mail.thread"].message_notify(
-            partner_ids=leader.partner_id.ids, subject=subject, body=body
+            partner_ids=user.partner_id.ids, subject=subject(env, len(self)), body=body
         )
 
     @api.model
