@@ -163,13 +163,30 @@ class CrmInteractionSource(models.Model):
         }
         memo = {}
         per_id = Counter(event["id"] for event in events)
+        # the first event of each call not logged yet creates its interaction:
+        # all of them at once (contacts, agents and leads matched for the whole
+        # batch), or one by one when a concurrent request got there first
+        firsts = {}
+        for index, event in enumerate(events):
+            if event["id"] not in logged and event["id"] not in firsts:
+                firsts[event["id"]] = index
+        created = self._create_batch(
+            Interaction, [events[i] for i in firsts.values()], channels, memo
+        )
         results = []
-        for event in events:
+        for index, event in enumerate(events):
             interaction = logged.get(event["id"])
-            if not interaction:
-                interaction, status = self._create_once(
-                    Interaction, event, channels[event["channel"]], memo, per_id[event["id"]] == 1
-                )
+            if firsts.get(event["id"]) == index:
+                if created is not None:
+                    interaction, status = created[event["id"]], "created"
+                else:
+                    interaction, status = self._create_once(
+                        Interaction,
+                        event,
+                        channels[event["channel"]],
+                        memo,
+                        per_id[event["id"]] == 1,
+                    )
                 logged[event["id"]] = interaction
                 results.append({"id": interaction.id, "status": status})
             elif event["event"] in (interaction.api_events or "").split(","):
@@ -182,6 +199,135 @@ class CrmInteractionSource(models.Model):
                     interaction._cancel_callback()
                 results.append({"id": interaction.id, "status": "updated"})
         return results
+
+    def _create_batch(self, Interaction, events, channels, memo):
+        """Create the interactions of the first events of a batch in one
+        ``create`` (so routing and callbacks run once for all of them), after
+        matching every sender and agent of the batch in a few queries
+        (``_match_batch``). Returns ``{event id: interaction}``, or None when
+        a concurrent request logged one of these events first: nothing of
+        this attempt is kept (savepoint, ``memo`` restored) and the caller
+        creates them one by one (``_create_once``) to sort duplicates out.
+        """
+        if not events:
+            return {}
+        saved_memo = dict(memo)
+        try:
+            with self.env.cr.savepoint():
+                self._match_batch(events, channels, memo)
+                interactions = Interaction.create(
+                    [
+                        self._prepare_interaction_values(
+                            event, channels[event["channel"]], memo=memo
+                        )
+                        for event in events
+                    ]
+                )
+        except psycopg2.errors.UniqueViolation:
+            memo.clear()
+            memo.update(saved_memo)
+            return None
+        return {event["id"]: i for event, i in zip(events, interactions, strict=True)}
+
+    def _match_batch(self, events, channels, memo):
+        """Fill ``memo`` for ``events`` the way ``_match_contact``,
+        ``_create_lead`` and ``_match_agent`` would one event at a time, in a
+        few queries for the whole batch: partners by phone, then by e-mail;
+        the open opportunity of each customer; the open lead of each unknown
+        sender; one ``create`` for the leads of the senders still unknown;
+        the agents by login."""
+        Partner = self.env["res.partner"].with_context(active_test=True)
+        Lead = self.env["crm.lead"]
+        company_domain = [("company_id", "in", [self.company_id.id, False])]
+        senders = {}  # (phone, email): first event of the sender
+        for event in events:
+            senders.setdefault(self._sender_key(event["from"], memo), event)
+        todo = [key for key in senders if ("contact", *key) not in memo]
+
+        def first_by(records, key):
+            found = {}
+            for record in records:
+                found.setdefault(key(record), record)
+            return found
+
+        phones = [p for p, _e in todo if p]
+        by_phone = first_by(
+            Partner.search([("phone_sanitized", "in", phones), *company_domain]) if phones else [],
+            lambda p: p.phone_sanitized,
+        )
+        emails = [e for p, e in todo if e and not by_phone.get(p)]
+        by_email = first_by(
+            Partner.search([("email_normalized", "in", emails), *company_domain]) if emails else [],
+            lambda p: p.email_normalized,
+        )
+        partners = {
+            key: by_phone.get(key[0]) or by_email.get(key[1]) or Partner.browse() for key in todo
+        }
+        customers = Partner.browse([p.commercial_partner_id.id for p in partners.values() if p])
+        open_deal = first_by(
+            Lead.search(
+                [
+                    ("partner_id", "child_of", customers.ids),
+                    ("type", "=", "opportunity"),
+                    ("stage_id.is_won", "=", False),
+                    ("company_id", "in", [self.company_id.id, False]),
+                ],
+                order="priority desc, probability desc, date_deadline asc, id desc",
+            )
+            if customers
+            else [],
+            lambda lead: lead.partner_id.commercial_partner_id,
+        )
+        unknown = [key for key in todo if not partners[key]]
+        lead_phones = [p for p, _e in unknown if p]
+        lead_emails = [e for p, e in unknown if not p and e]
+        lead_domain = [("stage_id.is_won", "=", False), *company_domain]
+        by_lead_phone = first_by(
+            Lead.search([("phone_sanitized", "in", lead_phones), *lead_domain], order="id desc")
+            if lead_phones
+            else [],
+            lambda lead: lead.phone_sanitized,
+        )
+        by_lead_email = first_by(
+            Lead.search([("email_normalized", "in", lead_emails), *lead_domain], order="id desc")
+            if lead_emails
+            else [],
+            lambda lead: lead.email_normalized,
+        )
+        for key in todo:
+            partner = partners[key]
+            if partner:
+                lead = open_deal.get(partner.commercial_partner_id) or Lead.browse()
+            else:
+                phone, email = key
+                lead = (by_lead_phone.get(phone) if phone else by_lead_email.get(email)) or (
+                    Lead.browse()
+                )
+                partner = lead.partner_id
+            memo["contact", *key] = (partner, lead)
+        # the senders nobody knows get their lead, all in one create
+        if self.create_lead:
+            new = [
+                key for key in todo if memo["contact", *key] == (Partner.browse(), Lead.browse())
+            ]
+            leads = self._create_leads(
+                [(senders[key], channels[senders[key]["channel"]], *key) for key in new]
+            )
+            for key, lead in zip(new, leads, strict=True):
+                memo["contact", *key] = (lead.partner_id, lead)
+        logins = {e["to"]["login"] for e in events if e["to"]["login"]} - {
+            key[1] for key in memo if key[0] == "agent"
+        }
+        if logins:
+            agents = self.env["res.users"].search(
+                [
+                    ("login", "in", list(logins)),
+                    ("share", "=", False),
+                    ("company_ids", "in", self.company_id.ids),
+                ]
+            )
+            for login in logins:
+                memo["agent", login] = agents.filtered(lambda u, login=login: u.login == login)[:1]
 
     def _create_once(self, Interaction, event, channel, memo, alone=True):
         """Create the interaction of a first event; return ``(interaction, status)``.
@@ -358,6 +504,16 @@ class CrmInteractionSource(models.Model):
         ``memo`` (a dict kept for one batch) answers a sender seen before from it.
         """
         memo = {} if memo is None else memo
+        phone, email = self._sender_key(sender, memo)
+        if ("contact", phone, email) not in memo:
+            memo["contact", phone, email] = self._match_partner_lead(phone, email)
+        partner, lead = memo["contact", phone, email]
+        return partner, lead, phone, email
+
+    def _sender_key(self, sender, memo):
+        """``(e164 phone, normalised e-mail)`` of an event's sender, ``False``
+        for what it lacks (the company's country, for national numbers, is
+        read once per batch into ``memo``)."""
         phone = email = False
         if sender["phone"]:
             if "country" not in memo:
@@ -365,10 +521,7 @@ class CrmInteractionSource(models.Model):
             phone = self._format_phone(sender["phone"], memo["country"]) or sender["phone"]
         if sender["email"]:
             email = email_normalize(sender["email"]) or sender["email"].lower()
-        if ("contact", phone, email) not in memo:
-            memo["contact", phone, email] = self._match_partner_lead(phone, email)
-        partner, lead = memo["contact", phone, email]
-        return partner, lead, phone, email
+        return phone, email
 
     def _match_partner_lead(self, phone, email):
         """``(partner, lead)`` for a normalised phone and e-mail (see ``_match_contact``)."""
@@ -405,12 +558,24 @@ class CrmInteractionSource(models.Model):
         return partner, lead
 
     def _create_lead(self, event, channel, phone, email):
-        sender = event["from"]
-        who = sender["name"] or phone or email or sender["handle"] or self.env._("unknown contact")
-        return (
-            self.env["crm.lead"]
-            .with_context(mail_create_nolog=True, tracking_disable=True)
-            .create(
+        return self._create_leads([(event, channel, phone, email)])
+
+    def _create_leads(self, senders):
+        """The leads of unknown senders ``[(event, channel, phone, email)]``,
+        in one create. (Stock crm still finds each new lead's first stage
+        with a query per lead.)"""
+        Lead = self.env["crm.lead"]
+        values = []
+        for event, channel, phone, email in senders:
+            sender = event["from"]
+            who = (
+                sender["name"]
+                or phone
+                or email
+                or sender["handle"]
+                or self.env._("unknown contact")
+            )
+            values.append(
                 {
                     "name": event["subject"]
                     or self.env._(
@@ -426,4 +591,4 @@ class CrmInteractionSource(models.Model):
                     "user_id": False,
                 }
             )
-        )
+        return Lead.with_context(mail_create_nolog=True, tracking_disable=True).create(values)

@@ -5,6 +5,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from unittest.mock import patch
 
+from odoo import sql_db
 from odoo.exceptions import ValidationError
 from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import SQL, mute_logger
@@ -263,6 +264,61 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         status, body = self._post(batch)
         self.assertEqual(status, 200)
         self.assertEqual([r["status"] for r in body], ["created"] * 4)
+
+    def test_a_batch_matches_senders_as_single_events_do(self):
+        batch = [
+            self._event("call.missed", event_id="m1", **{"from": {"phone": "+32 2 555 12 34"}}),
+            self._event("message.received", event_id="m2", channel="email",
+                        **{"from": {"email": "ALICE@acme.EXAMPLE.com"}}),
+            self._event("call.missed", event_id="m3", **{"from": {"phone": "+3225559999"}}),
+            self._event("call.missed", event_id="m4", **{"from": {"phone": "+32 2 555 99 99"}}),
+            self._event("call.started", event_id="m5", to={"login": "cc_agent2"},
+                        **{"from": {"phone": "+3225558888"}}),
+            self._event("call.answered", event_id="m5", to={"login": "cc_agent2"}),
+        ]  # fmt: skip
+        status, body = self._post(batch)
+        self.assertEqual(status, 200)
+        self.assertEqual(
+            [r["status"] for r in body], ["created"] * 5 + ["updated"], "in the batch's order"
+        )
+        known, contact, unknown, again, answered = (
+            self.env["crm.interaction"].browse(r["id"]) for r in body[:5]
+        )
+        self.assertEqual(known.commercial_partner_id, self.customer, "matched by phone")
+        self.assertEqual(contact.partner_id, self.contact, "matched by e-mail, any case")
+        self.assertTrue(unknown.lead_id, "an unknown caller gets a lead")
+        self.assertEqual(again.lead_id, unknown.lead_id, "one lead per unknown caller")
+        self.assertEqual((answered.user_id, answered.state), (self.agent2, "in_progress"))
+        self.assertEqual(body[5]["id"], body[4]["id"], "the call's events move one interaction")
+
+    def test_batch_queries_do_not_grow_with_its_size(self):
+        """Ingesting 12 missed calls (logged, routed, callbacks planned)
+        costs the server the queries of 3: no work per event. (Leads for
+        unknown callers are off here: stock crm looks up each new lead's
+        first stage with a query of its own.)"""
+        self.source.create_lead = False
+
+        def post(prefix, count):
+            batch = [
+                self._event(
+                    "call.missed",
+                    event_id=f"{prefix}{i}",
+                    **{"from": {"phone": f"+3225550{i:03d}"}},
+                )
+                for i in range(count)
+            ]
+            before = sql_db.sql_counter
+            status, body = self._post(batch)
+            self.assertEqual((status, len(body)), (200, count))
+            return sql_db.sql_counter - before
+
+        post("warm", 2)  # the first request of a test fills the server's caches
+        small, large = post("small", 3), post("large", 12)
+        self.assertEqual(large, small, "12 events cost the queries of 3")
+        calls = self.env["crm.interaction"].search([("external_id", "=like", "large%")])
+        self.assertEqual(len(calls), 12)
+        self.assertTrue(all(calls.mapped("user_id")), "every call routed to an agent")
+        self.assertEqual(len(calls.activity_ids), 12, "a callback planned for each")
 
     # idempotency and call lifecycle
 
