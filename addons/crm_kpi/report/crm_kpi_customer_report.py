@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.addons.crm_retention.lib.definitions import LOST_IN_PERIOD
 from odoo.tools import SQL
 
+from ..lib import kpi
 from ..tools import selection_of
 
 # Help texts double as the KPI definitions shown in the pivot's measure tooltips.
@@ -175,27 +176,9 @@ class CrmKpiCustomerReport(models.Model):
     # read_group: stocks at the period's ends and ratios
     # ------------------------------------------------------------------
 
-    # stock measure -> the edge day of the group whose rows it sums
-    _KPI_STOCKS = {
-        "customers_start": "min",
-        "customers_end": "max",
-        "active_end": "max",
-        "clv_end": "max",
-    }
-    # ratio measure -> (numerator terms, denominator, scale); a term is a
-    # measure, "-x" subtracts it
-    _KPI_RATIOS = {
-        "acquired_rate": (("acquired_count",), "customers_start", 100.0),
-        "churn_rate": (("lost_count",), "customers_start", 100.0),
-        "retention_rate": (
-            ("customers_end", "-acquired_count", "-won_back_count"),
-            "customers_start",
-            100.0,
-        ),
-        "deal_frequency": (("deal_count",), "active_end", 1.0),
-        "avg_deal_amount": (("revenue",), "deal_count", 1.0),
-        "avg_clv": (("clv_end",), "customers_end", 1.0),
-    }
+    # the KPI algebra (stocks, ratios, day folding) is lib/kpi.py
+    _KPI_STOCKS = kpi.STOCKS
+    _KPI_RATIOS = kpi.RATIOS
 
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
@@ -228,22 +211,14 @@ class CrmKpiCustomerReport(models.Model):
     def _read_group_kpis(self, domain, groupby, aggregates, having, offset, limit, order):
         """``_read_group`` over the snapshot rows of the context's grain
         (detailed or a rollup, see ``_read_group``)."""
-        kpis = set(self._KPI_STOCKS) | set(self._KPI_RATIOS)
+        kpis = kpi.KPIS
         wanted = [spec.split(":")[0] for spec in aggregates if spec != "__count"]
         order_terms = self._order_terms(order, groupby)
         if not kpis.intersection(wanted) or having or kpis.intersection(order_terms):
             return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
 
         # every measure the requested KPIs need, stocks apart from flows
-        needed, todo = set(), [name for name in wanted if name in kpis]
-        while todo:
-            name = todo.pop()
-            needed.add(name)
-            if name in self._KPI_RATIOS:
-                terms, den, _scale = self._KPI_RATIOS[name]
-                todo += [t.lstrip("-") for t in (*terms, den) if t.lstrip("-") not in needed]
-        stocks = [name for name in self._KPI_STOCKS if name in needed]
-        flows = sorted(needed - kpis)
+        stocks, flows = kpi.needed_measures(wanted)
         plain = [spec for spec in aggregates if spec.split(":")[0] not in kpis]
         extra = [f"{name}:sum" for name in flows if f"{name}:sum" not in plain]
         n = len(groupby)
@@ -269,7 +244,7 @@ class CrmKpiCustomerReport(models.Model):
                 if name not in kpis:
                     cells.append(values[spec])
                     continue
-                got = self._kpi_value(name, measure)
+                got = kpi.kpi_value(name, measure)
                 # no denominator: the empty value, as for a NULL in SQL
                 cells.append(self._read_group_empty_value(spec) if got is None else got)
             result.append(key + tuple(cells))
@@ -300,25 +275,11 @@ class CrmKpiCustomerReport(models.Model):
         # so channels, a groupby spec other than the plain many2many (a
         # subfield) and record rules on tags (which hide some links) need
         # the detailed rows
-        tags = self.env["res.partner.category"]._where_calc([], active_test=False)
-        self.env["res.partner.category"]._apply_ir_rules(tags)
+        # the ORM's own search query of the tags, with the user's rules
+        tags = self.env["res.partner.category"].with_context(active_test=False)._search([])
         if "medium_id" in used | grouped or "category_ids" not in groupby or tags.where_clause:
             return None
         return "tag"
-
-    @api.model
-    def _kpi_value(self, name, measure):
-        """KPI ``name`` of a group from its flows and stocks ``measure``
-        (a ratio of ``_KPI_RATIOS``: None without denominator)."""
-        if name in measure:
-            return measure[name]
-        terms, den, scale = self._KPI_RATIOS[name]
-        num = sum(
-            -self._kpi_value(t[1:], measure) if t.startswith("-") else self._kpi_value(t, measure)
-            for t in terms
-        )
-        den = self._kpi_value(den, measure)
-        return scale * num / den if den else None
 
     @api.model
     def _order_terms(self, order, groupby):
@@ -351,45 +312,28 @@ class CrmKpiCustomerReport(models.Model):
         stock_specs = [f"{name}:sum" for name in stocks]
         # plain sums per day: not the per-group arrays of _kpi_sql
         plain = super(CrmKpiCustomerReport, self.with_context(crm_kpi_plain_sums=True))
-        totals, edges = {}, {}
-        for row in plain._read_group(domain, daily_groupby, [*sums, *stock_specs], order=order):
-            day = row[day_index]
+        by_day = plain._read_group(domain, daily_groupby, [*sums, *stock_specs], order=order)
+
+        def split(row):
             key = row[:n] if daily_groupby is groupby else row[: n - 1]
-            values = row[n : n + m]
-            known = totals.get(key)
-            totals[key] = (
-                values
-                if known is None
-                else tuple(
-                    v if k is None or k is False else (k if v is None or v is False else k + v)
-                    for k, v in zip(known, values, strict=True)
-                )
-            )
-            if not stocks:
-                continue
-            day_sums = row[n + m :]
-            edge = edges.setdefault(key, [day, day_sums, day, day_sums])
-            if day < edge[0]:
-                edge[0], edge[1] = day, day_sums
-            if day > edge[2]:
-                edge[2], edge[3] = day, day_sums
-        if not groupby and not totals:
+            flows = dict(zip(sums, row[n : n + m], strict=True))
+            return key, row[day_index], flows, dict(zip(stocks, row[n + m :], strict=True))
+
+        # groups in the query's order (the order of their first row)
+        folded = kpi.fold_days(map(split, by_day))
+        if not groupby and not folded:
             # no row at all: one empty group, as read_group without groupby
-            totals = {(): (None,) * m}
+            folded = {(): {}}
         rows = [
             key
             + tuple(
-                self._read_group_empty_value(spec) if total is None else total
-                for spec, total in zip(sums, values, strict=True)
+                self._read_group_empty_value(spec) if values.get(spec) is None else values[spec]
+                for spec in sums
             )
-            for key, values in totals.items()
+            for key, values in folded.items()
         ]
         return rows, {
-            key: {
-                name: (first if self._KPI_STOCKS[name] == "min" else last)[i] or 0
-                for i, name in enumerate(stocks)
-            }
-            for key, (_d0, first, _d1, last) in edges.items()
+            key: {name: values.get(name, 0) for name in stocks} for key, values in folded.items()
         }
 
     def _read_group_select(self, aggregate_spec, query):
@@ -426,21 +370,15 @@ class CrmKpiCustomerReport(models.Model):
         def ratio(num, den, scale=100.0):
             return SQL("(%s * %s / NULLIF(%s, 0))::float", scale, num, den)
 
-        start = at("customers_start", "min")
-        end = at("customers_end", "max")
-        exprs = {
-            "customers_start": start,
-            "customers_end": end,
-            "active_end": at("active_end", "max"),
-            "clv_end": at("clv_end", "max"),
-            "acquired_rate": ratio(total("acquired_count"), start),
-            "churn_rate": ratio(total("lost_count"), start),
-            "retention_rate": ratio(
-                SQL("(%s - %s - %s)", end, total("acquired_count"), total("won_back_count")),
-                start,
-            ),
-            "deal_frequency": ratio(total("deal_count"), at("active_end", "max"), 1.0),
-            "avg_deal_amount": ratio(total("revenue"), total("deal_count"), 1.0),
-            "avg_clv": ratio(at("clv_end", "max"), end, 1.0),
-        }
+        exprs = {name: at(name, edge) for name, edge in kpi.STOCKS.items()}
+
+        def measure(name):
+            return exprs[name] if name in exprs else total(name)
+
+        for name, (terms, den, scale) in kpi.RATIOS.items():
+            num = SQL(" ").join(
+                SQL("- %s", measure(t[1:])) if t.startswith("-") else SQL("+ %s", measure(t))
+                for t in terms
+            )
+            exprs[name] = ratio(SQL("(0 %s)", num), measure(den), scale)
         return exprs.get(fname)
