@@ -15,11 +15,12 @@ each profile at a day's end (``_stage_at_sql``), the opening stocks
 from datetime import timedelta
 
 from odoo import api, models
+from odoo.addons.crm_retention.lib import definitions
 from odoo.tools import SQL
 
-# Stage kinds of a customer (has bought and is not lost), and of an active one.
-CUSTOMER_KINDS = ["new", "active", "at_risk", "won_back"]
-ACTIVE_KINDS = ["new", "active", "won_back"]
+# stage kinds of a customer and of an active one, defined once for the suite
+CUSTOMER_KINDS = list(definitions.CUSTOMER_KINDS)
+ACTIVE_KINDS = list(definitions.ACTIVE_KINDS)
 
 
 class CrmKpiSnapshotDay(models.Model):

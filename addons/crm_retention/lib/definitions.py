@@ -30,3 +30,10 @@ REVENUE_AT_RISK = (
     "Revenue at Risk (12 months)",
     "Predicted 12-month value (CLV) of the customers at risk now: what keeping them is worth.",
 )
+
+# Stage kinds (crm.lifecycle.stage.kind) by what they mean, for every count:
+# a customer has bought and is not lost; an active customer is not even late;
+# a comeback is a return to buying that a campaign may claim.
+CUSTOMER_KINDS = ("new", "active", "at_risk", "won_back")
+ACTIVE_KINDS = ("new", "active", "won_back")
+COMEBACK_KINDS = ("won_back", "active")

@@ -13,6 +13,8 @@ from odoo import api, fields, models
 from odoo.osv import expression
 from odoo.tools import SQL
 
+from ..lib import definitions
+
 _logger = logging.getLogger(__name__)
 
 
@@ -193,8 +195,9 @@ class CrmCustomerProfileStages(models.Model):
             ["profile_id", "member_group", "contacted_date", "enrol_date", "window_end_date"]
         )
         return SQL(
-            "CASE WHEN %(kind)s IN ('won_back', 'active') AND %(attributed)s "
+            "CASE WHEN %(kind)s = ANY(%(comeback)s) AND %(attributed)s "
             "THEN 'campaign' ELSE %(reason)s END",
+            comeback=list(definitions.COMEBACK_KINDS),
             kind=stage_kind,
             attributed=self._campaign_attributed_sql(profile_id, today),
             reason=reason,
