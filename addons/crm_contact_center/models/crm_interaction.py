@@ -445,14 +445,13 @@ class CrmInteraction(models.Model):
         if not call_type:
             return
         model_id = self.env["ir.model"]._get_id(self._name)
-        values, per_user = [], defaultdict(lambda: self.browse())
+        values = []
         for interaction in self:
             if interaction.activity_ids.filtered(lambda a: a.activity_type_id == call_type):
                 continue
             user = interaction._responsible_user()
             if not user:
                 continue  # nobody to call back: the request stays in the team's queue
-            per_user[user] |= interaction
             deadline = interaction.sla_deadline or fields.Datetime.now()
             values.append(
                 {
@@ -473,17 +472,13 @@ class CrmInteraction(models.Model):
             )
         # sudo: the system schedules the callback on a request the caller may
         # not write (an API key's user, a capture)
-        self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
-            values
+        self.sudo()._plan_activities(
+            values,
+            subject=lambda env, n: env._("%(count)s calls to return", count=n),
+            intro=lambda env: env._(
+                "These callers could not reach you; a call activity waits for you on each."
+            ),
         )
-        for user, calls in per_user.items():
-            calls._notify_assigned(
-                user,
-                subject=lambda env, n: env._("%(count)s calls to return", count=n),
-                intro=lambda env: env._(
-                    "These callers could not reach you; a call activity waits for you on each."
-                ),
-            )
 
     def _cancel_callback(self):
         """Remove the callback activities of calls that turned out answered: the
@@ -537,11 +532,10 @@ class CrmInteraction(models.Model):
         todo = self.env.ref("mail.mail_activity_data_todo")
         model_id = self.env["ir.model"]._get_id(self._name)
         today = fields.Date.context_today(self)
-        values, per_leader = [], defaultdict(lambda: self.browse())
+        values = []
         for interaction in self:
             leader = interaction.team_id.user_id or interaction.source_id.team_id.user_id
             if leader:
-                per_leader[leader] |= interaction
                 values.append(
                     {
                         "activity_type_id": todo.id,
@@ -555,16 +549,24 @@ class CrmInteraction(models.Model):
                         "user_id": leader.id,
                     }
                 )
-        self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(values)
-        for leader, requests in per_leader.items():
-            requests._notify_assigned(
-                leader,
-                subject=lambda env, n: env._("%(count)s requests overdue in your teams", count=n),
-                intro=lambda env: env._(
-                    "These requests went past their response target; a to-do waits for you "
-                    "on each of them."
-                ),
-            )
+        self._plan_activities(
+            values,
+            subject=lambda env, n: env._("%(count)s requests overdue in your teams", count=n),
+            intro=lambda env: env._(
+                "These requests went past their response target; a to-do waits for you "
+                "on each of them."
+            ),
+        )
+
+    def _plan_activities(self, values, subject, intro):
+        """Create the activities ``values`` (on requests of ``self``) at once,
+        without Odoo's e-mail per activity, and tell each assignee about
+        his in one notice (``_notify_assigned``)."""
+        activities = (
+            self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(values)
+        )
+        for user, planned in activities.grouped("user_id").items():
+            self.browse(planned.mapped("res_id"))._notify_assigned(user, subject, intro)
 
     def _notify_assigned(self, user, subject, intro):
         """Tell ``user``, in one notice in his language (inbox or e-mail, as
