@@ -37,7 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
 CONF = CACHE / "odoo.conf"
 ODOO_SRC = Path(os.environ.get("ODOO_SRC", "/opt/odoo/18.0"))
-SUITE_ADDONS = ["crm_retention", "crm_contact_center", "crm_kpi", "crm_retention_loyalty"]
+SUITE_ADDONS = [
+    "crm_retention",
+    "crm_contact_center",
+    "crm_kpi",
+    "crm_retention_loyalty",
+    "crm_retention_sale",
+]
 TEMPLATE_PREFIX = "crm_suite_tmpl_"
 TEST_DB = os.environ.get("TEST_DB", "crm_suite_test")
 # Template databases live on the (machine-wide) PostgreSQL server, so their

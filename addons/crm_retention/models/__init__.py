@@ -9,6 +9,7 @@ from . import (
     crm_retention_campaign_step_execution,
     crm_retention_model,
     mail_tracking_value,
+    res_company,
     res_config_settings,
     res_partner,
 )

@@ -55,6 +55,10 @@ class ResConfigSettings(models.TransientModel):
         default=lifecycle.DEFAULTS["monthly_discount_rate"],
     )
 
+    retention_count_opportunities = fields.Boolean(
+        related="company_id.retention_count_opportunities", readonly=False
+    )
+
     @api.constrains(
         "retention_at_risk_probability",
         "retention_lost_probability",

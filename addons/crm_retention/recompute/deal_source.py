@@ -44,12 +44,20 @@ class CrmCustomerProfileDealSource(models.Model):
             if partner_ids is not None
             else SQL()
         )
+        counted = self._deal_companies(company_ids, "retention_count_opportunities")
+        # companies that record purchases elsewhere: their opportunities are
+        # no deals (no condition at all in the usual case, all count)
+        counted_filter = (
+            SQL()
+            if set(counted) == set(company_ids)
+            else SQL("AND COALESCE(l.company_id, p.company_id, u.company_id) = ANY(%s)", counted)
+        )
         return SQL(
             """
             SELECT p.commercial_partner_id AS partner_id,
                    COALESCE(l.company_id, p.company_id, u.company_id) AS company_id,
-                   (l.active AND l.type = 'opportunity' AND COALESCE(s.is_won, false))
-                       AS is_deal,
+                   (l.active AND l.type = 'opportunity' AND COALESCE(s.is_won, false)
+                    %(counted_filter)s) AS is_deal,
                    COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
                        AS deal_date,
                    COALESCE(l.expected_revenue, 0) AS amount,
@@ -71,7 +79,16 @@ class CrmCustomerProfileDealSource(models.Model):
             """,
             companies=list(company_ids),
             partner_filter=partner_filter,
+            counted_filter=counted_filter,
         )
+
+    @api.model
+    def _deal_companies(self, company_ids, switch):
+        """The ids of ``company_ids`` whose boolean ``switch`` (a
+        ``res.company`` field, e.g. ``retention_count_opportunities``) is on:
+        the companies where a deal source counts."""
+        companies = self.env["res.company"].sudo().browse(list(company_ids))
+        return [company.id for company in companies if company[switch]]
 
     @api.model
     def _deal_source_sql(self, company_ids, partner_ids=None):

@@ -1,0 +1,16 @@
+{
+    "name": "CRM Retention: Sale Orders as Purchases",
+    "summary": "Confirmed sale orders count as customers' purchases in the lifecycle, "
+    "churn model, KPIs and campaign results",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "license": "LGPL-3",
+    "author": "CRM Retention Suite",
+    "website": "https://example.com/crm-retention-suite",
+    "depends": ["crm_retention", "sale"],
+    "data": [
+        "views/res_config_settings_views.xml",
+    ],
+    "installable": True,
+    "auto_install": True,
+}

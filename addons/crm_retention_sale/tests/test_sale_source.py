@@ -1,0 +1,105 @@
+from datetime import datetime, timedelta
+
+from odoo import fields
+from odoo.addons.crm_retention.tests.common import RetentionCase, foreign_currency
+from odoo.tests import tagged
+
+
+@tagged("post_install", "-at_install")
+class TestSaleSource(RetentionCase):
+    """Confirmed sale orders are purchases: the profile, Won Deals and the
+    refresh on confirmation see them; nothing counts twice."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.product = cls.env["product.product"].create(
+            {"name": "Espresso machine", "list_price": 500.0, "type": "consu"}
+        )
+        cls.today = fields.Date.context_today(cls.env["res.partner"])
+        cls.customer = cls._customer("Roastery Ltd", user_id=cls.salesman.id)
+
+    def _order(self, partner, days_ago, amount, confirm=True, **vals):
+        order = (
+            self.env["sale.order"]
+            .with_user(self.salesman)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "company_id": self.company.id,
+                    "user_id": self.salesman.id,
+                    "order_line": [(0, 0, {"product_id": self.product.id, "price_unit": amount})],
+                    **vals,
+                }
+            )
+        )
+        if confirm:
+            order.action_confirm()
+            order.date_order = datetime.combine(
+                self.today - timedelta(days=days_ago), datetime.min.time()
+            ) + timedelta(hours=9)
+        return order
+
+    def test_confirmed_orders_are_purchases_at_once(self):
+        self._order(self.customer, 120, 800.0)
+        self._order(self.customer, 30, 500.0)
+        self._order(self.customer, 0, 9999.0, confirm=False)  # a quotation
+        profile = self._profile(self.customer).with_user(self.salesman)
+        self.assertEqual((profile.won_count, profile.won_revenue), (2, 1300.0))
+        self.assertEqual(profile.last_deal_date, self.today - timedelta(days=30))
+        self.assertEqual(profile.first_deal_date, self.today - timedelta(days=120))
+
+    def test_a_contacts_order_is_its_companys_purchase(self):
+        contact = self.env["res.partner"].create(
+            {"name": "Ana at the roastery", "parent_id": self.customer.id}
+        )
+        self._order(contact, 10, 250.0)
+        self.assertEqual(self._profile(self.customer).won_revenue, 250.0)
+        self.assertFalse(
+            self.Profile.sudo().search([("partner_id", "=", contact.id)]),
+            "no profile for the contact itself",
+        )
+
+    def test_an_order_in_another_currency_counts_at_the_days_rate(self):
+        day = self.today - timedelta(days=5)
+        other = foreign_currency(self.company, {day - timedelta(days=30): 0.5})
+        pricelist = self.env["product.pricelist"].create(
+            {"name": "Export", "currency_id": other.id, "company_id": self.company.id}
+        )
+        self._order(self.customer, 5, 400.0, pricelist_id=pricelist.id)
+        self.assertAlmostEqual(self._profile(self.customer).won_revenue, 800.0, places=2)
+
+    def test_confirmed_then_cancelled_the_same_day_drops_out(self):
+        self._order(self.customer, 60, 300.0)
+        order = self._order(self.customer, 0, 700.0)
+        profile = self._profile(self.customer)
+        self.assertEqual(profile.won_count, 2)
+        order.with_user(self.salesman)._action_cancel()
+        self.assertEqual((profile.won_count, profile.won_revenue), (1, 300.0))
+        self.assertEqual(profile.last_deal_date, self.today - timedelta(days=60))
+
+    def test_a_won_opportunity_with_its_order_counts_once(self):
+        lead = self._deal(self.customer, 40, amount=900.0)
+        self.assertEqual(self._profile(self.customer).won_count, 1)
+        self._order(self.customer, 35, 950.0, opportunity_id=lead.id)
+        profile = self._profile(self.customer)
+        self.assertEqual((profile.won_count, profile.won_revenue), (1, 950.0), "the order wins")
+        # an opportunity without orders still counts
+        self._deal(self.customer, 10, amount=100.0)
+        self.Profile.sudo()._recompute_partners(self.customer.ids, self.company)
+        self.assertEqual((profile.won_count, profile.won_revenue), (2, 1050.0))
+
+    def test_a_company_that_does_not_count_orders(self):
+        self.company.retention_count_sale_orders = False
+        self._order(self.customer, 20, 500.0)
+        self.Profile.sudo()._recompute_partners(self.customer.ids, self.company)
+        self.assertFalse(self._profile(self.customer).won_count)
+        # and one that counts orders only, not opportunities
+        self.company.write(
+            {"retention_count_sale_orders": True, "retention_count_opportunities": False}
+        )
+        self._deal(self.customer, 15, amount=2000.0)
+        self.Profile.sudo()._recompute_partners(self.customer.ids, self.company)
+        profile = self._profile(self.customer)
+        self.assertEqual((profile.won_count, profile.won_revenue), (1, 500.0))
+        self.assertEqual(profile.opportunity_count, 1, "the opportunity is still counted as one")
