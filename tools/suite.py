@@ -43,6 +43,7 @@ SUITE_ADDONS = [
     "crm_kpi",
     "crm_retention_loyalty",
     "crm_retention_sale",
+    "crm_retention_account",
 ]
 TEMPLATE_PREFIX = "crm_suite_tmpl_"
 TEST_DB = os.environ.get("TEST_DB", "crm_suite_test")

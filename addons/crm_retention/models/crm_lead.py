@@ -83,9 +83,4 @@ class CrmLead(models.Model):
     def _lifecycle_refresh(self, keys):
         if not keys or self._lifecycle_refresh_skipped():
             return
-        Profile = self.env["crm.customer.profile"].sudo()
-        by_company = {}
-        for partner_id, company in keys:
-            by_company.setdefault(company, []).append(partner_id)
-        for company, partner_ids in by_company.items():
-            Profile._recompute_partners(partner_ids, company)
+        self.env["crm.customer.profile"].sudo()._recompute_customers(keys)

@@ -55,6 +55,18 @@ class CrmCustomerProfileRun(models.Model):
         )
 
     @api.model
+    def _recompute_customers(self, keys):
+        """Refresh the profiles of ``keys``, pairs (commercial partner id,
+        company) whose purchases just changed (a deal won, an order
+        confirmed, an invoice posted): one ``_recompute_partners`` per
+        company for all of them, as the deal sources' hooks call it."""
+        by_company = {}
+        for partner_id, company in keys:
+            by_company.setdefault(company, []).append(partner_id)
+        for company, partner_ids in by_company.items():
+            self._recompute_partners(partner_ids, company)
+
+    @api.model
     def _recompute_company(self, company, batch_size=None, today=None):
         """Full recompute of one company, resumable.
 

@@ -1,5 +1,3 @@
-from collections import defaultdict
-
 from odoo import models
 
 from .crm_customer_profile import CONFIRMED
@@ -20,7 +18,9 @@ class SaleOrder(models.Model):
             return super().write(vals)
         before = self._retention_keys()
         result = super().write(vals)
-        self._retention_refresh(before | self._retention_keys())
+        self.env["crm.customer.profile"].sudo()._recompute_customers(
+            before | self._retention_keys()
+        )
         return result
 
     def _retention_keys(self):
@@ -32,11 +32,3 @@ class SaleOrder(models.Model):
             for order in self.sudo()
             if order.state in CONFIRMED and order.partner_id and order.company_id
         }
-
-    def _retention_refresh(self, keys):
-        by_company = defaultdict(list)
-        for partner_id, company in keys:
-            by_company[company].append(partner_id)
-        Profile = self.env["crm.customer.profile"].sudo()
-        for company, partner_ids in by_company.items():
-            Profile._recompute_partners(partner_ids, company)

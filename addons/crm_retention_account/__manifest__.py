@@ -1,0 +1,16 @@
+{
+    "name": "CRM Retention: Invoices as Purchases",
+    "summary": "Posted customer invoices, less credit notes, count as customers' purchases "
+    "in the lifecycle, churn model, KPIs and campaign results",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "license": "LGPL-3",
+    "author": "CRM Retention Suite",
+    "website": "https://example.com/crm-retention-suite",
+    "depends": ["crm_retention", "account"],
+    "data": [
+        "views/res_config_settings_views.xml",
+    ],
+    "installable": True,
+    "auto_install": True,
+}

@@ -1,0 +1,66 @@
+"""The same purchase recorded as a won opportunity, its confirmed sale order
+and the invoice made from that order counts once, under the default
+settings of a company that has CRM, Sales and Invoicing."""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.addons.crm_retention.tests.common import RetentionCase
+from odoo.tests import tagged
+
+
+@tagged("post_install", "-at_install")
+class TestPurchaseCountedOnce(RetentionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["account.chart.template"].try_loading("generic_coa", company=cls.company)
+        cls.product = cls.env["product.product"].create(
+            {"name": "Roaster", "type": "consu", "invoice_policy": "order"}
+        )
+        cls.today = fields.Date.context_today(cls.env["res.partner"])
+
+    def test_opportunity_order_and_invoice_count_once(self):
+        customer = self._customer("Once Ltd", user_id=self.salesman.id)
+        lead = self._deal(customer, 20, amount=1200.0)
+        order = (
+            self.env["sale.order"]
+            .with_company(self.company)
+            .create(
+                {
+                    "partner_id": customer.id,
+                    "company_id": self.company.id,
+                    "opportunity_id": lead.id,
+                    "order_line": [
+                        (0, 0, {"product_id": self.product.id, "price_unit": 1250.0, "tax_id": []})
+                    ],
+                }
+            )
+        )
+        order.action_confirm()
+        invoice = order._create_invoices()
+        invoice.invoice_date = self.today
+        invoice.action_post()
+        self.assertEqual(invoice.state, "posted")
+        # a manual invoice, not from an order, is a purchase of its own
+        manual = (
+            self.env["account.move"]
+            .with_company(self.company)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": customer.id,
+                    "invoice_date": self.today - timedelta(days=3),
+                    "invoice_line_ids": [
+                        (0, 0, {"product_id": self.product.id, "price_unit": 80.0, "tax_ids": []})
+                    ],
+                }
+            )
+        )
+        manual.action_post()
+        profile = self._profile(customer)
+        self.assertEqual(
+            (profile.won_count, profile.won_revenue),
+            (2, 1330.0),
+            "the order (not the opportunity nor its invoice) and the manual invoice",
+        )
