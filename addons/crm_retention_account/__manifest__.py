@@ -11,6 +11,7 @@
     "data": [
         "views/res_config_settings_views.xml",
     ],
+    "post_init_hook": "post_init_hook",
     "installable": True,
     "auto_install": True,
 }

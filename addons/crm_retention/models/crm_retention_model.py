@@ -211,6 +211,16 @@ class CrmRetentionModel(models.Model):
                 self.env.cr.rollback()
 
     @api.model
+    def _recompute_for_new_source(self):
+        """A deal source was just installed (a bridge's post-init hook):
+        every customer's purchases may change. Where profiles exist already,
+        recompute now, so the figures do not miss the new purchases until
+        tonight; a database without profiles gets them from the nightly
+        cron as usual."""
+        if self.env["crm.customer.profile"].sudo().search_count([], limit=1):
+            self._cron_recompute()
+
+    @api.model
     def _get_for_company(self, company):
         model = self.sudo().search([("company_id", "=", company.id)], limit=1)
         return model or self.sudo().create({"company_id": company.id})
