@@ -217,8 +217,13 @@ class CrmRetentionModel(models.Model):
         recompute now, so the figures do not miss the new purchases until
         tonight; a database without profiles gets them from the nightly
         cron as usual."""
-        if self.env["crm.customer.profile"].sudo().search_count([], limit=1):
-            self._cron_recompute()
+        Profile = self.env["crm.customer.profile"].sudo()
+        if not Profile.search_count([], limit=1):
+            return
+        # not _cron_recompute: its guard rolls a failed company back, which
+        # inside a module install would undo the install itself
+        for company in self.env["res.company"].sudo().search([]):
+            Profile._recompute_company(company)
 
     @api.model
     def _get_for_company(self, company):

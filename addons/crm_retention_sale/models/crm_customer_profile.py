@@ -17,7 +17,8 @@ class CrmCustomerProfile(models.Model):
         order's salesperson and team through its UTM medium, for the order
         partner's commercial partner. A won opportunity with a confirmed
         order of its own counts as its orders instead (the same purchase,
-        recorded twice). A cancelled order drops out."""
+        recorded twice; the link comes with ``sale_crm``, installed with CRM
+        and Sales). A cancelled order drops out."""
         source = super()._deal_source_sql(company_ids, partner_ids)
         companies = self._deal_companies(company_ids, "retention_count_sale_orders")
         if not companies:
@@ -27,14 +28,24 @@ class CrmCustomerProfile(models.Model):
             if partner_ids is not None
             else SQL()
         )
+        if "opportunity_id" in self.env["sale.order"]._fields:
+            # with sale_crm, an order knows its opportunity
+            source = SQL(
+                """
+                SELECT * FROM (%(source)s) other
+                 WHERE other.origin_model IS DISTINCT FROM 'crm.lead'
+                    OR NOT EXISTS (
+                        SELECT 1 FROM sale_order o
+                         WHERE o.opportunity_id = other.origin_id
+                           AND o.state = ANY(%(confirmed)s) AND o.company_id = ANY(%(companies)s))
+                """,
+                source=source,
+                confirmed=CONFIRMED,
+                companies=companies,
+            )
         return SQL(
             """
-            SELECT * FROM (%(source)s) other
-             WHERE other.origin_model IS DISTINCT FROM 'crm.lead'
-                OR NOT EXISTS (
-                    SELECT 1 FROM sale_order o
-                     WHERE o.opportunity_id = other.origin_id
-                       AND o.state = ANY(%(confirmed)s) AND o.company_id = ANY(%(companies)s))
+            %(source)s
             UNION ALL
             SELECT p.commercial_partner_id AS partner_id, so.company_id,
                    so.date_order::date AS deal_date, COALESCE(so.amount_untaxed, 0) AS amount,
