@@ -44,6 +44,7 @@ SUITE_ADDONS = [
     "crm_retention_loyalty",
     "crm_retention_sale",
     "crm_retention_account",
+    "crm_retention_pos",
 ]
 TEMPLATE_PREFIX = "crm_suite_tmpl_"
 TEST_DB = os.environ.get("TEST_DB", "crm_suite_test")

@@ -1,0 +1,17 @@
+{
+    "name": "CRM Retention: Point of Sale Orders as Purchases",
+    "summary": "Paid point of sale orders with a customer count as customers' purchases in "
+    "the lifecycle, churn model, KPIs and campaign results",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "license": "LGPL-3",
+    "author": "CRM Retention Suite",
+    "website": "https://example.com/crm-retention-suite",
+    "depends": ["crm_retention", "point_of_sale"],
+    "data": [
+        "views/res_config_settings_views.xml",
+    ],
+    "post_init_hook": "post_init_hook",
+    "installable": True,
+    "auto_install": True,
+}
