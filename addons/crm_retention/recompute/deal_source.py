@@ -86,7 +86,11 @@ class CrmCustomerProfileDealSource(models.Model):
     def _deal_companies(self, company_ids, switch):
         """The ids of ``company_ids`` whose boolean ``switch`` (a
         ``res.company`` field, e.g. ``retention_count_opportunities``) is on:
-        the companies where a deal source counts."""
+        the companies where a deal source counts. None when the switch does
+        not exist (its bridge is not installed, or not loaded yet while
+        modules install)."""
+        if switch not in self.env["res.company"]._fields:
+            return []
         companies = self.env["res.company"].sudo().browse(list(company_ids))
         return [company.id for company in companies if company[switch]]
 
