@@ -103,3 +103,27 @@ class TestSaleSource(RetentionCase):
         profile = self._profile(self.customer)
         self.assertEqual((profile.won_count, profile.won_revenue), (1, 500.0))
         self.assertEqual(profile.opportunity_count, 1, "the opportunity is still counted as one")
+
+    def test_a_customer_whose_only_purchase_is_today(self):
+        self._order(self.customer, 0, 640.0)
+        profile = self._profile(self.customer)
+        self.assertEqual((profile.won_count, profile.last_deal_date), (1, self.today))
+        self.assertEqual(profile.stage_id.kind, "new", "a first purchase makes a new customer")
+
+    def test_an_archived_customers_orders_still_count(self):
+        self._order(self.customer, 25, 300.0)
+        self.customer.active = False
+        self.Profile.sudo()._recompute_partners(self.customer.ids, self.company)
+        profile = (
+            self.Profile.sudo()
+            .with_context(active_test=False)
+            .search([("partner_id", "=", self.customer.id), ("company_id", "=", self.company.id)])
+        )
+        self.assertEqual((profile.won_count, profile.won_revenue), (1, 300.0))
+
+    def test_a_company_with_no_sales_at_all(self):
+        quiet = self.env["res.company"].create({"name": "Quiet Co"})
+        self.Profile.sudo()._recompute_company(quiet)
+        self.assertFalse(self.Profile.sudo().search([("company_id", "=", quiet.id)]))
+        model = self.env["crm.retention.model"].sudo().search([("company_id", "=", quiet.id)])
+        self.assertEqual(model.run_state, "done", "the run ends cleanly with nothing to do")
