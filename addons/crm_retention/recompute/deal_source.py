@@ -57,7 +57,7 @@ class CrmCustomerProfileDealSource(models.Model):
             SELECT p.commercial_partner_id AS partner_id,
                    COALESCE(l.company_id, p.company_id, u.company_id) AS company_id,
                    (l.active AND l.type = 'opportunity' AND COALESCE(s.is_won, false)
-                    %(counted_filter)s) AS is_deal,
+                    %(counted_filter)s AND %(lead_deal)s) AS is_deal,
                    COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
                        AS deal_date,
                    COALESCE(l.expected_revenue, 0) AS amount,
@@ -80,7 +80,17 @@ class CrmCustomerProfileDealSource(models.Model):
             companies=list(company_ids),
             partner_filter=partner_filter,
             counted_filter=counted_filter,
+            lead_deal=self._lead_deal_condition_sql(company_ids),
         )
+
+    @api.model
+    def _lead_deal_condition_sql(self, company_ids):
+        """Extension point: an SQL condition on a won opportunity (aliases
+        ``l`` the lead, ``p`` its partner) that must hold for it to be a
+        deal, for ``company_ids``. TRUE here; the Sales bridge leaves out an
+        opportunity whose confirmed orders count instead (the same purchase
+        recorded twice). Evaluated inside the one scan of crm_lead."""
+        return SQL("TRUE")
 
     @api.model
     def _deal_companies(self, company_ids, switch):
@@ -110,20 +120,35 @@ class CrmCustomerProfileDealSource(models.Model):
         a deal's report id is ``origin_id * DEAL_SLOTS`` plus the model's
         slot in ``DEAL_ORIGIN_SLOTS``, see ``_deal_id_sql``).
 
-        This is the extension point for other deal sources: a bridge addon
-        adds confirmed sale orders or posted invoices with::
+        A bridge adds its documents through ``_other_deal_sources_sql``
+        (and leaves out opportunities its documents replace through
+        ``_lead_deal_condition_sql``), so the aggregate still reads crm_lead
+        once::
 
-            def _deal_source_sql(self, company_ids, partner_ids=None):
-                return SQL("%s UNION ALL %s",
-                           super()._deal_source_sql(company_ids, partner_ids),
-                           SQL("SELECT ... FROM sale_order so ..."))
+            def _other_deal_sources_sql(self, company_ids, partner_ids=None):
+                return [*super()._other_deal_sources_sql(company_ids, partner_ids),
+                        SQL("SELECT ... FROM sale_order so ...")]
+
+        Overriding this method itself works too (any SQL of these columns),
+        at the price of a second read of crm_lead in the aggregate.
 
         The default reads the won opportunities from the ``leads`` CTE of
         ``_aggregate_sql`` (see ``_lead_rows_sql``), so it is only valid
         inside a query that defines it; elsewhere read ``_deal_rows_sql``
         (or ``_converted_deals_sql`` for amounts in the company currency).
         """
-        return self._lead_deal_source_sql()
+        others = self._other_deal_sources_sql(company_ids, partner_ids)
+        return SQL(" UNION ALL ").join([self._lead_deal_source_sql(), *others])
+
+    @api.model
+    def _other_deal_sources_sql(self, company_ids, partner_ids=None):
+        """Extension point of the deal source bridges: a list of SELECTs of
+        ``DEAL_COLUMNS`` rows (confirmed sale orders, posted invoices, point
+        of sale orders...) for ``company_ids`` (and ``partner_ids``,
+        commercial partners, when given). ``_deal_source_sql`` adds them to
+        the won opportunities, and ``_aggregate_sql`` adds them next to its
+        single scan of crm_lead. Empty here."""
+        return []
 
     @api.model
     def _lead_deal_source_sql(self):
@@ -259,12 +284,26 @@ class CrmCustomerProfileDealSource(models.Model):
         twice.
         """
         source = self._deal_source_sql(company_ids, partner_ids)
-        # this module's own stock source, not an override of it
-        if source.code == CrmCustomerProfileDealSource._lead_deal_source_sql(self).code:
+        others = self._other_deal_sources_sql(company_ids, partner_ids)
+        stock = SQL(" UNION ALL ").join(
+            [CrmCustomerProfileDealSource._lead_deal_source_sql(self), *others]
+        )
+        # this module's own source (plus the bridges' other sources), not an
+        # override of it: the lead rows carry their deal flag
+        if source.code == stock.code and source.params == stock.params:
             activity = SQL(
                 "SELECT partner_id, company_id, is_deal, deal_date, amount::float8 AS amount, "
                 "currency_id, 1 AS lead_count FROM leads"
             )
+            if others:
+                activity = SQL(
+                    """%s
+                     UNION ALL
+                    SELECT partner_id, company_id, true, deal_date, amount::float8, currency_id, 0
+                      FROM (%s) others""",
+                    activity,
+                    SQL(" UNION ALL ").join(others),
+                )
         else:
             activity = SQL(
                 """

@@ -9,7 +9,7 @@ class CrmCustomerProfile(models.Model):
     _inherit = "crm.customer.profile"
 
     @api.model
-    def _deal_source_sql(self, company_ids, partner_ids=None):
+    def _other_deal_sources_sql(self, company_ids, partner_ids=None):
         """Posted customer invoices of the companies that count them
         (``res.company.retention_count_invoices``), less posted credit
         notes (a negative purchase on their date): dated at the invoice
@@ -19,10 +19,10 @@ class CrmCustomerProfile(models.Model):
         sale order does not count where sale orders do
         (``crm_retention_sale``), nor one made from a point of sale order
         where those do."""
-        source = super()._deal_source_sql(company_ids, partner_ids)
+        sources = super()._other_deal_sources_sql(company_ids, partner_ids)
         companies = self._deal_companies(company_ids, "retention_count_invoices")
         if not companies:
-            return source
+            return sources
         Move = self.env["account.move"]
         exclusions = []
         if "sale_line_ids" in self.env["account.move.line"]._fields:
@@ -58,10 +58,8 @@ class CrmCustomerProfile(models.Model):
             if partner_ids is not None
             else SQL()
         )
-        return SQL(
+        rows = SQL(
             """
-            %(source)s
-            UNION ALL
             SELECT p.commercial_partner_id AS partner_id, am.company_id,
                    am.invoice_date AS deal_date,
                    CASE WHEN am.move_type = 'out_refund' THEN -1 ELSE 1 END
@@ -75,7 +73,6 @@ class CrmCustomerProfile(models.Model):
                AND am.invoice_date IS NOT NULL AND am.company_id = ANY(%(companies)s)
                %(partner_filter)s %(exclusions)s
             """,
-            source=source,
             team=column("team_id"),
             medium=column("medium_id"),
             types=MOVE_TYPES,
@@ -83,3 +80,4 @@ class CrmCustomerProfile(models.Model):
             partner_filter=partner_filter,
             exclusions=SQL(" ").join(exclusions),
         )
+        return [*sources, rows]

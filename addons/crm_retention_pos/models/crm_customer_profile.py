@@ -10,26 +10,24 @@ class CrmCustomerProfile(models.Model):
     _inherit = "crm.customer.profile"
 
     @api.model
-    def _deal_source_sql(self, company_ids, partner_ids=None):
+    def _other_deal_sources_sql(self, company_ids, partner_ids=None):
         """Paid point of sale orders with a customer, of the companies that
         count them (``res.company.retention_count_pos_orders``): dated at
         the order, worth the total less taxes (a refund order is negative),
         in the currency of the shop's journal (the company's when it has
         none), sold by the cashier, for the customer's commercial partner.
         Orders without a customer are anonymous sales: no customer's."""
-        source = super()._deal_source_sql(company_ids, partner_ids)
+        sources = super()._other_deal_sources_sql(company_ids, partner_ids)
         companies = self._deal_companies(company_ids, "retention_count_pos_orders")
         if not companies:
-            return source
+            return sources
         partner_filter = (
             SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
             if partner_ids is not None
             else SQL()
         )
-        return SQL(
+        rows = SQL(
             """
-            %(source)s
-            UNION ALL
             SELECT p.commercial_partner_id AS partner_id, po.company_id,
                    po.date_order::date AS deal_date,
                    COALESCE(po.amount_total, 0) - COALESCE(po.amount_tax, 0) AS amount,
@@ -43,7 +41,6 @@ class CrmCustomerProfile(models.Model):
              WHERE po.state = ANY(%(paid)s) AND po.company_id = ANY(%(companies)s)
                %(partner_filter)s
             """,
-            source=source,
             # a shop's sales team comes with pos_sale
             team=SQL("pc.crm_team_id")
             if "crm_team_id" in self.env["pos.config"]._fields
@@ -52,3 +49,4 @@ class CrmCustomerProfile(models.Model):
             companies=companies,
             partner_filter=partner_filter,
         )
+        return [*sources, rows]

@@ -127,3 +127,11 @@ class TestSaleSource(RetentionCase):
         self.assertFalse(self.Profile.sudo().search([("company_id", "=", quiet.id)]))
         model = self.env["crm.retention.model"].sudo().search([("company_id", "=", quiet.id)])
         self.assertEqual(model.run_state, "done", "the run ends cleanly with nothing to do")
+
+    def test_the_aggregate_reads_the_leads_once(self):
+        """With orders counted, the nightly aggregate still scans crm_lead a
+        single time (the orders come next to it, the opportunities they
+        replace are left out inside that scan)."""
+        query = self.Profile.sudo()._aggregate_sql([self.company.id], self.today)
+        self.assertIn("FROM sale_order so", query.code)
+        self.assertEqual(query.code.count("FROM crm_lead"), 1)
