@@ -19,10 +19,13 @@ class CrmCustomerProfile(models.Model):
         companies = self._deal_companies(company_ids, "retention_count_sale_orders")
         if not companies or "opportunity_id" not in self.env["sale.order"]._fields:
             return condition
+        # NOT IN over a sub-select without NULLs: one hashed set of the
+        # orders' opportunities, probed per lead (a correlated NOT EXISTS
+        # costs a lookup per won lead of the company)
         return SQL(
-            """%s AND NOT EXISTS (
-                SELECT 1 FROM sale_order o
-                 WHERE o.opportunity_id = l.id
+            """%s AND l.id NOT IN (
+                SELECT o.opportunity_id FROM sale_order o
+                 WHERE o.opportunity_id IS NOT NULL
                    AND o.state = ANY(%s) AND o.company_id = ANY(%s))""",
             condition,
             CONFIRMED,
