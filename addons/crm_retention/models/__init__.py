@@ -7,6 +7,7 @@ from . import (
     crm_retention_campaign_member,
     crm_retention_campaign_step,
     crm_retention_campaign_step_execution,
+    crm_retention_deal_mixin,
     crm_retention_model,
     mail_tracking_value,
     res_company,

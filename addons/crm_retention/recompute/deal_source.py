@@ -39,11 +39,7 @@ class CrmCustomerProfileDealSource(models.Model):
         ``_aggregate_sql`` reads crm_lead once through this query, as its CTE
         ``leads``, for both the deals and the opportunity counts.
         """
-        partner_filter = (
-            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
-        )
+        partner_filter = self._customer_filter_sql("p", partner_ids)
         counted = self._deal_companies(company_ids, "retention_count_opportunities")
         # companies that record purchases elsewhere: their opportunities are
         # no deals (no condition at all in the usual case, all count)
@@ -91,6 +87,19 @@ class CrmCustomerProfileDealSource(models.Model):
         opportunity whose confirmed orders count instead (the same purchase
         recorded twice). Evaluated inside the one scan of crm_lead."""
         return SQL("TRUE")
+
+    @api.model
+    def _customer_filter_sql(self, partner, partner_ids):
+        """``AND <partner>.commercial_partner_id = ANY(partner_ids)`` for a
+        deal source's rows (``partner`` the alias of the document's
+        partner), or nothing when ``partner_ids`` is None (every customer)."""
+        if partner_ids is None:
+            return SQL()
+        return SQL(
+            "AND %s = ANY(%s)",
+            SQL.identifier(partner, "commercial_partner_id"),
+            list(partner_ids),
+        )
 
     @api.model
     def _deal_companies(self, company_ids, switch):

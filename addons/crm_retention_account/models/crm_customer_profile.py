@@ -53,11 +53,7 @@ class CrmCustomerProfile(models.Model):
             # the team and the medium of an invoice come with Sales
             return SQL.identifier("am", name) if name in Move._fields else SQL("NULL::integer")
 
-        partner_filter = (
-            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
-        )
+        partner_filter = self._customer_filter_sql("p", partner_ids)
         rows = SQL(
             """
             SELECT p.commercial_partner_id AS partner_id, am.company_id,

@@ -21,11 +21,7 @@ class CrmCustomerProfile(models.Model):
         companies = self._deal_companies(company_ids, "retention_count_pos_orders")
         if not companies:
             return sources
-        partner_filter = (
-            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
-        )
+        partner_filter = self._customer_filter_sql("p", partner_ids)
         rows = SQL(
             """
             SELECT p.commercial_partner_id AS partner_id, po.company_id,

@@ -43,11 +43,7 @@ class CrmCustomerProfile(models.Model):
         companies = self._deal_companies(company_ids, "retention_count_sale_orders")
         if not companies:
             return sources
-        partner_filter = (
-            SQL("AND p.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
-        )
+        partner_filter = self._customer_filter_sql("p", partner_ids)
         orders = SQL(
             """
             SELECT p.commercial_partner_id AS partner_id, so.company_id,
