@@ -1,3 +1,5 @@
+# the purchase document mixin first: crm.lead inherits it
+from . import crm_retention_deal_mixin  # isort: skip
 from . import (
     crm_customer_profile,
     crm_lead,
@@ -7,7 +9,6 @@ from . import (
     crm_retention_campaign_member,
     crm_retention_campaign_step,
     crm_retention_campaign_step_execution,
-    crm_retention_deal_mixin,
     crm_retention_model,
     mail_tracking_value,
     res_company,

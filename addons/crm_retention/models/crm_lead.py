@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 # a change of any of these can move a customer's deal metrics (not probability:
 # predictive lead scoring rewrites it on open leads in bulk; winning goes
@@ -21,11 +21,13 @@ class CrmLead(models.Model):
 
     Winning, un-winning, losing, re-dating, re-pricing or re-assigning an
     opportunity refreshes the profiles of the customers concerned (before
-    and after the change) at once, with the company's current model
-    parameters; the daily cron refits the model itself.
+    and after the change) at once, through ``crm.retention.deal.mixin``.
+    Every lead counts: an open or lost one moves the opportunity count.
     """
 
-    _inherit = "crm.lead"
+    _name = "crm.lead"
+    _inherit = ["crm.lead", "crm.retention.deal.mixin"]
+    _retention_deal_fields = frozenset(DEAL_FIELDS)
 
     # the customer's lifecycle where the salesperson works: the opportunity
     # form and the pipeline card (the current company's profile)
@@ -45,33 +47,10 @@ class CrmLead(models.Model):
         groups="crm_retention.group_retention_user",
     )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        leads = super().create(vals_list)
-        leads._lifecycle_refresh(leads._lifecycle_keys())
-        return leads
-
-    def write(self, vals):
-        if not DEAL_FIELDS & vals.keys() or self._lifecycle_refresh_skipped():
-            return super().write(vals)
-        before = self._lifecycle_keys()
-        res = super().write(vals)
-        self._lifecycle_refresh(before | self._lifecycle_keys())
-        return res
-
-    def unlink(self):
-        keys = self._lifecycle_keys()
-        res = super().unlink()
-        self._lifecycle_refresh(keys)
-        return res
-
-    def _lifecycle_refresh_skipped(self):
-        """Whether server code (sudo: demo loaders, imports that recompute at
-        the end) asked to skip the refresh; a client's context cannot."""
-        return self.env.su and self.env.context.get("lifecycle_skip_refresh")
-
-    def _lifecycle_keys(self):
-        """(commercial partner id, company) pairs these leads count for."""
+    def _retention_keys(self):
+        """(commercial partner id, company) pairs these leads count for, the
+        company being the lead's, else its customer's, else its
+        salesperson's; archived leads included."""
         keys = set()
         for lead in self.sudo().with_context(active_test=False):
             partner = lead.partner_id.commercial_partner_id
@@ -79,8 +58,3 @@ class CrmLead(models.Model):
             if partner and company:
                 keys.add((partner.id, company))
         return keys
-
-    def _lifecycle_refresh(self, keys):
-        if not keys or self._lifecycle_refresh_skipped():
-            return
-        self.env["crm.customer.profile"].sudo()._recompute_customers(keys)

@@ -1,20 +1,28 @@
-from odoo import models
+from odoo import api, models
 
 
 class CrmRetentionDealMixin(models.AbstractModel):
-    """A document that is a customer's purchase (a sale order, an invoice, a
-    point of sale order), for the deal source bridges.
+    """A document that is a customer's purchase (an opportunity, a sale
+    order, an invoice, a point of sale order): keeps its customers'
+    lifecycle profiles current as it changes.
 
-    Writing one of ``_retention_deal_fields`` refreshes the customers of the
-    documents that count before and after the write, at once and one refresh
-    per company (``crm.customer.profile._recompute_customers``), as a won
-    opportunity does. A bridge inherits it next to its model and says which
-    documents count (``_retention_counts``)::
+    Creating or deleting one, or writing one of ``_retention_deal_fields``,
+    refreshes the customers of the documents that count, before and after
+    the change, at once and one refresh per company
+    (``crm.customer.profile._recompute_customers``), with the company's
+    current model parameters; the daily cron refits the model itself.
+    Server code that recomputes at the end (demo loaders, imports) skips the
+    refresh with the context key ``lifecycle_skip_refresh`` under sudo; a
+    client's context cannot.
+
+    A model inherits it and says which of its records count
+    (``_retention_counts``), or overrides ``_retention_keys`` when the
+    customer or company is found differently::
 
         class SaleOrder(models.Model):
             _name = "sale.order"
             _inherit = ["sale.order", "crm.retention.deal.mixin"]
-            _retention_deal_fields = {"state", "date_order", "partner_id"}
+            _retention_deal_fields = frozenset({"state", "date_order", "partner_id"})
 
             def _retention_counts(self):
                 return self.state == "sale"
@@ -26,15 +34,34 @@ class CrmRetentionDealMixin(models.AbstractModel):
     # fields whose change moves the document's deal
     _retention_deal_fields = frozenset()
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        records._retention_refresh(records._retention_keys())
+        return records
+
     def write(self, vals):
-        if not self._retention_deal_fields & vals.keys():
+        if not self._retention_deal_fields & vals.keys() or self._retention_refresh_skipped():
             return super().write(vals)
         before = self._retention_keys()
         result = super().write(vals)
-        self.env["crm.customer.profile"].sudo()._recompute_customers(
-            before | self._retention_keys()
-        )
+        self._retention_refresh(before | self._retention_keys())
         return result
+
+    def unlink(self):
+        keys = self._retention_keys()
+        result = super().unlink()
+        self._retention_refresh(keys)
+        return result
+
+    def _retention_refresh_skipped(self):
+        """Whether server code (sudo) asked to skip the refresh."""
+        return self.env.su and self.env.context.get("lifecycle_skip_refresh")
+
+    def _retention_refresh(self, keys):
+        if not keys or self._retention_refresh_skipped():
+            return
+        self.env["crm.customer.profile"].sudo()._recompute_customers(keys)
 
     def _retention_keys(self):
         """(commercial partner id, company) of these documents that count:
