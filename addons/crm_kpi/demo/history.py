@@ -1,5 +1,5 @@
-"""Demo data of crm_kpi that is built rather than declared: a year of
-lifecycle history and KPI snapshots, the pipeline path of the demo
+"""Demo data of crm_kpi that is built rather than declared: a year of KPI
+snapshots over the rebuilt lifecycle history, the pipeline path of the demo
 opportunities (for the funnel) and the cohorts.
 
 Called once, at install with demo data, by ``hooks.post_init_hook``: not
@@ -21,126 +21,20 @@ def load(env):
 
 
 def load_history(env, days=365):
-    """Demo data only: give the demo customers a past and snapshot it.
+    """Demo data only: snapshot the demo customers' past year.
 
-    The lifecycle demo computes every stage on install day, so its
-    history starts today and a KPI trend would be flat. This replays a
-    plausible path from each demo customer's own deals (New at the first
-    deal, Active at the second, At risk / Lost after 1.5x / 3x its usual
-    interval without a deal, Won back at the comeback deal), ending in
-    the stage the rules gave it, then back-fills ``days`` of snapshots.
+    Their lifecycle history was rebuilt from their deals by crm_retention's
+    first recompute (``crm.customer.profile._rebuild_history``), as on any
+    database the suite is installed on; the KPI snapshots of the year are
+    written here at once rather than by the back-fill job.
     """
     Snapshot = env["crm.kpi.snapshot"]
-    History = env["crm.lifecycle.history"]
     today = fields.Date.context_today(Snapshot)
-    profiles = env["crm.customer.profile"].search(
-        [("stage_id", "!=", False), ("partner_id.active", "=", True)]
-    )
-    stage_of = {}
-    for company in profiles.company_id:
-        for stage in env["crm.lifecycle.stage"].search(
-            [("company_id", "in", [False, company.id])], order="sequence, id"
-        ):
-            stage_of.setdefault((company.id, stage.kind), stage)
-    History.search([("profile_id", "in", profiles.ids)]).unlink()
-    vals_list = []
-    for profile in profiles:
-        first = profile.first_deal_date
-        kind = profile.stage_id.kind
-        interval = max(profile.avg_days_between_deals or 0, 30.0)
-        if not first:
-            first = today - timedelta(days=30 + profile.id % 150)
-            path = [("potential", first)]
-        else:
-            path = [("new", first)]
-            if profile.won_count >= 2 and kind != "new":
-                second = first + timedelta(days=max(int(interval), 1))
-                path.append(("active", min(second, profile.prev_deal_date or second)))
-            last = profile.last_deal_date or first
-            if kind == "won_back":
-                # lapsed after the previous deal, before the comeback deal
-                lapse = profile.prev_deal_date or first
-                lost = min(lapse + timedelta(days=int(3 * interval)), last - timedelta(days=1))
-                path.append(("lost", max(lost, lapse + timedelta(days=1))))
-                path.append(("won_back", last))
-            elif kind in ("at_risk", "lost"):
-                risk = last + timedelta(days=int(1.5 * interval))
-                lost = last + timedelta(days=int(3 * interval))
-                if lost >= today:
-                    # lost by its churn probability before the rhythm rule:
-                    # spread over the silence rather than all "yesterday"
-                    silence = (today - last).days
-                    risk = last + timedelta(days=int(silence * 0.4))
-                    lost = last + timedelta(days=int(silence * 0.7))
-                path.append(("at_risk", risk))
-                if kind == "lost":
-                    path.append(("lost", lost))
-        if path[-1][0] != kind:
-            path.append((kind, path[-1][1]))
-        # strictly increasing days, none in the future: the last is today
-        steps, previous = [], None
-        for step_kind, day in path:
-            day = min(day, today - timedelta(days=1))
-            if previous and day <= previous:
-                day = previous + timedelta(days=1)
-            steps.append((step_kind, day))
-            previous = day
-        from_stage = False
-        for i, (step_kind, day) in enumerate(steps):
-            last_step = i == len(steps) - 1
-            stage = (
-                profile.stage_id if last_step else stage_of.get((profile.company_id.id, step_kind))
-            )
-            if not stage or stage.id == from_stage:
-                continue
-            vals_list.append(
-                {
-                    "profile_id": profile.id,
-                    "from_stage_id": from_stage,
-                    "stage_id": stage.id,
-                    "date": fields.Datetime.to_datetime(day),
-                    "reason": "rule",
-                    "duration_days": (day - steps[i - 1][1]).days if i else 0,
-                }
-            )
-            from_stage = stage.id
-    history = History.create(vals_list)
-    env.flush_all()
-    # why SQL: one statement for "in stage since" = the replayed last move,
-    # "lapsed" = the replayed last entry in At risk or Lost (of the customers
-    # in those stages); and the
-    # chatter notes of the first recompute give way to the replayed path
-    field = env["ir.model.fields"]._get("res.partner", "lifecycle_stage_id")
-    env.cr.execute(
-        SQL(
-            """
-            UPDATE crm_customer_profile p
-               SET stage_date = h.date,
-                   -- only where it is shown as "since when lapsed": a Won back
-                   -- customer's lapse dates its comeback, the rules' business
-                   lapsed_date = CASE WHEN p.stage_kind IN ('at_risk', 'lost')
-                                      THEN COALESCE(h.lapsed, p.lapsed_date)
-                                      ELSE p.lapsed_date END
-              FROM (SELECT profile_id, max(date) AS date,
-                           max(date) FILTER (WHERE s.kind IN ('at_risk', 'lost'))::date
-                               AS lapsed
-                      FROM crm_lifecycle_history
-                      JOIN crm_lifecycle_stage s ON s.id = stage_id
-                     WHERE profile_id = ANY(%(ids)s) GROUP BY profile_id) h
-             WHERE h.profile_id = p.id;
-            DELETE FROM mail_message m
-             USING mail_tracking_value v
-             WHERE v.mail_message_id = m.id AND v.field_id = %(field)s
-               AND m.model = 'res.partner' AND m.res_id = ANY(%(partners)s)
-            """,
-            ids=profiles.ids,
-            field=field.id,
-            partners=profiles.partner_id.ids,
-        )
-    )
-    history._post_partner_messages()
-    profiles.invalidate_recordset(["stage_date", "lapsed_date"])
     Snapshot._backfill(today - timedelta(days=days), today - timedelta(days=1))
+    # the back-fill the rebuild queued is done
+    env["ir.config_parameter"].sudo().search(
+        [("key", "=like", "crm_kpi.backfill_pending.%")]
+    ).unlink()
 
 
 def load_stage_history(env):

@@ -146,7 +146,9 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     :param frame: per-customer aggregates with columns partner_id,
         opportunity_count, won_count, deal_days, first_deal_date,
         last_deal_date, prev_deal_date, won_revenue
-    :param today: the date metrics are computed at (a ``datetime.date``)
+    :param today: the date metrics are computed at (a ``datetime.date``), or
+        one date per row (an array: the history rebuild evaluates each
+        customer on several past days at once)
     :param params: ``{"bgnbd": BGNBDParams, "gg": GammaGammaParams or None}``
         or None when no model could be fitted (rhythm rules only)
     :param typical_interval_days: expected interval of one-time buyers
@@ -154,7 +156,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     """
     n = len(frame)
     out = pd.DataFrame({"partner_id": frame["partner_id"].to_numpy(dtype=np.int64)})
-    today64 = np.datetime64(today, "D")
+    today64 = np.asarray(today, dtype="datetime64[D]")
     first = to_dates(frame["first_deal_date"])
     last = to_dates(frame["last_deal_date"])
     prev = to_dates(frame["prev_deal_date"])
@@ -188,7 +190,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     # churn model
     frequency = np.maximum(days_n - 1, 0).astype(float)
     recency = span_days / TIME_UNIT_DAYS
-    age_days = np.nan_to_num(_days(today64, first))
+    age_days = np.broadcast_to(np.nan_to_num(_days(today64, first)), (n,))
     age = age_days / TIME_UNIT_DAYS
     p_alive = np.ones(n)
     expected_90 = np.zeros(n)
@@ -249,7 +251,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     out["first_deal_date"] = pd.Series(first).where(has_deal)
     out["last_deal_date"] = pd.Series(last).where(has_deal)
     out["prev_deal_date"] = pd.Series(prev).where(~np.isnat(prev))
-    out["metrics_date"] = today64
+    out["metrics_date"] = today64 if today64.ndim else np.datetime64(today, "D")
     return out
 
 
@@ -257,7 +259,7 @@ def summarise_for_fit(frame_or_rows, today):
     """(frequency, recency, T) in weeks for the model fit, from aggregates
     with deal_days, first_deal_date, last_deal_date (customers with a deal)."""
     frame = pd.DataFrame(frame_or_rows)
-    today64 = np.datetime64(today, "D")
+    today64 = np.asarray(today, dtype="datetime64[D]")
     first = to_dates(frame["first_deal_date"])
     last = to_dates(frame["last_deal_date"])
     frequency = np.maximum(frame["deal_days"].to_numpy(dtype=float) - 1, 0)

@@ -77,6 +77,14 @@ class CrmCustomerProfile(models.Model):
         "makes the customer Won back."
     )
     history_ids = fields.One2many("crm.lifecycle.history", "profile_id", string="Stage History")
+    history_start = fields.Date(
+        string="History From",
+        readonly=True,
+        copy=False,
+        help="The first day the stage history covers. The history is rebuilt from the "
+        "customer's purchases when it starts after its first deal (the first run after "
+        "installing, or after importing past sales).",
+    )
     # deal metrics
     opportunity_count = fields.Integer(string="Opportunities")
     won_count = fields.Integer(string="Won Deals")

@@ -7,6 +7,7 @@ HISTORY_REASONS = [
     ("campaign", "Campaign"),
     ("merge", "Partner merge"),
     ("import", "Import"),
+    ("rebuild", "Rebuilt from purchases"),
 ]
 
 

@@ -187,6 +187,30 @@ class CrmRetentionModel(models.Model):
             },
         }
 
+    def action_rebuild_history(self):
+        """ "Rebuild History": each customer's stage history of these
+        companies reconstructed from its past deals with today's rules."""
+        if not self.env.user.has_group("crm_retention.group_retention_manager"):
+            raise AccessError(
+                self.env._("Only retention managers can rebuild the lifecycle history.")
+            )
+        self.check_access("read")
+        count = 0
+        for model in self:
+            count += self.env["crm.customer.profile"].sudo()._rebuild_history(model.company_id)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._(
+                    "The stage history of %(count)s customers was rebuilt from their purchases.",
+                    count=count,
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
     # ------------------------------------------------------------------
     # BUSINESS
     # ------------------------------------------------------------------

@@ -58,6 +58,9 @@ class ResConfigSettings(models.TransientModel):
     retention_count_opportunities = fields.Boolean(
         related="company_id.retention_count_opportunities", readonly=False
     )
+    retention_rebuild_history = fields.Boolean(
+        related="company_id.retention_rebuild_history", readonly=False
+    )
 
     @api.constrains(
         "retention_at_risk_probability",

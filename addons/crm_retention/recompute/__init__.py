@@ -10,6 +10,8 @@ module (see ARCHITECTURE.md):
 - ``writer``: the batch statement that brings profiles, stages, history,
   chatter and the partners' stage mirror in line, one builder per CTE;
 - ``owners``: the profiles' salesperson;
+- ``rebuild``: each customer's past history reconstructed from its
+  deals (``lib.rebuild``), after install, an import, or on demand;
 - ``run``: the nightly run (phases, per-company work table, resumable
   ranges, two connections in parallel, progress, timing) and the refresh of
   a few customers when their deals change.

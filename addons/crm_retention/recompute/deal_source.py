@@ -292,6 +292,31 @@ class CrmCustomerProfileDealSource(models.Model):
         only: correct for any source, at the price of reading the leads
         twice.
         """
+        return SQL(
+            """
+            WITH %(days)s
+            SELECT company_id, partner_id,
+                   sum(lead_count)::integer AS opportunity_count,
+                   COALESCE(sum(n), 0)::integer AS won_count,
+                   count(*) FILTER (WHERE n > 0)::integer AS deal_days,
+                   min(deal_date) FILTER (WHERE n > 0) - DATE '1970-01-01' AS first_deal_date,
+                   max(deal_date) FILTER (WHERE n > 0) - DATE '1970-01-01' AS last_deal_date,
+                   (array_agg(deal_date ORDER BY deal_date DESC)
+                        FILTER (WHERE n > 0))[2] - DATE '1970-01-01' AS prev_deal_date,
+                   COALESCE(sum(amount), 0) AS won_revenue
+              FROM days GROUP BY partner_id, company_id
+            """,
+            days=self._deal_days_sql(company_ids, today, partner_ids),
+        )
+
+    @api.model
+    def _deal_days_sql(self, company_ids, today, partner_ids=None, seen=False):
+        """The CTEs behind ``_aggregate_sql`` (without ``WITH``), ending in
+        ``days``: one row per customer, company and deal day (``deal_date``
+        NULL for the leads that are not deals) with ``lead_count``, ``n``
+        (deals that are not refunds) and ``amount`` (company currency). With
+        ``seen``, also ``seen_date``: the earliest date of the row's leads or
+        deals (the history rebuild dates a customer's first contact so)."""
         source = self._deal_source_sql(company_ids, partner_ids)
         others = self._other_deal_sources_sql(company_ids, partner_ids)
         stock = SQL(" UNION ALL ").join(
@@ -316,7 +341,7 @@ class CrmCustomerProfileDealSource(models.Model):
         else:
             activity = SQL(
                 """
-                SELECT partner_id, company_id, false AS is_deal, NULL::date AS deal_date,
+                SELECT partner_id, company_id, false AS is_deal, deal_date,
                        0::float8 AS amount, NULL::integer AS currency_id, 1 AS lead_count
                   FROM leads
                  UNION ALL
@@ -327,7 +352,7 @@ class CrmCustomerProfileDealSource(models.Model):
             )
         return SQL(
             """
-            WITH leads AS NOT MATERIALIZED (%(leads)s),
+            leads AS NOT MATERIALIZED (%(leads)s),
             activity AS (%(activity)s),
             converted AS (%(converted)s),
             days AS (
@@ -336,24 +361,16 @@ class CrmCustomerProfileDealSource(models.Model):
                        sum(lead_count) AS lead_count,
                        count(*) FILTER (WHERE is_deal AND amount >= 0) AS n,
                        sum(amount) FILTER (WHERE is_deal) AS amount
+                       %(seen)s
                   FROM converted
                  -- an extended source need not filter: only what was asked
                  WHERE company_id = ANY(%(companies)s) %(partner_filter)s
                  GROUP BY 1, 2, 3
             )
-            SELECT company_id, partner_id,
-                   sum(lead_count)::integer AS opportunity_count,
-                   COALESCE(sum(n), 0)::integer AS won_count,
-                   count(*) FILTER (WHERE n > 0)::integer AS deal_days,
-                   min(deal_date) FILTER (WHERE n > 0) - DATE '1970-01-01' AS first_deal_date,
-                   max(deal_date) FILTER (WHERE n > 0) - DATE '1970-01-01' AS last_deal_date,
-                   (array_agg(deal_date ORDER BY deal_date DESC)
-                        FILTER (WHERE n > 0))[2] - DATE '1970-01-01' AS prev_deal_date,
-                   COALESCE(sum(amount), 0) AS won_revenue
-              FROM days GROUP BY partner_id, company_id
             """,
             leads=self._lead_rows_sql(company_ids, partner_ids),
             activity=activity,
+            seen=SQL(", min(deal_date) AS seen_date") if seen else SQL(),
             companies=list(company_ids),
             partner_filter=SQL("AND partner_id = ANY(%s)", list(partner_ids))
             if partner_ids is not None

@@ -116,6 +116,11 @@ class CrmCustomerProfileRun(models.Model):
             self._sync_owners(company, created_since=model.run_stamp)
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
         self._commit_progress(done=model.run_total)
+        if company.retention_rebuild_history:
+            with self._timed("rebuild history"):
+                # customers whose history starts after their first deal (the
+                # run after install or an import): their past, from their deals
+                self._rebuild_history(company, automatic=True, today=model.run_date or today)
         return model.run_total
 
     @api.model

@@ -253,6 +253,10 @@ class CrmCustomerProfileWriter(models.Model):
                    stage_kind = r.new_kind,
                    stage_date = CASE WHEN r.new_stage IS DISTINCT FROM r.stage_id
                                      THEN %(now)s ELSE p.stage_date END,
+                   -- the history starts with the first stage
+                   history_start = CASE WHEN r.stage_id IS NULL AND r.new_stage IS NOT NULL
+                                         AND p.history_start IS NULL
+                                        THEN %(today)s::date ELSE p.history_start END,
                    lapsed_date = CASE WHEN r.new_stage IS DISTINCT FROM r.stage_id
                                        AND r.new_kind IN ('at_risk', 'lost')
                                        AND COALESCE(r.old_kind, '') NOT IN ('at_risk', 'lost')
@@ -288,15 +292,17 @@ class CrmCustomerProfileWriter(models.Model):
         """INSERT of the profiles new in ``ruled`` (no ``id``), with their
         stage and their salesperson (``_owner_sql``: no second write of
         each new profile); one that starts At risk or Lost is dated lapsed
-        today."""
+        today; its history starts today (``history_start``: a customer with
+        deals before that has its past rebuilt, see ``_rebuild_history``)."""
         return SQL(
             """
             INSERT INTO crm_customer_profile
                    (partner_id, company_id, %(metric_cols)s, stage_id, stage_kind,
-                    stage_date, stage_locked, lapsed_date, user_id, metrics_stamp, metrics_xid,
-                    create_uid, create_date, write_uid, write_date)
+                    stage_date, history_start, stage_locked, lapsed_date, user_id,
+                    metrics_stamp, metrics_xid, create_uid, create_date, write_uid, write_date)
             SELECT r.partner_id, r.company_id, %(metric_vals)s, r.new_stage, r.new_kind,
-                   CASE WHEN r.new_stage IS NOT NULL THEN %(now)s END, false,
+                   CASE WHEN r.new_stage IS NOT NULL THEN %(now)s END,
+                   CASE WHEN r.new_stage IS NOT NULL THEN %(today)s::date END, false,
                    CASE WHEN r.new_kind IN ('at_risk', 'lost') THEN %(today)s END,
                    %(owner)s, %(stamp)s, pg_current_xact_id(),
                    %(uid)s, %(now)s, %(uid)s, %(now)s

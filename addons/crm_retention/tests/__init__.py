@@ -5,6 +5,7 @@ from . import (
     test_campaign_ui,
     test_clv,
     test_demo,
+    test_history_rebuild,
     test_lifecycle,
     test_lifecycle_integrity,
     test_my_customers,
