@@ -103,14 +103,28 @@ class CrmKpiSnapshotTotal(models.Model):
     @api.model
     def _rewrite_day(self, company, day):
         """Replace the rollup of (``company``, ``day``) from its snapshot rows."""
+        self._rewrite_period(company, day, day)
+
+    @api.model
+    def _rewrite_period(self, company, date_from, date_to):
+        """Replace the rollup of ``company``'s days ``date_from`` ..
+        ``date_to`` (inclusive) from their snapshot rows."""
         self.env.cr.execute(
             SQL(
-                "DELETE FROM %s WHERE company_id = %s AND date = %s",
+                "DELETE FROM %s WHERE company_id = %s AND date BETWEEN %s AND %s",
                 SQL.identifier(self._table),
                 company.id,
-                day,
+                date_from,
+                date_to,
             )
         )
         self.env.cr.execute(
-            self._rollup_sql(SQL("s.company_id = %s AND s.date = %s", company.id, day))
+            self._rollup_sql(
+                SQL(
+                    "s.company_id = %s AND s.date BETWEEN %s AND %s",
+                    company.id,
+                    date_from,
+                    date_to,
+                )
+            )
         )

@@ -132,22 +132,21 @@ class CrmKpiSnapshotRun(models.Model):
         """Write the next days of the queued back-fills (``_backfill_queue``).
 
         One run writes at most ``crm_kpi.backfill_batch_days`` company-days
-        (default 7) in date order, then moves each company's pending start
+        (default 31) in date order, as periods (``_snapshot_period``), then moves each company's pending start
         past them and commits (outside tests): a run that dies half-way
         rolls its batch back and the next run writes it again. The cron
         framework calls the method again while it reports remaining days.
         """
         params = self.env["ir.config_parameter"].sudo()
-        batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 7)), 1)
+        batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 31)), 1)
         pending = self._backfill_pending()
         remaining = sum((end - start).days + 1 for start, end in pending.values())
         done = 0
         for company, (start, end) in pending.items():
-            day = start
-            while day <= end and done < batch:
-                self._snapshot_day(company, day)
-                day += timedelta(days=1)
-                done += 1
+            stop = min(end, start + timedelta(days=batch - done - 1))
+            self._snapshot_period(company, start, stop)
+            done += (stop - start).days + 1
+            day = stop + timedelta(days=1)
             key = f"{BACKFILL_PENDING_KEY}{company.id}"
             params.set_param(key, f"{day},{end}" if day <= end else False)
             if done >= batch:
@@ -159,9 +158,10 @@ class CrmKpiSnapshotRun(models.Model):
     def _backfill(self, date_from, date_to, companies=None):
         """Rewrite the snapshots of ``date_from`` .. ``date_to`` (inclusive).
 
-        Days are written in date order, each in its own transaction (outside
-        tests), so the start stock of a day always reads the day before as it
-        was just rewritten. Example::
+        Written by calendar months (``_snapshot_period``: a few statements
+        each), in date order, each month in its own transaction (outside
+        tests), so the start stock of a month reads the day before as it was
+        just rewritten. Example::
 
             env["crm.kpi.snapshot"]._backfill(date(2025, 1, 1), date(2025, 12, 31))
         """
@@ -170,13 +170,12 @@ class CrmKpiSnapshotRun(models.Model):
         if error := self._backfill_period_error(date_from, date_to):
             raise UserError(error)
         companies = companies or self.env["res.company"].sudo().search([])
-        days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
-        total = len(days) * len(companies)
+        total = ((date_to - date_from).days + 1) * len(companies)
         n = 0
-        for day in days:
-            for company in companies:
-                self._snapshot_day(company, day)
-                n += 1
+        for company in companies:
+            for start, stop in month_periods(date_from, date_to):
+                self._snapshot_period(company, start, stop)
+                n += (stop - start).days + 1
                 self._commit_progress(done=n, remaining=total - n)
         return n
 
@@ -184,3 +183,21 @@ class CrmKpiSnapshotRun(models.Model):
     def _commit_progress(self, done=0, remaining=0):
         """Commit a finished (company, day): a crash keeps the days done."""
         self.env["crm.customer.profile"]._commit_progress(done=done, remaining=remaining)
+
+
+def month_periods(date_from, date_to):
+    """(first, last) day of each calendar month from ``date_from`` to
+    ``date_to``, cut to them.
+
+    >>> [(a.isoformat(), b.isoformat())
+    ...  for a, b in month_periods(date(2025, 1, 30), date(2025, 3, 2))]
+    [('2025-01-30', '2025-01-31'), ('2025-02-01', '2025-02-28'), ('2025-03-01', '2025-03-02')]
+    """
+    periods = []
+    start = date_from
+    while start <= date_to:
+        following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+        stop = min(date_to, following - timedelta(days=1))
+        periods.append((start, stop))
+        start = stop + timedelta(days=1)
+    return periods

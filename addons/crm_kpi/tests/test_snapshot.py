@@ -26,6 +26,56 @@ class TestSnapshot(KpiCase):
         self._snapshot(P_FROM, P_TO, move=False)
         self.assertEqual(self._rows(), first)
 
+    def _all_rows(self):
+        """Every row a snapshot writes: detailed (with tag links), both rollups."""
+        rows = {}
+        for model in ("crm.kpi.snapshot", "crm.kpi.snapshot.total", "crm.kpi.snapshot.tag"):
+            Model = self.env[model]
+            fields = [f for f in Model._fields if f not in ("id", "display_name")]
+            found = Model.search([("company_id", "=", self.company.id)]).read(fields, load=False)
+            rows[model] = sorted((tuple(str(r[f]) for f in fields) for r in found), key=lambda t: t)
+        return rows
+
+    def test_a_period_at_once_gives_each_days_figures(self):
+        """The back-fill writes a month in one statement; the daily cron a day.
+        Both give the same rows, tags and rollups, day after day, whether the
+        day before the period was snapshotted or not, across a salesperson
+        change, refunds and a foreign currency."""
+        other = foreign_currency(self.company, {date(2025, 1, 1): 2.0})
+        customer = self.existing[3]
+        deals = [
+            (customer, self.company, date(2025, 3, 5), 100.0, other),
+            (customer, self.company, date(2025, 3, 9), -40.0, self.company.currency_id),
+            (self.existing[4], self.company, date(2025, 3, 9), 0.0, self.company.currency_id),
+        ]
+        # prospects before their first deal: no channel yet, then their deal's
+        self.env["crm.lifecycle.history"].create(
+            [
+                {
+                    "profile_id": self.profile_of[p.id].id,
+                    "stage_id": self.stage["potential"].id,
+                    "date": date(2025, 2, 10),
+                }
+                for p in self.acquired[:3]
+            ]
+        )
+        Snapshot = self.env["crm.kpi.snapshot"]
+        with extra_deals(self.env, deals):
+            for first, last in ((date(2025, 2, 27), date(2025, 3, 15)), (P_FROM, P_TO)):
+                day = first
+                while day <= last:
+                    Snapshot._snapshot_day(self.company, day)
+                    day += timedelta(days=1)
+                by_day = self._all_rows()
+                self.assertTrue(by_day["crm.kpi.snapshot"])
+                Snapshot._snapshot_period(self.company, first, last)
+                self.assertEqual(self._all_rows(), by_day)
+            # the day before was done (the March period follows the previous one)
+            Snapshot._snapshot_period(self.company, date(2025, 2, 20), date(2025, 2, 26))
+            by_period = self._all_rows()
+            Snapshot._snapshot_period(self.company, P_FROM, P_TO)
+            self.assertEqual(self._all_rows(), by_period)
+
     def test_past_stages_come_from_history_not_current_stage(self):
         """A customer lost in March counts as a customer on 1 March, whatever its
         stage today."""

@@ -123,13 +123,13 @@ class TestHistoryRebuild(RetentionCase):
             notes = partner.message_ids.tracking_value_ids.filtered(
                 lambda v: v.field_id.name == "lifecycle_stage_id"
             )
-            self.assertEqual(
-                sorted(notes.mapped("new_value_integer")), sorted(rows.stage_id.ids)
-            )
+            self.assertEqual(sorted(notes.mapped("new_value_integer")), sorted(rows.stage_id.ids))
         self.assertEqual(self._path(self.pinned), self.pinned_path, "pinned stays as it is")
         self.assertEqual(self._profile(self.pinned).stage_id, self.stage["at_risk"])
         # the next nights change nothing
-        rows = self.env["crm.lifecycle.history"].search_count([("company_id", "=", self.company.id)])
+        rows = self.env["crm.lifecycle.history"].search_count(
+            [("company_id", "=", self.company.id)]
+        )
         self._recompute()
         self.assertEqual(
             self.env["crm.lifecycle.history"].search_count([("company_id", "=", self.company.id)]),

@@ -1,0 +1,328 @@
+"""A period of ``crm.kpi.snapshot`` at once: the rows of every day from
+``date_from`` to ``date_to`` for one company, in one statement, with the
+figures ``day._snapshot_day`` gives each day (a test compares them).
+
+Why another statement: a day re-reads the whole history (the stage of each
+customer at its end) and every deal; a year of days read them 365 times.
+Here they are read once per period:
+
+* each customer's stage per day becomes *pieces*: [start, end) day ranges
+  of one stage and one acquisition channel (the history's day-end stages,
+  cut where the first deal gives the customer its channel), clipped to the
+  period;
+* stocks are running sums: +1 where a piece starts, -1 where it ends,
+  summed per slice over a dense series of the period's days; the opening
+  stock of a day is the closing stock of the day before (``lag``);
+* flows (lost, won back, acquired, deals, revenue) are grouped by day, each
+  in the slice of the piece covering its day.
+
+Everything joins on the customer (hash joins) and groups by day: the cost
+grows with customers + deals + slices x days, never customers x days, so a
+plan stays linear whatever the statistics say.
+"""
+
+from datetime import timedelta
+
+from odoo import api, models
+from odoo.tools import SQL
+
+from .day import ACTIVE_KINDS, CUSTOMER_KINDS
+
+
+class CrmKpiSnapshotPeriod(models.Model):
+    _inherit = "crm.kpi.snapshot"
+
+    @api.model
+    def _snapshot_period(self, company, date_from, date_to):
+        """Replace the rows of ``company`` from ``date_from`` to ``date_to``
+        (inclusive) and their rollups; the day before ``date_from`` is the
+        opening of the first day when it was snapshotted (as for a day)."""
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                "SELECT EXISTS (SELECT 1 FROM crm_kpi_snapshot WHERE company_id = %s AND date = %s)",
+                company.id,
+                date_from - timedelta(days=1),
+            )
+        )
+        previous_done = cr.fetchone()[0]
+        cr.execute(
+            SQL(
+                "DELETE FROM crm_kpi_snapshot WHERE company_id = %s AND date BETWEEN %s AND %s",
+                company.id,
+                date_from,
+                date_to,
+            )
+        )
+        cr.execute("SELECT current_setting('jit')")
+        jit = cr.fetchone()[0]
+        # blind estimates on CTEs, as for a day: no JIT; hash tables of a
+        # large company's customers fit in memory
+        cr.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', '256MB', true)")
+        cr.execute(self._snapshot_period_sql(company, date_from, date_to, previous_done))
+        cr.execute(SQL("SELECT set_config('jit', %s, true)", jit))
+        for rollup in ("crm.kpi.snapshot.total", "crm.kpi.snapshot.tag"):
+            self.env[rollup]._rewrite_period(company, date_from, date_to)
+        # rows written in bulk: fresh statistics for the reports' plans
+        cr.execute(
+            "ANALYZE crm_kpi_snapshot, crm_kpi_snapshot_category_rel, "
+            "crm_kpi_snapshot_total, crm_kpi_snapshot_tag"
+        )
+        self.invalidate_model()
+
+    @api.model
+    def _snapshot_period_sql(self, company, date_from, date_to, previous_done):
+        """The INSERT of the period's rows and tag links (see the module).
+
+        Inside, a slice's empty parts are 0 ('' for the tag set) rather than
+        NULL, so that slices join by hash (``IS NOT DISTINCT FROM`` would
+        not); they are NULL again in the rows written."""
+        Profile = self.env["crm.customer.profile"]
+        slice_columns = "team_id, user_id, country_id, stage_id, category_key, medium_id"
+        return SQL(
+            """
+            WITH teams AS MATERIALIZED (%(teams)s),
+            tag_sets AS MATERIALIZED (%(tag_sets)s),
+            deal_rows AS MATERIALIZED (%(deals)s),
+            first_deal AS MATERIALIZED (
+                -- each customer's first deal that is not a refund: its day
+                -- gives the customer its channel (the deal's medium)
+                SELECT DISTINCT ON (d.partner_id) d.partner_id, d.deal_date AS day,
+                       COALESCE(d.medium_id, 0) AS medium_id
+                  FROM deal_rows d
+                 WHERE d.company_id = %(company)s AND d.amount >= 0
+                 ORDER BY d.partner_id, d.deal_date, %(deal_id)s
+            ),
+            attrs AS MATERIALIZED (
+                SELECT pr.id AS profile_id, pr.partner_id, COALESCE(pr.user_id, 0) AS user_id,
+                       COALESCE(rp.country_id, 0) AS country_id,
+                       COALESCE(tm.crm_team_id, 0) AS team_id,
+                       COALESCE(pr.predicted_clv, 0) AS clv,
+                       COALESCE(tg.category_key, '') AS category_key,
+                       fd.day AS first_day, fd.medium_id AS first_medium
+                  FROM crm_customer_profile pr
+                  JOIN res_partner rp ON rp.id = pr.partner_id
+                  LEFT JOIN teams tm ON tm.user_id = pr.user_id
+                  LEFT JOIN tag_sets tg ON tg.partner_id = pr.partner_id
+                  LEFT JOIN first_deal fd ON fd.partner_id = pr.partner_id
+                 WHERE pr.company_id = %(company)s
+            ),
+            day_end AS (
+                -- the stage of each customer at the end of each day it changed
+                SELECT DISTINCT ON (h.profile_id, h.date::date) h.profile_id,
+                       h.date::date AS day, h.stage_id
+                  FROM crm_lifecycle_history h
+                 WHERE h.company_id = %(company)s AND h.date < %(after)s
+                 ORDER BY h.profile_id, h.date::date, h.date DESC, h.id DESC
+            ),
+            spans AS (
+                -- [start, stop) of each stage, clipped to the day before the
+                -- period .. the day after it
+                SELECT profile_id, stage_id,
+                       GREATEST(day, %(before)s::date) AS start,
+                       COALESCE(lead(day) OVER w, %(after)s::date) AS stop
+                  FROM day_end
+                WINDOW w AS (PARTITION BY profile_id ORDER BY day)
+            ),
+            cut AS (
+                -- cut at the first deal: no channel before it, its medium after
+                SELECT a.profile_id, s.stage_id, a.team_id, a.user_id, a.country_id,
+                       a.category_key, a.clv, s.start,
+                       CASE WHEN a.first_day IS NULL THEN s.stop
+                            ELSE LEAST(s.stop, GREATEST(a.first_day, s.start)) END AS stop,
+                       0 AS medium_id
+                  FROM spans s JOIN attrs a ON a.profile_id = s.profile_id
+                 UNION ALL
+                SELECT a.profile_id, s.stage_id, a.team_id, a.user_id, a.country_id,
+                       a.category_key, a.clv, GREATEST(s.start, a.first_day), s.stop,
+                       a.first_medium
+                  FROM spans s JOIN attrs a ON a.profile_id = s.profile_id
+                 WHERE a.first_day < s.stop
+            ),
+            pieces AS MATERIALIZED (
+                SELECT * FROM cut WHERE start < stop
+            ),
+            kinds AS (
+                SELECT id AS stage_id, (kind = ANY(%(customer)s))::int AS customer,
+                       (kind = ANY(%(active)s))::int AS active
+                  FROM crm_lifecycle_stage
+            ),
+            deltas AS (
+                -- closing stocks as running sums: in at its start, out at its stop
+                SELECT %(slice)s, day, sum(n) AS n, sum(n * clv) AS clv
+                  FROM (SELECT %(slice)s, start AS day, 1 AS n, clv FROM pieces
+                         UNION ALL
+                        SELECT %(slice)s, stop, -1, clv FROM pieces WHERE stop <= %(to)s) e
+                 GROUP BY %(slice)s, day
+            ),
+            slices AS (
+                SELECT DISTINCT %(slice)s FROM deltas
+            ),
+            stocks AS (
+                SELECT sl.team_id, sl.user_id, sl.country_id, sl.stage_id, sl.category_key,
+                       sl.medium_id, g.day,
+                       sum(COALESCE(d.n, 0)) OVER w AS close_n,
+                       sum(COALESCE(d.clv, 0)) OVER w AS close_clv
+                  FROM slices sl
+                 CROSS JOIN (SELECT day::date FROM generate_series(
+                                %(before)s::date, %(to)s::date, '1 day') AS day) g
+                  LEFT JOIN deltas d
+                    ON d.day = g.day AND d.team_id = sl.team_id AND d.user_id = sl.user_id
+                   AND d.country_id = sl.country_id AND d.stage_id = sl.stage_id
+                   AND d.category_key = sl.category_key AND d.medium_id = sl.medium_id
+                WINDOW w AS (PARTITION BY sl.team_id, sl.user_id, sl.country_id, sl.stage_id,
+                                          sl.category_key, sl.medium_id ORDER BY g.day)
+            ),
+            stock_parts AS (
+                SELECT %(slice)s, day,
+                       CASE WHEN day > %(from)s THEN prev_n ELSE 0 END AS open_n,
+                       close_n, close_clv
+                  FROM (SELECT st.*, COALESCE(lag(close_n) OVER (
+                               PARTITION BY %(slice)s ORDER BY day), 0) AS prev_n
+                          FROM stocks st) st
+                 WHERE day >= %(from)s
+            ),
+            moves AS (
+                SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
+                       p.medium_id, h.date::date AS day,
+                       (s.kind = 'lost')::int AS lost, (s.kind = 'won_back')::int AS won_back
+                  FROM crm_lifecycle_history h
+                  JOIN crm_lifecycle_stage s ON s.id = h.stage_id
+                  LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
+                  JOIN pieces p ON p.profile_id = h.profile_id
+                               AND p.start <= h.date::date AND h.date::date < p.stop
+                 WHERE h.company_id = %(company)s
+                   AND h.date >= %(from)s AND h.date < %(after)s
+                   AND s.kind IN ('lost', 'won_back')
+                   AND s.kind IS DISTINCT FROM fs.kind
+            ),
+            day_deals AS (
+                SELECT d.partner_id, d.deal_date AS day,
+                       count(*) FILTER (WHERE d.amount >= 0) AS deals, sum(d.amount) AS revenue
+                  FROM (%(converted)s) d
+                 GROUP BY 1, 2
+            ),
+            deal_parts AS (
+                -- a customer without profile (or a profile without salesperson
+                -- or team) in its own salesperson's slice, as for a day
+                SELECT COALESCE(NULLIF(a.team_id, 0), tm.crm_team_id, 0) AS team_id,
+                       COALESCE(NULLIF(a.user_id, 0), rp.user_id, 0) AS user_id,
+                       COALESCE(NULLIF(a.country_id, 0), rp.country_id, 0) AS country_id,
+                       COALESCE(p.stage_id, 0) AS stage_id,
+                       COALESCE(tg.category_key, '') AS category_key,
+                       CASE WHEN fd.day <= dd.day THEN fd.medium_id ELSE 0 END AS medium_id,
+                       dd.day, (dd.deals > 0 AND fd.day = dd.day)::int AS acquired,
+                       dd.deals, dd.revenue
+                  FROM day_deals dd
+                  JOIN res_partner rp ON rp.id = dd.partner_id
+                  LEFT JOIN attrs a ON a.partner_id = dd.partner_id
+                  LEFT JOIN pieces p ON p.profile_id = a.profile_id
+                                    AND p.start <= dd.day AND dd.day < p.stop
+                  LEFT JOIN teams tm ON tm.user_id = rp.user_id
+                  LEFT JOIN tag_sets tg ON tg.partner_id = dd.partner_id
+                  LEFT JOIN first_deal fd ON fd.partner_id = dd.partner_id
+            ),
+            parts (team_id, user_id, country_id, stage_id, category_key, medium_id, day,
+                   profile_open, customer_open, active_open, profile_close, customer_close,
+                   active_close, clv_close, acquired, lost, won_back, deals, revenue) AS (
+                SELECT sp.team_id, sp.user_id, sp.country_id, sp.stage_id, sp.category_key,
+                       sp.medium_id, sp.day,
+                       sp.open_n, sp.open_n * k.customer, sp.open_n * k.active,
+                       sp.close_n, sp.close_n * k.customer, sp.close_n * k.active,
+                       sp.close_clv * k.customer, 0, 0, 0, 0, 0
+                  FROM stock_parts sp
+                  JOIN kinds k ON k.stage_id = sp.stage_id
+                 WHERE sp.open_n <> 0 OR sp.close_n <> 0
+                 UNION ALL
+                %(opening)s
+                 UNION ALL
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, lost, won_back, 0, 0
+                  FROM moves
+                 UNION ALL
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, acquired, 0, 0, deals, revenue
+                  FROM deal_parts
+            ),
+            inserted AS (
+                INSERT INTO crm_kpi_snapshot
+                       (date, company_id, team_id, user_id, country_id, stage_id, stage_kind,
+                        category_key, medium_id, profile_open, customer_open, active_open,
+                        profile_close, customer_close, active_close, clv_close,
+                        acquired_count, lost_count, won_back_count, deal_count, revenue)
+                SELECT r.day, %(company)s, NULLIF(r.team_id, 0), NULLIF(r.user_id, 0),
+                       NULLIF(r.country_id, 0), NULLIF(r.stage_id, 0), s.kind,
+                       NULLIF(r.category_key, ''), NULLIF(r.medium_id, 0),
+                       sum(r.profile_open), sum(r.customer_open), sum(r.active_open),
+                       sum(r.profile_close), sum(r.customer_close), sum(r.active_close),
+                       sum(r.clv_close), sum(r.acquired), sum(r.lost), sum(r.won_back),
+                       sum(r.deals), sum(r.revenue)
+                  FROM parts r
+                  LEFT JOIN crm_lifecycle_stage s ON s.id = r.stage_id
+                 GROUP BY r.day, r.team_id, r.user_id, r.country_id, r.stage_id, s.kind,
+                          r.category_key, r.medium_id
+                RETURNING id, category_key
+            )
+            INSERT INTO crm_kpi_snapshot_category_rel (snapshot_id, category_id)
+            SELECT i.id, c.id
+              FROM inserted i
+             CROSS JOIN LATERAL unnest(string_to_array(i.category_key, ',')::int[]) AS t(id)
+              JOIN res_partner_category c ON c.id = t.id
+            """,
+            teams=self._teams_sql(company),
+            tag_sets=self._tag_sets_sql(),
+            deals=Profile._deal_rows_sql([company.id]),
+            deal_id=Profile._deal_id_sql("d"),
+            converted=Profile._convert_deals_sql(
+                SQL(
+                    "(SELECT * FROM deal_rows WHERE company_id = %s AND deal_date BETWEEN %s AND %s) dr",
+                    company.id,
+                    date_from,
+                    date_to,
+                ),
+                date_to,
+            ),
+            opening=self._period_opening_sql(company, date_from, previous_done),
+            slice=SQL(slice_columns),
+            company=company.id,
+            before=date_from - timedelta(days=1),
+            after=date_to + timedelta(days=1),
+            to=date_to,
+            customer=CUSTOMER_KINDS,
+            active=ACTIVE_KINDS,
+            **{"from": date_from},
+        )
+
+    @api.model
+    def _period_opening_sql(self, company, date_from, previous_done):
+        """Parts of the first day's opening stocks: the day before's rows when
+        it was snapshotted, else each customer's stage at the day before's end
+        in its slice of the first day (its channel as of that day), as
+        ``_snapshot_opening_sql`` does for a day."""
+        if previous_done:
+            return SQL(
+                """
+                SELECT COALESCE(team_id, 0), COALESCE(user_id, 0), COALESCE(country_id, 0),
+                       COALESCE(stage_id, 0), COALESCE(category_key, ''),
+                       COALESCE(medium_id, 0), %(from)s::date,
+                       profile_close, customer_close, active_close,
+                       0, 0, 0, 0, 0, 0, 0, 0, 0
+                  FROM crm_kpi_snapshot
+                 WHERE company_id = %(company)s AND date = %(before)s AND profile_close > 0
+                """,
+                company=company.id,
+                before=date_from - timedelta(days=1),
+                **{"from": date_from},
+            )
+        return SQL(
+            """
+            SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
+                   CASE WHEN a.first_day <= %(from)s THEN a.first_medium ELSE 0 END,
+                   %(from)s::date, 1, k.customer, k.active, 0, 0, 0, 0, 0, 0, 0, 0, 0
+              FROM pieces p
+              JOIN attrs a ON a.profile_id = p.profile_id
+              JOIN kinds k ON k.stage_id = p.stage_id
+             WHERE p.start <= %(before)s AND %(before)s < p.stop
+            """,
+            before=date_from - timedelta(days=1),
+            **{"from": date_from},
+        )
