@@ -7,13 +7,18 @@
    the three addons are installed) and holds the generated load
    (``bench/generate.py``; skipped when the partners are already there).
 2. Floor: one ``GROUP BY`` over the same won deals (rolled up to the
-   commercial partner) upserted into a bare table with a primary key, the
-   least any recompute must do. Measured twice: insert, then update.
+   commercial partner; with the confirmed sale orders when the company
+   counts them) upserted into a bare table with a primary key, the least
+   any recompute must do. Measured twice: insert, then update.
 3. The real thing: ``crm.customer.profile._recompute_company`` for the main
    company, with its commits, as the daily cron runs it — a first run
    (every profile created, every stage assigned, history and chatter
    written) and a steady-state run dated the next day (as the next daily
    cron: the date-dependent metrics of every customer with a deal change).
+   The first run ends with the rebuild of every customer's past history
+   from its deals (``_rebuild_history``, every customer bought before its
+   history starts): printed apart, next to its floor, one INSERT ... SELECT
+   of as many history rows.
 4. Prints the times, the ratios to the floor, the time of each phase of the
    recompute and the peak RSS of the process (which includes the Odoo
    registry itself).
@@ -44,16 +49,27 @@ import suite  # noqa: E402  (tools/suite.py: template and config helpers)
 
 FLOOR_SQL = """
 INSERT INTO bench_floor (partner_id, company_id, won_count, won_revenue, first_deal, last_deal)
-SELECT p.commercial_partner_id, l.company_id, count(*), sum(l.expected_revenue),
-       min(l.date_closed)::date, max(l.date_closed)::date
-  FROM crm_lead l
-  JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
-  JOIN res_partner p ON p.id = l.partner_id
- WHERE l.active AND l.type = 'opportunity' AND l.company_id = %s
+SELECT partner_id, company_id, count(*), sum(amount), min(day), max(day)
+  FROM (SELECT p.commercial_partner_id AS partner_id, l.company_id,
+               l.expected_revenue AS amount, l.date_closed::date AS day
+          FROM crm_lead l
+          JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
+          JOIN res_partner p ON p.id = l.partner_id
+         WHERE l.active AND l.type = 'opportunity' AND l.company_id = %(company)s
+        %(orders)s) deals
  GROUP BY 1, 2
 ON CONFLICT (partner_id, company_id) DO UPDATE
    SET won_count = EXCLUDED.won_count, won_revenue = EXCLUDED.won_revenue,
        first_deal = EXCLUDED.first_deal, last_deal = EXCLUDED.last_deal
+"""
+
+# the confirmed sale orders, when the company counts them (crm_retention_sale)
+FLOOR_ORDERS_SQL = """
+UNION ALL
+SELECT p.commercial_partner_id, so.company_id, so.amount_untaxed, so.date_order::date
+  FROM sale_order so
+  JOIN res_partner p ON p.id = so.partner_id
+ WHERE so.state IN ('sale', 'done') AND so.company_id = %(company)s
 """
 
 
@@ -153,10 +169,18 @@ def main():
             " first_deal date, last_deal date, PRIMARY KEY (partner_id, company_id))"
         )
         cr.commit()
+        counts_orders = bool(company._fields.get("retention_count_sale_orders")) and bool(
+            company.retention_count_sale_orders
+        )
+        orders = SQL(FLOOR_ORDERS_SQL, company=company.id) if counts_orders else SQL()
+        if counts_orders:
+            cr.execute("SELECT count(*) FROM sale_order WHERE company_id = %s", [company.id])
+            [(n_orders,)] = cr.fetchall()
+            print(f"the company counts its confirmed sale orders: {n_orders:,} orders")
         floors = []
         for _ in range(2):
             start = time.time()
-            cr.execute(SQL(FLOOR_SQL, company.id))
+            cr.execute(SQL(FLOOR_SQL, company=company.id, orders=orders))
             cr.commit()
             floors.append(time.time() - start)
         cr.execute("SELECT count(*) FROM bench_floor")
@@ -178,6 +202,23 @@ def main():
             phases.append(timings)
         cr.execute("SELECT count(*) FROM crm_customer_profile WHERE company_id = %s", [company.id])
         [(n_profiles,)] = cr.fetchall()
+        # the rebuild's floor: as many history rows written by one INSERT ...
+        # SELECT (a copy of the company's rows, rolled back)
+        cr.execute("SELECT count(*) FROM crm_lifecycle_history WHERE company_id = %s", [company.id])
+        [(n_history,)] = cr.fetchall()
+        start = time.time()
+        cr.execute(
+            """INSERT INTO crm_lifecycle_history (profile_id, partner_id, company_id,
+                      from_stage_id, stage_id, date, reason, user_id, duration_days,
+                      create_uid, create_date, write_uid, write_date)
+               SELECT profile_id, partner_id, company_id, from_stage_id, stage_id, date,
+                      reason, user_id, duration_days, create_uid, create_date, write_uid,
+                      write_date
+                 FROM crm_lifecycle_history WHERE company_id = %s""",
+            [company.id],
+        )
+        rebuild_floor = time.time() - start
+        cr.rollback()
         # what the recompute decided, without the clocks (stage_date, stamps):
         # the same data and days give the same checksum whatever the code's
         # layout, so a refactor proves it changed nothing
@@ -205,7 +246,14 @@ def main():
             f"floor (GROUP BY upsert into a bare table): insert {floors[0]:.1f} s, "
             f"update {floors[1]:.1f} s"
         )
-        print(f"recompute, first run:   {runs[0]:.1f} s  ratio {runs[0] / floors[0]:.2f}x floor")
+        rebuild = phases[0].get("rebuild history", 0.0)
+        first = runs[0] - rebuild
+        print(f"recompute, first run:   {first:.1f} s  ratio {first / floors[0]:.2f}x floor")
+        print(
+            f"  then the history rebuild of every customer's past: {rebuild:.1f} s for "
+            f"{n_history:,} history rows (and their chatter notes); floor (one INSERT ... "
+            f"SELECT of as many rows) {rebuild_floor:.1f} s, ratio {rebuild / rebuild_floor:.2f}x"
+        )
         print(f"recompute, steady state: {runs[1]:.1f} s  ratio {runs[1] / floors[1]:.2f}x floor")
         print("phases (s)                       first   steady")
         for phase in phases[0]:

@@ -33,6 +33,7 @@ from .opportunities import (
     lead_chunks,
     lead_columns,
 )
+from .orders import load_orders
 from .partners import generate_partners, partner_chunks, partner_columns, partner_texts
 from .util import Background, copy_table, log
 
@@ -92,6 +93,13 @@ def parse_args(argv=None):
         help="crm.interaction rows (needs crm_contact_center; default %(default)s)",
     )
     ap.add_argument(
+        "--orders",
+        type=int,
+        default=0,
+        help="confirmed sale.order rows over the database's customers (needs sale; "
+        "default %(default)s)",
+    )
+    ap.add_argument(
         "--index-mode",
         choices=["auto", "keep", "rebuild"],
         default="auto",
@@ -133,6 +141,8 @@ def parse_args(argv=None):
         ap.error("--interactions must be >= 0")
     if args.interactions and not args.partners:
         ap.error("interactions need --partners > 0")
+    if args.orders < 0:
+        ap.error("--orders must be >= 0")
     return args
 
 
@@ -158,6 +168,9 @@ def main(argv=None):
             "(--interactions needs it)"
         )
 
+    if args.orders and not _db.table_exists(cr, "sale_order"):
+        sys.exit("sale is not installed: table sale_order does not exist (--orders needs it)")
+
     now = time.time()
     if args.end_date:
         end_day = dt.datetime.strptime(args.end_date, "%Y-%m-%d").replace(tzinfo=dt.UTC)
@@ -169,7 +182,11 @@ def main(argv=None):
     start = end - args.years * YEAR_DAYS * DAY
     atomic = args.index_jobs <= 1
 
-    tables = ["res_partner", "crm_lead"] + (["crm_interaction"] if args.interactions else [])
+    tables = (
+        ["res_partner", "crm_lead"]
+        + (["crm_interaction"] if args.interactions else [])
+        + (["sale_order"] if args.orders else [])
+    )
     est = {}
     for tbl in tables:
         cr.execute(f"SELECT count(*) FROM (SELECT 1 FROM {tbl} LIMIT 100000) s")
@@ -181,6 +198,7 @@ def main(argv=None):
         "res_partner": args.partners,
         "crm_lead": args.opportunities + args.leads,
         "crm_interaction": args.interactions,
+        "sale_order": args.orders,
     }
     rebuild = {
         t: args.index_mode == "rebuild"
@@ -326,6 +344,12 @@ def main(argv=None):
                 verify_fks(
                     cr, "crm_interaction", set(I_FIXED), i_first, i_first + args.interactions - 1
                 )
+        if args.orders:
+            stage = "sale_order"
+            o_first, dropped_o = load_orders(cr, args, ctx, end, rebuild["sale_order"], not atomic)
+            dropped_l += dropped_o
+            if verify:
+                verify_fks(cr, "sale_order", {"partner_id"}, o_first, o_first + args.orders - 1)
         if verify:
             log("foreign keys verified")
         if atomic:
@@ -376,6 +400,8 @@ def main(argv=None):
     cr.execute("ANALYZE crm_lead")
     if args.interactions:
         cr.execute("ANALYZE crm_interaction")
+    if args.orders:
+        cr.execute("ANALYZE sale_order")
     log(f"analyzed ({time.perf_counter() - t:.1f}s)")
     cpu_main = _db.backend_cpu(conn)
     if cpu_main is not None:

@@ -25,6 +25,10 @@ def load_context(cr, args):
         (list(map(int, ctx["companies"])),),
     )
 
+    cr.execute("SELECT id, currency_id FROM res_company WHERE id = ANY(%s)", (companies,))
+    currency = dict(cr.fetchall())
+    ctx["company_currency"] = np.array([currency[int(c)] for c in ctx["companies"]], dtype=np.int64)
+
     cr.execute("""SELECT id FROM res_users WHERE active AND NOT share AND id <> 1
                   ORDER BY id FOR KEY SHARE""")
     users = [r[0] for r in cr.fetchall()]

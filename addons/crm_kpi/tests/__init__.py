@@ -5,6 +5,7 @@ from . import (
     test_crm_kpi_deal_report,
     test_customer_kpis,
     test_funnel_report,
+    test_rebuild_kpis,
     test_security,
     test_snapshot,
     test_ui,

@@ -249,8 +249,8 @@ def resolve(pts, stages, kinds):
     :param kinds: {stage id: kind}
     :returns: (changes, final): ``changes`` a DataFrame of partner_id, day,
         from_stage (0: none), stage_id, duration_days; ``final`` one row per
-        customer with its last stage_id, stage_day, lapsed_day (NaN: never)
-        and deals_since_lapse
+        customer with its last stage_id, stage_day, lapsed_day (NaN: never),
+        deals_since_lapse and start_day (its first change)
     """
     pid = pts["partner_id"].to_numpy()
     day = pts["day"].to_numpy(dtype=float)
@@ -295,6 +295,7 @@ def resolve(pts, stages, kinds):
     same = np.append(False, change_pid[1:] == change_pid[:-1])
     changes["duration_days"] = np.where(same, change_day - np.roll(change_day, 1), 0)
     stage_day = changes.drop_duplicates("partner_id", keep="last").set_index("partner_id")["day"]
+    start_day = changes.drop_duplicates("partner_id", keep="first").set_index("partner_id")["day"]
     final = pd.DataFrame(
         {
             "partner_id": uniques,
@@ -304,4 +305,5 @@ def resolve(pts, stages, kinds):
         }
     )
     final["stage_day"] = stage_day.reindex(final["partner_id"]).to_numpy(dtype=float)
+    final["start_day"] = start_day.reindex(final["partner_id"]).to_numpy(dtype=float)
     return changes, final

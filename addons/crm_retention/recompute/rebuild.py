@@ -398,7 +398,7 @@ class CrmCustomerProfileRebuild(models.Model):
                 duration_days float8) ON COMMIT DROP;
                CREATE TEMP TABLE IF NOT EXISTS crm_retention_rebuild_final
                (partner_id integer, stage_id integer, stage_day integer, lapsed_day integer,
-                deals_since_lapse integer) ON COMMIT DROP;
+                deals_since_lapse integer, start_day integer) ON COMMIT DROP;
                TRUNCATE crm_retention_rebuild_rows, crm_retention_rebuild_final"""
         )
         self._copy_frame(
@@ -406,7 +406,16 @@ class CrmCustomerProfileRebuild(models.Model):
             "crm_retention_rebuild_rows",
         )
         self._copy_frame(
-            final[["partner_id", "stage_id", "stage_day", "lapsed_day", "deals_since_lapse"]],
+            final[
+                [
+                    "partner_id",
+                    "stage_id",
+                    "stage_day",
+                    "lapsed_day",
+                    "deals_since_lapse",
+                    "start_day",
+                ]
+            ],
             "crm_retention_rebuild_final",
         )
         cr.execute("ANALYZE crm_retention_rebuild_rows, crm_retention_rebuild_final")
@@ -455,10 +464,8 @@ class CrmCustomerProfileRebuild(models.Model):
                            stage_date = DATE '1970-01-01' + f.stage_day,
                            lapsed_date = DATE '1970-01-01' + f.lapsed_day,
                            deals_since_lapse = f.deals_since_lapse,
-                           history_start = COALESCE(
-                               (SELECT DATE '1970-01-01' + min(r.day)
-                                  FROM crm_retention_rebuild_rows r
-                                 WHERE r.partner_id = f.partner_id), %(today)s),
+                           history_start = COALESCE(DATE '1970-01-01' + f.start_day,
+                                                    %(today)s::date),
                            write_uid = %(uid)s, write_date = %(now)s
                       FROM crm_retention_rebuild_final f
                       JOIN crm_lifecycle_stage s ON s.id = f.stage_id

@@ -1,0 +1,47 @@
+"""The day the suite is installed on a database that already sells: the past
+is there. The test database is one: the suite installed with demo data on
+top of CRM's and Sales' demo (opportunities closed over the past year, sale
+orders of the last weeks)."""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import HttpCase, new_test_user, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestPastOnInstall(HttpCase):
+    def test_manager_sees_past_months_and_a_repeat_buyers_stage(self):
+        if "sale.order" not in self.env:
+            self.skipTest("Sales is not installed")
+        company = self.env.ref("base.main_company")
+        buyer = self.env.ref("base.res_partner_3")  # Gemini Furniture, the demo's repeat buyer
+        profile = self.env["crm.customer.profile"].search(
+            [("partner_id", "=", buyer.id), ("company_id", "=", company.id)]
+        )
+        orders = self.env["sale.order"].search(
+            [("partner_id", "child_of", buyer.id), ("state", "=", "sale")]
+        )
+        self.assertGreaterEqual(len(set(orders.mapped("date_order"))), 2, "a repeat buyer")
+        self.assertEqual(profile.stage_id.kind, "active")
+        # its history starts at its first purchase, not on install day
+        first = profile.history_ids.sorted("date")[0]
+        self.assertEqual(first.date.date(), profile.first_deal_date)
+        self.assertEqual(profile.history_start, profile.first_deal_date)
+        # the snapshots of the past months count customers lost then
+        today = fields.Date.context_today(profile)
+        self.env.cr.execute(
+            "SELECT count(DISTINCT date_trunc('month', date)), sum(lost_count)"
+            " FROM crm_kpi_snapshot WHERE company_id = %s AND date < %s",
+            [company.id, today.replace(day=1) - timedelta(days=150)],
+        )
+        months, lost = self.env.cr.fetchone()
+        self.assertGreaterEqual(months, 6)
+        self.assertGreater(lost, 0)
+        new_test_user(
+            self.env,
+            login="install_day_manager",
+            groups="sales_team.group_sale_manager,base.group_partner_manager",
+            name="Install Day Manager",
+        )
+        self.start_tour("/odoo", "crm_kpi_past_on_install_tour", login="install_day_manager")
