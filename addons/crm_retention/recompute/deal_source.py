@@ -220,9 +220,22 @@ class CrmCustomerProfileDealSource(models.Model):
 
         # sub-selects, not a join: CASE evaluates them lazily, only for deals
         # in another currency, and a join on the computed company of a lead
-        # would ruin the planner's row estimates
-        company_currency = SQL(
-            "(SELECT c.currency_id FROM res_company c WHERE c.id = d.company_id)"
+        # would ruin the planner's row estimates. The company's own currency
+        # is a CASE over the (few) companies: a sub-select per deal cost a
+        # third of the aggregate with 5 million sale orders, each naming
+        # its currency.
+        lookup = SQL("(SELECT c.currency_id FROM res_company c WHERE c.id = d.company_id)")
+        self.env["res.company"].flush_model(["currency_id"])
+        self.env.cr.execute("SELECT id, currency_id FROM res_company ORDER BY id")
+        currencies = self.env.cr.fetchall()
+        company_currency = (
+            SQL(
+                "(CASE d.company_id %s ELSE %s END)",
+                SQL(" ").join(SQL("WHEN %s THEN %s", *pair) for pair in currencies),
+                lookup,
+            )
+            if currencies
+            else lookup
         )
         return SQL(
             """

@@ -424,14 +424,14 @@ class CrmCustomerProfileRebuild(models.Model):
         cr.execute(
             SQL(
                 """
-                WITH old AS (
+                WITH removed AS (
                     DELETE FROM crm_lifecycle_history h
                      WHERE h.profile_id = ANY(%(ids)s)
                  RETURNING h.id
                 )
                 DELETE FROM mail_message m
                  WHERE m.message_id IN (
-                       SELECT 'crm-lifecycle-history-' || old.id || '@odoo' FROM old)
+                       SELECT 'crm-lifecycle-history-' || removed.id || '@odoo' FROM removed)
                    AND m.model = 'res.partner'
                    AND EXISTS (SELECT 1 FROM mail_tracking_value v
                                 WHERE v.mail_message_id = m.id AND v.field_id = %(field)s)
@@ -469,8 +469,14 @@ class CrmCustomerProfileRebuild(models.Model):
                            write_uid = %(uid)s, write_date = %(now)s
                       FROM crm_retention_rebuild_final f
                       JOIN crm_lifecycle_stage s ON s.id = f.stage_id
-                     WHERE p.partner_id = f.partner_id AND p.company_id = %(company)s
-                 RETURNING p.partner_id, p.company_id, p.stage_id
+                      JOIN crm_customer_profile prev
+                        ON prev.partner_id = f.partner_id AND prev.company_id = %(company)s
+                     WHERE p.id = prev.id
+                 RETURNING p.partner_id, p.company_id, p.stage_id,
+                           -- the partner's mirror is behind: a new stage, or a
+                           -- profile whose history was never written
+                           (prev.stage_id IS DISTINCT FROM p.stage_id
+                            OR prev.history_start IS NULL) AS mirror
                 )
                 %(mirror)s
                 """,
@@ -480,7 +486,7 @@ class CrmCustomerProfileRebuild(models.Model):
                 now=now,
                 today=fields.Date.context_today(self),
                 messages=History._partner_message_sql(SQL("history")),
-                mirror=self._partner_stage_sql(SQL("profiles")),
+                mirror=self._partner_stage_sql(SQL("(SELECT * FROM profiles WHERE mirror)")),
             )
         )
         self.invalidate_model()

@@ -138,7 +138,13 @@ class CrmCustomerProfileRun(models.Model):
             # default 4 MB; no JIT: compiling this query costs more than
             # it saves; LOCAL: until this transaction commits. COPY TO
             # runs the query with parallel workers and streams it here.
-            cr.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+            # Each source of deals (leads, sale orders...) is scanned by
+            # parallel workers only if the planner thinks passing its rows up
+            # is cheap: the rows are streamed out by COPY anyway, so say so.
+            cr.execute(
+                "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off;"
+                " SET LOCAL parallel_tuple_cost = 0.001"
+            )
             frame = self._read_frame(self._aggregate_sql([company.id], today))
         with self._timed("fit model"):
             model._fit(frame, today)

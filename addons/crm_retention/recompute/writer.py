@@ -111,7 +111,13 @@ class CrmCustomerProfileWriter(models.Model):
                 updated=self._batch_update_sql(
                     written, company, scope, today, now, stamp, run_stamp
                 ),
-                inserted=self._batch_insert_sql(written, today, now, stamp),
+                inserted=self._batch_insert_sql(
+                    written,
+                    today,
+                    now,
+                    stamp,
+                    rebuilt=run_stamp is not None and company.retention_rebuild_history,
+                ),
                 changes=self._batch_changes_sql(),
                 history=self._batch_history_sql(reason, today, now),
                 messages=History._partner_message_sql(SQL("history")),
@@ -288,12 +294,18 @@ class CrmCustomerProfileWriter(models.Model):
         )
 
     @api.model
-    def _batch_insert_sql(self, written, today, now, stamp):
+    def _batch_insert_sql(self, written, today, now, stamp, rebuilt=False):
         """INSERT of the profiles new in ``ruled`` (no ``id``), with their
         stage and their salesperson (``_owner_sql``: no second write of
         each new profile); one that starts At risk or Lost is dated lapsed
         today; its history starts today (``history_start``: a customer with
-        deals before that has its past rebuilt, see ``_rebuild_history``)."""
+        deals before that has its past rebuilt, see ``_rebuild_history``).
+
+        ``rebuilt``: the full run rebuilds the history of new customers who
+        bought before today right after its batches; their profile is
+        inserted without a history start, and ``_batch_changes_sql`` writes
+        no history row, chatter note or mirror for them (the rebuild writes
+        their whole path once)."""
         return SQL(
             """
             INSERT INTO crm_customer_profile
@@ -302,14 +314,16 @@ class CrmCustomerProfileWriter(models.Model):
                     metrics_stamp, metrics_xid, create_uid, create_date, write_uid, write_date)
             SELECT r.partner_id, r.company_id, %(metric_vals)s, r.new_stage, r.new_kind,
                    CASE WHEN r.new_stage IS NOT NULL THEN %(now)s END,
-                   CASE WHEN r.new_stage IS NOT NULL THEN %(today)s::date END, false,
+                   CASE WHEN r.new_stage IS NOT NULL
+                             AND NOT (%(rebuilt)s AND r.first_deal_date < %(today)s::date)
+                        THEN %(today)s::date END, false,
                    CASE WHEN r.new_kind IN ('at_risk', 'lost') THEN %(today)s END,
                    %(owner)s, %(stamp)s, pg_current_xact_id(),
                    %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM ruled r
               JOIN res_partner rp ON rp.id = r.partner_id
              WHERE r.id IS NULL
-         RETURNING id, partner_id, company_id, stage_id
+         RETURNING id, partner_id, company_id, stage_id, history_start
             """,
             metric_cols=SQL(", ").join(SQL.identifier(c) for c in written),
             metric_vals=SQL(", ").join(SQL.identifier("r", c) for c in written),
@@ -318,19 +332,22 @@ class CrmCustomerProfileWriter(models.Model):
             today=today,
             stamp=stamp,
             uid=self.env.uid,
+            rebuilt=bool(rebuilt),
         )
 
     @api.model
     def _batch_changes_sql(self):
         """The stage changes of ``updated`` and ``inserted``: (profile id,
-        partner, company, from stage, to stage, date the old stage began)."""
+        partner, company, from stage, to stage, date the old stage began);
+        not the new profiles left to the history rebuild (no history start,
+        see ``_batch_insert_sql``)."""
         return SQL(
             """
             SELECT id, partner_id, company_id, from_stage_id, stage_id, old_date
               FROM updated WHERE stage_id IS DISTINCT FROM from_stage_id
              UNION ALL
             SELECT id, partner_id, company_id, NULL::integer, stage_id, NULL::timestamp
-              FROM inserted WHERE stage_id IS NOT NULL
+              FROM inserted WHERE stage_id IS NOT NULL AND history_start IS NOT NULL
             """
         )
 

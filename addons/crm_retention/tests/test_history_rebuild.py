@@ -107,6 +107,42 @@ class TestHistoryRebuild(RetentionCase):
         self.assertEqual(comeback.lapsed_date, day(270 - 45), "its lapse is dated in the past")
         self.assertEqual(comeback.history_ids.mapped("reason"), ["rebuild"] * 5)
 
+    def test_custom_rules_are_replayed(self):
+        """A company's own stage, whose rule reads a value that moves every
+        day (days since the last deal) and a customer attribute (country):
+        evaluated on a weekly grid, with the customer's country of today."""
+        belgium = self.env.ref("base.be")
+        self.gone.country_id = belgium
+        self.comeback.country_id = self.env.ref("base.fr")
+        dormant = self.env["crm.lifecycle.stage"].create(
+            {
+                "name": "Dormant Belgian",
+                "kind": "lost",
+                "sequence": 35,
+                "company_id": self.company.id,
+                "rule_domain": str(
+                    [
+                        ("won_count", ">", 0),
+                        ("days_since_last_deal", ">", 100),
+                        ("partner_id.country_id", "=", belgium.id),
+                    ]
+                ),
+            }
+        )
+        self._first_run()
+        path = self._path(self.gone)
+        self.assertEqual([kind for _d, _f, kind in path][:4], ["new", "active", "at_risk", "lost"])
+        date, _from, kind = path[-1]
+        self.assertEqual(kind, "lost")
+        self.assertEqual(self._profile(self.gone).stage_id, dormant, "the rules' stage today")
+        self.assertEqual(
+            self._profile(self.gone).history_ids.sorted(lambda h: (h.date, h.id))[-1].stage_id,
+            dormant,
+        )
+        # more than 100 days after the last deal, dated to the week
+        self.assertTrue(self._day(340 - 101) <= date <= self._day(340 - 101 - 6), date)
+        self.assertNotIn(dormant, self._profile(self.comeback).history_ids.stage_id, "French")
+
     def test_invariants(self):
         self._first_run()
         for partner in (self.gone, self.comeback, self.once, self.prospect):
