@@ -32,10 +32,12 @@ class CrmKpiSnapshot(models.Model):
     currency at the deal date (``_convert_deals_sql`` of crm_retention, the
     suite's one conversion rule).
 
-    Written only by ``_snapshot_day`` (``crm_kpi/snapshot/day.py``; the
-    daily cron ``_cron_snapshot`` and ``_backfill`` in ``snapshot/run.py``): one statement per (company, day) inserting the rows and
-    their tag links, so a day is complete or absent and an interrupted run
-    resumes at the next missing day.
+    Written only by ``_snapshot_period`` (``crm_kpi/snapshot/period.py``;
+    the daily cron ``_cron_snapshot`` writes a day as a period of one day,
+    ``_backfill`` longer periods, in ``snapshot/run.py``): one statement per
+    (company, period) inserting the rows and their tag links, so a period
+    is complete or absent and an interrupted run resumes at the next
+    missing day.
     ``crm.kpi.customer.report`` turns the rows into period KPIs.
     """
 

@@ -1,7 +1,8 @@
 """The engine of ``crm.kpi.snapshot``, apart from the model's fields:
 
-- ``day``: the statement that writes one (company, day), one builder per
-  part;
+- ``period``: the statement that writes the days of a period (the daily
+  cron's day is a period of one day), and the slice builders it shares
+  with the cohorts;
 - ``run``: the daily cron and the back-fill queue.
 
 Each module extends the model (``_inherit``); the addon imports them after

@@ -1,10 +1,13 @@
-"""A period of ``crm.kpi.snapshot`` at once: the rows of every day from
-``date_from`` to ``date_to`` for one company, in one statement, with the
-figures ``day._snapshot_day`` gives each day (a test compares them).
+"""The statement that writes ``crm.kpi.snapshot``: the rows of every day from
+``date_from`` to ``date_to`` for one company at once (``_snapshot_period``);
+the daily cron's day is a period of one day (``_snapshot_day``), the
+back-fill writes months. Written day by day or a month at once, the rows
+are the same (a test compares every row, tag link and rollup).
 
-Why another statement: a day re-reads the whole history (the stage of each
-customer at its end) and every deal; a year of days read them 365 times.
-Here they are read once per period:
+Why a period: a day must read the whole history (the stage of each customer
+at its end) and every deal (the first deal gives the channel, dates the
+acquisition); day by day, a year of days read them 365 times. Here they are
+read once per period:
 
 * each customer's stage per day becomes *pieces*: [start, end) day ranges
   of one stage and one acquisition channel (the history's day-end stages,
@@ -24,13 +27,22 @@ plan stays linear whatever the statistics say.
 from datetime import timedelta
 
 from odoo import api, models
+from odoo.addons.crm_retention.lib import definitions
 from odoo.tools import SQL
 
-from .day import ACTIVE_KINDS, CUSTOMER_KINDS
+# stage kinds of a customer and of an active one, defined once for the suite
+CUSTOMER_KINDS = list(definitions.CUSTOMER_KINDS)
+ACTIVE_KINDS = list(definitions.ACTIVE_KINDS)
 
 
 class CrmKpiSnapshotPeriod(models.Model):
     _inherit = "crm.kpi.snapshot"
+
+    @api.model
+    def _snapshot_day(self, company, day):
+        """Replace the rows of (``company``, ``day``): the daily cron's
+        unit, a period of one day (``_snapshot_period``)."""
+        self._snapshot_period(company, day, day)
 
     @api.model
     def _snapshot_period(self, company, date_from, date_to):
@@ -325,4 +337,33 @@ class CrmKpiSnapshotPeriod(models.Model):
             """,
             before=date_from - timedelta(days=1),
             **{"from": date_from},
+        )
+
+    @api.model
+    def _teams_sql(self, company):
+        """Each salesperson's first active team in the company, as
+        ``res.users.sale_team_id`` picks it (membership creation order)."""
+        return SQL(
+            """
+            SELECT DISTINCT ON (m.user_id) m.user_id, m.crm_team_id
+              FROM crm_team_member m
+              JOIN crm_team t ON t.id = m.crm_team_id
+             WHERE m.active AND t.active
+               AND (t.company_id IS NULL OR t.company_id = %s)
+             ORDER BY m.user_id, m.create_date, m.id
+            """,
+            company.id,
+        )
+
+    @api.model
+    def _tag_sets_sql(self):
+        """Each customer's set of tags as a canonical key: its tag ids,
+        sorted, comma-separated (customers without tags have no row)."""
+        return SQL(
+            """
+            SELECT r.partner_id,
+                   string_agg(r.category_id::text, ',' ORDER BY r.category_id) AS category_key
+              FROM res_partner_res_partner_category_rel r
+             GROUP BY r.partner_id
+            """
         )

@@ -2,7 +2,7 @@
 to yesterday, resuming after the last day done), and the back-fill of a past
 period, queued by a manager (``_backfill_queue``, one system parameter per
 company) and written a few days per cron run (``_cron_backfill``), or at
-once (``_backfill``). Each day is written by ``day._snapshot_day``.
+once (``_backfill``). The days are written by ``period._snapshot_period``.
 """
 
 import logging
@@ -132,13 +132,13 @@ class CrmKpiSnapshotRun(models.Model):
         """Write the next days of the queued back-fills (``_backfill_queue``).
 
         One run writes at most ``crm_kpi.backfill_batch_days`` company-days
-        (default 31) in date order, as periods (``_snapshot_period``), then moves each company's pending start
+        (default 366) in date order, as periods (``_snapshot_period``), then moves each company's pending start
         past them and commits (outside tests): a run that dies half-way
         rolls its batch back and the next run writes it again. The cron
         framework calls the method again while it reports remaining days.
         """
         params = self.env["ir.config_parameter"].sudo()
-        batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 31)), 1)
+        batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 366)), 1)
         pending = self._backfill_pending()
         remaining = sum((end - start).days + 1 for start, end in pending.values())
         done = 0
@@ -158,10 +158,12 @@ class CrmKpiSnapshotRun(models.Model):
     def _backfill(self, date_from, date_to, companies=None):
         """Rewrite the snapshots of ``date_from`` .. ``date_to`` (inclusive).
 
-        Written by calendar months (``_snapshot_period``: a few statements
-        each), in date order, each month in its own transaction (outside
-        tests), so the start stock of a month reads the day before as it was
-        just rewritten. Example::
+        Written by periods of ``crm_kpi.backfill_period_days`` days (default
+        366; ``_snapshot_period``: one statement each, which reads the
+        history and the deals once, so longer periods cost less per day), in
+        date order, each period in its own transaction (outside tests), so
+        the start stock of a period reads the day before as it was just
+        rewritten. Example::
 
             env["crm.kpi.snapshot"]._backfill(date(2025, 1, 1), date(2025, 12, 31))
         """
@@ -171,9 +173,11 @@ class CrmKpiSnapshotRun(models.Model):
             raise UserError(error)
         companies = companies or self.env["res.company"].sudo().search([])
         total = ((date_to - date_from).days + 1) * len(companies)
+        params = self.env["ir.config_parameter"].sudo()
+        length = max(int(params.get_param("crm_kpi.backfill_period_days", 366)), 1)
         n = 0
         for company in companies:
-            for start, stop in month_periods(date_from, date_to):
+            for start, stop in periods(date_from, date_to, length):
                 self._snapshot_period(company, start, stop)
                 n += (stop - start).days + 1
                 self._commit_progress(done=n, remaining=total - n)
@@ -185,19 +189,18 @@ class CrmKpiSnapshotRun(models.Model):
         self.env["crm.customer.profile"]._commit_progress(done=done, remaining=remaining)
 
 
-def month_periods(date_from, date_to):
-    """(first, last) day of each calendar month from ``date_from`` to
-    ``date_to``, cut to them.
+def periods(date_from, date_to, length):
+    """(first, last) day of each run of ``length`` days from ``date_from``
+    to ``date_to`` (the last one shorter).
 
     >>> [(a.isoformat(), b.isoformat())
-    ...  for a, b in month_periods(date(2025, 1, 30), date(2025, 3, 2))]
-    [('2025-01-30', '2025-01-31'), ('2025-02-01', '2025-02-28'), ('2025-03-01', '2025-03-02')]
+    ...  for a, b in periods(date(2025, 1, 30), date(2025, 3, 2), 20)]
+    [('2025-01-30', '2025-02-18'), ('2025-02-19', '2025-03-02')]
     """
-    periods = []
+    out = []
     start = date_from
     while start <= date_to:
-        following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
-        stop = min(date_to, following - timedelta(days=1))
-        periods.append((start, stop))
+        stop = min(date_to, start + timedelta(days=length - 1))
+        out.append((start, stop))
         start = stop + timedelta(days=1)
-    return periods
+    return out

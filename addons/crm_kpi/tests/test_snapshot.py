@@ -37,10 +37,11 @@ class TestSnapshot(KpiCase):
         return rows
 
     def test_a_period_at_once_gives_each_days_figures(self):
-        """The back-fill writes a month in one statement; the daily cron a day.
-        Both give the same rows, tags and rollups, day after day, whether the
-        day before the period was snapshotted or not, across a salesperson
-        change, refunds and a foreign currency."""
+        """The back-fill writes a month in one statement; the daily cron a
+        day after the other (each opening on the day before's stored rows).
+        Both give the same rows, tags and rollups, whether the day before
+        the period was snapshotted or not, with refunds, a foreign currency
+        and prospects who buy during the period."""
         other = foreign_currency(self.company, {date(2025, 1, 1): 2.0})
         customer = self.existing[3]
         deals = [
