@@ -103,8 +103,21 @@ class CrmCustomerProfileRebuild(models.Model):
             "params": model._get_params(),
             "settings": settings,
         }
-        grid, cases_need_ids = self._rebuild_rule_needs(company)
-        context["grid_days"] = GRID_DAYS if grid else None
+        # what the rules read decides how they are replayed, for every chunk
+        read = self._rebuild_read_fields(company)
+        context["read"] = read
+        # a field that moves every day: a weekly grid too
+        context["grid_days"] = GRID_DAYS if read & CONTINUOUS_FIELDS else None
+        # something else than a metric of the day (a relation, the
+        # salesperson, a custom field): per customer, with its current values
+        context["by_profile"] = bool(read - {*METRIC_COLUMNS, "deals_since_lapse"})
+        context["kinds"] = dict(
+            self.env["crm.lifecycle.stage"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([])
+            .mapped(lambda s: (s.id, s.kind))
+        )
         partners = sorted(todo)
         everyone = len(partners) == self._rebuild_profile_count(company)
         with self._timed("rebuild: read deals"):
@@ -112,7 +125,7 @@ class CrmCustomerProfileRebuild(models.Model):
         done, earliest = 0, None
         for start in range(0, len(partners), REBUILD_CHUNK):
             chunk = partners[start : start + REBUILD_CHUNK]
-            first = self._rebuild_chunk(company, chunk, todo, days, context, cases_need_ids)
+            first = self._rebuild_chunk(company, chunk, todo, days, context)
             earliest = min(filter(None, [earliest, first]), default=None)
             done += len(chunk)
             self._commit_progress(done=done, remaining=len(partners) - done)
@@ -187,28 +200,6 @@ class CrmCustomerProfileRebuild(models.Model):
         return dict(self.env.cr.fetchall())
 
     @api.model
-    def _rebuild_rule_needs(self, company):
-        """(grid, by_profile): whether a rule of the company reads a field
-        that moves every day (then a weekly grid is evaluated too), and
-        whether one reads something that is not a metric of the day (a
-        relation, the salesperson, a custom field: then the rules are
-        evaluated per customer, with its current values)."""
-        point_fields = {*METRIC_COLUMNS, "deals_since_lapse"}
-        grid = by_profile = False
-        for stage in self.env["crm.lifecycle.stage"].sudo()._get_company_stages(company):
-            try:
-                domain = expression.normalize_domain(stage._get_rule_domain())
-            except Exception:  # noqa: BLE001 - a broken rule is skipped by _stage_cases
-                continue
-            for leaf in domain:
-                if not expression.is_leaf(leaf) or not isinstance(leaf[0], str):
-                    continue
-                name = leaf[0]
-                grid = grid or name in CONTINUOUS_FIELDS
-                by_profile = by_profile or name not in point_fields
-        return grid, by_profile
-
-    @api.model
     def _rebuild_read_days(self, company, today, partner_ids):
         """The deal days of the company's customers (``_deal_days_sql``),
         streamed by COPY: partner_id, day (days since 1970, NaN for the
@@ -226,7 +217,7 @@ class CrmCustomerProfileRebuild(models.Model):
         )
 
     @api.model
-    def _rebuild_chunk(self, company, partners, profile_of, days, context, by_profile):
+    def _rebuild_chunk(self, company, partners, profile_of, days, context):
         """Rebuild the customers ``partners`` (ids) in one transaction;
         return the earliest day of their rebuilt changes (None: none)."""
         wanted = days["partner_id"].isin(partners)
@@ -257,17 +248,15 @@ class CrmCustomerProfileRebuild(models.Model):
         profile_ids = [profile_of[p] for p in partners]
         with self._timed("rebuild: rules"):
             stages = self._rebuild_evaluate(
-                company, pts, metrics, profile_of if by_profile else None, profile_ids
+                company,
+                pts,
+                metrics,
+                context["read"],
+                profile_of if context["by_profile"] else None,
+                profile_ids,
             )
-        kinds = dict(
-            self.env["crm.lifecycle.stage"]
-            .sudo()
-            .with_context(active_test=False)
-            .search([])
-            .mapped(lambda s: (s.id, s.kind))
-        )
         with self._timed("rebuild: walk"):
-            changes, final = rebuild.resolve(pts, stages, kinds)
+            changes, final = rebuild.resolve(pts, stages, context["kinds"])
         with self._timed("rebuild: write"):
             self._rebuild_write(company, profile_ids, changes, final)
         if changes.empty:
@@ -275,7 +264,7 @@ class CrmCustomerProfileRebuild(models.Model):
         return EPOCH + timedelta(days=int(changes["day"].min()))
 
     @api.model
-    def _rebuild_evaluate(self, company, pts, metrics, profile_of, profile_ids):
+    def _rebuild_evaluate(self, company, pts, metrics, read, profile_of, profile_ids):
         """The stage the company's rules give each point if its
         ``deals_since_lapse`` were 0, 1, 2: an int array (points, 3), 0
         where no rule matches.
@@ -285,8 +274,8 @@ class CrmCustomerProfileRebuild(models.Model):
         combinations of them (a few hundred with the stock rules, however
         many customers); when a rule reads something else the profile's
         stored row fills the rest (``profile_of`` given: per customer).
+        ``read``: the fields the rules read (``_rebuild_read_fields``).
         """
-        read = self._rebuild_read_fields(company)
         columns = [c for c in METRIC_COLUMNS if c in read]
         frame = metrics[columns].copy()
         if profile_of is not None:
