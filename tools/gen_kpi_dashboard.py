@@ -105,7 +105,7 @@ BY_TEAM_LABELS = ["Customers", "Acquired", "Lost in Period", "Churn %", "Retenti
 RIGHT_NOW = [
     (DEFS.AT_RISK_NOW[0], "3", "crm.customer.profile", "__count",
      [["stage_kind", "=", "at_risk"]], "user_id"),
-    (DEFS.REVENUE_AT_RISK[0], "3", "crm.customer.profile", "predicted_clv",
+    (DEFS.VALUE_AT_RISK[0], "3", "crm.customer.profile", "value_at_risk",
      [["stage_kind", "=", "at_risk"]], "user_id"),
     ("Running campaigns", "4", "crm.retention.campaign", "__count",
      [["state", "=", "running"]], None),

@@ -45,6 +45,7 @@ SUITE_ADDONS = [
     "crm_retention_sale",
     "crm_retention_account",
     "crm_retention_pos",
+    "crm_retention_automation",
 ]
 TEMPLATE_PREFIX = "crm_suite_tmpl_"
 TEST_DB = os.environ.get("TEST_DB", "crm_suite_test")

@@ -27,6 +27,7 @@ STOCKS = {
     "customers_end": "max",
     "active_end": "max",
     "clv_end": "max",
+    "value_at_risk_end": "max",
 }
 
 # ratio -> (numerator terms, denominator, scale); a term is a measure, "-x"

@@ -31,6 +31,7 @@ class CrmKpiSnapshotMixin(models.AbstractModel):
     active_open = fields.Integer(readonly=True)
     active_close = fields.Integer(readonly=True)
     clv_close = fields.Float(string="Predicted CLV at Close", readonly=True)
+    value_at_risk_close = fields.Float(string="Value at Risk at Close", readonly=True)
     # flows of the day
     acquired_count = fields.Integer(readonly=True)
     lost_count = fields.Integer(readonly=True)

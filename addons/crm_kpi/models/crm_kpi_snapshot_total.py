@@ -11,6 +11,7 @@ MEASURE_COLUMNS = [
     "active_open",
     "active_close",
     "clv_close",
+    "value_at_risk_close",
     "acquired_count",
     "lost_count",
     "won_back_count",

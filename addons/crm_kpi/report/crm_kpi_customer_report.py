@@ -26,6 +26,8 @@ KPI_HELP = {
     "clv_end": "Sum of the predicted 12-month CLV of the customers at the end of the period "
     "(current model values).",
     "avg_clv": "Predicted CLV of the customers at the end / customers at the end.",
+    "value_at_risk_end": "What the company stands to lose with the customers at the end of the "
+    "period: each one's churn probability x its 12-month value if kept (current model values).",
 }
 
 
@@ -100,6 +102,9 @@ class CrmKpiCustomerReport(models.Model):
     deal_count = fields.Integer("Won Deals", readonly=True, help=KPI_HELP["deal_count"])
     revenue = fields.Monetary(readonly=True, help=KPI_HELP["revenue"])
     clv_end = fields.Monetary("Predicted CLV at End", readonly=True, help=KPI_HELP["clv_end"])
+    value_at_risk_end = fields.Monetary(
+        "Value at Risk", readonly=True, help=KPI_HELP["value_at_risk_end"]
+    )
     # ratios
     acquired_rate = fields.Float("Acquired (%)", readonly=True, help=KPI_HELP["acquired_rate"])
     churn_rate = fields.Float("Churn Rate (%)", readonly=True, help=KPI_HELP["churn_rate"])
@@ -127,6 +132,7 @@ class CrmKpiCustomerReport(models.Model):
             "customer_close",
             "active_close",
             "clv_close",
+            "value_at_risk_close",
             "acquired_count",
             "lost_count",
             "won_back_count",
@@ -160,6 +166,7 @@ class CrmKpiCustomerReport(models.Model):
                    %(row_count)s AS row_count, %(tag)s AS category_id,
                    s.customer_open AS customers_start, s.customer_close AS customers_end,
                    s.active_close AS active_end, s.clv_close AS clv_end,
+                   s.value_at_risk_close AS value_at_risk_end,
                    s.acquired_count, s.lost_count, s.won_back_count, s.deal_count, s.revenue,
                    0.0 AS acquired_rate, 0.0 AS churn_rate, 0.0 AS retention_rate,
                    0.0 AS deal_frequency, 0.0 AS avg_deal_amount, 0.0 AS avg_clv

@@ -111,6 +111,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                        COALESCE(rp.country_id, 0) AS country_id,
                        COALESCE(tm.crm_team_id, 0) AS team_id,
                        COALESCE(pr.predicted_clv, 0) AS clv,
+                       COALESCE(pr.value_at_risk, 0) AS var,
                        COALESCE(tg.category_key, '') AS category_key,
                        fd.day AS first_day, fd.medium_id AS first_medium
                   FROM crm_customer_profile pr
@@ -140,14 +141,14 @@ class CrmKpiSnapshotPeriod(models.Model):
             cut AS (
                 -- cut at the first deal: no channel before it, its medium after
                 SELECT a.profile_id, s.stage_id, a.team_id, a.user_id, a.country_id,
-                       a.category_key, a.clv, s.start,
+                       a.category_key, a.clv, a.var, s.start,
                        CASE WHEN a.first_day IS NULL THEN s.stop
                             ELSE LEAST(s.stop, GREATEST(a.first_day, s.start)) END AS stop,
                        0 AS medium_id
                   FROM spans s JOIN attrs a ON a.profile_id = s.profile_id
                  UNION ALL
                 SELECT a.profile_id, s.stage_id, a.team_id, a.user_id, a.country_id,
-                       a.category_key, a.clv, GREATEST(s.start, a.first_day), s.stop,
+                       a.category_key, a.clv, a.var, GREATEST(s.start, a.first_day), s.stop,
                        a.first_medium
                   FROM spans s JOIN attrs a ON a.profile_id = s.profile_id
                  WHERE a.first_day < s.stop
@@ -162,10 +163,10 @@ class CrmKpiSnapshotPeriod(models.Model):
             ),
             deltas AS (
                 -- closing stocks as running sums: in at its start, out at its stop
-                SELECT %(slice)s, day, sum(n) AS n, sum(n * clv) AS clv
-                  FROM (SELECT %(slice)s, start AS day, 1 AS n, clv FROM pieces
+                SELECT %(slice)s, day, sum(n) AS n, sum(n * clv) AS clv, sum(n * var) AS var
+                  FROM (SELECT %(slice)s, start AS day, 1 AS n, clv, var FROM pieces
                          UNION ALL
-                        SELECT %(slice)s, stop, -1, clv FROM pieces WHERE stop <= %(to)s) e
+                        SELECT %(slice)s, stop, -1, clv, var FROM pieces WHERE stop <= %(to)s) e
                  GROUP BY %(slice)s, day
             ),
             slices AS (
@@ -175,7 +176,8 @@ class CrmKpiSnapshotPeriod(models.Model):
                 SELECT sl.team_id, sl.user_id, sl.country_id, sl.stage_id, sl.category_key,
                        sl.medium_id, g.day,
                        sum(COALESCE(d.n, 0)) OVER w AS close_n,
-                       sum(COALESCE(d.clv, 0)) OVER w AS close_clv
+                       sum(COALESCE(d.clv, 0)) OVER w AS close_clv,
+                       sum(COALESCE(d.var, 0)) OVER w AS close_var
                   FROM slices sl
                  CROSS JOIN (SELECT day::date FROM generate_series(
                                 %(before)s::date, %(to)s::date, '1 day') AS day) g
@@ -189,7 +191,7 @@ class CrmKpiSnapshotPeriod(models.Model):
             stock_parts AS (
                 SELECT %(slice)s, day,
                        CASE WHEN day > %(from)s THEN prev_n ELSE 0 END AS open_n,
-                       close_n, close_clv
+                       close_n, close_clv, close_var
                   FROM (SELECT st.*, COALESCE(lag(close_n) OVER (
                                PARTITION BY %(slice)s ORDER BY day), 0) AS prev_n
                           FROM stocks st) st
@@ -237,22 +239,23 @@ class CrmKpiSnapshotPeriod(models.Model):
             ),
             parts (team_id, user_id, country_id, stage_id, category_key, medium_id, day,
                    profile_open, customer_open, active_open, profile_close, customer_close,
-                   active_close, clv_close, acquired, lost, won_back, deals, revenue) AS (
+                   active_close, clv_close, var_close, acquired, lost, won_back, deals,
+                   revenue) AS (
                 SELECT sp.team_id, sp.user_id, sp.country_id, sp.stage_id, sp.category_key,
                        sp.medium_id, sp.day,
                        sp.open_n, sp.open_n * k.customer, sp.open_n * k.active,
                        sp.close_n, sp.close_n * k.customer, sp.close_n * k.active,
-                       sp.close_clv * k.customer, 0, 0, 0, 0, 0
+                       sp.close_clv * k.customer, sp.close_var * k.customer, 0, 0, 0, 0, 0
                   FROM stock_parts sp
                   JOIN kinds k ON k.stage_id = sp.stage_id
                  WHERE sp.open_n <> 0 OR sp.close_n <> 0
                  UNION ALL
                 %(opening)s
                  UNION ALL
-                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, lost, won_back, 0, 0
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, lost, won_back, 0, 0
                   FROM moves
                  UNION ALL
-                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, acquired, 0, 0, deals, revenue
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, acquired, 0, 0, deals, revenue
                   FROM deal_parts
             ),
             inserted AS (
@@ -260,14 +263,15 @@ class CrmKpiSnapshotPeriod(models.Model):
                        (date, company_id, team_id, user_id, country_id, stage_id, stage_kind,
                         category_key, medium_id, profile_open, customer_open, active_open,
                         profile_close, customer_close, active_close, clv_close,
-                        acquired_count, lost_count, won_back_count, deal_count, revenue)
+                        value_at_risk_close, acquired_count, lost_count, won_back_count,
+                        deal_count, revenue)
                 SELECT r.day, %(company)s, NULLIF(r.team_id, 0), NULLIF(r.user_id, 0),
                        NULLIF(r.country_id, 0), NULLIF(r.stage_id, 0), s.kind,
                        NULLIF(r.category_key, ''), NULLIF(r.medium_id, 0),
                        sum(r.profile_open), sum(r.customer_open), sum(r.active_open),
                        sum(r.profile_close), sum(r.customer_close), sum(r.active_close),
-                       sum(r.clv_close), sum(r.acquired), sum(r.lost), sum(r.won_back),
-                       sum(r.deals), sum(r.revenue)
+                       sum(r.clv_close), sum(r.var_close), sum(r.acquired), sum(r.lost),
+                       sum(r.won_back), sum(r.deals), sum(r.revenue)
                   FROM parts r
                   LEFT JOIN crm_lifecycle_stage s ON s.id = r.stage_id
                  GROUP BY r.day, r.team_id, r.user_id, r.country_id, r.stage_id, s.kind,
@@ -317,7 +321,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                        COALESCE(stage_id, 0), COALESCE(category_key, ''),
                        COALESCE(medium_id, 0), %(from)s::date,
                        profile_close, customer_close, active_close,
-                       0, 0, 0, 0, 0, 0, 0, 0, 0
+                       0, 0, 0, 0, 0, 0, 0, 0, 0, 0
                   FROM crm_kpi_snapshot
                  WHERE company_id = %(company)s AND date = %(before)s AND profile_close > 0
                 """,
@@ -329,7 +333,7 @@ class CrmKpiSnapshotPeriod(models.Model):
             """
             SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
                    CASE WHEN a.first_day <= %(from)s THEN a.first_medium ELSE 0 END,
-                   %(from)s::date, 1, k.customer, k.active, 0, 0, 0, 0, 0, 0, 0, 0, 0
+                   %(from)s::date, 1, k.customer, k.active, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
               FROM pieces p
               JOIN attrs a ON a.profile_id = p.profile_id
               JOIN kinds k ON k.stage_id = p.stage_id

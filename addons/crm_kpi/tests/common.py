@@ -190,6 +190,7 @@ class KpiCase(TransactionCase):
                     "partner_id": p.id,
                     "company_id": cls.company.id,
                     "predicted_clv": 100.0 * (1 + p.id % 5),
+                    "value_at_risk": 10.0 * (1 + p.id % 7),
                 }
                 for p in partners
             ]
@@ -266,6 +267,7 @@ class KpiCase(TransactionCase):
                 {
                     "partner_id": p.partner_id.id,
                     "clv": p.predicted_clv,
+                    "value_at_risk": p.value_at_risk,
                     "tag_ids": frozenset(p.partner_id.category_id.ids),
                 }
                 for p in self.env["crm.customer.profile"]
@@ -315,6 +317,7 @@ class KpiCase(TransactionCase):
         revenue = float(in_period["amount"].sum())
         end_customers = end[end.isin(CUSTOMER_KINDS)].index
         clv_end = float(profiles[profiles["partner_id"].isin(end_customers)]["clv"].sum())
+        at_risk_end = profiles[profiles["partner_id"].isin(end_customers)]["value_at_risk"]
 
         def pct(num, den):
             return 100.0 * num / den if den else None
@@ -329,6 +332,7 @@ class KpiCase(TransactionCase):
             "deal_count": deal_count,
             "revenue": revenue,
             "clv_end": clv_end,
+            "value_at_risk_end": float(at_risk_end.sum()),
             "acquired_rate": pct(acquired, customers_start),
             "churn_rate": pct(lost, customers_start),
             "retention_rate": pct(customers_end - acquired - won_back, customers_start),
@@ -347,6 +351,7 @@ class KpiCase(TransactionCase):
         "deal_count",
         "revenue",
         "clv_end",
+        "value_at_risk_end",
         "acquired_rate",
         "churn_rate",
         "retention_rate",

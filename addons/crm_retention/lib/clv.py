@@ -400,8 +400,12 @@ def _surely_alive(r, alpha, a, b, t, x, T):
     return out
 
 
-def expected_purchases(params, t, frequency, recency, T):
+def expected_purchases(params, t, frequency, recency, T, *, given_alive=False):
     """E[purchases in the next t periods | x, t_x, T] (paper eq. 10), vectorised.
+
+    With ``given_alive``, the same expectation for a customer known to be
+    still active: eq. 10 without its P(alive) factor (what a customer is
+    worth if it is kept, whatever its chance of having left).
 
     ``t`` (scalar or array broadcastable with the customers) in the same unit
     as recency and T. Eq. 10 is P(alive) times E[Y(t) | alive]; the latter
@@ -429,6 +433,8 @@ def expected_purchases(params, t, frequency, recency, T):
     surely_alive[positive] = _surely_alive(
         r, alpha, a, b, t_b[positive], x_b[positive], T_b[positive]
     )
+    if given_alive:
+        return surely_alive
     return surely_alive * p_alive(params, x, t_x, T)
 
 
@@ -523,8 +529,11 @@ def discounted_expected_purchases(
     horizon_months=12,
     monthly_discount_rate=0.01,
     time_unit_days=7.0,
+    given_alive=False,
 ):
-    """Discounted expected purchases over the next ``horizon_months`` months.
+    """Discounted expected purchases over the next ``horizon_months`` months
+    (``given_alive``: of a customer known to be still active, see
+    :func:`expected_purchases`).
 
     sum_{m=1..H} (E[Y(m months)] - E[Y(m-1 months)]) / (1+d)^m, with the
     units of :func:`clv`. CLV is this times the expected spend: a caller
@@ -534,7 +543,9 @@ def discounted_expected_purchases(
     x, t_x, T = _customers(frequency, recency, T)
     months = np.arange(horizon_months + 1, dtype=float)
     t = (months * DAYS_PER_MONTH / time_unit_days)[:, None]
-    cumulative = expected_purchases(params, t, x[None, :], t_x[None, :], T[None, :])
+    cumulative = expected_purchases(
+        params, t, x[None, :], t_x[None, :], T[None, :], given_alive=given_alive
+    )
     discount = (1.0 + monthly_discount_rate) ** -months[1:]
     return discount @ np.diff(cumulative, axis=0)
 

@@ -26,9 +26,10 @@ LOST_IN_PERIOD = (
     "Customers who entered a stage of kind Lost during the period (a flow: a customer "
     "lost in March counts in March, whatever it became later).",
 )
-REVENUE_AT_RISK = (
-    "Revenue at Risk (12 months)",
-    "Predicted 12-month value (CLV) of the customers at risk now: what keeping them is worth.",
+VALUE_AT_RISK = (
+    "Value at Risk",
+    "What the company stands to lose with the customers at risk now: each one's churn "
+    "probability times its 12-month value if it is kept.",
 )
 
 # Stage kinds (crm.lifecycle.stage.kind) by what they mean, for every count:

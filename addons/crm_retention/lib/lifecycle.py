@@ -30,6 +30,25 @@ Risk level (drives the default At risk / Lost stage rules):
 BG/NBD gives P(alive) = 1 to a customer who never bought twice, so the
 rhythm test is what moves one-time buyers: their expected interval is the
 company's typical repeat interval (median over repeat buyers).
+
+Why, by when and how much (what a salesperson acts on):
+
+* ``risk_reason_code`` (``RISK_REASONS``): the rule that explains the risk
+  level, the plainest first: no deal for ``lost_after_days``, late against
+  the customer's own rhythm, the model's churn probability; "on track"
+  otherwise. The profile turns it into a sentence with the figures;
+* ``act_before_date``: the day the customer turns at risk if it buys
+  nothing (the first of: ``at_risk_overdue_ratio`` times its interval after
+  the last deal, P(alive) falling below ``1 - at_risk_probability`` (a
+  bisection: with no new deal P(alive) only falls), ``lost_after_days``);
+  in the past for a customer already at risk;
+* ``p_alive_expected``: P(alive) on the expected date of the next deal,
+  ``p_alive_if_deal``: P(alive) if the customer bought again today (for
+  repeat buyers: BG/NBD holds a one-time buyer surely alive);
+* ``value_if_retained``: the discounted 12-month value *given* the customer
+  is still active (``predicted_clv`` without its P(alive) factor, which
+  makes customers at risk look worthless), ``value_at_risk`` =
+  (1 - P(alive)) x that: what the company stands to lose.
 """
 
 import numpy as np
@@ -38,6 +57,19 @@ import pandas as pd
 from . import clv
 
 TIME_UNIT_DAYS = 7.0
+
+# why a customer is (or is not) at risk, the plainest explanation first
+RISK_REASONS = [
+    ("none", "No purchase yet"),
+    ("on_track", "On track"),
+    ("silent", "Silent too long"),
+    ("overdue", "Late against its rhythm"),
+    ("model", "Likely to have left"),
+]
+
+# the longest wait (days after the last deal) searched for a crossing of a
+# churn threshold: a customer not crossing it within a century never does
+MAX_GAP_DAYS = 36500
 
 DEFAULTS = {
     "at_risk_probability": 0.5,
@@ -140,6 +172,66 @@ def _days(later, earlier):
     return (later - earlier) / np.timedelta64(1, "D")
 
 
+def churn_after_gap(bgnbd, deal_days, span_days, gap_days):
+    """Churn probability (1 - P(alive)) of customers with ``deal_days``
+    purchase days spread over ``span_days`` (first to last), ``gap_days``
+    after their last deal (arrays or scalars)."""
+    deal_days, span_days, gap_days = np.broadcast_arrays(
+        np.atleast_1d(deal_days), np.atleast_1d(span_days).astype(float), gap_days
+    )
+    frequency = np.maximum(deal_days - 1, 0).astype(float)
+    recency = span_days / TIME_UNIT_DAYS
+    age = (span_days + gap_days) / TIME_UNIT_DAYS
+    alive = clv.p_alive(bgnbd, frequency, recency, age)
+    return 1.0 - np.clip(np.nan_to_num(alive, nan=1.0), 0.0, 1.0)
+
+
+def first_gap_reaching(bgnbd, deal_days, span_days, threshold, lo=None, hi=None):
+    """Per customer: the first whole number of days after its last deal on
+    which its churn probability reaches ``threshold`` if it buys nothing,
+    searched in (``lo``, ``hi``] (default: from the last deal day, included,
+    to ``MAX_GAP_DAYS``); NaN when it is not reached there. With no new deal
+    P(alive) only falls, so a bisection finds it; customers of the same
+    purchase days and span share the answer and are searched once.
+
+    >>> params = clv.BGNBDParams(0.24, 4.41, 0.79, 2.43)
+    >>> gap = first_gap_reaching(params, np.array([5]), np.array([200]), 0.5)
+    >>> int(gap[0]), bool(churn_after_gap(params, 5, 200, gap[0]) >= 0.5)
+    (133, True)
+    >>> bool(churn_after_gap(params, 5, 200, gap[0] - 1) < 0.5)
+    True
+    """
+    deal_days = np.asarray(deal_days, dtype=np.int64)
+    span_days = np.asarray(span_days, dtype=np.int64)
+    n = len(deal_days)
+    lo = np.full(n, -1.0) if lo is None else np.asarray(lo, dtype=float)
+    hi = np.full(n, float(MAX_GAP_DAYS)) if hi is None else np.asarray(hi, dtype=float)
+    out = np.full(n, np.nan)
+    if not n:
+        return out
+    # customers of one shape and one search range share the answer
+    keys = np.stack([deal_days, span_days, lo, hi], axis=1)
+    shapes, of_shape = np.unique(keys, axis=0, return_inverse=True)
+    of_shape = np.asarray(of_shape).reshape(-1)
+    x, span, lo_s, hi_s = shapes[:, 0], shapes[:, 1], shapes[:, 2].copy(), shapes[:, 3].copy()
+    reached = churn_after_gap(bgnbd, x, span, hi_s) >= threshold
+    not_yet = (lo_s < 0) | (churn_after_gap(bgnbd, x, span, np.maximum(lo_s, 0)) < threshold)
+    todo = np.flatnonzero(reached & not_yet & (hi_s > lo_s))
+    lo_t, hi_t, x_t, span_t = lo_s[todo], hi_s[todo], x[todo], span[todo]
+    while True:
+        open_ = hi_t - lo_t > 1
+        if not open_.any():
+            break
+        mid = np.floor((lo_t + hi_t) / 2)
+        above = churn_after_gap(bgnbd, x_t, span_t, np.maximum(mid, 0)) >= threshold
+        hi_t = np.where(open_ & above, mid, hi_t)
+        lo_t = np.where(open_ & ~above, mid, lo_t)
+    found = np.full(len(shapes), np.nan)
+    found[todo] = np.maximum(hi_t, 0)
+    out[:] = found[of_shape]
+    return out
+
+
 def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     """Return a frame with ``partner_id`` and every stored profile metric.
 
@@ -195,6 +287,10 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     p_alive = np.ones(n)
     expected_90 = np.zeros(n)
     predicted_clv = np.zeros(n)
+    value_if_retained = np.zeros(n)
+    p_if_deal = np.where(has_deal, 1.0, 0.0)
+    p_expected = np.where(has_deal, 1.0, 0.0)
+    churn_gap = np.full(n, np.nan)
     bgnbd = params and params.get("bgnbd")
     if bgnbd is not None and has_deal.any():
         idx = np.flatnonzero(has_deal)
@@ -225,6 +321,29 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
                 time_unit_days=TIME_UNIT_DAYS,
             )
             predicted_clv[idx] = purchases[of_shape] * spend
+            if_kept = clv.discounted_expected_purchases(
+                bgnbd,
+                f,
+                r,
+                t,
+                horizon_months=12,
+                monthly_discount_rate=settings["monthly_discount_rate"],
+                time_unit_days=TIME_UNIT_DAYS,
+                given_alive=True,
+            )
+            value_if_retained[idx] = if_kept[of_shape] * spend
+        # what-ifs: one more deal today (none more when it bought today), and
+        # nothing bought until the expected date of the next deal
+        again = frequency[idx] + (since_last[idx] > 0)
+        p_if_deal[idx] = clv.p_alive(bgnbd, again, age[idx], age[idx])
+        # BG/NBD holds a customer who never bought twice surely alive (its
+        # P(alive) of 1 would "fall" with a second deal): no what-if for them
+        p_if_deal[idx] = np.where(days_n[idx] > 1, p_if_deal[idx], 1.0)
+        at_expected = (span_days[idx] + expected_interval[idx]) / TIME_UNIT_DAYS
+        p_expected[idx] = clv.p_alive(bgnbd, frequency[idx], recency[idx], at_expected)
+        churn_gap[idx] = first_gap_reaching(
+            bgnbd, days_n[idx], span_days[idx], settings["at_risk_probability"]
+        )
     p_alive = np.where(has_deal, np.clip(np.nan_to_num(p_alive, nan=1.0), 0.0, 1.0), 0.0)
     churn = np.where(has_deal, 1.0 - p_alive, 0.0)
     out["p_alive"] = np.round(p_alive, 4)
@@ -246,6 +365,33 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
         )
     )
     out["risk_level"] = np.where(high, "high", np.where(medium, "medium", "low"))
+
+    # why: the plainest rule that explains the level (see RISK_REASONS)
+    silent = since_last >= settings["lost_after_days"]
+    late = overdue >= settings["at_risk_overdue_ratio"]
+    likely_gone = churn >= settings["at_risk_probability"]
+    out["risk_reason_code"] = np.select(
+        [~has_deal, silent, late, likely_gone],
+        ["none", "silent", "overdue", "model"],
+        "on_track",
+    )
+    # by when: the first day the customer turns at risk if it buys nothing
+    # (whole days after the last deal; overdue is compared unrounded)
+    gaps = np.fmin(
+        np.fmin(
+            np.ceil(settings["at_risk_overdue_ratio"] * expected_interval - 1e-9),
+            float(settings["lost_after_days"]),
+        ),
+        churn_gap,
+    )
+    at_risk_day = last + np.nan_to_num(gaps).astype("timedelta64[D]")
+    out["act_before_date"] = pd.Series(at_risk_day).where(has_deal)
+    out["p_alive_expected"] = np.round(np.clip(np.nan_to_num(p_expected, nan=1.0), 0, 1), 4)
+    out["p_alive_if_deal"] = np.round(np.clip(np.nan_to_num(p_if_deal, nan=1.0), 0, 1), 4)
+    # how much: the value if kept, and the part of it the company stands to lose
+    value_if_retained = np.where(has_deal, np.nan_to_num(value_if_retained), 0.0)
+    out["value_if_retained"] = np.round(value_if_retained, 2)
+    out["value_at_risk"] = np.round(churn * value_if_retained, 2)
 
     # dates stay datetime64 (NaT for none): the caller writes them in bulk
     out["first_deal_date"] = pd.Series(first).where(has_deal)

@@ -40,7 +40,7 @@ have no past: their current value is used on every day.
 import numpy as np
 import pandas as pd
 
-from . import clv, lifecycle
+from . import lifecycle
 
 # what a point carries: the aggregate frame of lifecycle.compute_metrics
 STATE_COLUMNS = [
@@ -56,8 +56,6 @@ STATE_COLUMNS = [
 _LAST, _PREV = "last_day", "prev_day"
 # the stage kinds of a lapsed customer: entering one dates the lapse
 LAPSED_KINDS = ("at_risk", "lost")
-# bisection bound: more than 2**16 days (179 years) between deals is a typo
-_MAX_GAP_BITS = 16
 
 
 def _states(deals):
@@ -87,38 +85,16 @@ def _states(deals):
     return frame
 
 
-def _churn(bgnbd, deal_days, first, last, day):
-    """Churn probability (1 - P(alive)) of customers with these purchase
-    aggregates on ``day`` (arrays), exactly as ``compute_metrics`` computes
-    it for its risk level."""
-    frequency = np.maximum(deal_days - 1, 0).astype(float)
-    recency = (last - first) / lifecycle.TIME_UNIT_DAYS
-    age = (day - first) / lifecycle.TIME_UNIT_DAYS
-    alive = clv.p_alive(bgnbd, frequency, recency, age)
-    return 1.0 - np.clip(np.nan_to_num(alive, nan=1.0), 0.0, 1.0)
-
-
 def _first_churn_day(bgnbd, state, lo, hi, threshold):
     """Per row of ``state`` (with purchase aggregates): the first day in
     (``lo``, ``hi``] on which churn reaches ``threshold``, NaN when it does
-    not (P(alive) only falls with time: a bisection)."""
-    out = np.full(len(lo), np.nan)
-    args = (state["deal_days"].to_numpy(), state["first_day"].to_numpy(), state[_LAST].to_numpy())
-    reached = _churn(bgnbd, *args, hi) >= threshold
-    not_yet = _churn(bgnbd, *args, lo) < threshold
-    todo = np.flatnonzero(reached & not_yet & (hi > lo))
-    lo, hi = lo[todo].astype(float), hi[todo].astype(float)
-    sub = [a[todo] for a in args]
-    for _ in range(_MAX_GAP_BITS + 1):
-        open_ = hi - lo > 1
-        if not open_.any():
-            break
-        mid = np.floor((lo + hi) / 2)
-        above = _churn(bgnbd, *sub, mid) >= threshold
-        hi = np.where(open_ & above, mid, hi)
-        lo = np.where(open_ & ~above, mid, lo)
-    out[todo] = hi
-    return out
+    not (``lifecycle.first_gap_reaching``, the bisection the recompute's
+    "act before" date uses too)."""
+    first, last = state["first_day"].to_numpy(), state[_LAST].to_numpy()
+    gap = lifecycle.first_gap_reaching(
+        bgnbd, state["deal_days"].to_numpy(), last - first, threshold, lo=lo - last, hi=hi - last
+    )
+    return last + gap
 
 
 def _crossings(state, ends, interval, params, settings):

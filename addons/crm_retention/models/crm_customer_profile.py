@@ -2,7 +2,9 @@ import logging
 
 from odoo import api, fields, models
 from odoo.tools import is_html_empty
+from odoo.tools.misc import format_date
 
+from ..lib.lifecycle import RISK_REASONS
 from ..recompute.layout import RecomputeRunning  # noqa: F401 (public: callers catch it here)
 
 _logger = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ class CrmCustomerProfile(models.Model):
     # whoever may read a customer's profile may note on it and plan a call:
     # salespeople read their customers' profiles, only the engine writes them
     _mail_post_access = "read"
-    _order = "churn_probability desc, id"
+    # the customers the company stands to lose the most money on first
+    _order = "value_at_risk desc nulls last, churn_probability desc, id"
     _rec_name = "partner_id"
     _check_company_auto = True
 
@@ -146,6 +149,58 @@ class CrmCustomerProfile(models.Model):
     # not indexed: the recompute rewrites it, and an indexed column that
     # changes makes the row's update non-HOT (every index written again)
     risk_level = fields.Selection(RISK_LEVELS, default="low")
+    # why, by when, how much (see lib.lifecycle)
+    risk_reason_code = fields.Selection(
+        RISK_REASONS,
+        string="Risk Reason",
+        default="none",
+        help="The rule that explains the risk level, the plainest first: no deal for the "
+        "'lost after' days, late against the customer's own rhythm, then the churn model.",
+    )
+    risk_reason = fields.Char(
+        string="Why",
+        compute="_compute_risk_reason",
+        help="Why this customer is (or is not) at risk, with the figures behind it.",
+    )
+    act_before_date = fields.Date(
+        string="Act Before",
+        help="The day this customer turns at risk if it buys nothing: late against its "
+        "rhythm, or the churn model's chance it is still active falling below the at-risk "
+        "threshold, whichever comes first. In the past for a customer already at risk.",
+    )
+    p_alive_expected = fields.Float(
+        string="P(alive) at Expected Date",
+        digits=(16, 3),
+        aggregator="avg",
+        help="The chance the customer is still active on the date its next deal is due, "
+        "if it buys nothing until then.",
+    )
+    p_alive_if_deal = fields.Float(
+        string="P(alive) if It Buys Today",
+        digits=(16, 3),
+        aggregator="avg",
+        help="What one more deal today would bring the chance it is still active to.",
+    )
+    value_if_retained = fields.Monetary(
+        string="Value if Retained",
+        help="Discounted value of the customer's next 12 months if it is still active: the "
+        "predicted CLV without the churn discount (which makes customers at risk look "
+        "worthless). In the company currency.",
+    )
+    risk_activity_id = fields.Many2one(
+        "mail.activity",
+        string="Open Stage Activity",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The activity the customer's last move into a notifying stage created, while it "
+        "is open: no second one until it is done.",
+    )
+    value_at_risk = fields.Monetary(
+        string="Value at Risk",
+        help="Churn probability x value if retained: what the company stands to lose with "
+        "this customer. In the company currency.",
+    )
 
     _sql_constraints = [
         (
@@ -170,6 +225,83 @@ class CrmCustomerProfile(models.Model):
         self.env.cr.execute(
             "ALTER TABLE crm_customer_profile ADD COLUMN IF NOT EXISTS metrics_xid xid8"
         )
+
+    @api.depends(
+        "risk_reason_code",
+        "deal_days",
+        "days_since_last_deal",
+        "expected_interval_days",
+        "overdue_ratio",
+        "p_alive",
+        "p_alive_expected",
+        "p_alive_if_deal",
+        "act_before_date",
+        "metrics_date",
+    )
+    def _compute_risk_reason(self):
+        """The sentence a salesperson reads, in the reader's language, from
+        the stored figures (the recompute stores numbers and a code, never
+        text: one customer base is read by teams of several languages)."""
+        for profile in self:
+            profile.risk_reason = profile._risk_sentence()
+
+    def _risk_sentence(self):
+        self.ensure_one()
+        _ = self.env._
+        if self.risk_reason_code == "none" or not self.deal_days:
+            return _("No purchase yet.")
+
+        def pct(value):
+            return f"{round(value * 100)} %"
+
+        # values first: the string extractor reads every string token of a
+        # translated call (an f-string argument would become its text)
+        interval = round(self.expected_interval_days)
+        since = self.days_since_last_deal
+        ratio = f"{self.overdue_ratio:.1f}"
+        parts = []
+        if self.deal_days > 1:
+            parts.append(
+                _(
+                    "Buys every %(interval)s days; %(since)s days since the last deal "
+                    "(%(ratio)s× the usual gap)",
+                    interval=interval,
+                    since=since,
+                    ratio=ratio,
+                )
+            )
+            # without a fitted model every customer is "alive": say nothing
+            if self.p_alive < 1 or self.p_alive_expected < 1:
+                parts.append(
+                    _(
+                        "chance still active %(now)s (%(expected)s at the expected date)",
+                        now=pct(self.p_alive),
+                        expected=pct(self.p_alive_expected),
+                    )
+                )
+        else:
+            parts.append(
+                _(
+                    "Bought once, %(since)s days ago; customers usually buy again within "
+                    "%(interval)s days",
+                    since=since,
+                    interval=interval,
+                )
+            )
+        sentence = "; ".join(parts) + "."
+        today = self.metrics_date or fields.Date.context_today(self)
+        if self.act_before_date:
+            if self.act_before_date > today:
+                sentence += " " + _(
+                    "Act before %(date)s.", date=format_date(self.env, self.act_before_date)
+                )
+            else:
+                sentence += " " + _(
+                    "At risk since %(date)s.", date=format_date(self.env, self.act_before_date)
+                )
+        if self.p_alive_if_deal > self.p_alive + 0.005:
+            sentence += " " + _("One more deal now: %(chance)s.", chance=pct(self.p_alive_if_deal))
+        return sentence
 
     @api.model
     def get_empty_list_help(self, help_message):
@@ -284,4 +416,6 @@ class CrmCustomerProfile(models.Model):
         )
         history._post_partner_messages()
         changed._sync_partner_stage()
+        # created through the ORM: automation rules saw them already
+        history._notify_stage_changes()
         return res

@@ -91,6 +91,28 @@ class CrmLifecycleStage(models.Model):
         "evaluated in sequence and the first match wins; an empty rule matches everyone.",
     )
     description = fields.Text(translate=True, help="What this stage means for your team.")
+    # who is told when a customer enters the stage (see
+    # crm.lifecycle.history._notify_stage_changes)
+    notify = fields.Boolean(
+        string="Tell the Salesperson",
+        help="When a customer enters this stage (by the rules, nightly or as a deal is won), "
+        "its salesperson gets an activity, and the retention managers the day's moves in "
+        "their daily digest. Never a second activity while the first is open.",
+    )
+    notify_activity_type_id = fields.Many2one(
+        "mail.activity.type",
+        string="Activity Type",
+        default=lambda self: self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False),
+        domain="[('res_model', 'in', (False, 'crm.customer.profile'))]",
+    )
+    notify_deadline_days = fields.Integer(
+        string="Deadline (days)", default=3, help="Days after the move the activity is due."
+    )
+    notify_note = fields.Text(
+        string="Instructions",
+        translate=True,
+        help="Put in the activity, under the reason the customer entered the stage.",
+    )
     profile_count = fields.Integer(compute="_compute_profile_count", string="Customers")
 
     def _compute_profile_count(self):

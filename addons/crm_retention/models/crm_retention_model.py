@@ -122,6 +122,12 @@ class CrmRetentionModel(models.Model):
         readonly=True, help="When the current run read the deals (database clock)."
     )
     last_run_date = fields.Datetime(readonly=True)
+    digest_history_id = fields.Integer(
+        string="Digest Sent Up To",
+        readonly=True,
+        help="The last stage change (history row) of the managers' previous digest: each "
+        "full recompute mails the moves after it, of the last day.",
+    )
 
     _sql_constraints = [
         ("company_uniq", "UNIQUE(company_id)", "One churn model per company."),

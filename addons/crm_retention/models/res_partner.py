@@ -73,6 +73,22 @@ class ResPartner(models.Model):
         string="Stage Pinned",
         groups="crm_retention.group_retention_user",
     )
+    retention_risk_reason = fields.Char(
+        compute="_compute_retention_profile_id",
+        string="Why",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_value_at_risk = fields.Monetary(
+        compute="_compute_retention_profile_id",
+        string="Value at Risk",
+        currency_field="retention_currency_id",
+        groups="crm_retention.group_retention_user",
+    )
+    retention_act_before_date = fields.Date(
+        compute="_compute_retention_profile_id",
+        string="Act Before",
+        groups="crm_retention.group_retention_user",
+    )
     retention_history_count = fields.Integer(
         compute="_compute_retention_history_count",
         groups="crm_retention.group_retention_user",
@@ -100,6 +116,9 @@ class ResPartner(models.Model):
             partner.retention_last_deal_date = profile.last_deal_date
             partner.retention_won_count = profile.won_count
             partner.retention_stage_locked = profile.stage_locked
+            partner.retention_risk_reason = profile.risk_reason if profile else False
+            partner.retention_value_at_risk = profile.value_at_risk
+            partner.retention_act_before_date = profile.act_before_date
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -10,6 +10,9 @@ module (see ARCHITECTURE.md):
 - ``writer``: the batch statement that brings profiles, stages, history,
   chatter and the partners' stage mirror in line, one builder per CTE;
 - ``owners``: the profiles' salesperson;
+- ``notify``: who is told of a stage change (the after-batch hook
+  ``crm.lifecycle.history._after_bulk_create``, the salesperson's activity,
+  the managers' digest);
 - ``rebuild``: each customer's past history reconstructed from its
   deals (``lib.rebuild``), after install, an import, or on demand;
 - ``run``: the nightly run (phases, per-company work table, resumable

@@ -34,6 +34,12 @@ METRIC_COLUMNS = [
     "expected_deals_90d",
     "predicted_clv",
     "risk_level",
+    "risk_reason_code",
+    "act_before_date",
+    "p_alive_expected",
+    "p_alive_if_deal",
+    "value_if_retained",
+    "value_at_risk",
     "metrics_date",
 ]
 

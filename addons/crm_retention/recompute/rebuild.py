@@ -50,6 +50,9 @@ CONTINUOUS_FIELDS = {
     "overdue_ratio",
     "expected_deals_90d",
     "predicted_clv",
+    "p_alive_if_deal",
+    "value_if_retained",
+    "value_at_risk",
     "metrics_date",
 }
 GRID_DAYS = 7

@@ -164,6 +164,7 @@ class CrmCustomerProfileStages(models.Model):
         if history:
             history.profile_id._sync_partner_stage()
             history._post_partner_messages()
+            history._after_bulk_create(history)
         return history
 
     @api.model

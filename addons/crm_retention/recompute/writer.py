@@ -82,7 +82,9 @@ class CrmCustomerProfileWriter(models.Model):
         and ``inserted`` (``_batch_insert_sql``) -> ``changes``
         (``_batch_changes_sql``) -> ``history`` (``_batch_history_sql``) ->
         the chatter notes (``crm.lifecycle.history._partner_message_sql``)
-        and the partners' mirror (``_partner_stage_sql``).
+        and the partners' mirror (``_partner_stage_sql``). Then the batch's
+        history rows go to ``crm.lifecycle.history._after_bulk_create``
+        (activities for the salespeople, automation rules).
         """
         now = fields.Datetime.now()
         written = self._batch_written_columns()
@@ -105,7 +107,7 @@ class CrmCustomerProfileWriter(models.Model):
                 %(messages)s,
                 mirror AS (%(mirror)s)
                 SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted),
-                       (SELECT count(*) FROM changes)
+                       (SELECT count(*) FROM changes), ARRAY(SELECT id FROM history)
                 """,
                 ruled=self._batch_rows_sql(cases, today, source, company, scope),
                 updated=self._batch_update_sql(
@@ -124,12 +126,15 @@ class CrmCustomerProfileWriter(models.Model):
                 mirror=self._partner_stage_sql(SQL("changes")),
             )
         )
-        counts = self.env.cr.fetchone()
+        *counts, history_ids = self.env.cr.fetchone()
         self.invalidate_model()
         History.invalidate_model()
         self.env["mail.message"].invalidate_model()
         self.env["res.partner"].invalidate_model(["lifecycle_stage_id", "message_ids"])
-        return counts
+        if history_ids:
+            # activities, automation rules: what follows a stage change
+            History._after_bulk_create(History.sudo().browse(history_ids))
+        return tuple(counts)
 
     @api.model
     def _batch_derived_sql(self):
@@ -168,7 +173,11 @@ class CrmCustomerProfileWriter(models.Model):
         the rest kept from the profile."""
         derived = self._batch_derived_sql()
         batch_columns = {"partner_id", "company_id", *METRIC_COLUMNS}
-        reset = {"risk_level": SQL("'low'"), "metrics_date": SQL("%s::date", today)}
+        reset = {
+            "risk_level": SQL("'low'"),
+            "risk_reason_code": SQL("'none'"),
+            "metrics_date": SQL("%s::date", today),
+        }
 
         def value(name):
             if name in derived:

@@ -10,6 +10,7 @@ from . import (
     test_lifecycle_integrity,
     test_my_customers,
     test_recompute,
+    test_risk_reason,
     test_security,
     test_ui,
 )

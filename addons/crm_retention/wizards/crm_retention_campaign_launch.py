@@ -113,7 +113,7 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
         }
         head = [
             self.env._("Customer"), self.env._("Stage"), self.env._("Churn Probability"),
-            self.env._("Predicted CLV"), self.env._("Salesperson"), self.env._("Group"),
+            self.env._("Value at Risk"), self.env._("Salesperson"), self.env._("Group"),
         ]  # fmt: skip
         rows = []
         for profile in profiles:
@@ -123,7 +123,7 @@ class CrmRetentionCampaignLaunch(models.TransientModel):
                 escape(profile.partner_id.display_name),
                 escape(profile.stage_id.name or ""),
                 escape(f"{profile.churn_probability:.0%}"),
-                escape(format_amount(self.env, profile.predicted_clv, profile.currency_id)),
+                escape(format_amount(self.env, profile.value_at_risk, profile.currency_id)),
                 escape(profile.user_id.name or ""),
                 Markup('<span class="badge rounded-pill %s">%s</span>%s')
                 % (

@@ -1,0 +1,1 @@
+from . import crm_lifecycle_history
