@@ -165,6 +165,7 @@ class CrmRetentionCampaignEnrolment(models.Model):
                 vals["next_step_date"] = fields.Date.add(today, days=first_step.delay_days)
             vals_list.append(vals)
         members = self.env["crm.retention.campaign.member"].sudo().create(vals_list)
+        members._freeze_enrolment_state()
         treated = members.filtered(lambda m: m.member_group == "treated")
         if self.offer_use_codes and treated:
             treated._assign_offer_codes()

@@ -196,6 +196,41 @@ class CrmCustomerProfile(models.Model):
         help="The activity the customer's last move into a notifying stage created, while it "
         "is open: no second one until it is done.",
     )
+    # what to offer (campaign/recommend.py)
+    recommended_action = fields.Selection(
+        [
+            ("offer", "Make an offer"),
+            ("no_action", "No action: no offer pays"),
+            ("experiment", "Run an experiment"),
+        ],
+        string="Next Best Action",
+        readonly=True,
+        help="From the company's finished campaigns with a control group: the offer of "
+        "highest expected incremental margin for customers like this one, no action when none "
+        "pays, or an experiment when no campaign has tested an offer on such customers yet.",
+    )
+    recommended_offer = fields.Char(
+        string="Recommended Offer Key",
+        readonly=True,
+        help="Key of the recommended offer, objective:offer type (e.g. retain:percentage): "
+        "a campaign can target [('recommended_offer', '=', 'retain:percentage')].",
+    )
+    recommended_offer_label = fields.Char(
+        string="Recommended Offer", compute="_compute_recommendation_evidence"
+    )
+    recommended_margin = fields.Monetary(
+        string="Expected Margin",
+        readonly=True,
+        help="Uplift x value at risk - cost per member of the recommended offer.",
+    )
+    recommended_uplift = fields.Float(readonly=True, digits=(16, 4))
+    recommended_uplift_low = fields.Float(readonly=True, digits=(16, 4))
+    recommended_uplift_high = fields.Float(readonly=True, digits=(16, 4))
+    recommended_members = fields.Integer(readonly=True)
+    recommended_campaigns = fields.Integer(readonly=True)
+    recommendation_evidence = fields.Char(
+        string="Evidence", compute="_compute_recommendation_evidence"
+    )
     value_at_risk = fields.Monetary(
         string="Value at Risk",
         help="Churn probability x value if retained: what the company stands to lose with "
@@ -244,6 +279,46 @@ class CrmCustomerProfile(models.Model):
         text: one customer base is read by teams of several languages)."""
         for profile in self:
             profile.risk_reason = profile._risk_sentence()
+
+    @api.depends(
+        "recommended_action",
+        "recommended_offer",
+        "recommended_uplift",
+        "recommended_uplift_low",
+        "recommended_uplift_high",
+        "recommended_members",
+        "recommended_campaigns",
+    )
+    def _compute_recommendation_evidence(self):
+        Member = self.env["crm.retention.campaign.member"]
+        for profile in self:
+            profile.recommended_offer_label = Member._offer_label(profile.recommended_offer)
+            profile.recommendation_evidence = profile._evidence_sentence()
+
+    def _evidence_sentence(self):
+        self.ensure_one()
+        _ = self.env._
+        if self.recommended_action == "experiment":
+            return _(
+                "No finished campaign with a control group has tested an offer on customers "
+                "like this one: run one (with a control group) to learn what works."
+            )
+        if self.recommended_action not in ("offer", "no_action"):
+            return ""
+        uplift = f"{self.recommended_uplift * 100:+.1f}"
+        low = f"{self.recommended_uplift_low * 100:+.1f}"
+        high = f"{self.recommended_uplift_high * 100:+.1f}"
+        members = self.recommended_members
+        campaigns = self.recommended_campaigns
+        return _(
+            "Retention %(uplift)s points (95 %% interval %(low)s to %(high)s) over the control "
+            "group among %(members)s similar customers of %(campaigns)s campaign(s).",
+            uplift=uplift,
+            low=low,
+            high=high,
+            members=members,
+            campaigns=campaigns,
+        )
 
     def _risk_sentence(self):
         self.ensure_one()

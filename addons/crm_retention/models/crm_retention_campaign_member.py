@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..lib import campaign as campaign_lib
+from .crm_customer_profile import RISK_LEVELS
 
 _logger = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class CrmRetentionCampaignMember(models.Model):
         "template...); the campaign goes on with the next steps.",
     )
     enrol_date = fields.Date(string="Enrolled On", required=True, index=True)
+    # the segment the member is evidence for (see campaign/recommend.py)
+    enrol_risk_level = fields.Selection(RISK_LEVELS, string="Risk at Enrolment", readonly=True)
+    enrol_value_at_risk = fields.Monetary(string="Value at Risk at Enrolment", readonly=True)
     contacted_date = fields.Date(string="Contacted On")
     responded_date = fields.Date(string="Responded On")
     retained_date = fields.Date(string="Retained On", help="Date of the first deal in the window.")

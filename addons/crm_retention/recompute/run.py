@@ -115,6 +115,8 @@ class CrmCustomerProfileRun(models.Model):
             # salesperson): the others kept theirs through the day's changes
             self._sync_owners(company, created_since=model.run_stamp)
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
+        with self._timed("next best action"):
+            self._recommend_company(company)
         with self._timed("digest"):
             # the managers hear of the day's moves once, after the run
             _mails, model.digest_history_id = self.env["crm.lifecycle.history"]._send_stage_digest(

@@ -9,6 +9,8 @@ from . import (
     test_lifecycle,
     test_lifecycle_integrity,
     test_my_customers,
+    test_next_best_action,
+    test_notify,
     test_recompute,
     test_risk_reason,
     test_security,
