@@ -8,18 +8,17 @@ for whatever must follow a stage change:
 
 * here, ``_notify_stage_changes``: a customer entering a stage marked
   ``notify`` gets one activity for its salesperson (the stage's activity
-  type, deadline and instructions, under the reason it is at risk), never a
-  second one while the first is open; an archived salesperson hands it to
+  type, deadline and instructions; the reason and figures are on the
+  profile it opens), never a second one while the first is open; an archived salesperson hands it to
   the leader of his sales team (a customer without salesperson: nobody, the
   count is logged);
 * ``crm_retention_automation`` (auto-installed with Automation Rules) runs
   the rules "On creation" of ``crm.lifecycle.history`` on the batch.
 
-Set-based: one query finds the batch's customers to tell, one INSERT writes
-their activities, one UPDATE ties them to the profiles; only the reason
-sentences (in each salesperson's language) are built in Python, for the
-customers told. ``_send_stage_digest`` mails the retention managers the
-day's moves once per run.
+Set-based: one statement finds the batch's customers to tell, writes
+their activities (summary and note in each assignee's language) and ties
+them to the profiles. ``_send_stage_digest`` mails the retention managers
+the day's moves once per run.
 """
 
 import logging
@@ -38,6 +37,20 @@ _logger = logging.getLogger(__name__)
 SILENT_REASONS = ("rebuild", "import", "merge")
 # customers listed per stage in the managers' digest (all are counted)
 DIGEST_ROWS = 20
+# what the reason sentence reads (crm.customer.profile._risk_sentence)
+SENTENCE_FIELDS = [
+    "partner_id",
+    "risk_reason_code",
+    "deal_days",
+    "days_since_last_deal",
+    "expected_interval_days",
+    "overdue_ratio",
+    "p_alive",
+    "p_alive_expected",
+    "p_alive_if_deal",
+    "act_before_date",
+    "metrics_date",
+]
 
 
 class CrmLifecycleHistoryNotify(models.Model):
@@ -54,7 +67,10 @@ class CrmLifecycleHistoryNotify(models.Model):
 
     def _notify_stage_changes(self):
         """One activity per customer of these rows that entered a stage to
-        notify (see the module); returns the activities created."""
+        notify (see the module), in one statement; returns the activities
+        created. Its summary is the stage, its note the stage's
+        instructions, both in the assignee's language; the reason and the
+        figures are on the profile the activity opens."""
         Activity = self.env["mail.activity"].sudo()
         if not self:
             return Activity
@@ -66,7 +82,7 @@ class CrmLifecycleHistoryNotify(models.Model):
                 WITH moved AS (
                     -- the last move of each customer in these rows: a
                     -- customer changing twice is told once
-                    SELECT DISTINCT ON (h.profile_id) h.profile_id, h.stage_id, h.date
+                    SELECT DISTINCT ON (h.profile_id) h.profile_id, h.stage_id
                       FROM crm_lifecycle_history h
                      WHERE h.id = ANY(%(ids)s) AND h.from_stage_id IS NOT NULL
                        AND h.reason <> ALL(%(silent)s)
@@ -80,119 +96,70 @@ class CrmLifecycleHistoryNotify(models.Model):
                       JOIN crm_team t ON t.id = m.crm_team_id
                      WHERE m.active AND t.active
                      ORDER BY m.user_id, m.create_date, m.id
-                )
-                SELECT p.id, s.id, COALESCE(su.id, lu.id) AS user_id,
-                       s.notify_activity_type_id, s.notify_deadline_days
-                  FROM moved mv
-                  -- still in the stage it moved to, and no open activity
-                  JOIN crm_customer_profile p ON p.id = mv.profile_id AND p.stage_id = mv.stage_id
-                  JOIN crm_lifecycle_stage s ON s.id = mv.stage_id AND s.notify
-                  LEFT JOIN mail_activity a ON a.id = p.risk_activity_id AND a.active IS NOT FALSE
-                  LEFT JOIN res_users su ON su.id = p.user_id AND su.active
-                  LEFT JOIN leaders l ON l.user_id = p.user_id
-                  LEFT JOIN res_users lu ON lu.id = l.leader_id AND lu.active
-                 WHERE a.id IS NULL
-                 ORDER BY p.id
-                """,
-                ids=self.ids,
-                silent=list(SILENT_REASONS),
-            )
-        )
-        rows = cr.fetchall()
-        told = [row for row in rows if row[2]]
-        if len(told) < len(rows):
-            _logger.info(
-                "%s customer(s) entered a stage to notify with nobody to tell "
-                "(no active salesperson nor team leader)",
-                len(rows) - len(told),
-            )
-        if not told:
-            return Activity
-        Profile = self.env["crm.customer.profile"].sudo()
-        Stage = self.env["crm.lifecycle.stage"].sudo()
-        Users = self.env["res.users"].sudo()
-        profiles = Profile.browse([row[0] for row in told])
-        # prefetch what the sentences read, for the batch at once
-        profiles.fetch(
-            [
-                "partner_id",
-                "risk_reason_code",
-                "deal_days",
-                "days_since_last_deal",
-                "expected_interval_days",
-                "overdue_ratio",
-                "p_alive",
-                "p_alive_expected",
-                "p_alive_if_deal",
-                "act_before_date",
-                "metrics_date",
-            ]
-        )
-        today = fields.Date.context_today(self)
-        values = {
-            "res_id": [],
-            "res_name": [],
-            "activity_type_id": [],
-            "summary": [],
-            "note": [],
-            "date_deadline": [],
-            "user_id": [],
-        }
-        for profile_id, stage_id, user_id, type_id, deadline_days in told:
-            lang = Users.browse(user_id).lang or "en_US"
-            profile = Profile.browse(profile_id).with_context(lang=lang)
-            stage = Stage.browse(stage_id).with_context(lang=lang)
-            note = Markup("<p>%s</p>") % profile._risk_sentence()
-            if stage.notify_note:
-                note += Markup("<p>%s</p>") % stage.notify_note
-            values["res_id"].append(profile_id)
-            values["res_name"].append(profile.partner_id.display_name)
-            values["activity_type_id"].append(type_id)
-            values["summary"].append(profile.env._("Entered %(stage)s", stage=stage.name))
-            values["note"].append(str(note))
-            values["date_deadline"].append(today + timedelta(days=deadline_days or 0))
-            values["user_id"].append(user_id)
-        cr.execute(
-            SQL(
-                """
-                WITH created AS (
+                ),
+                todo AS (
+                    SELECT p.id AS profile_id, rp.complete_name, s.notify_activity_type_id,
+                           s.notify_deadline_days, s.name AS stage_name, s.notify_note,
+                           COALESCE(su.id, lu.id) AS user_id
+                      FROM moved mv
+                      -- still in the stage it moved to, and no open activity
+                      JOIN crm_customer_profile p
+                        ON p.id = mv.profile_id AND p.stage_id = mv.stage_id
+                      JOIN res_partner rp ON rp.id = p.partner_id
+                      JOIN crm_lifecycle_stage s ON s.id = mv.stage_id AND s.notify
+                      LEFT JOIN mail_activity a
+                        ON a.id = p.risk_activity_id AND a.active IS NOT FALSE
+                      LEFT JOIN res_users su ON su.id = p.user_id AND su.active
+                      LEFT JOIN leaders l ON l.user_id = p.user_id
+                      LEFT JOIN res_users lu ON lu.id = l.leader_id AND lu.active
+                     WHERE a.id IS NULL
+                ),
+                created AS (
                     INSERT INTO mail_activity
                            (res_model_id, res_model, res_id, res_name, activity_type_id,
                             summary, note, date_deadline, user_id, automated, active,
                             create_uid, create_date, write_uid, write_date)
-                    SELECT %(model)s, 'crm.customer.profile', v.res_id, v.res_name,
-                           v.activity_type_id, v.summary, v.note, v.date_deadline, v.user_id,
+                    SELECT %(model)s, 'crm.customer.profile', t.profile_id, t.complete_name,
+                           t.notify_activity_type_id,
+                           COALESCE(t.stage_name->>rp.lang, t.stage_name->>'en_US'),
+                           '<p>' || replace(replace(replace(
+                               COALESCE(t.notify_note->>rp.lang, t.notify_note->>'en_US', ''),
+                               '&', '&amp;'), '<', '&lt;'), '>', '&gt;') || '</p>',
+                           %(today)s::date + COALESCE(t.notify_deadline_days, 0), t.user_id,
                            true, true, %(uid)s, %(now)s, %(uid)s, %(now)s
-                      FROM unnest(%(res_id)s::int[], %(res_name)s::varchar[],
-                                  %(type)s::int[], %(summary)s::varchar[], %(note)s::text[],
-                                  %(deadline)s::date[], %(user)s::int[])
-                           AS v(res_id, res_name, activity_type_id, summary, note,
-                                date_deadline, user_id)
-                 RETURNING id, res_id
+                      FROM todo t
+                      JOIN res_users u ON u.id = t.user_id
+                      JOIN res_partner rp ON rp.id = u.partner_id
+                 RETURNING id, res_id, user_id
+                ),
+                tied AS (
+                    UPDATE crm_customer_profile p SET risk_activity_id = c.id
+                      FROM created c WHERE p.id = c.res_id
                 )
-                UPDATE crm_customer_profile p SET risk_activity_id = c.id
-                  FROM created c WHERE p.id = c.res_id
-             RETURNING c.id
+                SELECT (SELECT count(*) FROM todo WHERE user_id IS NULL),
+                       ARRAY(SELECT id FROM created), ARRAY(SELECT DISTINCT user_id FROM created)
                 """,
+                ids=self.ids,
+                silent=list(SILENT_REASONS),
                 model=self.env["ir.model"]._get_id("crm.customer.profile"),
+                today=fields.Date.context_today(self),
                 uid=self.env.uid,
                 now=fields.Datetime.now(),
-                res_id=values["res_id"],
-                res_name=values["res_name"],
-                type=values["activity_type_id"],
-                summary=values["summary"],
-                note=values["note"],
-                deadline=values["date_deadline"],
-                user=values["user_id"],
             )
         )
-        activities = Activity.browse([row[0] for row in cr.fetchall()])
+        nobody, activity_ids, user_ids = cr.fetchone()
+        if nobody:
+            _logger.info(
+                "%s customer(s) entered a stage to notify with nobody to tell "
+                "(no active salesperson nor team leader)",
+                nobody,
+            )
         Activity.invalidate_model()
-        Profile.invalidate_model(["risk_activity_id", "activity_ids"])
+        self.env["crm.customer.profile"].invalidate_model(["risk_activity_id", "activity_ids"])
         # the assignees' activity counters refresh (one message per person)
-        for user in Users.browse(sorted(set(values["user_id"]))):
+        for user in self.env["res.users"].sudo().browse(user_ids):
             user._bus_send("mail.activity/updated", {"activity_created": True})
-        return activities
+        return Activity.browse(activity_ids)
 
     @api.model
     def _send_stage_digest(self, company, after_id=0):
@@ -236,19 +203,18 @@ class CrmLifecycleHistoryNotify(models.Model):
         if not managers:
             return Mail, last_id
         Profile = self.env["crm.customer.profile"].sudo()
-        profiles = Profile.browse([row[0] for row in moves])
-        stage_of = dict(moves)
+        ids_by_stage = {}
+        for profile_id, stage_id in moves:
+            ids_by_stage.setdefault(stage_id, []).append(profile_id)
+        Profile.browse([row[0] for row in moves]).fetch(["value_at_risk", "user_id"])
         mails = []
         for manager in managers:
             lang = manager.lang or "en_US"
             env = self.with_context(lang=lang).env
-            by_stage = {}
-            for profile in profiles.with_context(lang=lang):
-                stage = env["crm.lifecycle.stage"].sudo().browse(stage_of[profile.id])
-                by_stage.setdefault(stage, Profile.with_context(lang=lang))
-                by_stage[stage] |= profile
+            stages = env["crm.lifecycle.stage"].sudo().browse(ids_by_stage).sorted("sequence")
             body = Markup("<p>%s</p>") % env._("Customers who entered a stage to act on:")
-            for stage, members in sorted(by_stage.items(), key=lambda kv: kv[0].sequence):
+            for stage in stages:
+                members = Profile.with_context(lang=lang).browse(ids_by_stage[stage.id])
                 members = members.sorted(lambda p: -(p.value_at_risk or 0.0))
                 total = sum(members.mapped("value_at_risk"))
                 body += Markup("<h3>%s: %s (%s)</h3><ul>") % (
@@ -259,7 +225,9 @@ class CrmLifecycleHistoryNotify(models.Model):
                         amount=format_amount(env, total, company.currency_id),
                     ),
                 )
-                for profile in members[:DIGEST_ROWS]:
+                shown = members[:DIGEST_ROWS]
+                shown.fetch(SENTENCE_FIELDS)
+                for profile in shown:
                     body += Markup("<li><b>%s</b>: %s, %s. %s</li>") % (
                         profile.partner_id.display_name,
                         format_amount(env, profile.value_at_risk, company.currency_id),

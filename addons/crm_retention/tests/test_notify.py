@@ -78,9 +78,11 @@ class TestNotify(RetentionCase):
         self.assertEqual(mine.res_id, profile.id)
         self.assertEqual(mine.activity_type_id, stage.notify_activity_type_id)
         self.assertEqual(mine.date_deadline, TODAY + timedelta(days=stage.notify_deadline_days))
-        self.assertEqual(mine.summary, f"Entered {stage.name}")
-        self.assertIn("Buys every 30 days", mine.note)
+        # the stage and its instructions; why, with the figures, on the
+        # profile the activity opens
+        self.assertEqual(mine.summary, stage.name)
         self.assertIn(stage.notify_note[:20], mine.note)
+        self.assertIn("Buys every 30 days", profile.with_user(self.salesman).risk_reason)
         self.assertEqual(profile.risk_activity_id, mine)
         # the profile's own activity list shows it
         self.assertEqual(profile.with_user(self.salesman).activity_ids, mine)

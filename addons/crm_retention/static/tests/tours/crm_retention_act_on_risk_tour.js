@@ -39,7 +39,7 @@ registry.category("web_tour.tours").add("crm_retention_act_on_risk_tour", {
         },
         {
             content: "the activity the nightly run planned for him",
-            trigger: ".o-mail-Activity:contains('Entered')",
+            trigger: ".o-mail-Activity:contains('At risk'), .o-mail-Activity:contains('Lost')",
         },
     ],
 });
