@@ -115,8 +115,7 @@ class CrmCustomerProfileRun(models.Model):
             # salesperson): the others kept theirs through the day's changes
             self._sync_owners(company, created_since=model.run_stamp)
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
-        with self._timed("next best action"):
-            self._recommend_company(company)
+        self._after_run(company, model.run_date or today)
         with self._timed("digest"):
             # the managers hear of the day's moves once, after the run
             _mails, model.digest_history_id = self.env["crm.lifecycle.history"]._send_stage_digest(
@@ -131,6 +130,15 @@ class CrmCustomerProfileRun(models.Model):
         return model.run_total
 
     @api.model
+    def _after_run(self, company, today):
+        """Extension point: what follows a company's full recompute, once
+        every profile has its metrics and stage of ``today``, before the
+        managers' digest. Here the next best actions; a bridge adds its own
+        scores (call super)."""
+        with self._timed("next best action"):
+            self._recommend_company(company)
+
+    @api.model
     def _prepare_run(self, company, model, today):
         """Phase 1 of a run: read the deals (``_aggregate_sql``), refit the
         model, compute every customer's metrics and store them in the
@@ -139,6 +147,8 @@ class CrmCustomerProfileRun(models.Model):
         cr = self.env.cr
         work = SQL.identifier(self._work_table_name(company))
         done_table = SQL.identifier(self._work_table_name(company, "done"))
+        # the deals are read in SQL: what the ORM still holds goes first
+        self.env.flush_all()
         self._stamp_run(company, model)
         with self._timed("aggregate deals"):
             # hash aggregates of a large company spill to disk with the
