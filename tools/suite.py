@@ -46,6 +46,7 @@ SUITE_ADDONS = [
     "crm_retention_account",
     "crm_retention_pos",
     "crm_retention_automation",
+    "crm_retention_service",
 ]
 TEMPLATE_PREFIX = "crm_suite_tmpl_"
 TEST_DB = os.environ.get("TEST_DB", "crm_suite_test")

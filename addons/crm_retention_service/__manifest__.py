@@ -1,0 +1,18 @@
+{
+    "name": "CRM Retention: Service Experience in the Risk",
+    "summary": "Low ratings, missed calls, SLA breaches, escalations and complaints feed "
+    "a health score fitted on the company's own lapses",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "license": "LGPL-3",
+    "author": "CRM Retention Suite",
+    "website": "https://example.com/crm-retention-suite",
+    "depends": ["crm_retention", "crm_contact_center"],
+    "external_dependencies": {"python": ["numpy", "scipy"]},
+    "data": [
+        "views/crm_customer_profile_views.xml",
+        "views/crm_retention_model_views.xml",
+    ],
+    "installable": True,
+    "auto_install": True,
+}

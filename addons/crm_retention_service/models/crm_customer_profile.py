@@ -1,0 +1,266 @@
+"""Service experience in the risk: each customer's signals from the contact
+center over a window, and a health score fitted on the company's own past.
+
+After each full recompute (``_after_run``):
+
+1. **Fit** (``_fit_health``): on a sample of customers (at most
+   ``HEALTH_SAMPLE``), at six past days 90, 120 ... 240 days ago: the
+   customers active that day (their lifecycle history says so), their
+   P(alive) that day (their deals before it, the company's churn model),
+   their signals in the window before it, and whether they lapsed (entered
+   At risk or Lost) in the 90 days after. ``lib.health.fit_logistic`` gives
+   the weights and their intervals; with fewer than ``MIN_LAPSES`` lapses
+   the documented default weights are used. Stored on the churn model.
+2. **Score** (``_score_health``): every customer's signals today and its
+   health ``100 x (1 - P(lapse))`` in one UPDATE; when a stage rule of the
+   company reads the health score, the stages of the customers whose score
+   changed are evaluated again, so a rule such as
+   ``[('health_score', '<', 30)]`` acts the same night.
+"""
+
+import numpy as np
+
+from odoo import api, fields, models
+from odoo.addons.crm_retention.lib import clv, lifecycle
+from odoo.tools import SQL
+
+from ..lib import health
+
+# days before a day whose service signals count for it
+WINDOW_DAYS = 180
+# past days the weights are fitted on: 90, 120, ... 240 days before today
+ANCHOR_DAYS = [90 + 30 * k for k in range(6)]
+HEALTH_SAMPLE = 20000
+ACTIVE_KINDS = ("new", "active", "won_back")
+LAPSED_KINDS = ("at_risk", "lost")
+
+
+class CrmCustomerProfile(models.Model):
+    _inherit = "crm.customer.profile"
+
+    service_low_ratings = fields.Integer(
+        string="Low Ratings", readonly=True, help="Ratings of 1 or 2 out of 5, last 180 days."
+    )
+    service_missed_calls = fields.Integer(
+        string="Missed Calls", readonly=True, help="Missed calls still without a callback."
+    )
+    service_sla_breaches = fields.Integer(
+        string="SLA Breaches", readonly=True, help="Requests answered after their deadline."
+    )
+    service_escalations = fields.Integer(string="Escalations", readonly=True)
+    service_complaints = fields.Integer(
+        string="Complaints", readonly=True, help="Interactions with the outcome Complaint."
+    )
+    health_score = fields.Float(
+        digits=(16, 1),
+        readonly=True,
+        aggregator="avg",
+        help="0-100: the chance the customer does not lapse in the next 90 days, from its "
+        "P(alive) and its service experience, weighted by what predicted lapses in your own "
+        "past (see the churn model). Stage rules can use it.",
+    )
+
+    @api.model
+    def _after_run(self, company, today):
+        with self._timed("health score"):
+            fit = self._fit_health(company, today)
+            self.env["crm.retention.model"].sudo()._get_for_company(company)._store_health_fit(fit)
+            self._score_health(company, today, fit.coef)
+        return super()._after_run(company, today)
+
+    @api.model
+    def _service_signals_sql(self, company, days):
+        """Per (customer, day of ``days``: an SQL array of dates) the counts of
+        ``lib.health.SIGNALS`` in the window before the day's end."""
+        return SQL(
+            """
+            SELECT i.commercial_partner_id AS partner_id, a.day,
+                   count(*) FILTER (WHERE i.rating_last_value BETWEEN 1 AND 2) AS low_ratings,
+                   count(*) FILTER (WHERE i.state = 'missed') AS missed_calls,
+                   count(*) FILTER (WHERE i.is_overdue) AS sla_breaches,
+                   count(*) FILTER (WHERE i.is_escalated) AS escalations,
+                   count(*) FILTER (WHERE i.outcome = 'complaint') AS complaints
+              FROM crm_interaction i
+              JOIN unnest(%(days)s::date[]) AS a(day)
+                ON i.date < a.day + 1 AND i.date >= a.day + 1 - %(window)s
+             WHERE i.company_id = %(company)s AND i.commercial_partner_id IS NOT NULL
+             GROUP BY 1, 2
+            """,
+            days=days,
+            window=WINDOW_DAYS,
+            company=company.id,
+        )
+
+    @api.model
+    def _fit_health(self, company, today):
+        """The health weights of ``company`` (see the module)."""
+        cr = self.env.cr
+        self.env.flush_all()
+        anchors = [fields.Date.subtract(today, days=d) for d in ANCHOR_DAYS]
+        cr.execute(
+            SQL(
+                "SELECT count(*) FROM crm_customer_profile WHERE company_id = %s AND won_count > 0",
+                company.id,
+            )
+        )
+        step = max(1, -(-cr.fetchone()[0] // HEALTH_SAMPLE))
+        cr.execute(
+            SQL(
+                """
+                WITH a(day) AS (SELECT unnest(%(anchors)s::date[])),
+                sample AS (
+                    SELECT id, partner_id FROM crm_customer_profile
+                     WHERE company_id = %(company)s AND won_count > 0 AND mod(id, %(step)s) = 0
+                ),
+                state AS (
+                    SELECT DISTINCT ON (h.profile_id, a.day) h.profile_id, a.day, s.kind
+                      FROM crm_lifecycle_history h
+                      JOIN sample sm ON sm.id = h.profile_id
+                      JOIN a ON h.date < a.day + 1
+                      JOIN crm_lifecycle_stage s ON s.id = h.stage_id
+                     ORDER BY h.profile_id, a.day, h.date DESC, h.id DESC
+                )
+                SELECT sm.partner_id, st.day - DATE '1970-01-01',
+                       EXISTS (SELECT 1 FROM crm_lifecycle_history h
+                                 JOIN crm_lifecycle_stage s ON s.id = h.stage_id
+                                WHERE h.profile_id = st.profile_id
+                                  AND h.date >= st.day + 1 AND h.date < st.day + 1 + %(horizon)s
+                                  AND s.kind = ANY(%(lapsed)s))
+                  FROM state st JOIN sample sm ON sm.id = st.profile_id
+                 WHERE st.kind = ANY(%(active)s)
+                """,
+                anchors=anchors,
+                company=company.id,
+                step=step,
+                horizon=health.HORIZON_DAYS,
+                lapsed=list(LAPSED_KINDS),
+                active=list(ACTIVE_KINDS),
+            )
+        )
+        rows = np.array(cr.fetchall(), dtype=np.int64).reshape(-1, 3)
+        if len(rows) == 0 or rows[:, 2].sum() < health.MIN_LAPSES:
+            return health.default_fit(len(rows), int(rows[:, 2].sum()) if len(rows) else 0)
+        partners = np.unique(rows[:, 0])
+        # each sampled customer's purchase days (deal days with a purchase)
+        deals = self._read_frame(
+            SQL(
+                "WITH %s SELECT partner_id, deal_date - DATE '1970-01-01' AS day FROM days "
+                "WHERE n > 0",
+                self._deal_days_sql([company.id], today, partners.tolist()),
+            )
+        )
+        p_alive = self._p_alive_on(company, rows[:, 0], rows[:, 1], deals)
+        known = ~np.isnan(p_alive)
+        rows, p_alive = rows[known], p_alive[known]
+        signals = self._signals_frame(company, anchors, rows[:, 0], rows[:, 1])
+        x = health.features(p_alive, signals)
+        y = rows[:, 2].astype(bool)
+        if y.sum() < health.MIN_LAPSES:
+            return health.default_fit(len(y), int(y.sum()))
+        return health.fit_logistic(x, y)
+
+    @api.model
+    def _p_alive_on(self, company, partners, days, deals):
+        """P(alive) of each ``partners[i]`` on ``days[i]`` (day numbers) from its
+        purchase days before that day (``deals``: partner_id, day), with the
+        company's churn model; NaN when it had bought nothing yet."""
+        model = self.env["crm.retention.model"].sudo()._get_for_company(company)
+        params = model._get_params()
+        order = np.lexsort((deals["day"].to_numpy(), deals["partner_id"].to_numpy()))
+        d_partner = deals["partner_id"].to_numpy()[order]
+        d_day = deals["day"].to_numpy()[order]
+        out = np.full(len(partners), np.nan)
+        lo = np.searchsorted(d_partner, partners, side="left")
+        hi = np.searchsorted(d_partner, partners, side="right")
+        for i in range(len(partners)):  # the sample only: at most 6 x HEALTH_SAMPLE
+            before = d_day[lo[i] : hi[i]]
+            before = before[before <= days[i]]
+            if not len(before):
+                continue
+            if params is None:
+                out[i] = 1.0
+                continue
+            x = len(before) - 1
+            first, last = before[0], before[-1]
+            out[i] = clv.p_alive(
+                params["bgnbd"],
+                np.array([x]),
+                np.array([(last - first) / lifecycle.TIME_UNIT_DAYS]),
+                np.array([(days[i] - first) / lifecycle.TIME_UNIT_DAYS]),
+            )[0]
+        return out
+
+    @api.model
+    def _signals_frame(self, company, anchors, partners, days):
+        """The signal counts of each (partner, day number) pair, zeros when none."""
+        cr = self.env.cr
+        cr.execute(self._service_signals_sql(company, anchors))
+        counts = {
+            (row[0], (row[1] - fields.Date.to_date("1970-01-01")).days): row[2:]
+            for row in cr.fetchall()
+        }
+        zero = (0,) * len(health.SIGNALS)
+        return np.array(
+            [counts.get((int(p), int(d)), zero) for p, d in zip(partners, days, strict=True)],
+            dtype=float,
+        ).reshape(len(partners), len(health.SIGNALS))
+
+    @api.model
+    def _score_health(self, company, today, coef):
+        """Signals of today and the health score of every customer of
+        ``company``, in one UPDATE of the rows that change; stages evaluated
+        again when a rule reads the score."""
+        cr = self.env.cr
+        self.env.flush_all()
+        b = [float(c) for c in coef]
+        cr.execute(
+            SQL(
+                """
+                WITH signals AS (%(signals)s),
+                new AS (
+                    SELECT p.id,
+                           COALESCE(s.low_ratings, 0) AS low_ratings,
+                           COALESCE(s.missed_calls, 0) AS missed_calls,
+                           COALESCE(s.sla_breaches, 0) AS sla_breaches,
+                           COALESCE(s.escalations, 0) AS escalations,
+                           COALESCE(s.complaints, 0) AS complaints,
+                           CASE WHEN p.won_count > 0 THEN round((100.0 / (1 + exp(
+                               %(b0)s
+                               + %(b1)s * ln(LEAST(GREATEST(p.p_alive, %(lo)s), %(hi)s)
+                                            / (1 - LEAST(GREATEST(p.p_alive, %(lo)s), %(hi)s)))
+                               + %(b2)s * ln(1 + COALESCE(s.low_ratings, 0))
+                               + %(b3)s * ln(1 + COALESCE(s.missed_calls, 0))
+                               + %(b4)s * ln(1 + COALESCE(s.sla_breaches, 0))
+                               + %(b5)s * ln(1 + COALESCE(s.escalations, 0))
+                               + %(b6)s * ln(1 + COALESCE(s.complaints, 0)))))::numeric, 1)
+                           END AS health
+                      FROM crm_customer_profile p
+                      LEFT JOIN signals s ON s.partner_id = p.partner_id
+                     WHERE p.company_id = %(company)s
+                )
+                UPDATE crm_customer_profile p
+                   SET service_low_ratings = n.low_ratings, service_missed_calls = n.missed_calls,
+                       service_sla_breaches = n.sla_breaches,
+                       service_escalations = n.escalations, service_complaints = n.complaints,
+                       health_score = n.health
+                  FROM new n
+                 WHERE p.id = n.id
+                   AND (p.health_score, p.service_low_ratings, p.service_missed_calls,
+                        p.service_sla_breaches, p.service_escalations, p.service_complaints)
+                       IS DISTINCT FROM (n.health, n.low_ratings, n.missed_calls,
+                                         n.sla_breaches, n.escalations, n.complaints)
+                RETURNING p.id
+                """,
+                signals=self._service_signals_sql(company, [today]),
+                company=company.id,
+                lo=health.P_CLIP[0],
+                hi=health.P_CLIP[1],
+                **{f"b{i}": v for i, v in enumerate(b)},
+            )
+        )
+        changed = [row[0] for row in cr.fetchall()]
+        self.invalidate_model()
+        stages = self.env["crm.lifecycle.stage"].sudo()._get_company_stages(company)
+        if changed and any("health_score" in (s.rule_domain or "") for s in stages):
+            self._evaluate_stages(company, changed, today)
+        return changed

@@ -1,0 +1,79 @@
+import json
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+
+from ..lib import health
+
+
+class CrmRetentionModel(models.Model):
+    _inherit = "crm.retention.model"
+
+    health_fitted = fields.Boolean(
+        string="Health Weights Fitted",
+        readonly=True,
+        help="Weights fitted on this company's past lapses; off: the documented default "
+        "weights (too few lapses to fit).",
+    )
+    health_rows = fields.Integer(string="Health Fit: Customer-Days", readonly=True)
+    health_lapses = fields.Integer(string="Health Fit: Lapses", readonly=True)
+    health_weights = fields.Text(readonly=True, help="The fitted weights, as JSON.")
+    health_weights_html = fields.Html(
+        string="Health Score Weights", compute="_compute_health_weights_html", sanitize=False
+    )
+
+    @api.depends("health_weights", "health_fitted")
+    def _compute_health_weights_html(self):
+        labels = {
+            "intercept": self.env._("Intercept"),
+            "logit_p_alive": self.env._("P(alive) (log-odds)"),
+            "low_ratings": self.env._("Low ratings (log 1 + count)"),
+            "missed_calls": self.env._("Missed calls without callback"),
+            "sla_breaches": self.env._("SLA breaches"),
+            "escalations": self.env._("Escalations"),
+            "complaints": self.env._("Complaints"),
+        }
+        for model in self:
+            rows = json.loads(model.health_weights or "[]")
+            if not rows:
+                model.health_weights_html = False
+                continue
+            body = Markup("").join(
+                Markup(
+                    "<tr><td>%s</td><td class='text-end'>%s</td><td class='text-end'>%s</td></tr>"
+                )
+                % (
+                    labels.get(row["name"], row["name"]),
+                    f"{row['coef']:+.3f}",
+                    f"{row['low']:+.3f} … {row['high']:+.3f}" if model.health_fitted else "—",
+                )
+                for row in rows
+            )
+            model.health_weights_html = Markup(
+                "<table class='table table-sm'><thead><tr><th>%s</th><th class='text-end'>%s</th>"
+                "<th class='text-end'>%s</th></tr></thead><tbody>%s</tbody></table>"
+            ) % (
+                self.env._("Signal"),
+                self.env._("Weight (log-odds of lapsing)"),
+                self.env._("95 % interval"),
+                body,
+            )
+
+    def _store_health_fit(self, fit):
+        self.ensure_one()
+        self.write(
+            {
+                "health_fitted": fit.fitted,
+                "health_rows": fit.rows,
+                "health_lapses": fit.lapses,
+                "health_weights": json.dumps(
+                    [
+                        {"name": name, "coef": float(c), "low": float(lo), "high": float(hi)}
+                        for name, c, lo, hi in zip(
+                            health.NAMES, fit.coef, fit.low, fit.high, strict=True
+                        )
+                    ]
+                ),
+            }
+        )

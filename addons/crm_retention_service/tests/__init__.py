@@ -1,0 +1,1 @@
+from . import test_health, test_health_lib
