@@ -8,7 +8,9 @@ After each full recompute (``_after_run``):
    customers active that day (their lifecycle history says so), their
    P(alive) that day (their deals before it, the company's churn model),
    their signals in the window before it, and whether they lapsed (entered
-   At risk or Lost) in the 90 days after. ``lib.health.fit_logistic`` gives
+   At risk or Lost) in the 90 days after. The P(alive) feature is the churn
+   model's forecast 90 days ahead with no new deal. ``lib.health.fit_logistic``
+   (signs fixed: P(alive) lowers the risk, a bad experience raises it) gives
    the weights and their intervals; with fewer than ``MIN_LAPSES`` lapses
    the documented default weights are used. Stored on the churn model.
 2. **Score** (``_score_health``): every customer's signals today and its
@@ -149,21 +151,22 @@ class CrmCustomerProfile(models.Model):
                 self._deal_days_sql([company.id], today, partners.tolist()),
             )
         )
-        p_alive = self._p_alive_on(company, rows[:, 0], rows[:, 1], deals)
+        p_alive = self._p_alive_on(company, rows[:, 0], rows[:, 1], deals, health.HORIZON_DAYS)
         known = ~np.isnan(p_alive)
         rows, p_alive = rows[known], p_alive[known]
         signals = self._signals_frame(company, anchors, rows[:, 0], rows[:, 1])
-        x = health.features(p_alive, signals)
+        x = health.features(p_alive, signals, one_time=self._bought_once(rows, deals))
         y = rows[:, 2].astype(bool)
         if y.sum() < health.MIN_LAPSES:
             return health.default_fit(len(y), int(y.sum()))
-        return health.fit_logistic(x, y)
+        return health.fit_logistic(x, y, monotone=True)
 
     @api.model
-    def _p_alive_on(self, company, partners, days, deals):
-        """P(alive) of each ``partners[i]`` on ``days[i]`` (day numbers) from its
-        purchase days before that day (``deals``: partner_id, day), with the
-        company's churn model; NaN when it had bought nothing yet."""
+    def _p_alive_on(self, company, partners, days, deals, ahead=0):
+        """P(alive) of each ``partners[i]`` ``ahead`` days after ``days[i]``
+        (day numbers), from its purchase days up to ``days[i]`` (``deals``:
+        partner_id, day) and none after, with the company's churn model; NaN
+        when it had bought nothing yet."""
         model = self.env["crm.retention.model"].sudo()._get_for_company(company)
         params = model._get_params()
         order = np.lexsort((deals["day"].to_numpy(), deals["partner_id"].to_numpy()))
@@ -186,8 +189,22 @@ class CrmCustomerProfile(models.Model):
                 params["bgnbd"],
                 np.array([x]),
                 np.array([(last - first) / lifecycle.TIME_UNIT_DAYS]),
-                np.array([(days[i] - first) / lifecycle.TIME_UNIT_DAYS]),
+                np.array([(days[i] + ahead - first) / lifecycle.TIME_UNIT_DAYS]),
             )[0]
+        return out
+
+    @api.model
+    def _bought_once(self, rows, deals):
+        """1 where the customer of each ``rows`` (partner, day) had one
+        purchase day up to that day."""
+        frame = deals.sort_values(["partner_id", "day"])
+        partner = frame["partner_id"].to_numpy()
+        day = frame["day"].to_numpy()
+        out = np.zeros(len(rows))
+        lo = np.searchsorted(partner, rows[:, 0], side="left")
+        hi = np.searchsorted(partner, rows[:, 0], side="right")
+        for i in range(len(rows)):  # the sample only
+            out[i] = np.count_nonzero(day[lo[i] : hi[i]] <= rows[i, 1]) == 1
         return out
 
     @api.model
@@ -213,6 +230,27 @@ class CrmCustomerProfile(models.Model):
         cr = self.env.cr
         self.env.flush_all()
         b = [float(c) for c in coef]
+        params = self.env["crm.retention.model"].sudo()._get_for_company(company)._get_params()
+        if params is None:
+            ahead = SQL("p.p_alive")
+        else:
+            # BG/NBD's P(alive) (paper eq. 13) HORIZON_DAYS ahead with no new
+            # deal, in closed form; 1 for a customer who never bought twice
+            bg = params["bgnbd"]
+            ahead = SQL(
+                """CASE WHEN p.deal_days > 1 THEN 1.0 / (1 + %(a)s / (%(b)s + p.deal_days - 2)
+                        * power((%(alpha)s + (%(today)s::date + %(h)s - p.first_deal_date) / %(u)s)
+                                / (%(alpha)s + (p.last_deal_date - p.first_deal_date) / %(u)s),
+                                %(r)s + p.deal_days - 1))
+                        ELSE 1.0 END""",
+                a=bg.a,
+                b=bg.b,
+                alpha=bg.alpha,
+                r=bg.r,
+                today=today,
+                h=health.HORIZON_DAYS,
+                u=lifecycle.TIME_UNIT_DAYS,
+            )
         cr.execute(
             SQL(
                 """
@@ -226,13 +264,14 @@ class CrmCustomerProfile(models.Model):
                            COALESCE(s.complaints, 0) AS complaints,
                            CASE WHEN p.won_count > 0 THEN round((100.0 / (1 + exp(
                                %(b0)s
-                               + %(b1)s * ln(LEAST(GREATEST(p.p_alive, %(lo)s), %(hi)s)
-                                            / (1 - LEAST(GREATEST(p.p_alive, %(lo)s), %(hi)s)))
+                               + %(b1)s * ln(LEAST(GREATEST(%(ahead)s, %(lo)s), %(hi)s)
+                                            / (1 - LEAST(GREATEST(%(ahead)s, %(lo)s), %(hi)s)))
                                + %(b2)s * ln(1 + COALESCE(s.low_ratings, 0))
                                + %(b3)s * ln(1 + COALESCE(s.missed_calls, 0))
                                + %(b4)s * ln(1 + COALESCE(s.sla_breaches, 0))
                                + %(b5)s * ln(1 + COALESCE(s.escalations, 0))
-                               + %(b6)s * ln(1 + COALESCE(s.complaints, 0)))))::numeric, 1)
+                               + %(b6)s * ln(1 + COALESCE(s.complaints, 0))
+                               + %(b7)s * (p.deal_days = 1)::int)))::numeric, 1)
                            END AS health
                       FROM crm_customer_profile p
                       LEFT JOIN signals s ON s.partner_id = p.partner_id
@@ -253,6 +292,7 @@ class CrmCustomerProfile(models.Model):
                 """,
                 signals=self._service_signals_sql(company, [today]),
                 company=company.id,
+                ahead=ahead,
                 lo=health.P_CLIP[0],
                 hi=health.P_CLIP[1],
                 **{f"b{i}": v for i, v in enumerate(b)},

@@ -27,12 +27,13 @@ class CrmRetentionModel(models.Model):
     def _compute_health_weights_html(self):
         labels = {
             "intercept": self.env._("Intercept"),
-            "logit_p_alive": self.env._("P(alive) (log-odds)"),
+            "logit_p_alive": self.env._("P(alive) in 90 days without a deal (log-odds)"),
             "low_ratings": self.env._("Low ratings (log 1 + count)"),
             "missed_calls": self.env._("Missed calls without callback"),
             "sla_breaches": self.env._("SLA breaches"),
             "escalations": self.env._("Escalations"),
             "complaints": self.env._("Complaints"),
+            "one_time_buyer": self.env._("One-time buyer"),
         }
         for model in self:
             rows = json.loads(model.health_weights or "[]")
@@ -46,7 +47,9 @@ class CrmRetentionModel(models.Model):
                 % (
                     labels.get(row["name"], row["name"]),
                     f"{row['coef']:+.3f}",
-                    f"{row['low']:+.3f} … {row['high']:+.3f}" if model.health_fitted else "—",
+                    f"{row['low']:+.3f} … {row['high']:+.3f}"
+                    if model.health_fitted and row["low"] == row["low"]
+                    else self.env._("default"),
                 )
                 for row in rows
             )

@@ -8,21 +8,32 @@ import numpy as np
 
 from ..lib import health
 
+TRUTH = np.array([-1.2, -0.9, 0.4, 0.5, 0.3, 0.8, 1.1, 0.7])
+
 
 def dataset():
     rng = np.random.default_rng(2026)
     n = 3000
     p = rng.uniform(0.05, 0.98, n)
     signals = np.column_stack([rng.poisson(lam, n) for lam in (0.2, 0.3, 0.2, 0.1, 0.25)])
-    x = health.features(p, signals)
-    truth = np.array([-1.2, -0.9, 0.4, 0.5, 0.3, 0.8, 1.1])
+    x = health.features(p, signals, one_time=rng.random(n) < 0.3)
+    truth = TRUTH
     y = rng.random(n) < 1 / (1 + np.exp(-(x @ truth)))
     return x, y
 
 
 # statsmodels 0.15.0: Logit(y, x).fit(tol=1e-12): params and bse
-STATSMODELS_COEF = [-1.106147, -0.847154, 0.290084, 0.5146, 0.162346, 0.750289, 1.205397]
-STATSMODELS_SE = [0.068099, 0.038323, 0.145404, 0.124194, 0.148297, 0.205789, 0.139301]
+STATSMODELS_COEF = [
+    -1.122357,
+    -0.898095,
+    0.393165,
+    0.548095,
+    0.127711,
+    0.739298,
+    1.165085,
+    0.662054,
+]
+STATSMODELS_SE = [0.075232, 0.038942, 0.145331, 0.124499, 0.148866, 0.206486, 0.140941, 0.094084]
 
 
 class TestHealthFit(unittest.TestCase):
@@ -39,14 +50,13 @@ class TestHealthFit(unittest.TestCase):
         fit = health.fit_logistic(x, y)
         self.assertLess(np.abs(fit.coef[1:]).sum(), np.abs(plain.coef[1:]).sum())
         np.testing.assert_allclose(fit.coef, plain.coef, atol=0.05)
-        truth = np.array([-1.2, -0.9, 0.4, 0.5, 0.3, 0.8, 1.1])
-        covered = (fit.low <= truth) & (truth <= fit.high)
-        self.assertGreaterEqual(covered.sum(), 6)
+        covered = (fit.low <= TRUTH) & (TRUTH <= fit.high)
+        self.assertGreaterEqual(covered.sum(), 7)
 
     def test_defaults_when_the_past_is_too_short(self):
         fit = health.default_fit(rows=50, lapses=3)
         self.assertFalse(fit.fitted)
         np.testing.assert_array_equal(fit.coef, health.DEFAULT_COEF)
-        calm, upset = health.features([0.9, 0.9], [[0] * 5, [2, 3, 2, 2, 5]])
+        calm, upset = health.features([0.9, 0.9], [[0] * 5, [2, 3, 2, 2, 5]], [0, 0])
         self.assertGreater(health.score(calm, fit.coef), 85)
         self.assertLess(health.score(upset, fit.coef), 15)
