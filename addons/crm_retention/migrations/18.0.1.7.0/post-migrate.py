@@ -19,10 +19,11 @@ def migrate(cr, version):
                              'a win-back campaign.'
                         ELSE 'Call the customer before the date to act by: ask how the last '
                              'purchase went and what would bring them back.' END)),
-               notify_activity_type_id = COALESCE(s.notify_activity_type_id, (
+               -- the new column got the field's default (a to-do): a call for At risk
+               notify_activity_type_id = (
                    SELECT res_id FROM ir_model_data
                     WHERE module = 'mail' AND name = CASE WHEN s.kind = 'lost'
-                          THEN 'mail_activity_data_todo' ELSE 'mail_activity_data_call' END))
+                          THEN 'mail_activity_data_todo' ELSE 'mail_activity_data_call' END)
           FROM ir_model_data d
          WHERE d.model = 'crm.lifecycle.stage' AND d.module = 'crm_retention'
            AND d.name IN ('stage_at_risk', 'stage_lost') AND d.res_id = s.id
