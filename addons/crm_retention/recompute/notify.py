@@ -10,8 +10,8 @@ for whatever must follow a stage change:
   ``notify`` gets one activity for its salesperson (the stage's activity
   type, deadline and instructions; the reason and figures are on the
   profile it opens), never a second one while the first is open; an archived salesperson hands it to
-  the leader of his sales team (a customer without salesperson: nobody, the
-  count is logged);
+  the leader of his sales team, a customer without salesperson to the owner
+  of its latest running campaign (nobody else: the count is logged);
 * ``crm_retention_automation`` (auto-installed with Automation Rules) runs
   the rules "On creation" of ``crm.lifecycle.history`` on the batch.
 
@@ -100,7 +100,7 @@ class CrmLifecycleHistoryNotify(models.Model):
                 todo AS (
                     SELECT p.id AS profile_id, rp.complete_name, s.notify_activity_type_id,
                            s.notify_deadline_days, s.name AS stage_name, s.notify_note,
-                           COALESCE(su.id, lu.id) AS user_id
+                           COALESCE(su.id, lu.id, cu.id) AS user_id
                       FROM moved mv
                       -- still in the stage it moved to, and no open activity
                       JOIN crm_customer_profile p
@@ -112,6 +112,14 @@ class CrmLifecycleHistoryNotify(models.Model):
                       LEFT JOIN res_users su ON su.id = p.user_id AND su.active
                       LEFT JOIN leaders l ON l.user_id = p.user_id
                       LEFT JOIN res_users lu ON lu.id = l.leader_id AND lu.active
+                      -- nobody sells to it: the owner of its latest running campaign
+                      LEFT JOIN LATERAL (
+                          SELECT c.user_id FROM crm_retention_campaign_member m
+                            JOIN crm_retention_campaign c ON c.id = m.campaign_id
+                           WHERE m.profile_id = p.id AND c.state = 'running'
+                           ORDER BY m.enrol_date DESC, m.id DESC LIMIT 1
+                      ) owner ON su.id IS NULL AND lu.id IS NULL
+                      LEFT JOIN res_users cu ON cu.id = owner.user_id AND cu.active
                      WHERE a.id IS NULL
                 ),
                 created AS (
@@ -151,7 +159,7 @@ class CrmLifecycleHistoryNotify(models.Model):
         if nobody:
             _logger.info(
                 "%s customer(s) entered a stage to notify with nobody to tell "
-                "(no active salesperson nor team leader)",
+                "(no active salesperson, team leader nor campaign owner)",
                 nobody,
             )
         Activity.invalidate_model()

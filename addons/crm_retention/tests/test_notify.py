@@ -113,6 +113,20 @@ class TestNotify(RetentionCase):
         self.assertFalse(self._activities(nobody))
         self.assertEqual(len(self._activities(self.regular)), 1)
 
+    def test_a_customer_nobody_sells_to_goes_to_its_campaigns_owner(self):
+        nobody = self._buyer("Campaign Buyer", None)
+        self._night(BEFORE)
+        campaign = self.env["crm.retention.campaign"].create(
+            {"name": "Keep them", "company_id": self.company.id, "user_id": self.manager.id,
+             "state": "running"}
+        )  # fmt: skip
+        self.env["crm.retention.campaign.member"].sudo().create(
+            {"campaign_id": campaign.id, "profile_id": self._profile(nobody).id,
+             "partner_id": nobody.id, "member_group": "treated", "enrol_date": BEFORE}
+        )  # fmt: skip
+        self._night(TODAY)
+        self.assertEqual(self._activities(nobody).user_id, self.manager)
+
     def test_a_stage_without_notify_tells_nobody(self):
         self.stage["at_risk"].notify = False
         self.stage["lost"].notify = False

@@ -74,6 +74,7 @@ class TestRiskLib(unittest.TestCase):
                 (3, 3, 3, 3, d(110), d(50), d(80), 300.0),  # 50 days: 1.67x late
                 (4, 3, 3, 3, d(1000), d(800), d(900), 300.0),  # silent 800 > 730
                 (5, 1, 1, 1, d(100), d(100), None, 50.0),  # bought once, 100 days ago
+                (6, 1, 0, 0, None, None, None, -80.0),  # refunds only: no purchase
             ]
         )
         out = lifecycle.compute_metrics(
@@ -81,12 +82,13 @@ class TestRiskLib(unittest.TestCase):
         ).set_index("partner_id")
         self.assertEqual(
             out["risk_reason_code"].to_dict(),
-            {1: "none", 2: "on_track", 3: "overdue", 4: "silent", 5: "overdue"},
+            {1: "none", 2: "on_track", 3: "overdue", 4: "silent", 5: "overdue", 6: "none"},
         )
         # 1.5 x the 30-day rhythm after the last deal; 1.5 x the company's
         # typical 60 days for the one-time buyer; none for a prospect
         act = out["act_before_date"]
         self.assertTrue(pd.isna(act[1]))
+        self.assertTrue(pd.isna(act[6]))
         self.assertEqual(act[2].date(), d(10) + timedelta(days=45))
         self.assertEqual(act[3].date(), d(50) + timedelta(days=45))
         self.assertEqual(act[5].date(), d(100) + timedelta(days=90))
