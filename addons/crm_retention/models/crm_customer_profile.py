@@ -10,6 +10,19 @@ from ..recompute.layout import RecomputeRunning  # noqa: F401 (public: callers c
 _logger = logging.getLogger(__name__)
 
 RISK_LEVELS = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+# what the reason sentence reads (_risk_sentence)
+RISK_SENTENCE_FIELDS = [
+    "risk_reason_code",
+    "deal_days",
+    "days_since_last_deal",
+    "expected_interval_days",
+    "overdue_ratio",
+    "p_alive",
+    "p_alive_expected",
+    "p_alive_if_deal",
+    "act_before_date",
+    "metrics_date",
+]
 
 
 class CrmCustomerProfile(models.Model):
@@ -261,18 +274,7 @@ class CrmCustomerProfile(models.Model):
             "ALTER TABLE crm_customer_profile ADD COLUMN IF NOT EXISTS metrics_xid xid8"
         )
 
-    @api.depends(
-        "risk_reason_code",
-        "deal_days",
-        "days_since_last_deal",
-        "expected_interval_days",
-        "overdue_ratio",
-        "p_alive",
-        "p_alive_expected",
-        "p_alive_if_deal",
-        "act_before_date",
-        "metrics_date",
-    )
+    @api.depends(*RISK_SENTENCE_FIELDS)
     def _compute_risk_reason(self):
         """The sentence a salesperson reads, in the reader's language, from
         the stored figures (the recompute stores numbers and a code, never

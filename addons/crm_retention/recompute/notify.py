@@ -30,6 +30,8 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
+from ..models.crm_customer_profile import RISK_SENTENCE_FIELDS
+
 _logger = logging.getLogger(__name__)
 
 # the reasons of stage changes that tell nobody: the past rebuilt, data
@@ -37,20 +39,6 @@ _logger = logging.getLogger(__name__)
 SILENT_REASONS = ("rebuild", "import", "merge")
 # customers listed per stage in the managers' digest (all are counted)
 DIGEST_ROWS = 20
-# what the reason sentence reads (crm.customer.profile._risk_sentence)
-SENTENCE_FIELDS = [
-    "partner_id",
-    "risk_reason_code",
-    "deal_days",
-    "days_since_last_deal",
-    "expected_interval_days",
-    "overdue_ratio",
-    "p_alive",
-    "p_alive_expected",
-    "p_alive_if_deal",
-    "act_before_date",
-    "metrics_date",
-]
 
 
 class CrmLifecycleHistoryNotify(models.Model):
@@ -234,7 +222,7 @@ class CrmLifecycleHistoryNotify(models.Model):
                     ),
                 )
                 shown = members[:DIGEST_ROWS]
-                shown.fetch(SENTENCE_FIELDS)
+                shown.fetch(RISK_SENTENCE_FIELDS)
                 for profile in shown:
                     body += Markup("<li><b>%s</b>: %s, %s. %s</li>") % (
                         profile.partner_id.display_name,
