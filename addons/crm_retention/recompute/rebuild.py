@@ -28,6 +28,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.osv import expression
@@ -380,8 +381,9 @@ class CrmCustomerProfileRebuild(models.Model):
     def _rebuild_write(self, company, profile_ids, changes, final):
         """Replace the history of ``profile_ids`` by ``changes`` and set the
         profiles' stage, lapse and ``history_start`` from ``final``, with the
-        chatter notes (deleted with their rows, posted with the new ones)
-        and the partners' stage mirror."""
+        partners' stage mirror and one chatter note per customer listing its
+        rebuilt path (the notes of the rows replaced and of an earlier
+        rebuild deleted)."""
         cr = self.env.cr
         History = self.env["crm.lifecycle.history"]
         cr.execute(
@@ -413,6 +415,7 @@ class CrmCustomerProfileRebuild(models.Model):
         cr.execute("ANALYZE crm_retention_rebuild_rows, crm_retention_rebuild_final")
         field = self.env["ir.model.fields"]._get("res.partner", "lifecycle_stage_id")
         now = fields.Datetime.now()
+        lang = company.partner_id.lang or "en_US"
         cr.execute(
             SQL(
                 """
@@ -420,13 +423,20 @@ class CrmCustomerProfileRebuild(models.Model):
                     DELETE FROM crm_lifecycle_history h
                      WHERE h.profile_id = ANY(%(ids)s)
                  RETURNING h.id
+                ),
+                notes AS (
+                    -- a change's own note, or the summary of a rebuild
+                    SELECT 'crm-lifecycle-history-' || removed.id || '@odoo' AS message_id
+                      FROM removed
+                     UNION ALL
+                    SELECT 'crm-lifecycle-rebuild-' || unnest(%(ids)s::int[]) || '@odoo'
                 )
                 DELETE FROM mail_message m
-                 WHERE m.message_id IN (
-                       SELECT 'crm-lifecycle-history-' || removed.id || '@odoo' FROM removed)
+                 WHERE m.message_id IN (SELECT message_id FROM notes)
                    AND m.model = 'res.partner'
-                   AND EXISTS (SELECT 1 FROM mail_tracking_value v
-                                WHERE v.mail_message_id = m.id AND v.field_id = %(field)s)
+                   AND (starts_with(m.message_id, 'crm-lifecycle-rebuild-')
+                        OR EXISTS (SELECT 1 FROM mail_tracking_value v
+                                    WHERE v.mail_message_id = m.id AND v.field_id = %(field)s))
                 """,
                 ids=profile_ids,
                 field=field.id,
@@ -447,9 +457,29 @@ class CrmCustomerProfileRebuild(models.Model):
                       JOIN crm_customer_profile p
                         ON p.partner_id = r.partner_id AND p.company_id = %(company)s
                      ORDER BY r.partner_id, r.day
-                 RETURNING id, partner_id, from_stage_id, stage_id, reason, date, user_id
+                 RETURNING id, profile_id, partner_id, stage_id, date
                 ),
-                %(messages)s,
+                rebuild_notes AS (
+                    -- one note per customer with its rebuilt path: a note per
+                    -- change would write millions of messages for years past
+                    INSERT INTO mail_message (model, res_id, body, message_type, subtype_id,
+                           author_id, message_id, date, create_uid, create_date, write_uid,
+                           write_date)
+                    SELECT 'res.partner', h.partner_id,
+                           %(title)s || '<ul>' || string_agg(
+                               '<li>' || to_char(h.date, 'YYYY-MM-DD') || ': '
+                               || replace(replace(replace(
+                                      COALESCE(s.name->>%(lang)s, s.name->>'en_US'),
+                                      '&', '&amp;'), '<', '&lt;'), '>', '&gt;')
+                               || '</li>', '' ORDER BY h.date, h.id) || '</ul>',
+                           'notification', %(subtype)s, %(author)s,
+                           'crm-lifecycle-rebuild-' || h.profile_id || '@odoo', %(now)s,
+                           %(uid)s, %(now)s, %(uid)s, %(now)s
+                      FROM history h
+                      JOIN crm_lifecycle_stage s ON s.id = h.stage_id
+                     WHERE h.partner_id IS NOT NULL
+                     GROUP BY h.profile_id, h.partner_id
+                ),
                 profiles AS (
                     UPDATE crm_customer_profile p
                        SET stage_id = f.stage_id, stage_kind = s.kind,
@@ -477,7 +507,15 @@ class CrmCustomerProfileRebuild(models.Model):
                 uid=self.env.uid,
                 now=now,
                 today=fields.Date.context_today(self),
-                messages=History._partner_message_sql(SQL("history")),
+                title=str(
+                    Markup("<p>%s</p>")
+                    % self.with_context(lang=lang).env._(
+                        "Lifecycle history rebuilt from purchases (see Stage History):"
+                    )
+                ),
+                lang=lang,
+                subtype=self.env.ref("mail.mt_note").id,
+                author=self.env.ref("base.partner_root").id,
                 mirror=self._partner_stage_sql(SQL("(SELECT * FROM profiles WHERE mirror)")),
             )
         )

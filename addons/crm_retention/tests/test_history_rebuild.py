@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 from math import ceil
 from unittest.mock import patch
@@ -155,11 +156,19 @@ class TestHistoryRebuild(RetentionCase):
             for before, after in zip(rows, rows[1:], strict=False):
                 self.assertEqual(after.from_stage_id, before.stage_id, "one chain")
                 self.assertEqual(after.duration_days, (after.date - before.date).days)
-            # the chatter shows the same path
-            notes = partner.message_ids.tracking_value_ids.filtered(
-                lambda v: v.field_id.name == "lifecycle_stage_id"
+            # the chatter shows the same path, in one note
+            key = f"crm-lifecycle-rebuild-{profile.id}@odoo"
+            [note] = partner.message_ids.filtered_domain([("message_id", "=", key)])
+            listed = re.findall(r"<li>(\d{4}-\d{2}-\d{2}): ([^<]+)</li>", str(note.body))
+            self.assertEqual(
+                listed, [(str(r.date.date()), r.stage_id.name) for r in rows], partner.name
             )
-            self.assertEqual(sorted(notes.mapped("new_value_integer")), sorted(rows.stage_id.ids))
+            self.assertFalse(
+                partner.message_ids.tracking_value_ids.filtered(
+                    lambda v: v.field_id.name == "lifecycle_stage_id"
+                ),
+                "no note per rebuilt change",
+            )
         self.assertEqual(self._path(self.pinned), self.pinned_path, "pinned stays as it is")
         self.assertEqual(self._profile(self.pinned).stage_id, self.stage["at_risk"])
         # the next nights change nothing
