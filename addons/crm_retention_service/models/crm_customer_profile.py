@@ -53,8 +53,10 @@ class CrmCustomerProfile(models.Model):
     service_complaints = fields.Integer(
         string="Complaints", readonly=True, help="Interactions with the outcome Complaint."
     )
+    # whole points: the score moves a little every day with P(alive), and
+    # a change of a tenth is not worth rewriting the profile for
     health_score = fields.Float(
-        digits=(16, 1),
+        digits=(16, 0),
         readonly=True,
         aggregator="avg",
         help="0-100: the chance the customer does not lapse in the next 90 days, from its "
@@ -162,50 +164,54 @@ class CrmCustomerProfile(models.Model):
         return health.fit_logistic(x, y, monotone=True)
 
     @api.model
+    def _purchases_before(self, rows, deals):
+        """For each ``rows`` (partner, day number): its number of purchase
+        days up to that day and the first and last of them (``deals``:
+        partner_id, day), vectorised: one sort of the deals, binary searches
+        on a (partner, day) key."""
+        shift = np.int64(1 << 21)  # day numbers stay below 2**21 (year 7700)
+        keys = np.sort(
+            deals["partner_id"].to_numpy(dtype=np.int64) * shift
+            + deals["day"].to_numpy(dtype=np.int64)
+        )
+        day = keys % shift
+        start = np.searchsorted(keys, rows[:, 0] * shift, side="left")
+        stop = np.searchsorted(keys, rows[:, 0] * shift + rows[:, 1], side="right")
+        count = stop - start
+        bought = count > 0
+        first = np.where(bought, day[np.minimum(start, len(day) - 1)], 0)
+        last = np.where(bought, day[np.maximum(stop - 1, 0)], 0)
+        return count, first, last
+
+    @api.model
     def _p_alive_on(self, company, partners, days, deals, ahead=0):
         """P(alive) of each ``partners[i]`` ``ahead`` days after ``days[i]``
         (day numbers), from its purchase days up to ``days[i]`` (``deals``:
         partner_id, day) and none after, with the company's churn model; NaN
         when it had bought nothing yet."""
-        model = self.env["crm.retention.model"].sudo()._get_for_company(company)
-        params = model._get_params()
-        order = np.lexsort((deals["day"].to_numpy(), deals["partner_id"].to_numpy()))
-        d_partner = deals["partner_id"].to_numpy()[order]
-        d_day = deals["day"].to_numpy()[order]
-        out = np.full(len(partners), np.nan)
-        lo = np.searchsorted(d_partner, partners, side="left")
-        hi = np.searchsorted(d_partner, partners, side="right")
-        for i in range(len(partners)):  # the sample only: at most 6 x HEALTH_SAMPLE
-            before = d_day[lo[i] : hi[i]]
-            before = before[before <= days[i]]
-            if not len(before):
-                continue
-            if params is None:
-                out[i] = 1.0
-                continue
-            x = len(before) - 1
-            first, last = before[0], before[-1]
-            out[i] = clv.p_alive(
-                params["bgnbd"],
-                np.array([x]),
-                np.array([(last - first) / lifecycle.TIME_UNIT_DAYS]),
-                np.array([(days[i] + ahead - first) / lifecycle.TIME_UNIT_DAYS]),
-            )[0]
+        rows = np.column_stack([partners, days]).astype(np.int64)
+        count, first, last = self._purchases_before(rows, deals)
+        out = np.full(len(rows), np.nan)
+        bought = count > 0
+        params = self.env["crm.retention.model"].sudo()._get_for_company(company)._get_params()
+        if params is None:
+            out[bought] = 1.0
+            return out
+        unit = lifecycle.TIME_UNIT_DAYS
+        out[bought] = clv.p_alive(
+            params["bgnbd"],
+            (count[bought] - 1).astype(float),
+            (last[bought] - first[bought]) / unit,
+            (rows[bought, 1] + ahead - first[bought]) / unit,
+        )
         return out
 
     @api.model
     def _bought_once(self, rows, deals):
         """1 where the customer of each ``rows`` (partner, day) had one
         purchase day up to that day."""
-        frame = deals.sort_values(["partner_id", "day"])
-        partner = frame["partner_id"].to_numpy()
-        day = frame["day"].to_numpy()
-        out = np.zeros(len(rows))
-        lo = np.searchsorted(partner, rows[:, 0], side="left")
-        hi = np.searchsorted(partner, rows[:, 0], side="right")
-        for i in range(len(rows)):  # the sample only
-            out[i] = np.count_nonzero(day[lo[i] : hi[i]] <= rows[i, 1]) == 1
-        return out
+        count, _first, _last = self._purchases_before(rows.astype(np.int64), deals)
+        return (count == 1).astype(float)
 
     @api.model
     def _signals_frame(self, company, anchors, partners, days):
@@ -271,7 +277,7 @@ class CrmCustomerProfile(models.Model):
                                + %(b4)s * ln(1 + COALESCE(s.sla_breaches, 0))
                                + %(b5)s * ln(1 + COALESCE(s.escalations, 0))
                                + %(b6)s * ln(1 + COALESCE(s.complaints, 0))
-                               + %(b7)s * (p.deal_days = 1)::int)))::numeric, 1)
+                               + %(b7)s * (p.deal_days = 1)::int)))::numeric)
                            END AS health
                       FROM crm_customer_profile p
                       LEFT JOIN signals s ON s.partner_id = p.partner_id
