@@ -345,19 +345,9 @@ class CrmKpiSnapshotPeriod(models.Model):
 
     @api.model
     def _teams_sql(self, company):
-        """Each salesperson's first active team in the company, as
-        ``res.users.sale_team_id`` picks it (membership creation order)."""
-        return SQL(
-            """
-            SELECT DISTINCT ON (m.user_id) m.user_id, m.crm_team_id
-              FROM crm_team_member m
-              JOIN crm_team t ON t.id = m.crm_team_id
-             WHERE m.active AND t.active
-               AND (t.company_id IS NULL OR t.company_id = %s)
-             ORDER BY m.user_id, m.create_date, m.id
-            """,
-            company.id,
-        )
+        """Each salesperson's team in ``company`` (``user_id``,
+        ``crm_team_id``): crm_retention's one definition."""
+        return self.env["crm.customer.profile"]._salesperson_teams_sql(company)
 
     @api.model
     def _tag_sets_sql(self):

@@ -76,15 +76,7 @@ class CrmLifecycleHistoryNotify(models.Model):
                        AND h.reason <> ALL(%(silent)s)
                      ORDER BY h.profile_id, h.date DESC, h.id DESC
                 ),
-                leaders AS (
-                    -- each salesperson's first active team's leader, as
-                    -- res.users.sale_team_id picks the team
-                    SELECT DISTINCT ON (m.user_id) m.user_id, t.user_id AS leader_id
-                      FROM crm_team_member m
-                      JOIN crm_team t ON t.id = m.crm_team_id
-                     WHERE m.active AND t.active
-                     ORDER BY m.user_id, m.create_date, m.id
-                ),
+                leaders AS (%(leaders)s),
                 todo AS (
                     SELECT p.id AS profile_id, rp.complete_name, s.notify_activity_type_id,
                            s.notify_deadline_days, s.name AS stage_name, s.notify_note,
@@ -137,6 +129,7 @@ class CrmLifecycleHistoryNotify(models.Model):
                 """,
                 ids=self.ids,
                 silent=list(SILENT_REASONS),
+                leaders=self.env["crm.customer.profile"]._salesperson_teams_sql(),
                 model=self.env["ir.model"]._get_id("crm.customer.profile"),
                 today=fields.Date.context_today(self),
                 uid=self.env.uid,
@@ -202,7 +195,12 @@ class CrmLifecycleHistoryNotify(models.Model):
         ids_by_stage = {}
         for profile_id, stage_id in moves:
             ids_by_stage.setdefault(stage_id, []).append(profile_id)
-        Profile.browse([row[0] for row in moves]).fetch(["value_at_risk", "user_id"])
+        # each stage's customers, most money first, and their total: the
+        # same for every manager (only the language differs)
+        by_stage = {}
+        for stage_id, ids in ids_by_stage.items():
+            members = Profile.browse(ids).sorted(lambda p: -(p.value_at_risk or 0.0))
+            by_stage[stage_id] = (members.ids, sum(members.mapped("value_at_risk")))
         mails = []
         for manager in managers:
             lang = manager.lang or "en_US"
@@ -210,9 +208,8 @@ class CrmLifecycleHistoryNotify(models.Model):
             stages = env["crm.lifecycle.stage"].sudo().browse(ids_by_stage).sorted("sequence")
             body = Markup("<p>%s</p>") % env._("Customers who entered a stage to act on:")
             for stage in stages:
-                members = Profile.with_context(lang=lang).browse(ids_by_stage[stage.id])
-                members = members.sorted(lambda p: -(p.value_at_risk or 0.0))
-                total = sum(members.mapped("value_at_risk"))
+                ids, total = by_stage[stage.id]
+                members = Profile.with_context(lang=lang).browse(ids)
                 body += Markup("<h3>%s: %s (%s)</h3><ul>") % (
                     stage.name,
                     len(members),

@@ -11,6 +11,26 @@ class CrmCustomerProfileOwners(models.Model):
     _inherit = "crm.customer.profile"
 
     @api.model
+    def _salesperson_teams_sql(self, company=None):
+        """Each salesperson's first active team (of ``company`` or shared,
+        when given), as ``res.users.sale_team_id`` picks it (membership
+        creation order): ``(user_id, crm_team_id, leader_id)``, the leader
+        being the team's. The KPI snapshots slice by it; a stage change of
+        an archived salesperson's customer goes to its leader."""
+        return SQL(
+            """
+            SELECT DISTINCT ON (m.user_id) m.user_id, m.crm_team_id, t.user_id AS leader_id
+              FROM crm_team_member m
+              JOIN crm_team t ON t.id = m.crm_team_id
+             WHERE m.active AND t.active %s
+             ORDER BY m.user_id, m.create_date, m.id
+            """,
+            SQL("AND (t.company_id IS NULL OR t.company_id = %s)", company.id)
+            if company
+            else SQL(),
+        )
+
+    @api.model
     def _sync_owners(self, company=None, partner_ids=None, full=False, created_since=None):
         """Set each profile's salesperson (``user_id``): the customer's own
         salesperson, else the salesperson of its latest opportunity in the
