@@ -19,11 +19,6 @@ from odoo.tools import SQL
 
 from ..lib import nba
 
-RECOMMENDED_ACTIONS = [
-    ("offer", "Make an offer"),
-    ("no_action", "No action: no offer pays"),
-    ("experiment", "Run an experiment"),
-]
 # the stage kinds a next best action is computed for
 NBA_KINDS = ("at_risk", "lost")
 
@@ -58,9 +53,7 @@ class CrmCustomerProfileRecommend(models.Model):
                 WITH members AS (
                     SELECT c.objective || ':' || c.offer_type AS offer, m.member_group,
                            m.enrol_risk_level AS risk_band,
-                           CASE WHEN m.enrol_value_at_risk < %(low)s THEN 'low'
-                                WHEN m.enrol_value_at_risk < %(high)s THEN 'mid'
-                                ELSE 'high' END AS value_band,
+                           %(value_band)s AS value_band,
                            (m.retained_count > 0)::int AS kept, m.campaign_id, m.cost
                       FROM crm_retention_campaign_member m
                       JOIN crm_retention_campaign c ON c.id = m.campaign_id
@@ -80,8 +73,7 @@ class CrmCustomerProfileRecommend(models.Model):
                   FROM members GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
                 """,
                 company=company.id,
-                low=bounds[0],
-                high=bounds[1],
+                value_band=self._value_band_sql(SQL("m.enrol_value_at_risk"), bounds),
             )
         )
         cells = [nba.Cell(*row) for row in cr.fetchall()]
@@ -100,6 +92,20 @@ class CrmCustomerProfileRecommend(models.Model):
         )
         costs = dict(cr.fetchall())
         return cells, tuple(bounds), costs
+
+    @api.model
+    def _value_band_sql(self, value, bounds):
+        """SQL of ``lib.nba.value_band`` for the value at risk ``value`` (an
+        SQL expression; none counts as 0) and the tercile ``bounds``: the
+        same bands for the members' evidence and today's customers."""
+        return SQL(
+            "CASE WHEN COALESCE(%s, 0) < %s THEN 'low' WHEN COALESCE(%s, 0) < %s THEN 'mid' "
+            "ELSE 'high' END",
+            value,
+            bounds[0],
+            value,
+            bounds[1],
+        )
 
     @api.model
     def _recommend_company(self, company):
@@ -139,9 +145,7 @@ class CrmCustomerProfileRecommend(models.Model):
                           treated, cost) AS (%(estimates)s),
                 targets AS (
                     SELECT p.id, p.risk_level, COALESCE(p.value_at_risk, 0) AS value_at_risk,
-                           CASE WHEN COALESCE(p.value_at_risk, 0) < %(low)s THEN 'low'
-                                WHEN p.value_at_risk < %(high)s THEN 'mid'
-                                ELSE 'high' END AS value_band
+                           %(value_band)s AS value_band
                       FROM crm_customer_profile p
                      WHERE p.company_id = %(company)s AND p.stage_kind = ANY(%(kinds)s)
                 ),
@@ -181,8 +185,7 @@ class CrmCustomerProfileRecommend(models.Model):
                 estimates=estimates_sql,
                 company=company.id,
                 kinds=list(NBA_KINDS),
-                low=bounds[0],
-                high=bounds[1],
+                value_band=self._value_band_sql(SQL("p.value_at_risk"), bounds),
             )
         )
         self.invalidate_model()

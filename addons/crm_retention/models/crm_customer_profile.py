@@ -10,6 +10,12 @@ from ..recompute.layout import RecomputeRunning  # noqa: F401 (public: callers c
 _logger = logging.getLogger(__name__)
 
 RISK_LEVELS = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+# the next best action (campaign/recommend.py)
+RECOMMENDED_ACTIONS = [
+    ("offer", "Make an offer"),
+    ("no_action", "No action: no offer pays"),
+    ("experiment", "Run an experiment"),
+]
 # what the reason sentence reads (_risk_sentence)
 RISK_SENTENCE_FIELDS = [
     "risk_reason_code",
@@ -211,11 +217,7 @@ class CrmCustomerProfile(models.Model):
     )
     # what to offer (campaign/recommend.py)
     recommended_action = fields.Selection(
-        [
-            ("offer", "Make an offer"),
-            ("no_action", "No action: no offer pays"),
-            ("experiment", "Run an experiment"),
-        ],
+        RECOMMENDED_ACTIONS,
         string="Next Best Action",
         readonly=True,
         help="From the company's finished campaigns with a control group: the offer of "
