@@ -73,9 +73,10 @@ class CrmCustomerProfile(models.Model):
         return super()._after_run(company, today)
 
     @api.model
-    def _service_signals_sql(self, company, days):
+    def _service_signals_sql(self, company, days, partner_ids=None):
         """Per (customer, day of ``days``: an SQL array of dates) the counts of
-        ``lib.health.SIGNALS`` in the window before the day's end."""
+        ``lib.health.SIGNALS`` in the window before the day's end; of the
+        customers ``partner_ids`` when given."""
         return SQL(
             """
             SELECT i.commercial_partner_id AS partner_id, a.day,
@@ -88,11 +89,15 @@ class CrmCustomerProfile(models.Model):
               JOIN unnest(%(days)s::date[]) AS a(day)
                 ON i.date < a.day + 1 AND i.date >= a.day + 1 - %(window)s
              WHERE i.company_id = %(company)s AND i.commercial_partner_id IS NOT NULL
+                   %(partners)s
              GROUP BY 1, 2
             """,
             days=days,
             window=WINDOW_DAYS,
             company=company.id,
+            partners=SQL("AND i.commercial_partner_id = ANY(%s)", partner_ids)
+            if partner_ids is not None
+            else SQL(),
         )
 
     @api.model
@@ -153,11 +158,13 @@ class CrmCustomerProfile(models.Model):
                 self._deal_days_sql([company.id], today, partners.tolist()),
             )
         )
-        p_alive = self._p_alive_on(company, rows[:, 0], rows[:, 1], deals, health.HORIZON_DAYS)
-        known = ~np.isnan(p_alive)
-        rows, p_alive = rows[known], p_alive[known]
-        signals = self._signals_frame(company, anchors, rows[:, 0], rows[:, 1])
-        x = health.features(p_alive, signals, one_time=self._bought_once(rows, deals))
+        # only the customer-days that had bought already
+        count, first, last = self._purchases_before(rows, deals)
+        known = count > 0
+        rows, count, first, last = rows[known], count[known], first[known], last[known]
+        p_alive = self._p_alive_ahead(company, rows[:, 1], count, first, last)
+        signals = self._signals_frame(company, anchors, rows[:, 0], rows[:, 1], partners)
+        x = health.features(p_alive, signals, one_time=count == 1)
         y = rows[:, 2].astype(bool)
         if y.sum() < health.MIN_LAPSES:
             return health.default_fit(len(y), int(y.sum()))
@@ -184,40 +191,28 @@ class CrmCustomerProfile(models.Model):
         return count, first, last
 
     @api.model
-    def _p_alive_on(self, company, partners, days, deals, ahead=0):
-        """P(alive) of each ``partners[i]`` ``ahead`` days after ``days[i]``
-        (day numbers), from its purchase days up to ``days[i]`` (``deals``:
-        partner_id, day) and none after, with the company's churn model; NaN
-        when it had bought nothing yet."""
-        rows = np.column_stack([partners, days]).astype(np.int64)
-        count, first, last = self._purchases_before(rows, deals)
-        out = np.full(len(rows), np.nan)
-        bought = count > 0
+    def _p_alive_ahead(self, company, days, count, first, last):
+        """P(alive) ``lib.health.HORIZON_DAYS`` after each of ``days`` (day
+        numbers) with no deal after it, of a customer with ``count``
+        purchase days from ``first`` to ``last`` by then, with the company's
+        churn model (1 without a model)."""
         params = self.env["crm.retention.model"].sudo()._get_for_company(company)._get_params()
         if params is None:
-            out[bought] = 1.0
-            return out
+            return np.ones(len(days))
         unit = lifecycle.TIME_UNIT_DAYS
-        out[bought] = clv.p_alive(
+        return clv.p_alive(
             params["bgnbd"],
-            (count[bought] - 1).astype(float),
-            (last[bought] - first[bought]) / unit,
-            (rows[bought, 1] + ahead - first[bought]) / unit,
+            (count - 1).astype(float),
+            (last - first) / unit,
+            (days + health.HORIZON_DAYS - first) / unit,
         )
-        return out
 
     @api.model
-    def _bought_once(self, rows, deals):
-        """1 where the customer of each ``rows`` (partner, day) had one
-        purchase day up to that day."""
-        count, _first, _last = self._purchases_before(rows.astype(np.int64), deals)
-        return (count == 1).astype(float)
-
-    @api.model
-    def _signals_frame(self, company, anchors, partners, days):
-        """The signal counts of each (partner, day number) pair, zeros when none."""
+    def _signals_frame(self, company, anchors, partners, days, sample):
+        """The signal counts of each (partner, day number) pair, zeros when
+        none; only the ``sample`` customers' interactions are read."""
         cr = self.env.cr
-        cr.execute(self._service_signals_sql(company, anchors))
+        cr.execute(self._service_signals_sql(company, anchors, sample.tolist()))
         counts = {
             (row[0], (row[1] - fields.Date.to_date("1970-01-01")).days): row[2:]
             for row in cr.fetchall()
