@@ -305,22 +305,15 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
         _shapes, first_of_shape, of_shape = np.unique(shape, return_index=True, return_inverse=True)
         one = idx[first_of_shape]
         f, r, t = frequency[one], recency[one], age[one]
-        p_alive[idx] = clv.p_alive(bgnbd, f, r, t)[of_shape]
+        alive_of_shape = clv.p_alive(bgnbd, f, r, t)
+        p_alive[idx] = alive_of_shape[of_shape]
         expected_90[idx] = clv.expected_purchases(bgnbd, 90.0 / TIME_UNIT_DAYS, f, r, t)[of_shape]
         gg = params.get("gg")
         if gg is not None:
             monetary = np.maximum(np.divide(revenue[idx], days_n[idx]), 0.0)
             spend = clv.expected_average_value(gg, frequency[idx], monetary)
-            purchases = clv.discounted_expected_purchases(
-                bgnbd,
-                f,
-                r,
-                t,
-                horizon_months=12,
-                monthly_discount_rate=settings["monthly_discount_rate"],
-                time_unit_days=TIME_UNIT_DAYS,
-            )
-            predicted_clv[idx] = purchases[of_shape] * spend
+            # eq. 10 is P(alive) x E[Y(t) | alive] at every horizon: the
+            # value if kept is evaluated once and the CLV follows from it
             if_kept = clv.discounted_expected_purchases(
                 bgnbd,
                 f,
@@ -332,6 +325,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
                 given_alive=True,
             )
             value_if_retained[idx] = if_kept[of_shape] * spend
+            predicted_clv[idx] = (if_kept * alive_of_shape)[of_shape] * spend
         # what-ifs: one more deal today (none more when it bought today), and
         # nothing bought until the expected date of the next deal
         again = frequency[idx] + (since_last[idx] > 0)
