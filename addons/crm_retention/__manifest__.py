@@ -21,6 +21,7 @@
         "views/crm_lifecycle_stage_views.xml",
         "views/crm_lifecycle_history_views.xml",
         "views/crm_customer_profile_views.xml",
+        "views/crm_retention_backtest_views.xml",
         "views/crm_retention_model_views.xml",
         "views/crm_retention_campaign_views.xml",
         "views/crm_retention_campaign_member_views.xml",
@@ -31,6 +32,7 @@
     ],
     "demo": ["demo/crm_retention_demo.xml", "demo/crm_retention_campaign_demo.xml"],
     "assets": {
+        "web.assets_backend": ["crm_retention/static/src/fields/**/*"],
         "web.assets_tests": ["crm_retention/static/tests/tours/**/*"],
     },
     "post_init_hook": "post_init_hook",

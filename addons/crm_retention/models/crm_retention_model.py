@@ -129,6 +129,20 @@ class CrmRetentionModel(models.Model):
         "full recompute mails the moves after it, of the last day.",
     )
 
+    fit_sample = fields.Integer(
+        string="Sample Size", readonly=True,
+        help="Customers the BG/NBD parameters were estimated on: a fixed deterministic "
+        "sample when the company has more (the estimate barely changes).",
+    )  # fmt: skip
+    fit_ids = fields.One2many("crm.retention.model.fit", "model_id", string="Fits")
+    drift_chart = fields.Json(
+        compute="_compute_drift_chart",
+        help="How the fitted model moved fit after fit: the purchase rate of a typical "
+        "customer while active and the chance it stops after a purchase.",
+    )
+    # backtests
+    backtest_ids = fields.One2many("crm.retention.backtest", "model_id", string="Backtests")
+    backtest_count = fields.Integer(compute="_compute_backtest_count")
     _sql_constraints = [
         ("company_uniq", "UNIQUE(company_id)", "One churn model per company."),
     ]
@@ -139,6 +153,21 @@ class CrmRetentionModel(models.Model):
         self.env.cr.execute(
             "ALTER TABLE crm_retention_model ADD COLUMN IF NOT EXISTS run_snapshot pg_snapshot"
         )
+
+    @api.depends("backtest_ids")
+    def _compute_backtest_count(self):
+        counts = dict(
+            self.env["crm.retention.backtest"]._read_group(
+                [("model_id", "in", self.ids)], ["model_id"], ["__count"]
+            )
+        )
+        for model in self:
+            model.backtest_count = counts.get(model, 0)
+
+    @api.depends("fit_ids")
+    def _compute_drift_chart(self):
+        for model in self:
+            model.drift_chart = self.env["crm.retention.model.fit"]._drift_chart(model)
 
     @api.constrains(
         "r", "alpha", "a", "b", "gg_p", "gg_q", "gg_v", "typical_interval_days", "run_cursor"
@@ -217,6 +246,29 @@ class CrmRetentionModel(models.Model):
             },
         }
 
+    def action_backtest(self):
+        """ "Run Backtest": the wizard that picks the calibration end."""
+        self.ensure_one()
+        if not self.env.user.has_group("crm_retention.group_retention_manager"):
+            raise AccessError(self.env._("Only retention managers can run a backtest."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Run Backtest"),
+            "res_model": "crm.retention.backtest.run",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_model_id": self.id},
+        }
+
+    def action_view_backtests(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_retention.crm_retention_backtest_action"
+        )
+        action["domain"] = [("model_id", "=", self.id)]
+        action["context"] = {"default_model_id": self.id}
+        return action
+
     # ------------------------------------------------------------------
     # BUSINESS
     # ------------------------------------------------------------------
@@ -239,6 +291,31 @@ class CrmRetentionModel(models.Model):
                 # stays "running" and resumes at its cursor tomorrow
                 _logger.exception("Lifecycle recompute failed for company %s", company.id)
                 self.env.cr.rollback()
+
+    def _backtest(self, calibration_end=None, holdout_end=None):
+        """Backtest this company's churn model: fit on the deals up to
+        ``calibration_end`` (default: 26 weeks before today), predict each
+        customer's repeat purchases up to ``holdout_end`` (default: today)
+        and compare with what happened. Returns the stored
+        ``crm.retention.backtest`` (``predicted_total``, ``actual_total``,
+        the calibration, reliability, stage and threshold tables); raises
+        UserError when the dates are wrong or the past holds too little to
+        fit on. See ``crm.retention.backtest._run``."""
+        self.ensure_one()
+        return self.env["crm.retention.backtest"]._run(self, calibration_end, holdout_end)
+
+    @api.model
+    def _cron_backtest(self):
+        """Monthly: a backtest of every fitted model on the last 26 weeks,
+        so the manager sees how well the model predicts this company's
+        customers without asking. A company whose past is too short is
+        skipped (its model form says why when a backtest is run by hand)."""
+        for model in self.search([("status", "=", "ok")]):
+            try:
+                with self.env.cr.savepoint():
+                    model._backtest()
+            except UserError as exc:
+                _logger.info("Backtest of company %s skipped: %s", model.company_id.id, exc)
 
     @api.model
     def _recompute_for_new_source(self):
@@ -330,11 +407,23 @@ class CrmRetentionModel(models.Model):
 
     def _fit(self, frame, today):
         """Refit on ``frame``, the run's aggregates (one row per customer,
-        see ``crm.customer.profile._aggregate_sql``); never raises.
+        see ``crm.customer.profile._aggregate_sql``); never raises. Each fit
+        is also logged (``crm.retention.model.fit``) to chart the drift of
+        the parameters on the model form."""
+        self.ensure_one()
+        vals = self._fit_values(frame, today, warm_start=True)
+        self.write(vals)
+        self.env["crm.retention.model.fit"].sudo()._log(self, vals)
 
-        Identical (deal days, first, last) customers are one weighted row, of
-        a deterministic sample of ``FIT_SAMPLE`` customers at most.
-        """
+    def _fit_values(self, frame, today, warm_start=False):
+        """The fit of ``frame`` as it would be stored on the model (a dict
+        of field values: ``status``, ``message``, the parameters when
+        fitted), without writing it: the nightly fit stores it, a backtest
+        keeps it apart. Identical (deal days, first, last) customers are
+        one weighted row, of a deterministic sample of ``FIT_SAMPLE``
+        customers at most. ``warm_start``: start the optimiser from the
+        stored parameters (a day moves them little); a backtest starts
+        from scratch, so that nothing of today leaks into its fit."""
         self.ensure_one()
         settings = self._get_settings()
         customers = frame[frame["won_count"] > 0]
@@ -346,17 +435,15 @@ class CrmRetentionModel(models.Model):
             .size()
             .reset_index(name="weight")
         )
-        vals = {"fit_date": fields.Datetime.now()}
+        vals = {"fit_date": fields.Datetime.now(), "fit_sample": len(sample)}
         if not len(shapes):
-            self.write(
-                {
-                    **vals,
-                    "status": "insufficient",
-                    "n_customers": 0,
-                    "message": self.env._("No won deal yet: nothing to fit."),
-                }
-            )
-            return
+            return {
+                **vals,
+                "status": "insufficient",
+                "n_customers": 0,
+                "n_repeat_customers": 0,
+                "message": self.env._("No won deal yet: nothing to fit."),
+            }
         deal_days = shapes["deal_days"].to_numpy(dtype=float)
         weights = shapes["weight"].to_numpy(dtype=float)
         frequency, recency, age = lifecycle.summarise_for_fit(shapes, today)
@@ -381,24 +468,20 @@ class CrmRetentionModel(models.Model):
                     min=settings["min_repeat_customers"],
                 ),
             )
-            self.write(vals)
-            return
+            return vals
+        previous = (self.r, self.alpha, self.a, self.b)
         try:
-            # from yesterday's parameters when there are: a day moves them
-            # little, and the optimiser then needs a few steps
-            previous = (self.r, self.alpha, self.a, self.b)
             params = clv.fit_bgnbd(
                 frequency,
                 recency,
                 age,
                 weights=weights,
                 penalizer=settings["fit_penalizer"],
-                initial=previous if self.status == "ok" and all(previous) else None,
+                initial=previous if warm_start and self.status == "ok" and all(previous) else None,
             )
         except (clv.ModelFitError, ValueError, FloatingPointError) as exc:
             vals.update(status="failed", message=self.env._("BG/NBD fit failed: %s", exc))
-            self.write(vals)
-            return
+            return vals
         vals.update(
             status="ok",
             r=params.r,
@@ -409,7 +492,7 @@ class CrmRetentionModel(models.Model):
             message=False,
         )
         vals.update(self._fit_gamma_gamma(customers))
-        self.write(vals)
+        return vals
 
     def _fit_gamma_gamma(self, customers):
         """Gamma-Gamma on the repeat buyers with revenue among ``customers``

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class ResCompany(models.Model):
@@ -22,6 +23,17 @@ class ResCompany(models.Model):
         "its expected revenue. Turn off when purchases are recorded as orders or invoices "
         "and opportunities only track the pipeline.",
     )
+    retention_backtest_uplift_pp = fields.Float(
+        string="Assumed Campaign Uplift (pp)", default=5.0, digits=(16, 1),
+        help="Extra share of leaving customers a retention campaign keeps, in percentage "
+        "points: the backtest's At risk threshold suggestion uses it until campaigns with a "
+        "control group have measured it (their pooled uplift is used then).",
+    )  # fmt: skip
+    retention_backtest_contact_cost = fields.Monetary(
+        string="Assumed Contact Cost", default=1.0, currency_field="currency_id",
+        help="Cost of contacting one customer (messages, call time): the backtest's At risk "
+        "threshold suggestion uses it until campaigns with a cost per member say what it is.",
+    )  # fmt: skip
     retention_rebuild_history = fields.Boolean(
         string="Rebuild Past History",
         default=True,
@@ -31,3 +43,13 @@ class ResCompany(models.Model):
         "stages today's rules would have given it on each past day. KPI snapshots of those "
         "days are rewritten too.",
     )
+
+    @api.constrains("retention_backtest_uplift_pp", "retention_backtest_contact_cost")
+    def _check_retention_backtest_assumptions(self):
+        for company in self:
+            if not 0 <= company.retention_backtest_uplift_pp <= 100:
+                raise ValidationError(
+                    self.env._("The assumed campaign uplift must be between 0 and 100 points.")
+                )
+            if company.retention_backtest_contact_cost < 0:
+                raise ValidationError(self.env._("The assumed contact cost cannot be negative."))

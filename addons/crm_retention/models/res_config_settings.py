@@ -61,6 +61,12 @@ class ResConfigSettings(models.TransientModel):
     retention_rebuild_history = fields.Boolean(
         related="company_id.retention_rebuild_history", readonly=False
     )
+    retention_backtest_uplift_pp = fields.Float(
+        related="company_id.retention_backtest_uplift_pp", readonly=False
+    )
+    retention_backtest_contact_cost = fields.Monetary(
+        related="company_id.retention_backtest_contact_cost", readonly=False
+    )
 
     @api.constrains(
         "retention_at_risk_probability",

@@ -5,5 +5,6 @@ from . import (
     crm_customer_profile_assign,
     crm_customer_profile_call,
     crm_customer_profile_campaign,
+    crm_retention_backtest_run,
     crm_retention_campaign_launch,
 )
