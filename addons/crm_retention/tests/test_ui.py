@@ -137,3 +137,34 @@ class TestRetentionTour(HttpCase):
             "crm_retention_act_on_risk_tour",
             login="tour_risk_salesman",
         )
+
+
+@tagged("post_install", "-at_install")
+class TestBacktestTour(HttpCase):
+    def test_manager_backtests_the_model_and_applies_the_threshold(self):
+        """A sales manager opens the demo company's churn model, runs a
+        backtest, sees the calibration chart and the suggested At risk
+        threshold, and applies it."""
+        model = self.env["crm.retention.model"].search([("status", "=", "ok")], limit=1)
+        self.assertTrue(model, "the demo data has a fitted churn model")
+        company = model.company_id
+        # the model as the nightly run leaves it: one logged fit at least
+        self.env["crm.customer.profile"].sudo()._recompute_company(company)
+        new_test_user(
+            self.env,
+            login="tour_backtest",
+            groups="sales_team.group_sale_manager",
+            company_id=company.id,
+            company_ids=[company.id],
+            name="Backtest Manager",
+        )
+        self.start_tour(
+            f"/odoo/action-crm_retention.crm_retention_model_action/{model.id}",
+            "crm_retention_backtest_tour",
+            login="tour_backtest",
+        )
+        test = self.env["crm.retention.backtest"].search([("model_id", "=", model.id)])
+        self.assertEqual(len(test), 1)
+        self.assertTrue(test.applied)
+        applied = self.env["ir.config_parameter"].get_param("crm_retention.at_risk_probability")
+        self.assertAlmostEqual(float(applied), test.suggested_at_risk_probability, places=6)
