@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .crm_kpi_snapshot_revenue import REVENUE_COLUMNS
+
 # the slice and the measures shared with crm.kpi.snapshot, in column order
 SLICE_COLUMNS = ["date", "company_id", "team_id", "user_id", "country_id", "stage_id", "stage_kind"]
 MEASURE_COLUMNS = [
@@ -17,6 +19,7 @@ MEASURE_COLUMNS = [
     "won_back_count",
     "deal_count",
     "revenue",
+    *REVENUE_COLUMNS,
 ]
 
 

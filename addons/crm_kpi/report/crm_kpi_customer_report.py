@@ -2,7 +2,9 @@ from odoo import api, fields, models
 from odoo.addons.crm_retention.lib.definitions import LOST_IN_PERIOD
 from odoo.tools import SQL
 
-from ..lib import kpi
+from ..lib import kpi, revenue
+from ..models.crm_kpi_snapshot_revenue import REVENUE_COLUMNS
+from ..snapshot.revenue import grain_start_sql
 from ..tools import selection_of
 
 # Help texts double as the KPI definitions shown in the pivot's measure tooltips.
@@ -28,6 +30,20 @@ KPI_HELP = {
     "avg_clv": "Predicted CLV of the customers at the end / customers at the end.",
     "value_at_risk_end": "What the company stands to lose with the customers at the end of the "
     "period: each one's churn probability x its 12-month value if kept (current model values).",
+    "revenue_base_start": "Revenue of the 12 months before the period of the customers who "
+    "bought in them (positive revenue): the base of revenue churn, NRR and GRR.",
+    "revenue_base_end": "Revenue of the 12 months up to the end of the period of the customers "
+    "who bought in them.",
+    "revenue_churn": "Revenue lost with the customers who entered a stage of kind Lost in the "
+    "period: each one's revenue of the 12 months before the day it entered Lost.",
+    "revenue_churn_rate": "Revenue churn / 12-month revenue at start x 100.",
+    "nrr": "Net revenue retention: the revenue of the 12 months up to the period's end of the "
+    "customers who bought in the 12 months before it / their revenue of those 12 months x 100. "
+    "Counts their expansion; leaves out new customers. Only for a cell that is one day, week, "
+    "month, quarter or year.",
+    "grr": "Gross revenue retention: as NRR, each customer's revenue capped at its revenue of "
+    "the 12 months before the period (so at most 100 %): what was kept, without expansion. "
+    "Only for a cell that is one day, week, month, quarter or year.",
 }
 
 
@@ -55,7 +71,7 @@ class CrmKpiCustomerReport(models.Model):
     _inherit = ["crm.kpi.cell.measure.mixin"]
     _kpi_blank_when_empty = (
         "acquired_rate", "churn_rate", "retention_rate", "deal_frequency", "avg_deal_amount",
-        "avg_clv",
+        "avg_clv", "revenue_churn_rate", "nrr", "grr",
     )  # fmt: skip
     _description = "Customer KPIs"
     _auto = False
@@ -116,6 +132,33 @@ class CrmKpiCustomerReport(models.Model):
         "Average Deal Amount", readonly=True, help=KPI_HELP["avg_deal_amount"]
     )
     avg_clv = fields.Monetary("Average Predicted CLV", readonly=True, help=KPI_HELP["avg_clv"])
+    # revenue retention (lib/revenue.py): stocks, flow, ratios
+    revenue_base_start = fields.Monetary(
+        "12-Month Revenue at Start", readonly=True, help=KPI_HELP["revenue_base_start"]
+    )
+    revenue_base_end = fields.Monetary(
+        "12-Month Revenue at End", readonly=True, help=KPI_HELP["revenue_base_end"]
+    )
+    revenue_churn = fields.Monetary(readonly=True, help=KPI_HELP["revenue_churn"])
+    revenue_churn_rate = fields.Float(
+        "Revenue Churn (%)", readonly=True, help=KPI_HELP["revenue_churn_rate"]
+    )
+    nrr = fields.Float("Net Revenue Retention (%)", readonly=True, help=KPI_HELP["nrr"])
+    grr = fields.Float("Gross Revenue Retention (%)", readonly=True, help=KPI_HELP["grr"])
+    # the per-grain changes behind NRR and GRR: no measures of their own
+    # (aggregator None keeps them out of the pivot's list)
+    revenue_change_day = fields.Float(readonly=True, aggregator=None)
+    revenue_change_week = fields.Float(readonly=True, aggregator=None)
+    revenue_change_week_sun = fields.Float(readonly=True, aggregator=None)
+    revenue_change_month = fields.Float(readonly=True, aggregator=None)
+    revenue_change_quarter = fields.Float(readonly=True, aggregator=None)
+    revenue_change_year = fields.Float(readonly=True, aggregator=None)
+    revenue_kept_change_day = fields.Float(readonly=True, aggregator=None)
+    revenue_kept_change_week = fields.Float(readonly=True, aggregator=None)
+    revenue_kept_change_week_sun = fields.Float(readonly=True, aggregator=None)
+    revenue_kept_change_month = fields.Float(readonly=True, aggregator=None)
+    revenue_kept_change_quarter = fields.Float(readonly=True, aggregator=None)
+    revenue_kept_change_year = fields.Float(readonly=True, aggregator=None)
 
     _depends = {
         "crm.kpi.snapshot": [
@@ -138,6 +181,7 @@ class CrmKpiCustomerReport(models.Model):
             "won_back_count",
             "deal_count",
             "revenue",
+            *REVENUE_COLUMNS,
         ],
         "crm.kpi.snapshot.total": ["row_count"],
     }
@@ -169,7 +213,10 @@ class CrmKpiCustomerReport(models.Model):
                    s.value_at_risk_close AS value_at_risk_end,
                    s.acquired_count, s.lost_count, s.won_back_count, s.deal_count, s.revenue,
                    0.0 AS acquired_rate, 0.0 AS churn_rate, 0.0 AS retention_rate,
-                   0.0 AS deal_frequency, 0.0 AS avg_deal_amount, 0.0 AS avg_clv
+                   0.0 AS deal_frequency, 0.0 AS avg_deal_amount, 0.0 AS avg_clv,
+                   s.revenue_12m_open AS revenue_base_start,
+                   s.revenue_12m_close AS revenue_base_end, %(revenue_flows)s,
+                   0.0 AS revenue_churn_rate, 0.0 AS nrr, 0.0 AS grr
               FROM %(source)s s
               JOIN res_company c ON c.id = s.company_id
             """,
@@ -177,6 +224,7 @@ class CrmKpiCustomerReport(models.Model):
             medium=medium,
             row_count=row_count,
             tag=tag,
+            revenue_flows=SQL(", ").join(SQL.identifier("s", c) for c in REVENUE_COLUMNS[2:]),
         )
 
     # ------------------------------------------------------------------
@@ -226,6 +274,7 @@ class CrmKpiCustomerReport(models.Model):
 
         # every measure the requested KPIs need, stocks apart from flows
         stocks, flows = kpi.needed_measures(wanted)
+        changes = kpi.period_changes(wanted)
         plain = [spec for spec in aggregates if spec.split(":")[0] not in kpis]
         extra = [f"{name}:sum" for name in flows if f"{name}:sum" not in plain]
         n = len(groupby)
@@ -245,6 +294,12 @@ class CrmKpiCustomerReport(models.Model):
             measure = {name: values[f"{name}:sum"] or 0 for name in flows}
             for name in stocks:
                 measure[name] = edges.get(key, {}).get(name, 0)
+            if changes:
+                # NRR, GRR: the change of the base since the group's first day
+                edge = edges.get(key, {})
+                measure[revenue.FIRST_DAY] = edge.get(revenue.FIRST_DAY)
+                measure[revenue.LAST_DAY] = edge.get(revenue.LAST_DAY)
+                kpi.resolve_period_changes(measure, changes)
             cells = []
             for spec in aggregates:
                 name = spec.split(":")[0]
@@ -327,7 +382,7 @@ class CrmKpiCustomerReport(models.Model):
             return key, row[day_index], flows, dict(zip(stocks, row[n + m :], strict=True))
 
         # groups in the query's order (the order of their first row)
-        folded = kpi.fold_days(map(split, by_day))
+        folded = kpi.fold_days(map(split, by_day), days=True)
         if not groupby and not folded:
             # no row at all: one empty group, as read_group without groupby
             folded = {(): {}}
@@ -339,8 +394,13 @@ class CrmKpiCustomerReport(models.Model):
             )
             for key, values in folded.items()
         ]
+        days = (revenue.FIRST_DAY, revenue.LAST_DAY)
         return rows, {
-            key: {name: values.get(name, 0) for name in stocks} for key, values in folded.items()
+            key: {
+                **{name: values.get(name, 0) for name in stocks},
+                **{name: values.get(name) for name in days},
+            }
+            for key, values in folded.items()
         }
 
     def _read_group_select(self, aggregate_spec, query):
@@ -378,6 +438,28 @@ class CrmKpiCustomerReport(models.Model):
             return SQL("(%s * %s / NULLIF(%s, 0))::float", scale, num, den)
 
         exprs = {name: at(name, edge) for name, edge in kpi.STOCKS.items()}
+
+        def period_change(prefix):
+            # the grain's sum when the group is one period of it, else NULL
+            # (lib/revenue.py grain_of)
+            first, last = SQL("min(%s)", col("date")), SQL("max(%s)", col("date"))
+            return SQL(
+                "(CASE %s END)",
+                SQL(" ").join(
+                    SQL(
+                        "WHEN %s = %s AND %s = %s THEN %s",
+                        grain_start_sql(grain, first),
+                        first,
+                        grain_start_sql(grain, last),
+                        first,
+                        total(f"{prefix}_{grain}"),
+                    )
+                    for grain in revenue.GRAINS
+                ),
+            )
+
+        for name, prefix in revenue.PERIOD_CHANGES.items():
+            exprs[name] = period_change(prefix)
 
         def measure(name):
             return exprs[name] if name in exprs else total(name)

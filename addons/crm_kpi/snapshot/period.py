@@ -30,9 +30,15 @@ from odoo import api, models
 from odoo.addons.crm_retention.lib import definitions
 from odoo.tools import SQL
 
+from ..lib.revenue import GRAINS
+from ..models.crm_kpi_snapshot_revenue import REVENUE_COLUMNS
+
 # stage kinds of a customer and of an active one, defined once for the suite
 CUSTOMER_KINDS = list(definitions.CUSTOMER_KINDS)
 ACTIVE_KINDS = list(definitions.ACTIVE_KINDS)
+# the revenue flows of a row (snapshot/revenue.py's revenue_parts columns)
+REVENUE_FLOWS = REVENUE_COLUMNS[2:]
+REVENUE_PARTS = ["churn", *(f"{c}_{g}" for c in ("change", "kept") for g in GRAINS)]
 
 
 class CrmKpiSnapshotPeriod(models.Model):
@@ -156,6 +162,7 @@ class CrmKpiSnapshotPeriod(models.Model):
             pieces AS MATERIALIZED (
                 SELECT * FROM cut WHERE start < stop
             ),
+            %(revenue_ctes)s,
             kinds AS (
                 SELECT id AS stage_id, (kind = ANY(%(customer)s))::int AS customer,
                        (kind = ANY(%(active)s))::int AS active
@@ -163,10 +170,17 @@ class CrmKpiSnapshotPeriod(models.Model):
             ),
             deltas AS (
                 -- closing stocks as running sums: in at its start, out at its stop
-                SELECT %(slice)s, day, sum(n) AS n, sum(n * clv) AS clv, sum(n * var) AS var
-                  FROM (SELECT %(slice)s, start AS day, 1 AS n, clv, var FROM pieces
+                SELECT %(slice)s, day, sum(n) AS n, sum(n * clv) AS clv, sum(n * var) AS var,
+                       sum(rev) AS rev
+                  FROM (SELECT %(slice)s, start AS day, 1 AS n, clv, var, 0 AS rev FROM pieces
                          UNION ALL
-                        SELECT %(slice)s, stop, -1, clv, var FROM pieces WHERE stop <= %(to)s) e
+                        SELECT %(slice)s, stop, -1, clv, var, 0 FROM pieces WHERE stop <= %(to)s
+                         UNION ALL
+                        -- the 12-month revenue (snapshot/revenue.py): same slices
+                        SELECT %(slice)s, start, 0, 0, 0, rev FROM rev_parts WHERE rev <> 0
+                         UNION ALL
+                        SELECT %(slice)s, stop, 0, 0, 0, -rev FROM rev_parts
+                         WHERE rev <> 0 AND stop <= %(to)s) e
                  GROUP BY %(slice)s, day
             ),
             slices AS (
@@ -177,7 +191,8 @@ class CrmKpiSnapshotPeriod(models.Model):
                        sl.medium_id, g.day,
                        sum(COALESCE(d.n, 0)) OVER w AS close_n,
                        sum(COALESCE(d.clv, 0)) OVER w AS close_clv,
-                       sum(COALESCE(d.var, 0)) OVER w AS close_var
+                       sum(COALESCE(d.var, 0)) OVER w AS close_var,
+                       sum(COALESCE(d.rev, 0)) OVER w AS close_rev
                   FROM slices sl
                  CROSS JOIN (SELECT day::date FROM generate_series(
                                 %(before)s::date, %(to)s::date, '1 day') AS day) g
@@ -191,16 +206,19 @@ class CrmKpiSnapshotPeriod(models.Model):
             stock_parts AS (
                 SELECT %(slice)s, day,
                        CASE WHEN day > %(from)s THEN prev_n ELSE 0 END AS open_n,
-                       close_n, close_clv, close_var
-                  FROM (SELECT st.*, COALESCE(lag(close_n) OVER (
-                               PARTITION BY %(slice)s ORDER BY day), 0) AS prev_n
-                          FROM stocks st) st
+                       close_n, close_clv, close_var,
+                       CASE WHEN day > %(from)s THEN prev_rev ELSE 0 END AS open_rev, close_rev
+                  FROM (SELECT st.*, COALESCE(lag(close_n) OVER w, 0) AS prev_n,
+                               COALESCE(lag(close_rev) OVER w, 0) AS prev_rev
+                          FROM stocks st
+                        WINDOW w AS (PARTITION BY %(slice)s ORDER BY day)) st
                  WHERE day >= %(from)s
             ),
             moves AS (
                 SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
                        p.medium_id, h.date::date AS day,
-                       (s.kind = 'lost')::int AS lost, (s.kind = 'won_back')::int AS won_back
+                       (s.kind = 'lost')::int AS lost, (s.kind = 'won_back')::int AS won_back,
+                       h.id AS history_id, h.profile_id
                   FROM crm_lifecycle_history h
                   JOIN crm_lifecycle_stage s ON s.id = h.stage_id
                   LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
@@ -258,21 +276,33 @@ class CrmKpiSnapshotPeriod(models.Model):
                 SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, acquired, 0, 0, deals, revenue
                   FROM deal_parts
             ),
+            %(revenue_parts)s,
+            all_parts (team_id, user_id, country_id, stage_id, category_key, medium_id, day,
+                       profile_open, customer_open, active_open, profile_close, customer_close,
+                       active_close, clv_close, var_close, acquired, lost, won_back, deals,
+                       revenue, rev_open, rev_close, %(revenue_flows)s) AS (
+                SELECT r.*, 0 AS rev_open, 0 AS rev_close, %(no_changes)s FROM parts r
+                 UNION ALL
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                       rev_open, rev_close, %(changes)s
+                  FROM revenue_parts
+            ),
             inserted AS (
                 INSERT INTO crm_kpi_snapshot
                        (date, company_id, team_id, user_id, country_id, stage_id, stage_kind,
                         category_key, medium_id, profile_open, customer_open, active_open,
                         profile_close, customer_close, active_close, clv_close,
                         value_at_risk_close, acquired_count, lost_count, won_back_count,
-                        deal_count, revenue)
+                        deal_count, revenue, %(revenue_columns)s)
                 SELECT r.day, %(company)s, NULLIF(r.team_id, 0), NULLIF(r.user_id, 0),
                        NULLIF(r.country_id, 0), NULLIF(r.stage_id, 0), s.kind,
                        NULLIF(r.category_key, ''), NULLIF(r.medium_id, 0),
                        sum(r.profile_open), sum(r.customer_open), sum(r.active_open),
                        sum(r.profile_close), sum(r.customer_close), sum(r.active_close),
                        sum(r.clv_close), sum(r.var_close), sum(r.acquired), sum(r.lost),
-                       sum(r.won_back), sum(r.deals), sum(r.revenue)
-                  FROM parts r
+                       sum(r.won_back), sum(r.deals), sum(r.revenue),
+                       sum(r.rev_open), sum(r.rev_close), %(revenue_sums)s
+                  FROM all_parts r
                   LEFT JOIN crm_lifecycle_stage s ON s.id = r.stage_id
                  GROUP BY r.day, r.team_id, r.user_id, r.country_id, r.stage_id, s.kind,
                           r.category_key, r.medium_id
@@ -298,6 +328,17 @@ class CrmKpiSnapshotPeriod(models.Model):
                 date_to,
             ),
             opening=self._period_opening_sql(company, date_from, previous_done),
+            revenue_ctes=self._revenue_ctes_sql(company, date_from, date_to),
+            revenue_parts=self._revenue_parts_sql(
+                company, date_from, previous_done, SQL(slice_columns)
+            ),
+            revenue_flows=SQL(", ").join(SQL.identifier(c) for c in REVENUE_FLOWS),
+            no_changes=SQL(", ").join(SQL("NULL::numeric") for _c in REVENUE_FLOWS),
+            changes=SQL(", ").join(SQL.identifier(c) for c in REVENUE_PARTS),
+            revenue_columns=SQL(", ").join(SQL.identifier(c) for c in REVENUE_COLUMNS),
+            revenue_sums=SQL(", ").join(
+                SQL("NULLIF(sum(%s), 0)", SQL.identifier("r", c)) for c in REVENUE_FLOWS
+            ),
             slice=SQL(slice_columns),
             company=company.id,
             before=date_from - timedelta(days=1),

@@ -6,6 +6,7 @@ from . import (
     test_customer_kpis,
     test_funnel_report,
     test_rebuild_kpis,
+    test_revenue_retention,
     test_security,
     test_snapshot,
     test_ui,
