@@ -330,7 +330,7 @@ class CrmRetentionBacktest(models.Model):
         )
         # the fit as it would have been on the calibration end (nothing
         # after it is read: the split query cut the deals there)
-        vals = model._fit_values(frame, calibration_end)
+        vals = model._fit_values(frame, calibration_end, spend=False)
         if vals.get("status") != "ok":
             raise UserError(
                 self.env._(
@@ -346,8 +346,14 @@ class CrmRetentionBacktest(models.Model):
         x, t_x, age = lifecycle.summarise_for_fit(frame, calibration_end)
         actual = frame["holdout_days"].to_numpy(dtype=float)
         bought = actual > 0
-        predicted = clv.expected_purchases(params, weeks, x, t_x, age)
-        alive = clv.p_alive(params, x, t_x, age)
+        # the model's figures once per distinct (x, t_x, T): many customers
+        # share one (same days), and eq. 10 is the costly part
+        shapes, of = np.unique(np.column_stack([x, t_x, age]), axis=0, return_inverse=True)
+        of = of.ravel()
+        sx, stx, sage = shapes.T
+        predicted = clv.expected_purchases(params, weeks, sx, stx, sage)[of]
+        alive = clv.p_alive(params, sx, stx, sage)[of]
+        if_alive = clv.expected_purchases(params, weeks, sx, stx, sage, given_alive=True)[of]
         p_buy = backtest.buy_probability(params, weeks, x, age, alive)
         # what a kept customer would have bought in the holdout: its
         # purchases expected while alive at its own average deal value
@@ -355,7 +361,7 @@ class CrmRetentionBacktest(models.Model):
             frame["won_revenue"].to_numpy(dtype=float) / frame["deal_days"].to_numpy(dtype=float),
             0.0,
         )
-        value = average * clv.expected_purchases(params, weeks, x, t_x, age, given_alive=True)
+        value = average * if_alive
         kinds = self._stage_kinds_at(company, calibration_end, frame["partner_id"])
 
         by_freq = backtest.by_frequency(x, predicted, actual)

@@ -415,7 +415,7 @@ class CrmRetentionModel(models.Model):
         self.write(vals)
         self.env["crm.retention.model.fit"].sudo()._log(self, vals)
 
-    def _fit_values(self, frame, today, warm_start=False):
+    def _fit_values(self, frame, today, warm_start=False, spend=True):
         """The fit of ``frame`` as it would be stored on the model (a dict
         of field values: ``status``, ``message``, the parameters when
         fitted), without writing it: the nightly fit stores it, a backtest
@@ -423,7 +423,9 @@ class CrmRetentionModel(models.Model):
         one weighted row, of a deterministic sample of ``FIT_SAMPLE``
         customers at most. ``warm_start``: start the optimiser from the
         stored parameters (a day moves them little); a backtest starts
-        from scratch, so that nothing of today leaks into its fit."""
+        from scratch, so that nothing of today leaks into its fit.
+        ``spend``: also fit Gamma-Gamma (a backtest predicts purchases
+        only)."""
         self.ensure_one()
         settings = self._get_settings()
         customers = frame[frame["won_count"] > 0]
@@ -491,7 +493,8 @@ class CrmRetentionModel(models.Model):
             log_likelihood=params.log_likelihood,
             message=False,
         )
-        vals.update(self._fit_gamma_gamma(customers))
+        if spend:
+            vals.update(self._fit_gamma_gamma(customers))
         return vals
 
     def _fit_gamma_gamma(self, customers):
