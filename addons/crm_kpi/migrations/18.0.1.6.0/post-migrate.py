@@ -1,0 +1,25 @@
+"""18.0.1.6.0 (issue 18): the snapshots gained the revenue retention columns
+(12-month revenue, revenue churn, NRR / GRR parts), empty on the rows written
+before. Each company's snapshotted span is queued for the back-fill cron, which
+rewrites it with the revenue figures in the background (the same rows as before
+otherwise), so the revenue KPIs of past months are there after the upgrade.
+"""
+
+from odoo import SUPERUSER_ID, api
+
+
+def migrate(cr, version):
+    if not version:
+        return
+    cr.execute(
+        "SELECT company_id, min(date), max(date) FROM crm_kpi_snapshot GROUP BY company_id"
+    )
+    spans = cr.fetchall()
+    if not spans:
+        return
+    env = api.Environment(cr, SUPERUSER_ID, {})
+    Snapshot = env["crm.kpi.snapshot"]
+    for company_id, first, last in spans:
+        company = env["res.company"].browse(company_id)
+        if company.exists() and not Snapshot._backfill_period_error(first, last):
+            Snapshot._backfill_queue(first, last, company)
