@@ -172,6 +172,36 @@ class TestRevenueRetentionByHand(RevenueCase):
             },
         )
 
+    def test_upgrade_fills_the_revenue_of_older_snapshots(self):
+        """Snapshots written before 18.0.1.6.0 have no revenue figures: the
+        upgrade queues their span and the back-fill cron fills them."""
+        import importlib.util
+        from pathlib import Path
+
+        from ..models.crm_kpi_snapshot_revenue import REVENUE_COLUMNS
+
+        columns = ", ".join(f"{c} = NULL" for c in REVENUE_COLUMNS)
+        self.env.flush_all()
+        for table in ("crm_kpi_snapshot", "crm_kpi_snapshot_total", "crm_kpi_snapshot_tag"):
+            self.env.cr.execute(
+                f"UPDATE {table} SET {columns} WHERE company_id = %s", [self.company.id]
+            )
+        self.env.invalidate_all()
+        self.assertFalse(self._report(date(2025, 3, 1), date(2025, 3, 31))[()]["nrr"])
+        path = Path(__file__).parents[1] / "migrations/18.0.1.6.0/post-migrate.py"
+        spec = importlib.util.spec_from_file_location("crm_kpi_post_18_0_1_6_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.5.0")
+        Snapshot = self.env["crm.kpi.snapshot"]
+        self.assertEqual(
+            Snapshot._backfill_pending()[self.company], (date(2025, 2, 20), date(2025, 4, 5))
+        )
+        while Snapshot._backfill_pending().get(self.company):
+            Snapshot._cron_backfill()
+        self.env.invalidate_all()
+        self.test_march_figures()
+
     def test_a_slice_keeps_its_customers_of_the_start(self):
         """By stage: NRR of the customers active at the start (A) and of
         those at risk then (B, lost since), not of the stage at the end."""

@@ -11,9 +11,7 @@ from odoo import SUPERUSER_ID, api
 def migrate(cr, version):
     if not version:
         return
-    cr.execute(
-        "SELECT company_id, min(date), max(date) FROM crm_kpi_snapshot GROUP BY company_id"
-    )
+    cr.execute("SELECT company_id, min(date), max(date) FROM crm_kpi_snapshot GROUP BY company_id")
     spans = cr.fetchall()
     if not spans:
         return
