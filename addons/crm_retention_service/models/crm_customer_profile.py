@@ -12,7 +12,11 @@ After each full recompute (``_after_run``):
    model's forecast 90 days ahead with no new deal. ``lib.health.fit_logistic``
    (signs fixed: P(alive) lowers the risk, a bad experience raises it) gives
    the weights and their intervals; with fewer than ``MIN_LAPSES`` lapses
-   the documented default weights are used. Stored on the churn model.
+   the documented default weights are used. Stored on the churn model,
+   with the day of the fit: the weights describe months of the company's
+   past and move little from one night to the next, so they are refitted
+   once every ``HEALTH_REFIT_DAYS`` (a week), or on *Recompute now*, and
+   reused by the nights in between.
 2. **Score** (``_score_health``): every customer's signals today and its
    health ``100 x (1 - P(lapse))`` in one UPDATE; when a stage rule of the
    company reads the health score, the stages of the customers whose score
@@ -33,6 +37,8 @@ WINDOW_DAYS = 180
 # past days the weights are fitted on: 90, 120, ... 240 days before today
 ANCHOR_DAYS = [90 + 30 * k for k in range(6)]
 HEALTH_SAMPLE = 20000
+# nights a fit of the weights is reused for before the next refit
+HEALTH_REFIT_DAYS = 7
 ACTIVE_KINDS = ("new", "active", "won_back")
 LAPSED_KINDS = ("at_risk", "lost")
 
@@ -67,9 +73,13 @@ class CrmCustomerProfile(models.Model):
     @api.model
     def _after_run(self, company, today):
         with self._timed("health score"):
-            fit = self._fit_health(company, today)
-            self.env["crm.retention.model"].sudo()._get_for_company(company)._store_health_fit(fit)
-            self._score_health(company, today, fit.coef)
+            model = self.env["crm.retention.model"].sudo()._get_for_company(company)
+            coef = model._recent_health_coef(today, HEALTH_REFIT_DAYS)
+            if coef is None or self.env.context.get("health_refit"):
+                fit = self._fit_health(company, today)
+                model._store_health_fit(fit, today)
+                coef = fit.coef
+            self._score_health(company, today, coef)
         return super()._after_run(company, today)
 
     @api.model

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -15,6 +16,12 @@ class CrmRetentionModel(models.Model):
         readonly=True,
         help="Weights fitted on this company's past lapses; off: the documented default "
         "weights (too few lapses to fit).",
+    )
+    health_fit_date = fields.Date(
+        string="Health Weights Fitted On",
+        readonly=True,
+        help="The weights are refitted once a week (and on Recompute now); the nights in "
+        "between score with them.",
     )
     health_rows = fields.Integer(string="Health Fit: Customer-Days", readonly=True)
     health_lapses = fields.Integer(string="Health Fit: Lapses", readonly=True)
@@ -63,10 +70,29 @@ class CrmRetentionModel(models.Model):
                 body,
             )
 
-    def _store_health_fit(self, fit):
+    def action_recompute(self):
+        # "Recompute now": the health weights are refitted too, not reused
+        return super(CrmRetentionModel, self.with_context(health_refit=True)).action_recompute()
+
+    def _recent_health_coef(self, today, max_age_days):
+        """The stored health weights (a numpy array) when fitted less than
+        ``max_age_days`` before ``today``, else None (time to refit)."""
+        self.ensure_one()
+        if not self.health_fit_date or not self.health_weights:
+            return None
+        age = (today - self.health_fit_date).days
+        if not 0 <= age < max_age_days:
+            return None
+        weights = {row["name"]: row["coef"] for row in json.loads(self.health_weights)}
+        if set(weights) != set(health.NAMES):
+            return None
+        return np.array([weights[name] for name in health.NAMES])
+
+    def _store_health_fit(self, fit, today=None):
         self.ensure_one()
         self.write(
             {
+                "health_fit_date": today,
                 "health_fitted": fit.fitted,
                 "health_rows": fit.rows,
                 "health_lapses": fit.lapses,

@@ -161,3 +161,21 @@ class TestHealth(RetentionCase):
         complaints = health.NAMES.index("complaints")
         self.assertGreater(fit.coef[complaints], 0)
         self.assertGreater(fit.low[complaints], 0)
+
+    def test_weights_refitted_weekly_and_on_demand(self):
+        """The nightly run fits the weights once a week and scores with them
+        in between (a night's new complaints still lower that night's
+        score); a manager's Recompute now refits them."""
+        model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)
+        fitted_on = []
+        for days in range(8):
+            self.Profile.sudo()._recompute_company(self.company, today=TODAY + timedelta(days=days))
+            fitted_on.append(model.health_fit_date)
+            if days == 3:
+                self._bad_experience(self.upset, days_ago=-3)
+        self.assertEqual(fitted_on, [TODAY] * 7 + [TODAY + timedelta(days=7)])
+        self.assertLess(self._profile(self.upset).health_score, 40)
+        # Recompute now (today: TODAY) refits, although yesterday's fit is recent
+        model.health_fit_date = TODAY - timedelta(days=1)
+        model.with_user(self.manager).action_recompute()
+        self.assertEqual(model.health_fit_date, TODAY)
