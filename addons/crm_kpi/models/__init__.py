@@ -3,3 +3,4 @@ from . import crm_kpi_cell_measure_mixin, crm_kpi_cohort
 from . import crm_kpi_snapshot_mixin, crm_kpi_snapshot, crm_kpi_snapshot_total
 from . import crm_kpi_snapshot_tag
 from . import crm_customer_profile
+from . import crm_kpi_survival
