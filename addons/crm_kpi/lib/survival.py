@@ -148,7 +148,10 @@ def kaplan_meier(durations, events, z=Z95):
 
 def km_grid(frame, by=(), duration="duration", event="event", step=1.0, z=Z95):
     """The Kaplan–Meier curves of ``km_table`` read on a grid ``0, step,
-    2 step ...`` up to each group's longest follow-up.
+    2 step ...`` up to each group's longest follow-up, plus one point when
+    events happen after its last full step (that point is then partly
+    observed: nobody is followed up to it, ``at_risk`` is 0, and it shows
+    the estimate at the end of the follow-up).
 
     Returns one row per group and grid point with ``*by, period`` (0, 1,
     2 ...), ``time`` (``period * step``), ``customers`` (the group's size),
@@ -167,9 +170,17 @@ def km_grid(frame, by=(), duration="duration", event="event", step=1.0, z=Z95):
     if step <= 0:
         raise ValueError("the grid step must be positive")
     table = km_table(frame, keys, duration, event, z)
-    groups = frame.groupby(keys, sort=True, dropna=False)[duration].agg(["max", "size"])
+    spans = frame[[*keys, duration]].assign(
+        _event_time=frame[duration].where(frame[event].astype(bool))
+    )
+    groups = spans.groupby(keys, sort=True, dropna=False).agg(
+        max=(duration, "max"), size=(duration, "size"), last_event=("_event_time", "max")
+    )
     groups = groups.reset_index()
-    span = np.floor(groups["max"].to_numpy(dtype=float) / step).astype(np.int64) + 1
+    full = np.floor(groups["max"].to_numpy(dtype=float) / step)
+    # one more point when events happen after the last full step: shown, not lost
+    partial = groups["last_event"].fillna(-1).to_numpy(dtype=float) > full * step
+    span = full.astype(np.int64) + 1 + partial.astype(np.int64)
     grid = groups.loc[groups.index.repeat(span), [*keys, "size"]].reset_index(drop=True)
     grid["period"] = grid.groupby(keys, sort=False, dropna=False).cumcount()
     grid["time"] = grid["period"] * float(step)

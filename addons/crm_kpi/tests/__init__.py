@@ -8,5 +8,6 @@ from . import (
     test_rebuild_kpis,
     test_security,
     test_snapshot,
+    test_survival,
     test_ui,
 )
