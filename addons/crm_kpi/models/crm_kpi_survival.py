@@ -27,8 +27,8 @@ class CrmKpiSurvival(models.Model):
     over the group's customers, so no SQL view can give it: ``_refresh``
     reads each customer's duration and event in one query, ``lib.survival``
     computes all the curves at once (numpy, vectorised) and the rows are
-    written in one INSERT per company (nightly with the KPI snapshots, the
-    "Refresh" button, or on first opening).
+    written in one INSERT per company (nightly with the KPI snapshots, or
+    the managers' "Refresh" button).
 
     The rows are company-wide figures (a curve cannot be split by
     salesperson and added up again), so only users who see every customer
@@ -123,20 +123,6 @@ class CrmKpiSurvival(models.Model):
     # ------------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------------
-
-    @api.model
-    def action_open(self):
-        """The menu's entry point: the curves, computed first in the user's
-        companies if they never were (before the first nightly run)."""
-        Survival = self.sudo()
-        companies = self.env.companies
-        if self.has_access("read") and not Survival.search_count(
-            [("company_id", "in", companies.ids)], limit=1
-        ):
-            # sudo: a user who may read the company-wide curves (checked
-            # above) gets the derived rows of his own companies computed
-            Survival._refresh(companies)
-        return self.env["ir.actions.act_window"]._for_xml_id("crm_kpi.crm_kpi_survival_action")
 
     @api.model
     def action_refresh(self):

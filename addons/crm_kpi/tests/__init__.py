@@ -9,5 +9,6 @@ from . import (
     test_security,
     test_snapshot,
     test_survival,
+    test_survival_ui,
     test_ui,
 )
