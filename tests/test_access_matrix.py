@@ -62,6 +62,7 @@ MATRIX = {
     "crm.kpi.snapshot.backfill":             ("----", "----", "rwc-", "----", "rwc-", "----", "----", "rwc-"),
     "crm.kpi.snapshot.tag":                  ("----", "----", "r---", "----", "r---", "----", "----", "r---"),
     "crm.kpi.snapshot.total":                ("----", "----", "r---", "----", "r---", "----", "----", "r---"),
+    "crm.kpi.survival":                      ("----", "r---", "r---", "----", "r---", "----", "----", "r---"),
     "crm.lifecycle.history":                 ("r---", "r---", "r---", "r---", "r---", "----", "----", "r---"),
     "crm.lifecycle.stage":                   ("r---", "r---", "rwcd", "r---", "rwcd", "----", "----", "rwcd"),
     "crm.retention.campaign":                ("r---", "r---", "rwcd", "r---", "rwcd", "----", "----", "rwcd"),

@@ -22,6 +22,7 @@
         "report/crm_kpi_channel_report_views.xml",
         "report/crm_kpi_campaign_report_views.xml",
         "views/crm_kpi_cohort_views.xml",
+        "views/crm_kpi_survival_views.xml",
         "views/crm_kpi_menus.xml",
     ],
     "demo": ["demo/crm_kpi_demo.xml"],

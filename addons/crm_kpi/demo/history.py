@@ -18,6 +18,7 @@ def load(env):
     load_stage_history(env)
     # what the nightly job leaves: the cohorts of every company
     env["crm.kpi.cohort"]._refresh()
+    env["crm.kpi.survival"]._refresh()
 
 
 def load_history(env, days=365):

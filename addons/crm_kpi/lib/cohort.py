@@ -2,7 +2,9 @@
 
 Pure pandas, no Odoo import, so it can be read, tested and benchmarked
 alone. ``crm.kpi.cohort`` feeds it the won deals and stores its rows; the
-heat-map renders them with ``heatmap_html``.
+heat-map renders them with ``heatmap_html``. With amounts, each cohort and
+month of tenure also gets its revenue and the revenue so far ("value by
+tenure"):
 
 >>> import pandas as pd
 >>> deals = pd.DataFrame({
@@ -12,6 +14,16 @@ heat-map renders them with ``heatmap_html``.
 >>> table = cohort_rows(deals, as_of="2025-03-31")
 >>> table[["cohort_month", "months_since", "cohort_size", "buying_count"]].to_string(index=False)
 'cohort_month  months_since  cohort_size  buying_count\\n  2025-01-01             0            2             2\\n  2025-01-01             1            2             0\\n  2025-01-01             2            2             1\\n  2025-02-01             0            1             1\\n  2025-02-01             1            1             0'
+
+Deal days with their amount and count of purchases (a refund is not a
+purchase, but its amount counts):
+
+>>> days = deals.assign(amount=[100.0, 40.0, 60.0, 80.0], purchases=[1, 1, 1, 1])
+>>> days.loc[len(days)] = [2, pd.Timestamp("2025-02-10"), -10.0, 0]
+>>> table = cohort_rows(days, as_of="2025-03-31")
+>>> table[table["cohort_month"].astype(str) == "2025-01-01"][
+...     ["months_since", "buying_count", "revenue", "cumulative_revenue"]].to_numpy().tolist()
+[[0.0, 2.0, 160.0, 160.0], [1.0, 0.0, -10.0, 150.0], [2.0, 1.0, 40.0, 190.0]]
 """
 
 import html
@@ -27,25 +39,39 @@ def _month_index(dates):
 def cohort_rows(deals, as_of, keys=()):
     """Cohort × months-since rows from won deals.
 
-    ``deals``: one row per won deal with ``partner_id``, ``deal_date`` and
-    the slice columns named in ``keys`` (e.g. ``company_id``, ``user_id``;
-    a customer belongs to the slice of its first deal). ``as_of``: the last
-    day taken into account; a cohort gets a row for every month from its
-    first one up to ``as_of``'s month, with 0 buyers where nobody bought.
+    ``deals``: one row per won deal (or per customer and deal day) with
+    ``partner_id``, ``deal_date`` and the slice columns named in ``keys``
+    (e.g. ``company_id``, ``user_id``; a customer belongs to the slice of
+    its first deal). Optionally ``purchases`` (deals of the row that are
+    not refunds; default: every row is a purchase) and ``amount`` (the
+    row's revenue, refunds negative). Only a row with a purchase starts a
+    cohort or makes a customer buying; amounts count from the cohort month
+    on. ``as_of``: the last day taken into account; a cohort gets a row
+    for every month from its first one up to ``as_of``'s month, with 0
+    buyers where nobody bought.
 
     Returns columns ``*keys, cohort_month`` (first day of the month),
     ``months_since``, ``cohort_size`` (customers whose first deal is in the
     cohort month) and ``buying_count`` (of them, those with a deal in the
-    month ``months_since`` after).
+    month ``months_since`` after); with ``amount``, also ``revenue`` (the
+    cohort's revenue that month) and ``cumulative_revenue`` (up to that
+    month included): divided by ``cohort_size``, the value per customer by
+    tenure, every customer of the cohort counted (lost ones too).
     """
     keys = list(keys)
+    with_amount = "amount" in deals.columns
     columns = [*keys, "cohort_month", "months_since", "cohort_size", "buying_count"]
+    columns += ["revenue", "cumulative_revenue"] if with_amount else []
     as_of_month = int(_month_index(pd.Series([pd.Timestamp(as_of)])).iloc[0])
     if deals.empty:
         return pd.DataFrame(columns=columns)
-    frame = deals[["partner_id", "deal_date", *keys]].copy()
+    extra = [c for c in ("purchases", "amount") if c in deals.columns]
+    frame = deals[["partner_id", "deal_date", *keys, *extra]].copy()
     frame["month"] = _month_index(frame["deal_date"])
     frame = frame[frame["month"] <= as_of_month]
+    every = frame
+    if "purchases" in frame.columns:
+        frame = frame[frame["purchases"] > 0]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     first = (
@@ -81,6 +107,22 @@ def cohort_rows(deals, as_of, keys=()):
     ).dt.date
     grid["buying_count"] = grid["buying_count"].astype(int)
     grid["cohort_size"] = grid["cohort_size"].astype(int)
+    if with_amount:
+        revenue = every[["partner_id", "month", "amount"]].merge(first, on="partner_id")
+        revenue["months_since"] = revenue["month"] - revenue["cohort"]
+        revenue = (
+            revenue[revenue["months_since"] >= 0]
+            .groupby([*keys, "cohort", "months_since"], dropna=False)["amount"]
+            .sum()
+            .rename("revenue")
+            .reset_index()
+        )
+        grid = grid.merge(revenue, on=[*keys, "cohort", "months_since"], how="left")
+        grid["revenue"] = grid["revenue"].fillna(0.0).astype(float)
+        grid = grid.sort_values([*keys, "cohort", "months_since"])
+        grid["cumulative_revenue"] = grid.groupby([*keys, "cohort"], dropna=False)[
+            "revenue"
+        ].cumsum()
     return grid[columns].sort_values([*keys, "cohort_month", "months_since"]).reset_index(drop=True)
 
 

@@ -4,3 +4,4 @@ from . import crm_kpi_snapshot_mixin, crm_kpi_snapshot_revenue
 from . import crm_kpi_snapshot, crm_kpi_snapshot_total
 from . import crm_kpi_snapshot_tag
 from . import crm_customer_profile
+from . import crm_kpi_survival

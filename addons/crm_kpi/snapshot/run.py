@@ -55,6 +55,7 @@ class CrmKpiSnapshotRun(models.Model):
             self._commit_progress(done=n, remaining=len(todo) - n)
         # the cohort table is small and rebuilt whole, once a day
         self.env["crm.kpi.cohort"]._refresh()
+        self.env["crm.kpi.survival"]._refresh()
         self._commit_progress(done=len(todo))
         return len(todo)
 

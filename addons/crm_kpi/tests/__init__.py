@@ -9,5 +9,7 @@ from . import (
     test_revenue_retention,
     test_security,
     test_snapshot,
+    test_survival,
+    test_survival_ui,
     test_ui,
 )
