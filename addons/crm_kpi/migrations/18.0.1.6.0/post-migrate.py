@@ -3,6 +3,8 @@
 before. Each company's snapshotted span is queued for the back-fill cron, which
 rewrites it with the revenue figures in the background (the same rows as before
 otherwise), so the revenue KPIs of past months are there after the upgrade.
+The cohort rows (now with their revenue: value by tenure) and the new
+retention curves are computed at once rather than at the next nightly run.
 """
 
 from odoo import SUPERUSER_ID, api
@@ -11,11 +13,11 @@ from odoo import SUPERUSER_ID, api
 def migrate(cr, version):
     if not version:
         return
+    env = api.Environment(cr, SUPERUSER_ID, {})
+    env["crm.kpi.cohort"]._refresh()
+    env["crm.kpi.survival"]._refresh()
     cr.execute("SELECT company_id, min(date), max(date) FROM crm_kpi_snapshot GROUP BY company_id")
     spans = cr.fetchall()
-    if not spans:
-        return
-    env = api.Environment(cr, SUPERUSER_ID, {})
     Snapshot = env["crm.kpi.snapshot"]
     for company_id, first, last in spans:
         company = env["res.company"].browse(company_id)
