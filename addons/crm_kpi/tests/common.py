@@ -20,6 +20,24 @@ def at(day, hour=10):
     return datetime.combine(day, time(hour))
 
 
+def own_company(cls, name, today):
+    """Set a test class up with a company of its own, ``today`` frozen,
+    tracking off and deals written without the live recompute: the KPI
+    tests write the lifecycle history themselves, with its dates (a
+    recompute would date it "now", and the rebuild would replace it)."""
+    cls.startClassPatcher(freeze_time(today))
+    cls.env = cls.env(
+        context=dict(
+            cls.env.context,
+            tracking_disable=True,
+            mail_notrack=True,
+            lifecycle_skip_refresh=True,
+        )
+    )
+    cls.company = cls.env["res.company"].create({"name": name, "retention_rebuild_history": False})
+    cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=[cls.company.id]))
+
+
 class KpiCase(TransactionCase):
     """Generated customers with known answers for March 2025.
 
@@ -48,20 +66,8 @@ class KpiCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(freeze_time(TODAY))
-        cls.env = cls.env(
-            context=dict(
-                cls.env.context,
-                tracking_disable=True,
-                mail_notrack=True,
-                lifecycle_skip_refresh=True,
-            )
-        )
         # the history below is the known answer: not rebuilt by a recompute
-        cls.company = cls.env["res.company"].create(
-            {"name": "KPI Co", "retention_rebuild_history": False}
-        )
-        cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=[cls.company.id]))
+        own_company(cls, "KPI Co", TODAY)
         user_vals = {"company_id": cls.company.id, "company_ids": [cls.company.id]}
         cls.sales_a = new_test_user(
             cls.env, login="kpi_a", groups="sales_team.group_sale_salesman", **user_vals

@@ -3,11 +3,10 @@ from datetime import date, timedelta
 
 import pandas as pd
 from dateutil.relativedelta import relativedelta
-from freezegun import freeze_time
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from .common import at
+from .common import at, own_company
 
 TODAY = date(2026, 1, 15)
 MEASURES = [
@@ -28,19 +27,7 @@ class RevenueCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(freeze_time(TODAY))
-        cls.env = cls.env(
-            context=dict(
-                cls.env.context,
-                tracking_disable=True,
-                mail_notrack=True,
-                lifecycle_skip_refresh=True,
-            )
-        )
-        cls.company = cls.env["res.company"].create(
-            {"name": "Revenue KPI Co", "retention_rebuild_history": False}
-        )
-        cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=[cls.company.id]))
+        own_company(cls, "Revenue KPI Co", TODAY)
         cls.salesperson = new_test_user(
             cls.env,
             login="kpi_rev_sales",

@@ -2,12 +2,12 @@ from datetime import date, datetime, time
 from unittest import TestCase
 
 import pandas as pd
-from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..lib import survival
+from .common import own_company
 
 TODAY = date(2026, 1, 15)
 
@@ -94,19 +94,7 @@ class TestSurvivalReports(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(freeze_time(TODAY))
-        cls.env = cls.env(
-            context=dict(
-                cls.env.context,
-                tracking_disable=True,
-                mail_notrack=True,
-                lifecycle_skip_refresh=True,
-            )
-        )
-        cls.company = cls.env["res.company"].create(
-            {"name": "Survival Co", "retention_rebuild_history": False}
-        )
-        cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=[cls.company.id]))
+        own_company(cls, "Survival Co", TODAY)
         user_vals = {"company_id": cls.company.id, "company_ids": [cls.company.id]}
         cls.salesman = new_test_user(
             cls.env, login="surv_sales", groups="sales_team.group_sale_salesman", **user_vals
