@@ -54,9 +54,12 @@ Why, by when and how much (what a salesperson acts on):
 import numpy as np
 import pandas as pd
 
-from . import clv
+from . import clv, survival
 
 TIME_UNIT_DAYS = 7.0
+# the horizon of the expected remaining active time (``outlook``): 10 years
+# (its plain mean is infinite when the model's a <= 1)
+ACTIVE_HORIZON_DAYS = 3652.5
 
 # why a customer is (or is not) at risk, the plainest explanation first
 RISK_REASONS = [
@@ -230,6 +233,65 @@ def first_gap_reaching(bgnbd, deal_days, span_days, threshold, lo=None, hi=None)
     found[todo] = np.maximum(hi_t, 0)
     out[:] = found[of_shape]
     return out
+
+
+def outlook(bgnbd, deal_days, first_dates, last_dates, today, threshold=0.5):
+    """How long a customer is likely to stay, from its purchase days.
+
+    :param bgnbd: the company's ``clv.BGNBDParams`` or None (no model)
+    :param deal_days: distinct purchase days per customer (0: none)
+    :param first_dates, last_dates: first and last purchase day
+        (datetime64[D] or dates; NaT / None without purchase)
+    :param today: the day the figures are read on (a date)
+    :return: ``(below_date, active_days)``: the first day P(alive) is at or
+        below ``threshold`` if the customer buys nothing more (NaT when that
+        day is not after ``today``, or never comes: a one-time buyer, no
+        model, no purchase), and the expected number of days it stays
+        active within the next ``ACTIVE_HORIZON_DAYS`` (its purchases, and
+        the dropouts after them, going on; see ``survival``; 0 without a
+        model or a purchase).
+
+    >>> import datetime as dt
+    >>> params = clv.BGNBDParams(0.24, 4.41, 0.79, 2.43)
+    >>> below, days = outlook(params, [5, 1, 0], ["2025-01-01", "2025-06-01", None],
+    ...                       ["2025-07-20", "2025-06-01", None], dt.date(2025, 8, 1))
+    >>> [str(d) for d in below], [round(float(v)) for v in days]
+    (['2025-11-30', 'NaT', 'NaT'], [1063, 2685, 0])
+
+    (``first_gap_reaching``'s doctest: 5 purchase days over 200 days reach
+    a churn of 0.5 133 days after the last one: 2025-07-20 + 133 days. The
+    one-time buyer never falls below: BG/NBD holds it alive until it buys
+    again, and a customer who buys rarely has few occasions to leave, hence
+    its long expected stay. ``today`` may be one date per customer.)
+    """
+    deal_days = np.asarray(deal_days, dtype=np.int64)
+    n = len(deal_days)
+    first, last = to_dates(first_dates), to_dates(last_dates)
+    today64 = np.broadcast_to(np.asarray(today, dtype="datetime64[D]"), (n,))
+    below = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    active = np.zeros(n)
+    bought = (deal_days > 0) & ~np.isnat(first) & ~np.isnat(last)
+    if bgnbd is None or not bought.any():
+        return below, active
+    idx = np.flatnonzero(bought)
+    span = _days(last[idx], first[idx]).astype(np.int64)
+    age = np.maximum(_days(today64[idx], first[idx]), span).astype(np.int64)
+    gap = first_gap_reaching(bgnbd, deal_days[idx], span, threshold)
+    day = last[idx] + np.nan_to_num(gap).astype("timedelta64[D]")
+    below[idx] = np.where(~np.isnan(gap) & (day > today64[idx]), day, np.datetime64("NaT"))
+    # customers of the same deal days, span and age share the answer
+    shapes, of_shape = np.unique(
+        np.stack([deal_days[idx], span, age], axis=1), axis=0, return_inverse=True
+    )
+    weeks = survival.restricted_mean(
+        bgnbd,
+        ACTIVE_HORIZON_DAYS / TIME_UNIT_DAYS,
+        np.maximum(shapes[:, 0] - 1, 0).astype(float),
+        shapes[:, 1] / TIME_UNIT_DAYS,
+        shapes[:, 2] / TIME_UNIT_DAYS,
+    )
+    active[idx] = np.nan_to_num(weeks * TIME_UNIT_DAYS)[np.asarray(of_shape).reshape(-1)]
+    return below, active
 
 
 def compute_metrics(frame, *, today, params, typical_interval_days, settings):

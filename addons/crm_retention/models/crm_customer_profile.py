@@ -1,9 +1,12 @@
 import logging
 
+import numpy as np
+
 from odoo import api, fields, models
 from odoo.tools import is_html_empty
 from odoo.tools.misc import format_date
 
+from ..lib import lifecycle
 from ..lib.lifecycle import RISK_REASONS
 from ..recompute.layout import RecomputeRunning  # noqa: F401 (public: callers catch it here)
 
@@ -187,6 +190,26 @@ class CrmCustomerProfile(models.Model):
         "rhythm, or the churn model's chance it is still active falling below the at-risk "
         "threshold, whichever comes first. In the past for a customer already at risk.",
     )
+    # read from the stored purchase metrics and the company's model on
+    # every read (not stored: they would add two columns rewritten nightly)
+    p_alive_half_date = fields.Date(
+        string="P(alive) Below 50 % On",
+        compute="_compute_outlook",
+        help="The day the chance this customer is still active falls to 50 % or below if it "
+        "buys nothing more (with no new deal it only falls). Empty when it is already at or "
+        "below 50 %, for a customer who bought only once (the churn model counts it active "
+        "until it buys again) and without a fitted churn model.",
+    )
+    expected_active_days = fields.Float(
+        string="Expected Remaining Active Time",
+        compute="_compute_outlook",
+        digits=(16, 0),
+        help="How many of the next 10 years this customer is expected to remain a customer, "
+        "in days, from its purchase history and the company's churn model (its purchases, and "
+        "the chance of leaving after each, going on). Restricted to 10 years: 3652 days means "
+        "it is expected to stay throughout. From the day the metrics were computed; empty "
+        "without a fitted churn model.",
+    )
     p_alive_expected = fields.Float(
         string="P(alive) at Expected Date",
         digits=(16, 3),
@@ -283,6 +306,40 @@ class CrmCustomerProfile(models.Model):
         text: one customer base is read by teams of several languages)."""
         for profile in self:
             profile.risk_reason = profile._risk_sentence()
+
+    @api.depends("deal_days", "first_deal_date", "last_deal_date", "metrics_date", "company_id")
+    def _compute_outlook(self):
+        """``p_alive_half_date`` and ``expected_active_days`` of the whole
+        recordset at once (``lib.lifecycle.outlook``, numpy over the
+        customers of each company), from the stored purchase metrics, on the
+        day they were computed, like P(alive)."""
+        self.p_alive_half_date = False
+        self.expected_active_days = 0.0
+        # sudo: the four public parameters of the companies of profiles the
+        # user already reads (a salesperson may read the model, a profile
+        # read through a related field may come from any reader)
+        models = (
+            self.env["crm.retention.model"]
+            .sudo()
+            .search([("company_id", "in", self.company_id.ids)])
+        )
+        params = {model.company_id: model._get_params() for model in models}
+        today = fields.Date.context_today(self)
+        for company, profiles in self.grouped("company_id").items():
+            bgnbd = (params.get(company) or {}).get("bgnbd")
+            if bgnbd is None:
+                continue
+            below, days = lifecycle.outlook(
+                bgnbd,
+                [p.deal_days for p in profiles],
+                [p.first_deal_date or None for p in profiles],
+                [p.last_deal_date or None for p in profiles],
+                [p.metrics_date or today for p in profiles],
+                threshold=0.5,
+            )
+            for profile, day, active in zip(profiles, below, days, strict=True):
+                profile.p_alive_half_date = None if np.isnat(day) else day.item()
+                profile.expected_active_days = float(active)
 
     @api.depends(
         "recommended_action",

@@ -215,8 +215,16 @@ class CrmRetentionCampaign(models.Model):
         compute="_compute_results", string="Uplift", digits=(16, 1),
         help="Treated retention minus control retention, in percentage points (pp).",
     )  # fmt: skip
-    uplift_ci_low = fields.Float(compute="_compute_results", string="CI Low (pp)", digits=(16, 1))
-    uplift_ci_high = fields.Float(compute="_compute_results", string="CI High (pp)", digits=(16, 1))
+    uplift_ci_low = fields.Float(
+        compute="_compute_results", string="CI Low (pp)", digits=(16, 1),
+        help="Lower bound of the 95 % confidence interval of the uplift (Newcombe's score "
+        "interval, which stays reliable for small control groups and rates near 0).",
+    )  # fmt: skip
+    uplift_ci_high = fields.Float(
+        compute="_compute_results", string="CI High (pp)", digits=(16, 1),
+        help="Upper bound of the 95 % confidence interval of the uplift (Newcombe's score "
+        "interval, which stays reliable for small control groups and rates near 0).",
+    )  # fmt: skip
     significance = fields.Selection(SIGNIFICANCE, compute="_compute_results")
     retained_revenue = fields.Monetary(compute="_compute_results")
     incremental_revenue = fields.Monetary(compute="_compute_results")

@@ -14,5 +14,6 @@ from . import (
     test_recompute,
     test_risk_reason,
     test_security,
+    test_survival,
     test_ui,
 )
