@@ -49,7 +49,8 @@ SELECT count(*) FROM (
              WHERE l.active AND l.type = 'opportunity' AND l.company_id = %(company)s
             %(orders)s) deals
      WHERE day <= %(end)s
-     GROUP BY partner_id) customers
+     GROUP BY partner_id
+    HAVING count(*) FILTER (WHERE day <= %(cut)s) > 0) customers
 """
 FLOOR_ORDERS_SQL = """
             UNION ALL
