@@ -71,6 +71,10 @@ MATRIX = {
     "crm.retention.campaign.step":           ("r---", "r---", "rwcd", "r---", "rwcd", "----", "----", "rwcd"),
     "crm.retention.campaign.step.execution": ("r---", "r---", "r---", "r---", "r---", "----", "----", "r---"),
     "crm.retention.model":                   ("r---", "r---", "r---", "r---", "r---", "----", "----", "r---"),
+    "crm.retention.model.fit":               ("r---", "r---", "r---", "r---", "r---", "----", "----", "r---"),
+    "crm.retention.backtest":                ("r---", "r---", "rwcd", "r---", "rwcd", "----", "----", "rwcd"),
+    "crm.retention.backtest.line":           ("r---", "r---", "rwcd", "r---", "rwcd", "----", "----", "rwcd"),
+    "crm.retention.backtest.run":            ("----", "----", "rwc-", "----", "rwc-", "----", "----", "rwc-"),
 }
 # fmt: on
 
