@@ -5,6 +5,7 @@ import pandas as pd
 from dateutil.relativedelta import relativedelta
 
 from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import SQL
 
 from .common import at, own_company
 
@@ -167,11 +168,16 @@ class TestRevenueRetentionByHand(RevenueCase):
 
         from ..models.crm_kpi_snapshot_revenue import REVENUE_COLUMNS
 
-        columns = ", ".join(f"{c} = NULL" for c in REVENUE_COLUMNS)
+        columns = SQL(", ").join(SQL("%s = NULL", SQL.identifier(c)) for c in REVENUE_COLUMNS)
         self.env.flush_all()
         for table in ("crm_kpi_snapshot", "crm_kpi_snapshot_total", "crm_kpi_snapshot_tag"):
             self.env.cr.execute(
-                f"UPDATE {table} SET {columns} WHERE company_id = %s", [self.company.id]
+                SQL(
+                    "UPDATE %s SET %s WHERE company_id = %s",
+                    SQL.identifier(table),
+                    columns,
+                    self.company.id,
+                )
             )
         self.env.invalidate_all()
         self.assertFalse(self._report(date(2025, 3, 1), date(2025, 3, 31))[()]["nrr"])
