@@ -197,14 +197,13 @@ class CrmRetentionBacktest(models.Model):
                 error=error,
             )
 
-    @api.depends("line_ids")
+    @api.depends("frequency_line_ids", "decile_line_ids", "threshold_line_ids")
     def _compute_charts(self):
         _ = self.env._
         for test in self:
-            lines = test.line_ids
-            freq = lines.filtered(lambda line: line.kind == "frequency")
-            deciles = lines.filtered(lambda line: line.kind == "decile")
-            cuts = lines.filtered(lambda line: line.kind == "threshold")
+            freq = test.frequency_line_ids
+            deciles = test.decile_line_ids
+            cuts = test.threshold_line_ids
             test.calibration_chart = {
                 "type": "bar",
                 "labels": freq.mapped("label"),

@@ -42,15 +42,23 @@ class CrmRetentionModelFit(models.Model):
     a = fields.Float(digits=(16, 4), readonly=True)
     b = fields.Float(digits=(16, 4), readonly=True)
     purchase_rate = fields.Float(
-        string="Purchases a Week (Active)", readonly=True, aggregator="avg",
+        string="Purchases a Week (Active)", compute="_compute_meaning", store=True,
+        aggregator="avg",
         help="r / alpha: how many purchases a week an average customer makes while it is "
         "still a customer.",
     )  # fmt: skip
     dropout = fields.Float(
-        string="Stop Chance per Purchase", readonly=True, aggregator="avg",
+        string="Stop Chance per Purchase", compute="_compute_meaning", store=True,
+        aggregator="avg",
         help="a / (a + b): the average chance a customer stops buying after a purchase.",
     )  # fmt: skip
     message = fields.Text(readonly=True)
+
+    @api.depends("r", "alpha", "a", "b")
+    def _compute_meaning(self):
+        for fit in self:
+            fit.purchase_rate = fit.r / fit.alpha if fit.alpha else 0.0
+            fit.dropout = fit.a / (fit.a + fit.b) if fit.a else 0.0
 
     @api.model
     def _log(self, model, vals):
@@ -68,8 +76,6 @@ class CrmRetentionModelFit(models.Model):
                 "fit_sample": vals.get("fit_sample", 0),
                 "log_likelihood": vals.get("log_likelihood", 0.0) if fitted else 0.0,
                 **params,
-                "purchase_rate": params["r"] / params["alpha"] if params["alpha"] else 0.0,
-                "dropout": params["a"] / (params["a"] + params["b"]) if params["a"] else 0.0,
                 "message": vals.get("message") or False,
             }
         )
