@@ -2,6 +2,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from unittest.mock import patch
 
+import numpy as np
 from freezegun import freeze_time
 
 from odoo.tests import TransactionCase, new_test_user
@@ -139,6 +140,24 @@ class RetentionCase(TransactionCase):
                 **vals,
             }
         )
+
+    @classmethod
+    def _regulars(cls, count=30, amount=None, seed=7):
+        """``count`` repeat buyers of rhythms of 20, 40 or 80 days (each
+        interval +-30 %), from 100-600 days ago, each stopping after a deal
+        with a chance of 15 %: enough to fit the churn model. Each deal is
+        worth ``amount``, else a random 200-3,000."""
+        rng = np.random.default_rng(seed)
+        for i in range(count):
+            partner = cls._customer(f"Regular {i:02d}")
+            day = int(rng.integers(100, 600))
+            interval = int(rng.choice([20, 40, 80]))
+            while day >= 0:
+                value = amount if amount is not None else float(rng.integers(200, 3000))
+                cls._deal(partner, day, amount=value)
+                if rng.random() < 0.15:
+                    break
+                day -= max(1, int(interval * rng.uniform(0.7, 1.3)))
 
     def _profile(self, partner):
         return self.Profile.search(

@@ -150,16 +150,7 @@ class TestRiskReason(RetentionCase):
     def setUpClass(cls):
         super().setUpClass()
         # repeat buyers of every rhythm, enough to fit the churn model
-        rng = np.random.default_rng(7)
-        for i in range(30):
-            partner = cls._customer(f"Regular {i:02d}")
-            day = int(rng.integers(100, 600))
-            interval = int(rng.choice([20, 40, 80]))
-            while day >= 0:
-                cls._deal(partner, day, amount=float(rng.integers(200, 3000)))
-                if rng.random() < 0.15:
-                    break
-                day -= max(1, int(interval * rng.uniform(0.7, 1.3)))
+        cls._regulars()
         # two customers of the same rhythm, equally late: one buys for 20,
         # the other for 50,000
         cls.small = cls._customer("Small Spender")

@@ -103,16 +103,7 @@ class TestProfileOutlook(RetentionCase):
     def setUpClass(cls):
         super().setUpClass()
         # repeat buyers of every rhythm, enough to fit the churn model
-        rng = np.random.default_rng(7)
-        for i in range(30):
-            partner = cls._customer(f"Regular {i:02d}")
-            day = int(rng.integers(100, 600))
-            interval = int(rng.choice([20, 40, 80]))
-            while day >= 0:
-                cls._deal(partner, day, amount=1000.0)
-                if rng.random() < 0.15:
-                    break
-                day -= max(1, int(interval * rng.uniform(0.7, 1.3)))
+        cls._regulars(amount=1000.0)
         # every two months for 8 months, the last deal 20 days ago
         cls.steady = cls._customer("Steady Buyer")
         for days_ago in (260, 200, 140, 80, 20):
