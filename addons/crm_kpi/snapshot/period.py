@@ -127,14 +127,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                   LEFT JOIN first_deal fd ON fd.partner_id = pr.partner_id
                  WHERE pr.company_id = %(company)s
             ),
-            day_end AS (
-                -- the stage of each customer at the end of each day it changed
-                SELECT DISTINCT ON (h.profile_id, h.date::date) h.profile_id,
-                       h.date::date AS day, h.stage_id
-                  FROM crm_lifecycle_history h
-                 WHERE h.company_id = %(company)s AND h.date < %(after)s
-                 ORDER BY h.profile_id, h.date::date, h.date DESC, h.id DESC
-            ),
+            day_end AS (%(day_end)s),
             spans AS (
                 -- [start, stop) of each stage, clipped to the day before the
                 -- period .. the day after it
@@ -218,7 +211,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                 SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
                        p.medium_id, h.date::date AS day,
                        (s.kind = 'lost')::int AS lost, (s.kind = 'won_back')::int AS won_back,
-                       h.id AS history_id, h.profile_id
+                       h.profile_id
                   FROM crm_lifecycle_history h
                   JOIN crm_lifecycle_stage s ON s.id = h.stage_id
                   LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
@@ -327,6 +320,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                 ),
                 date_to,
             ),
+            day_end=self._day_end_sql(company, date_to + timedelta(days=1)),
             opening=self._period_opening_sql(company, date_from, previous_done),
             revenue_ctes=self._revenue_ctes_sql(company, date_from, date_to),
             revenue_parts=self._revenue_parts_sql(
@@ -347,6 +341,24 @@ class CrmKpiSnapshotPeriod(models.Model):
             customer=CUSTOMER_KINDS,
             active=ACTIVE_KINDS,
             **{"from": date_from},
+        )
+
+    @api.model
+    def _day_end_sql(self, company, after, profiles=None):
+        """The stage of each customer of ``company`` at the end of each day
+        its stage changed before ``after`` (``profile_id, day, stage_id``),
+        only for the profiles ``profiles`` selects (SQL) when given."""
+        return SQL(
+            """
+            SELECT DISTINCT ON (h.profile_id, h.date::date) h.profile_id,
+                   h.date::date AS day, h.stage_id
+              FROM crm_lifecycle_history h
+             WHERE h.company_id = %(company)s AND h.date < %(after)s %(profiles)s
+             ORDER BY h.profile_id, h.date::date, h.date DESC, h.id DESC
+            """,
+            company=company.id,
+            after=after,
+            profiles=SQL("AND h.profile_id IN (%s)", profiles) if profiles else SQL(),
         )
 
     @api.model

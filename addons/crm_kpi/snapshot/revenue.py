@@ -2,24 +2,30 @@
 behind the snapshot's ``revenue_*`` columns (``models/crm_kpi_snapshot_revenue.py``,
 definitions in ``lib/revenue.py``).
 
-Like the rest of the statement, it never works per customer and day:
+Like the rest of the statement, it never works per customer and day, and
+never joins a customer's deals to its days (a range join: deals x days):
 
 * ``rev_deals``: each customer's revenue per deal day (the suite's deal
   source, converted to the company currency), from 12 months before the
   earliest period start the period's days need;
-* ``rev_events``: the days at whose end a customer's 12-month revenue
-  changes (a deal enters the window, or leaves it 12 months later);
-* ``rev_parts``: the stage pieces cut at those days, each with the
+* ``rev_steps``: each customer's 12-month revenue as a step function, a
+  running sum of moves: its revenue at the end of the day before the
+  period, + a deal on its day, - the same deal 12 months later;
+* ``rev_parts``: the stage pieces cut at those steps, each with the
   customer's 12-month revenue: the stocks (``revenue_12m_*``) are running
   sums of them, as the customer counts are of the pieces;
-* ``rev_changes``: per event and grain, the change of the revenue of a
-  customer in the base of the grain's period, in its slice at the period's
-  start (its stage then, from the history): the flows
-  ``revenue_change_*`` / ``revenue_kept_change_*``;
-* ``churned``: the lost moves valued at the customer's 12-month revenue.
+* ``rev_values`` / ``rev_changes``: per day a customer's revenue changes
+  and per grain, the change of the revenue of a customer in the base of
+  the grain's period, in its slice at the period's start (its stage then,
+  from the history of these customers only): the flows
+  ``revenue_change_*`` / ``revenue_kept_change_*``; the base of a day is the
+  step before, the bases of longer periods (which may start before the
+  period) sum the deals of the 12 months before their start;
+* ``churned``: the lost moves valued at the step of the day before.
 
-Cost: customers' deals + events (two per deal and day) x grains, plus the
-pieces; a period reads the deals once.
+Cost: the deals read once and sorted per customer for the running sum, the
+pieces joined to at most their customer's steps in the period; the changes
+read the deals again only for the days a revenue changes.
 """
 
 from datetime import timedelta
@@ -54,13 +60,19 @@ class CrmKpiSnapshotRevenue(models.Model):
     @api.model
     def _revenue_ctes_sql(self, company, date_from, date_to):
         """CTEs (without ``WITH``, comma-separated) after ``pieces``:
-        ``rev_deals``, ``rev_events``, ``rev_parts``, ``rev_changes``."""
+        ``rev_deals``, ``rev_steps``, ``rev_parts``, ``rev_values``,
+        ``stage_spans``, ``rev_changes``."""
         Profile = self.env["crm.customer.profile"]
+        before = date_from - timedelta(days=1)
         window_from = earliest_start(date_from) - relativedelta(months=12)
-        starts = {grain: grain_start_sql(grain, SQL("ev.day")) for grain in GRAINS}
-        # the 12-month revenue before each grain's period start
+        starts = {grain: grain_start_sql(grain, SQL("st.day")) for grain in GRAINS}
+        # the 12-month revenue before each grain's period start: for a day,
+        # the running sum of the day before; for longer periods the deals of
+        # the 12 months before the start, which may precede the period
         bases = SQL(", ").join(
-            SQL(
+            SQL("e.rev_before AS base_day")
+            if grain == "day"
+            else SQL(
                 "sum(r.amount) FILTER (WHERE r.day >= (e.%(g)s - interval '12 months')::date "
                 "AND r.day < e.%(g)s) AS %(base)s",
                 g=SQL.identifier(f"start_{grain}"),
@@ -77,6 +89,7 @@ class CrmKpiSnapshotRevenue(models.Model):
             )
             for grain in GRAINS
         )
+        start_columns = SQL(", ").join(SQL.identifier("e", f"start_{grain}") for grain in GRAINS)
         return SQL(
             """
             rev_deals AS MATERIALIZED (
@@ -84,66 +97,72 @@ class CrmKpiSnapshotRevenue(models.Model):
                   FROM (%(converted)s) d
                  GROUP BY 1, 2
             ),
-            rev_events AS MATERIALIZED (
-                -- a deal enters the 12 months before a day's end on its day
-                -- and leaves them 12 months later (that day or the next one)
-                SELECT DISTINCT a.profile_id, a.partner_id, e.day
-                  FROM rev_deals r
-                  JOIN attrs a ON a.partner_id = r.partner_id
-                 CROSS JOIN LATERAL (VALUES (r.day), ((r.day + interval '12 months')::date),
-                                            ((r.day + interval '12 months')::date + 1)) AS e(day)
-                 WHERE e.day BETWEEN %(from)s AND %(to)s
-            ),
-            rev_cuts AS (
-                SELECT p.profile_id, p.team_id, p.user_id, p.country_id, p.stage_id,
-                       p.category_key, p.medium_id, p.start AS piece, p.stop, p.start AS cut
-                  FROM pieces p
+            rev_moves (partner_id, day, delta) AS (
+                -- the 12-month revenue at the end of the day before the
+                -- period, then its changes on the period's days: a deal
+                -- enters on its day and leaves 12 months later, on the first
+                -- day whose 12 months no longer reach it (that day or the
+                -- next one, calendar months as PostgreSQL counts them)
+                SELECT partner_id, %(before)s::date, sum(amount)
+                  FROM rev_deals
+                 WHERE day >= (%(from)s::date - interval '12 months')::date AND day <= %(before)s
+                 GROUP BY partner_id
                  UNION ALL
-                SELECT p.profile_id, p.team_id, p.user_id, p.country_id, p.stage_id,
-                       p.category_key, p.medium_id, p.start, p.stop, e.day
-                  FROM pieces p
-                  JOIN rev_events e ON e.profile_id = p.profile_id
-                                   AND p.start < e.day AND e.day < p.stop
+                SELECT partner_id, day, amount FROM rev_deals WHERE day >= %(from)s
+                 UNION ALL
+                SELECT r.partner_id, l.day, -r.amount
+                  FROM rev_deals r
+                 CROSS JOIN LATERAL (
+                       SELECT CASE WHEN (y.day + 1 - interval '12 months')::date > r.day
+                                   THEN y.day ELSE y.day + 1 END
+                         FROM (SELECT (r.day + interval '12 months')::date) AS y(day)
+                       ) AS l(day)
+                 WHERE l.day BETWEEN %(from)s AND %(to)s
+            ),
+            rev_steps AS MATERIALIZED (
+                -- each customer's 12-month revenue up to the end of each day
+                -- from ``day`` to the day before ``next_day``: a running sum;
+                -- ``s_before`` up to the end of the day before ``day``
+                SELECT partner_id, day, s, lag(s, 1, 0::numeric) OVER w AS s_before,
+                       lead(day) OVER w AS next_day
+                  FROM (SELECT partner_id, day,
+                               sum(sum(delta)) OVER (PARTITION BY partner_id ORDER BY day) AS s
+                          FROM rev_moves
+                         GROUP BY partner_id, day) t
+                WINDOW w AS (PARTITION BY partner_id ORDER BY day)
             ),
             rev_parts AS MATERIALIZED (
-                -- the pieces cut where the 12-month revenue changes, with the
-                -- revenue of the 12 months up to the end of each day of the
-                -- part (0 unless positive: the customer is in no base)
-                SELECT c.team_id, c.user_id, c.country_id, c.stage_id, c.category_key,
-                       c.medium_id, c.cut AS start, c.part_stop AS stop,
-                       GREATEST(COALESCE(sum(r.amount), 0), 0) AS rev
-                  FROM (SELECT rc.*, COALESCE(lead(rc.cut) OVER (
-                                   PARTITION BY rc.profile_id, rc.piece ORDER BY rc.cut),
-                                   rc.stop) AS part_stop
-                          FROM rev_cuts rc) c
-                  JOIN attrs a ON a.profile_id = c.profile_id
-                  LEFT JOIN rev_deals r
-                    ON r.partner_id = a.partner_id AND r.day <= c.cut
-                   AND r.day >= (c.cut + 1 - interval '12 months')::date
-                 GROUP BY c.profile_id, c.team_id, c.user_id, c.country_id, c.stage_id,
-                          c.category_key, c.medium_id, c.cut, c.part_stop
+                -- the pieces cut where the 12-month revenue changes, with
+                -- that revenue (0 unless positive: the customer is in no base)
+                SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
+                       p.medium_id, GREATEST(p.start, st.day) AS start,
+                       LEAST(p.stop, COALESCE(st.next_day, p.stop)) AS stop, st.s AS rev
+                  FROM pieces p
+                  JOIN attrs a ON a.profile_id = p.profile_id
+                  JOIN rev_steps st ON st.partner_id = a.partner_id AND st.day < p.stop
+                                   AND (st.next_day IS NULL OR st.next_day > p.start)
+                 WHERE st.s > 0
             ),
             rev_values AS (
-                -- per event: the 12-month revenue up to the day before and
-                -- up to the day, and before each grain's period start
-                SELECT e.profile_id, e.day, %(start_columns)s,
-                       COALESCE(sum(r.amount) FILTER (
-                           WHERE r.day >= (e.day - interval '12 months')::date
-                             AND r.day < e.day), 0) AS rev_before,
-                       COALESCE(sum(r.amount) FILTER (
-                           WHERE r.day >= (e.day + 1 - interval '12 months')::date), 0)
-                           AS rev_after,
+                -- per day a customer's 12-month revenue changes: before and
+                -- after the day, and before each grain's period start
+                SELECT e.profile_id, e.day, %(start_columns)s, e.rev_before, e.rev_after,
                        %(bases)s
-                  FROM (SELECT ev.*, %(starts)s FROM rev_events ev) e
-                  JOIN rev_deals r
-                    ON r.partner_id = e.partner_id AND r.day <= e.day
-                   AND r.day >= (LEAST(%(start_names)s) - interval '12 months')::date
-                 GROUP BY e.profile_id, e.day, %(start_columns)s
+                  FROM (SELECT a.profile_id, st.partner_id, st.day, st.s_before AS rev_before,
+                               st.s AS rev_after, %(starts)s
+                          FROM rev_steps st
+                          JOIN attrs a ON a.partner_id = st.partner_id
+                         WHERE st.day >= %(from)s AND st.s <> st.s_before) e
+                  LEFT JOIN rev_deals r
+                    ON r.partner_id = e.partner_id AND r.day < GREATEST(%(period_starts)s)
+                   AND r.day >= (LEAST(%(period_starts)s) - interval '12 months')::date
+                 GROUP BY e.profile_id, e.day, %(start_columns)s, e.rev_before, e.rev_after
             ),
             stage_spans AS (
+                -- the stages of the customers whose revenue changes
                 SELECT profile_id, stage_id, day,
                        lead(day) OVER (PARTITION BY profile_id ORDER BY day) AS next_day
-                  FROM day_end
+                  FROM (%(changing_day_end)s) de
             ),
             rev_changes AS (
                 -- a customer in the base of the grain's period (positive
@@ -160,7 +179,7 @@ class CrmKpiSnapshotRevenue(models.Model):
                   JOIN attrs a ON a.profile_id = v.profile_id
                   JOIN stage_spans ss ON ss.profile_id = v.profile_id AND ss.day < g.start
                                      AND (ss.next_day IS NULL OR ss.next_day >= g.start)
-                 WHERE g.base > 0 AND v.rev_after <> v.rev_before
+                 WHERE g.base > 0
             )
             """,
             converted=Profile._convert_deals_sql(
@@ -173,13 +192,19 @@ class CrmKpiSnapshotRevenue(models.Model):
                 ),
                 date_to,
             ),
+            changing_day_end=self._day_end_sql(
+                company, date_to + timedelta(days=1), SQL("SELECT profile_id FROM rev_values")
+            ),
             starts=SQL(", ").join(
                 SQL("%s AS %s", starts[grain], SQL.identifier(f"start_{grain}")) for grain in GRAINS
             ),
-            start_columns=SQL(", ").join(SQL.identifier("e", f"start_{grain}") for grain in GRAINS),
-            start_names=SQL(", ").join(SQL.identifier("e", f"start_{grain}") for grain in GRAINS),
+            start_columns=start_columns,
+            period_starts=SQL(", ").join(
+                SQL.identifier("e", f"start_{grain}") for grain in GRAINS if grain != "day"
+            ),
             bases=bases,
             grains=grains,
+            before=before,
             to=date_to,
             **{"from": date_from},
         )
@@ -228,14 +253,12 @@ class CrmKpiSnapshotRevenue(models.Model):
                 -- a customer entering Lost, valued at its revenue of the 12
                 -- months before that day
                 SELECT m.team_id, m.user_id, m.country_id, m.stage_id, m.category_key,
-                       m.medium_id, m.day, GREATEST(sum(r.amount), 0) AS revenue
+                       m.medium_id, m.day, GREATEST(st.s, 0) AS revenue
                   FROM moves m
                   JOIN attrs a ON a.profile_id = m.profile_id
-                  JOIN rev_deals r ON r.partner_id = a.partner_id AND r.day < m.day
-                                  AND r.day >= (m.day - interval '12 months')::date
+                  JOIN rev_steps st ON st.partner_id = a.partner_id AND st.day < m.day
+                                   AND (st.next_day IS NULL OR st.next_day >= m.day)
                  WHERE m.lost = 1
-                 GROUP BY m.history_id, m.team_id, m.user_id, m.country_id, m.stage_id,
-                          m.category_key, m.medium_id, m.day
             ),
             revenue_opening AS (%(opening)s),
             revenue_parts (%(slice)s, day, rev_open, rev_close, churn, %(change_columns)s) AS (
