@@ -1,5 +1,5 @@
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from markupsafe import Markup
 
@@ -8,7 +8,13 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
 
+from ..lib.sla import WorkingTime, next_windows
+
 OPEN_STATES = ("new", "assigned", "in_progress", "missed")
+# queue priorities, lowest first (the stock "priority" star widget reads them)
+PRIORITIES = [("0", "Normal"), ("1", "High"), ("2", "Urgent")]
+# seconds before its deadline a request counts as "breach soon"
+BREACH_SOON = 3600
 # The value of the ``crm_interaction_no_capture`` context key that switches
 # the capture of messages, SMS and meetings off (server code that logs the
 # interaction itself, like the inbound API). An object, not a flag: a client
@@ -53,6 +59,8 @@ class CrmInteraction(models.Model):
     _rec_name = "subject"
     _check_company_auto = True
     _CAPTURED_MODELS = ("res.partner", "crm.lead")  # whose chatter messages are logged
+    # see PROTECTED_FIELDS; a bridge adds the fields it computes
+    _protected_fields = PROTECTED_FIELDS
 
     # what and how
     channel_id = fields.Many2one(
@@ -121,13 +129,40 @@ class CrmInteraction(models.Model):
     )
     assign_date = fields.Datetime(readonly=True)
     done_date = fields.Datetime(readonly=True)
-    # precomputed: written by the INSERT, not by an UPDATE right after it
+    # queue: precomputed, written by the INSERT, not by an UPDATE right after it
+    priority = fields.Selection(
+        PRIORITIES,
+        compute="_compute_priority",
+        store=True,
+        precompute=True,
+        readonly=False,
+        tracking=True,
+        help="The queue shows urgent requests first, then high, then normal, each by deadline. "
+        "Set from the customer's value when the retention bridge is installed (see Why); a "
+        "supervisor may change it. A higher priority can have a shorter response target "
+        "(channel) and go to a senior team (team).",
+    )
+    priority_reason = fields.Char(
+        string="Why This Priority",
+        compute="_compute_priority_reason",
+        help="What gave the request its priority, e.g. the customer's stage and the value at "
+        "stake when the priority was set.",
+    )
     sla_deadline = fields.Datetime(
         string="SLA Deadline",
         compute="_compute_sla_deadline",
         store=True,
         precompute=True,
         index="btree_not_null",
+        help="Answer by: the date of the request plus the channel's response target for its "
+        "priority, counted in the working hours of its team (nights, weekends and public "
+        "holidays skipped) when the team has working hours.",
+    )
+    sla_breach_soon = fields.Boolean(
+        string="Breach Within 1 Hour",
+        compute="_compute_sla_breach_soon",
+        search="_search_sla_breach_soon",
+        help="Still open, and its deadline falls within the next hour.",
     )
     is_overdue = fields.Boolean(
         string="Overdue",
@@ -186,15 +221,67 @@ class CrmInteraction(models.Model):
     # COMPUTES
     # ------------------------------------------------------------------
 
-    @api.depends("date", "direction", "channel_id.response_time_hours")
-    def _compute_sla_deadline(self):
+    @api.depends("commercial_partner_id", "company_id")
+    def _compute_priority(self):
+        """Normal unless set; the retention bridge computes it from the
+        customer's stage and value at risk (for the whole recordset at
+        once: it runs in the INSERT of a batch of requests)."""
         for interaction in self:
-            hours = interaction.channel_id.response_time_hours
-            interaction.sla_deadline = (
-                interaction.date + timedelta(hours=hours)
-                if interaction.direction == "inbound" and interaction.date and hours
-                else False
+            interaction.priority = interaction.priority or "0"
+
+    @api.depends("priority")
+    def _compute_priority_reason(self):
+        """Empty here; a module that sets priorities explains them."""
+        self.priority_reason = False
+
+    # the request's own fields only: a channel's new target or a team's new
+    # hours apply to the open requests (``_recompute_open_deadlines``), and
+    # handled requests keep the deadline they were measured against
+    @api.depends("date", "direction", "priority", "channel_id", "team_id")
+    def _compute_sla_deadline(self):
+        """The request's date plus the channel's target for its priority,
+        around the clock, or in the working time of its team's calendar:
+        planned for every request of a calendar at once
+        (``_plan_working_hours``)."""
+        on_calendar = defaultdict(list)  # calendar: [(interaction, hours)]
+        for interaction in self:
+            interaction.sla_deadline = False
+            if interaction.direction != "inbound" or not interaction.date:
+                continue
+            hours = interaction.channel_id._response_time_for(interaction.priority)
+            if not hours:
+                continue
+            calendar = interaction.team_id.resource_calendar_id
+            if calendar:
+                on_calendar[calendar].append((interaction, hours))
+            else:
+                interaction.sla_deadline = interaction.date + timedelta(hours=hours)
+        for calendar, planned in on_calendar.items():
+            deadlines = self._plan_working_hours(calendar, [(i.date, h) for i, h in planned])
+            for (interaction, _hours), deadline in zip(planned, deadlines, strict=True):
+                interaction.sla_deadline = deadline
+
+    @api.depends("sla_deadline", "state")
+    def _compute_sla_breach_soon(self):
+        now = fields.Datetime.now()
+        soon = now + timedelta(seconds=BREACH_SOON)
+        for interaction in self:
+            interaction.sla_breach_soon = bool(
+                interaction.state in OPEN_STATES
+                and interaction.sla_deadline
+                and now <= interaction.sla_deadline < soon
             )
+
+    def _search_sla_breach_soon(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Unsupported search on Breach Within 1 Hour."))
+        now = fields.Datetime.now()
+        domain = [
+            ("state", "in", OPEN_STATES),
+            ("sla_deadline", ">=", now),
+            ("sla_deadline", "<", now + timedelta(seconds=BREACH_SOON)),
+        ]
+        return domain if (operator == "=") == value else ["!", *domain]
 
     @api.depends("is_overdue", "state")
     def _compute_color(self):
@@ -266,7 +353,7 @@ class CrmInteraction(models.Model):
         readonly in the views is no protection against a forged RPC call."""
         if self.env.su:
             return
-        forged = sorted(PROTECTED_FIELDS.intersection(vals))
+        forged = sorted(self._protected_fields.intersection(vals))
         if forged:
             raise AccessError(
                 self.env._(
@@ -382,6 +469,12 @@ class CrmInteraction(models.Model):
         is an available agent of the company, else an agent of the team chosen
         by the team's policy (round robin or least open requests).
 
+        A request whose priority reaches the level of its team's senior team
+        (``crm.team._senior_team_for``) goes to the senior team instead: to
+        the salesperson only if he is an available agent of that team, else
+        to the senior team's agents; with none available it waits in the
+        senior team's queue.
+
         Set-based: each team's agents and their load are read once for the
         whole batch (``crm.team._plan_interaction_agents`` hands the
         requests out in order as if one came after the other), and the
@@ -394,18 +487,24 @@ class CrmInteraction(models.Model):
             )
         )
         chosen = {}  # interaction: user
+        moved = {}  # interaction: senior team
         by_team = defaultdict(lambda: self.browse())  # (team, company): interactions
         for interaction in self:
             company = interaction.company_id
             salesperson = interaction.lead_id.user_id or interaction.commercial_partner_id.user_id
-            if salesperson and salesperson._is_available_agent(company, agent_group):
-                chosen[interaction] = salesperson
-                continue
             team = (
                 interaction.team_id
                 or interaction.lead_id.team_id
                 or salesperson.sale_team_id._filtered_for_company(company)
             )
+            senior = team._senior_team_for(interaction.priority) if team else team
+            if senior != team:
+                moved[interaction] = team = senior
+                if salesperson not in senior.member_ids | senior.user_id:
+                    salesperson = self.env["res.users"]
+            if salesperson and salesperson._is_available_agent(company, agent_group):
+                chosen[interaction] = salesperson
+                continue
             if team:
                 by_team[team, company] |= interaction
         for (team, company), interactions in by_team.items():
@@ -417,18 +516,22 @@ class CrmInteraction(models.Model):
                 )
             )
         writes = defaultdict(lambda: self.browse())  # values: interactions
-        for interaction, user in chosen.items():
-            if not user:
-                continue
-            values = {"user_id": user.id}
-            if interaction.state == "new":
-                values["state"] = "assigned"
-            if not interaction.team_id:
+        for interaction in self:
+            user = chosen.get(interaction)
+            values = {}
+            if user:
+                values["user_id"] = user.id
+                if interaction.state == "new":
+                    values["state"] = "assigned"
+            if interaction in moved:
+                values["team_id"] = moved[interaction].id
+            elif user and not interaction.team_id:
                 values["team_id"] = (
                     interaction.lead_id.team_id
                     or user.sale_team_id._filtered_for_company(interaction.company_id)
                 ).id
-            writes[tuple(sorted(values.items()))] |= interaction
+            if values:
+                writes[tuple(sorted(values.items()))] |= interaction
         for values, interactions in writes.items():
             interactions.sudo().write(dict(values))
 
@@ -603,6 +706,84 @@ class CrmInteraction(models.Model):
         )
         action.update(domain=domain, context=context or {})
         return action
+
+    # ------------------------------------------------------------------
+    # QUEUE: priorities and deadlines
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _plan_working_hours(self, calendar, requests):
+        """The deadlines of ``requests``, pairs (start, hours) in naive UTC,
+        in the working time of ``calendar``: what
+        ``calendar.plan_hours(hours, start, compute_leaves=True)`` gives for
+        each, with the calendar's attendances and leaves (its own and the
+        public holidays of its company) read once for all of them
+        (``lib.sla``). ``False`` for a deadline beyond ten years of the
+        calendar's working time (a calendar without any)."""
+        if calendar.flexible_hours:
+            # no fixed hours to count in: around the clock
+            return [start + timedelta(hours=hours) for start, hours in requests]
+        leaves = [("time_type", "=", "leave")]
+        if calendar.company_id:
+            # public holidays without a calendar belong to a company: not
+            # another company's (plan_hours would count every company's)
+            leaves.append(("company_id", "in", [False, calendar.company_id.id]))
+        deadlines = [False] * len(requests)
+        pending = dict(enumerate(requests))  # index: (start, hours still to plan)
+        first = min(start for start, _hours in requests)
+        last = max(start for start, _hours in requests)
+        windows = [(first, last + timedelta(days=14)), *next_windows(last + timedelta(days=14))]
+        for window_start, window_end in windows:
+            intervals = calendar._work_intervals_batch(
+                window_start.replace(tzinfo=UTC), window_end.replace(tzinfo=UTC), domain=leaves
+            )[False]
+            working = WorkingTime(
+                (
+                    start.astimezone(UTC).replace(tzinfo=None),
+                    stop.astimezone(UTC).replace(tzinfo=None),
+                )
+                for start, stop, _meta in intervals
+            )
+            for index, (start, hours) in list(pending.items()):
+                deadline, left = working.plan(start, hours)
+                if deadline:
+                    deadlines[index] = deadline
+                    del pending[index]
+                else:
+                    pending[index] = (window_end, left)
+            if not pending:
+                break
+        return deadlines
+
+    @api.model
+    def _recompute_open_deadlines(self, domain):
+        """Compute the deadline of the open inbound requests of ``domain``
+        again (a channel's targets or a team's working hours changed)."""
+        # sudo: the change was made by someone allowed to make it; the
+        # deadlines of every open request it concerns follow, whoever reads them
+        requests = self.sudo().search(
+            [*domain, ("state", "in", OPEN_STATES), ("direction", "=", "inbound")]
+        )
+        self.env.add_to_compute(self._fields["sla_deadline"], requests)
+        requests.flush_recordset(["sla_deadline"])
+
+    def _refresh_priority(self):
+        """Compute the priority of these requests again (their customer's
+        figures changed), and the deadline of those whose priority moved;
+        the ones still waiting for an agent are routed again (a raised
+        priority may send them to a senior team). Set-based: one compute of
+        the priority and one of the deadlines for the whole recordset.
+        Returns the requests whose priority moved."""
+        requests = self.sudo()
+        before = {request.id: request.priority for request in requests}
+        for field in self.pool.field_computed[self._fields["priority"]]:
+            self.env.add_to_compute(field, requests)
+        requests.flush_recordset()
+        moved = requests.filtered(lambda r: r.priority != before[r.id])
+        self.env.add_to_compute(self._fields["sla_deadline"], moved)
+        moved.flush_recordset(["sla_deadline"])
+        moved.filtered(lambda r: not r.user_id and r.state in ("new", "missed"))._route()
+        return moved
 
     # ------------------------------------------------------------------
     # CAPTURE from stock documents
