@@ -1,3 +1,4 @@
+import logging
 from collections import defaultdict
 from datetime import UTC, timedelta
 
@@ -10,11 +11,23 @@ from odoo.tools.sql import create_index
 
 from ..lib.sla import WorkingTime, next_windows
 
+_logger = logging.getLogger(__name__)
+
 OPEN_STATES = ("new", "assigned", "in_progress", "missed")
 # queue priorities, lowest first (the stock "priority" star widget reads them)
 PRIORITIES = [("0", "Normal"), ("1", "High"), ("2", "Urgent")]
 # seconds before its deadline a request counts as "breach soon"
 BREACH_SOON = 3600
+# outcomes of a request the customer was served on: the ones the automatic
+# satisfaction request follows (``_rating_handled_outcomes``)
+HANDLED_OUTCOMES = ("resolved", "follow_up", "opportunity")
+RATING_REQUEST_STATES = [
+    ("pending", "To Send"),
+    ("sent", "Sent"),
+    ("no_email", "Not Sent: No E-mail"),
+    ("recent", "Not Sent: Asked Recently"),
+    ("failed", "Not Sent: Error"),
+]
 # The value of the ``crm_interaction_no_capture`` context key that switches
 # the capture of messages, SMS and meetings off (server code that logs the
 # interaction itself, like the inbound API). An object, not a flag: a client
@@ -33,6 +46,9 @@ PROTECTED_FIELDS = frozenset(
         "res_id",
         "is_overdue",
         "is_escalated",
+        # an agent must not spare himself the customer's rating
+        "rating_request_state",
+        "rating_request_date",
     }
 )
 
@@ -176,6 +192,19 @@ class CrmInteraction(models.Model):
     # INSERT writes 0 instead of a query on rating_rating and an UPDATE per create
     rating_last_value = fields.Float(
         compute="_compute_rating_last_value", store=True, precompute=True
+    )
+    rating_request_state = fields.Selection(
+        RATING_REQUEST_STATES,
+        string="Satisfaction Request",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The automatic satisfaction e-mail of a handled request (channels with Ask for a "
+        "Rating When Handled): to send (by the next run of the sender, within minutes), sent, "
+        "or why it was not sent.",
+    )
+    rating_request_date = fields.Datetime(
+        string="Satisfaction Requested On", readonly=True, copy=False
     )
     # where it comes from
     res_model = fields.Char(string="Document Model", index=True, readonly=True, copy=False)
@@ -342,9 +371,14 @@ class CrmInteraction(models.Model):
         newly_missed = (
             self.filtered(lambda i: i.state != "missed") if vals.get("state") == "missed" else None
         )
+        newly_done = (
+            self.filtered(lambda i: i.state != "done") if vals.get("state") == "done" else None
+        )
         result = super().write(vals)
         if newly_missed:
             newly_missed._schedule_callback()
+        if newly_done:
+            newly_done._queue_rating_requests()
         return result
 
     @api.model
@@ -433,9 +467,11 @@ class CrmInteraction(models.Model):
         }
 
     def action_send_rating_request(self):
-        template = self.env.ref("crm_contact_center.mail_template_interaction_rating")
-        for interaction in self.filtered(lambda i: i.state == "done" and i.partner_id.email):
-            interaction.rating_send_request(template, force_send=False)
+        """The agent's "Ask for a Rating" button: e-mail the contacts of these
+        handled requests the satisfaction request now (queued mail), whatever
+        was sent before; the automatic request then leaves them alone."""
+        self.check_access("write")
+        self.filtered(lambda i: i.state == "done" and i.partner_id.email)._send_rating_request()
         return True
 
     def action_log_interaction(self):
@@ -784,6 +820,194 @@ class CrmInteraction(models.Model):
         moved.flush_recordset(["sla_deadline"])
         moved.filtered(lambda r: not r.user_id and r.state in ("new", "missed"))._route()
         return moved
+
+    # ------------------------------------------------------------------
+    # SATISFACTION: the automatic rating request
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _rating_handled_outcomes(self):
+        """The outcomes after which the customer is asked for a rating
+        (extension point: a bridge adds its own)."""
+        return HANDLED_OUTCOMES
+
+    def _queue_rating_requests(self):
+        """Requests just closed as handled on a channel that asks for a
+        rating automatically: marked to send, and the sender
+        (``_cron_send_rating_requests``) woken up to run after this
+        transaction commits, never in the agent's click. A request that has
+        a satisfaction state already keeps it: reopened and closed again, it
+        is not asked twice."""
+        handled = self._rating_handled_outcomes()
+        todo = self.filtered(
+            lambda i: i.state == "done"
+            and i.direction == "inbound"
+            and i.outcome in handled
+            and i.channel_id.rating_auto
+            and not i.rating_request_state
+        )
+        if not todo:
+            return
+        # sudo: the state is the server's (PROTECTED_FIELDS); the user closed them
+        todo.sudo().write({"rating_request_state": "pending"})
+        self.env.ref("crm_contact_center.ir_cron_send_rating_requests").sudo()._trigger()
+
+    @api.model
+    def _cron_send_rating_requests(self, batch_size=None):
+        """Send the satisfaction requests waiting to be sent, a batch
+        (``crm_contact_center.rating_batch``, default 200, oldest first) per
+        call, and report how many remain so the scheduler calls again at once
+        until none do. Restartable: only waiting requests are read, and each
+        leaves the waiting state in the transaction that sends it.
+        Returns the requests of the batch."""
+        batch_size = batch_size or int(
+            self.env["ir.config_parameter"].sudo().get_param("crm_contact_center.rating_batch", 200)
+        )
+        self.flush_model(["rating_request_state", "done_date"])
+        # SQL for the lock, which the ORM cannot take: a request being sent
+        # by the agent's button (or by a second worker) is skipped, never
+        # sent twice
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id FROM crm_interaction WHERE rating_request_state = 'pending'"
+                " ORDER BY done_date, id LIMIT %s FOR UPDATE SKIP LOCKED",
+                batch_size,
+            )
+        )
+        batch = self.sudo().browse(row[0] for row in rows)
+        batch._send_pending_rating_requests()
+        remaining = (
+            self.sudo().search_count([("rating_request_state", "=", "pending")])
+            if len(batch) == batch_size
+            else 0
+        )
+        self.env["ir.cron"]._notify_progress(done=len(batch), remaining=remaining)
+        return batch
+
+    def _send_pending_rating_requests(self):
+        """Send the rating requests of these handled requests, except to a
+        contact without a valid e-mail address (``no_email``) or asked less
+        than the company's interval ago (``recent``): each contact is asked
+        at most once per interval, by request or by hand, within this batch
+        too. One grouped query finds the contacts' last requests."""
+        now = fields.Datetime.now()
+        no_email = self.filtered(lambda i: not i.partner_id.email_normalized)
+        candidates = (self - no_email).sorted(lambda i: (i.done_date or i.date, i.id))
+        intervals = {c: c.interaction_rating_interval_days for c in candidates.company_id}
+        last = {}
+        if any(intervals.values()):
+            cutoff = now - timedelta(days=max(intervals.values()))
+            last = {
+                (partner, company): date
+                for partner, company, date in self.sudo()._read_group(
+                    [
+                        ("partner_id", "in", candidates.partner_id.ids),
+                        ("company_id", "in", candidates.company_id.ids),
+                        ("rating_request_date", ">=", cutoff),
+                    ],
+                    ["partner_id", "company_id"],
+                    ["rating_request_date:max"],
+                )
+            }
+        recent, to_send = self.browse(), self.browse()
+        for interaction in candidates:
+            key = (interaction.partner_id, interaction.company_id)
+            days = intervals[interaction.company_id]
+            if days and key in last and last[key] > now - timedelta(days=days):
+                recent |= interaction
+            else:
+                to_send |= interaction
+                last[key] = now
+        no_email.sudo().write({"rating_request_state": "no_email"})
+        recent.sudo().write({"rating_request_state": "recent"})
+        to_send._send_rating_request()
+
+    def _send_rating_request(self):
+        """E-mail each request's contact the addon's satisfaction request
+        (``mail_template_interaction_rating``, rating.mixin's
+        ``rating_send_request``; queued mail), each in a savepoint so that
+        one failing request does not stop the others, and record it."""
+        template = self.env.ref("crm_contact_center.mail_template_interaction_rating")
+        sent, failed = self.browse(), self.browse()
+        for interaction in self:
+            try:
+                with self.env.cr.savepoint():
+                    interaction.rating_send_request(template, force_send=False)
+            except Exception:
+                # the error is logged; the request is marked so the queue moves on
+                _logger.exception("Satisfaction request of interaction %s failed", interaction.id)
+                failed |= interaction
+            else:
+                sent |= interaction
+        # sudo: the state is the server's (PROTECTED_FIELDS)
+        sent.sudo().write(
+            {"rating_request_state": "sent", "rating_request_date": fields.Datetime.now()}
+        )
+        failed.sudo().write({"rating_request_state": "failed"})
+
+    def rating_apply(
+        self, rate, token=None, rating=None, feedback=None, subtype_xmlid=None,
+        notify_delay_send=False,
+    ):  # fmt: skip
+        """The customer's answer (the public rating page calls this as
+        superuser once it checked the token): a low rating, at or below the
+        company's threshold, plans a to-do for the team leader, once per
+        rating (a customer who writes his comment afterwards, or rates low
+        again, does not plan a second)."""
+        if token and not rating:
+            rating = (
+                self.env["rating.rating"].sudo().search([("access_token", "=", token)], limit=1)
+            )
+        was_low = bool(rating) and rating.consumed and self._is_low_rating(rating.rating)
+        rating = super().rating_apply(
+            rate, token=token, rating=rating, feedback=feedback, subtype_xmlid=subtype_xmlid,
+            notify_delay_send=notify_delay_send,
+        )  # fmt: skip
+        if not was_low and self._is_low_rating(rate):
+            self._plan_low_rating_follow_up(rating)
+        return rating
+
+    def _is_low_rating(self, rate):
+        self.ensure_one()
+        threshold = self.company_id.interaction_rating_low_threshold
+        return bool(threshold and rate and rate <= threshold)
+
+    def _plan_low_rating_follow_up(self, rating):
+        """A to-do for the leader of the request's team (or of its source's
+        team, else for its agent), due today, with the customer's comment."""
+        self.ensure_one()
+        leader = self.team_id.user_id or self.source_id.team_id.user_id or self.user_id
+        if not leader:
+            _logger.info("Low rating of interaction %s: nobody to follow it up", self.id)
+            return
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        who = rating.partner_id.name or self.partner_id.name or ""
+        note = (
+            Markup("<p>%s</p>") % rating.feedback
+            if rating.feedback
+            else Markup("<p>%s</p>") % self.env._("No comment.")
+        )
+        # sudo: the system plans it on behalf of the customer's answer
+        self.sudo()._plan_activities(
+            [
+                {
+                    "activity_type_id": todo.id,
+                    "summary": self.env._(
+                        "Low rating (%(rating)s/5) from %(who)s", rating=int(rating.rating), who=who
+                    ),
+                    "note": note,
+                    "automated": True,
+                    "date_deadline": fields.Date.context_today(self),
+                    "res_model_id": self.env["ir.model"]._get_id(self._name),
+                    "res_id": self.id,
+                    "user_id": leader.id,
+                }
+            ],
+            subject=lambda env, n: env._("A customer was not satisfied"),
+            intro=lambda env: env._(
+                "A customer gave a low rating after this request; a to-do waits for you on it."
+            ),
+        )
 
     # ------------------------------------------------------------------
     # CAPTURE from stock documents

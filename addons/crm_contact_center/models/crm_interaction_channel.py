@@ -48,6 +48,13 @@ class CrmInteractionChannel(models.Model):
         string="Response Target, Urgent (hours)",
         help="Target of the urgent requests. 0: the high-priority target (or the normal one).",
     )
+    # satisfaction
+    rating_auto = fields.Boolean(
+        string="Ask for a Rating When Handled",
+        help="When an inbound request of this channel is closed as handled (outcome Resolved, "
+        "Follow-up needed or Opportunity), the contact is e-mailed the satisfaction request, "
+        "at most once per the period set in the settings, never without an e-mail address.",
+    )
     company_id = fields.Many2one("res.company", help="Leave empty to share the channel.")
 
     _sql_constraints = [
