@@ -818,6 +818,9 @@ class CrmInteraction(models.Model):
         moved = requests.filtered(lambda r: r.priority != before[r.id])
         self.env.add_to_compute(self._fields["sla_deadline"], moved)
         moved.flush_recordset(["sla_deadline"])
+        # recomputed outside of a write: what is computed from them on the
+        # fly (the reason, "breach soon") is read again
+        requests.invalidate_recordset()
         moved.filtered(lambda r: not r.user_id and r.state in ("new", "missed"))._route()
         return moved
 
