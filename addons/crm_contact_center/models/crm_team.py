@@ -67,10 +67,11 @@ class CrmTeam(models.Model):
         self.interaction_breach_soon_count = 0
         self.interaction_overdue_count = 0
         teams = self.filtered("id")
-        if not teams:
+        Interaction = self.env["crm.interaction"]
+        if not teams or not Interaction.has_access("read"):
+            # a sales user outside the contact center sees no queue counts
             return
         now = fields.Datetime.now()
-        Interaction = self.env["crm.interaction"]
         query = Interaction._search(
             [
                 ("team_id", "in", teams.ids),
