@@ -31,9 +31,11 @@ class CrmInteraction(models.Model):
         precompute=True,
         help="The customer's lifecycle stage when the priority was last computed.",
     )
-    priority_value_at_risk = fields.Monetary(
+    # a Float shown as money (priority_currency_id): a Monetary would read the
+    # company and its currency in the INSERT of every API batch, to round a 0
+    priority_value_at_risk = fields.Float(
         string="Value at Risk (Priority)",
-        currency_field="priority_currency_id",
+        digits=(16, 2),
         compute="_compute_priority",
         store=True,
         precompute=True,
