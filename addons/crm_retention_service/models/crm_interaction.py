@@ -99,11 +99,13 @@ class CrmInteraction(models.Model):
         the reader's language, for a priority raised by the customer's
         figures."""
         super()._compute_priority_reason()
-        for interaction in self:
-            if interaction.priority in ("1", "2") and interaction.priority_stage_id:
+        # sudo: the name of the stage of the request's own customer; an agent
+        # outside the retention groups handles the request, not the stages
+        for interaction, snapshot in zip(self, self.sudo(), strict=True):
+            if interaction.priority in ("1", "2") and snapshot.priority_stage_id:
                 interaction.priority_reason = self.env._(
                     "%(stage)s, %(amount)s at stake (%(p_alive)s %% chance still active)",
-                    stage=interaction.priority_stage_id.name,
+                    stage=snapshot.priority_stage_id.name,
                     amount=formatLang(
                         self.env,
                         interaction.priority_value_at_risk,

@@ -7,6 +7,8 @@ import itertools
 import json
 from datetime import datetime, timedelta
 
+from lxml import etree
+
 from odoo.addons.crm_contact_center.lib.events import parse_body
 from odoo.addons.crm_retention.tests.common import TODAY, RetentionCase
 from odoo.exceptions import AccessError
@@ -160,3 +162,49 @@ class TestQueuePriority(RetentionCase):
         self.assertEqual(request.priority, "0")
         self.assertEqual(request.sla_deadline, NOW + timedelta(hours=4))
         self.assertFalse(request.priority_reason)
+
+    def test_the_queue_screen_costs_the_same_for_3_or_12_requests(self):
+        """The senior agent's queue (its kanban, as the web client reads it:
+        stars, reason, deadline, breach soon) does not read per request."""
+        view = self.env.ref("crm_contact_center.crm_interaction_view_kanban_queue")
+        # the web client's context carries the language (the partners' names
+        # are read once, not per record)
+        Interaction = self.env["crm.interaction"].with_user(self.senior).with_context(lang="en_US")
+        arch = etree.fromstring(
+            Interaction.get_views([(view.id, "kanban")])["views"]["kanban"]["arch"]
+        )
+        spec = {
+            node.get("name"): (
+                {"fields": {"display_name": {}}}
+                if Interaction._fields[node.get("name")].type == "many2one"
+                else {}
+            )
+            for node in arch.iter("field")
+            if node.get("name") in Interaction._fields
+            and Interaction._fields[node.get("name")].type not in ("one2many", "many2many")
+        }
+        self.assertIn("priority_reason", spec)
+        customers = self.env["res.partner"].create(
+            [{"name": f"Leaving {i}", "is_company": True, "phone": f"+32 2 555 20 {i:02d}"}
+             for i in range(12)]
+        )  # fmt: skip
+        for customer in customers:
+            self._profile_of(customer, "at_risk", 9000, 0.5)
+
+        def queries():
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            result = Interaction.web_search_read(
+                [("team_id", "=", self.desk.id)], spec, order=arch.get("default_order")
+            )
+            self.assertTrue(all(r["priority_reason"] for r in result["records"]))
+            return len(result["records"]), self.env.cr.sql_log_count - before
+
+        self._call(*customers[:3])
+        queries()  # the senior agent's first screen reads his rules and groups
+        small = queries()
+        self._call(*customers[3:])
+        large = queries()
+        self.assertEqual((small[0], large[0]), (3, 12))
+        self.assertEqual(small[1], large[1])
