@@ -204,7 +204,11 @@ class CrmInteraction(models.Model):
         "or why it was not sent.",
     )
     rating_request_date = fields.Datetime(
-        string="Satisfaction Requested On", readonly=True, copy=False
+        string="Satisfaction Requested On",
+        readonly=True,
+        copy=False,
+        help="When the satisfaction e-mail was sent (automatically or with Ask for a Rating): "
+        "the contact is not asked again automatically within the company's interval.",
     )
     # where it comes from
     res_model = fields.Char(string="Document Model", index=True, readonly=True, copy=False)

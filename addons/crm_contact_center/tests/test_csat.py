@@ -10,7 +10,7 @@ from datetime import datetime
 
 from freezegun import freeze_time
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, tagged
 
 from .common import ContactCenterCommon
@@ -198,3 +198,20 @@ class TestCsat(ContactCenterCommon, HttpCase):
         self._answer(low, 1, "Nobody called me back, twice")
         self.assertEqual(len(low.activity_ids), 1)
         self.assertEqual(low.rating_last_feedback, "Nobody called me back, twice")
+
+    def test_the_low_rating_threshold_is_the_companys(self):
+        okay, calm = self._request(), self._request(partner=self.customer)
+        self._close(okay | calm)
+        self._run_sender()
+        self.company.interaction_rating_low_threshold = 3
+        okay.sudo().rating_apply(3, rating=self._rating_requests(okay)[okay])
+        self.assertEqual(okay.activity_ids.user_id, self.supervisor, "Okay is low for this company")
+        self.company.interaction_rating_low_threshold = 0
+        calm.sudo().rating_apply(1, rating=self._rating_requests(calm)[calm])
+        self.assertFalse(calm.activity_ids, "0: no follow-up")
+        for values in (
+            {"interaction_rating_low_threshold": 6},
+            {"interaction_rating_interval_days": -1},
+        ):
+            with self.assertRaises(ValidationError):
+                self.company.write(values)

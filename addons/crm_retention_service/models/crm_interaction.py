@@ -51,7 +51,9 @@ class CrmInteraction(models.Model):
         help="The customer's P(alive) when the priority was last computed.",
     )
     priority_currency_id = fields.Many2one(
-        related="company_id.currency_id", string="Priority Currency"
+        related="company_id.currency_id",
+        string="Priority Currency",
+        help="The company currency, in which the value at risk is expressed.",
     )
 
     @property

@@ -11,7 +11,7 @@ from lxml import etree
 
 from odoo.addons.crm_contact_center.lib.events import parse_body
 from odoo.addons.crm_retention.tests.common import TODAY, RetentionCase
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools.misc import formatLang
 
@@ -103,6 +103,14 @@ class TestQueuePriority(RetentionCase):
         # a bigger stake is urgent
         self.Profile.sudo().search([("partner_id", "=", self.valuable.id)]).value_at_risk = 25000
         self.assertEqual(self._call(self.valuable).priority, "2")
+
+    def test_thresholds_are_checked(self):
+        for values in (
+            {"retention_priority_high_value": -1},
+            {"retention_priority_high_value": 5000, "retention_priority_urgent_value": 4000},
+        ):
+            with self.assertRaises(ValidationError):
+                self.company.write(values)
 
     def test_the_figures_cannot_be_forged(self):
         self._profile_of(self.valuable, "at_risk", 12300, 0.34)
