@@ -154,9 +154,9 @@ class CrmInteraction(models.Model):
         readonly=False,
         tracking=True,
         help="The queue shows urgent requests first, then high, then normal, each by deadline. "
-        "Set from the customer's value when the retention bridge is installed (see Why); a "
-        "supervisor may change it. A higher priority can have a shorter response target "
-        "(channel) and go to a senior team (team).",
+        "Set from the customer's value when the retention bridge is installed (see Why This "
+        "Priority); a supervisor may change it. A higher priority can have a shorter response "
+        "target (channel) and go to a senior team (team).",
     )
     priority_reason = fields.Char(
         string="Why This Priority",
