@@ -857,7 +857,11 @@ class CrmInteraction(models.Model):
             return
         # sudo: the state is the server's (PROTECTED_FIELDS); the user closed them
         todo.sudo().write({"rating_request_state": "pending"})
-        self.env.ref("crm_contact_center.ir_cron_send_rating_requests").sudo()._trigger()
+        sender = self.env.ref(
+            "crm_contact_center.ir_cron_send_rating_requests", raise_if_not_found=False
+        )
+        if sender:  # an administrator may have deleted it: never fail the agent's click
+            sender.sudo()._trigger()
 
     @api.model
     def _cron_send_rating_requests(self, batch_size=None):
