@@ -23,6 +23,8 @@
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
         "views/crm_team_views.xml",
+        "views/crm_interaction_queue_views.xml",
+        "views/res_config_settings_views.xml",
         "views/crm_contact_center_menus.xml",
     ],
     "demo": ["demo/crm_contact_center_demo.xml"],

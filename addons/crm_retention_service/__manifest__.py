@@ -12,6 +12,8 @@
     "data": [
         "views/crm_customer_profile_views.xml",
         "views/crm_retention_model_views.xml",
+        "views/crm_interaction_views.xml",
+        "views/res_config_settings_views.xml",
     ],
     "installable": True,
     "auto_install": True,

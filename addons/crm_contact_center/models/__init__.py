@@ -7,6 +7,8 @@ from . import (
     crm_team,
     ir_http,
     mail_message,
+    res_company,
+    res_config_settings,
     res_partner,
     res_users,
     sms_sms,

@@ -1,5 +1,6 @@
+import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from markupsafe import Markup
 
@@ -8,7 +9,25 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
 
+from ..lib.sla import WorkingTime, next_windows
+
+_logger = logging.getLogger(__name__)
+
 OPEN_STATES = ("new", "assigned", "in_progress", "missed")
+# queue priorities, lowest first (the stock "priority" star widget reads them)
+PRIORITIES = [("0", "Normal"), ("1", "High"), ("2", "Urgent")]
+# seconds before its deadline a request counts as "breach soon"
+BREACH_SOON = 3600
+# outcomes of a request the customer was served on: the ones the automatic
+# satisfaction request follows (``_rating_handled_outcomes``)
+HANDLED_OUTCOMES = ("resolved", "follow_up", "opportunity")
+RATING_REQUEST_STATES = [
+    ("pending", "To Send"),
+    ("sent", "Sent"),
+    ("no_email", "Not Sent: No E-mail"),
+    ("recent", "Not Sent: Asked Recently"),
+    ("failed", "Not Sent: Error"),
+]
 # The value of the ``crm_interaction_no_capture`` context key that switches
 # the capture of messages, SMS and meetings off (server code that logs the
 # interaction itself, like the inbound API). An object, not a flag: a client
@@ -27,6 +46,9 @@ PROTECTED_FIELDS = frozenset(
         "res_id",
         "is_overdue",
         "is_escalated",
+        # an agent must not spare himself the customer's rating
+        "rating_request_state",
+        "rating_request_date",
     }
 )
 
@@ -53,6 +75,8 @@ class CrmInteraction(models.Model):
     _rec_name = "subject"
     _check_company_auto = True
     _CAPTURED_MODELS = ("res.partner", "crm.lead")  # whose chatter messages are logged
+    # see PROTECTED_FIELDS; a bridge adds the fields it computes
+    _protected_fields = PROTECTED_FIELDS
 
     # what and how
     channel_id = fields.Many2one(
@@ -121,13 +145,40 @@ class CrmInteraction(models.Model):
     )
     assign_date = fields.Datetime(readonly=True)
     done_date = fields.Datetime(readonly=True)
-    # precomputed: written by the INSERT, not by an UPDATE right after it
+    # queue: precomputed, written by the INSERT, not by an UPDATE right after it
+    priority = fields.Selection(
+        PRIORITIES,
+        compute="_compute_priority",
+        store=True,
+        precompute=True,
+        readonly=False,
+        tracking=True,
+        help="The queue shows urgent requests first, then high, then normal, each by deadline. "
+        "Set from the customer's value when the retention bridge is installed (see Why This "
+        "Priority); a supervisor may change it. A higher priority can have a shorter response "
+        "target (channel) and go to a senior team (team).",
+    )
+    priority_reason = fields.Char(
+        string="Why This Priority",
+        compute="_compute_priority_reason",
+        help="What gave the request its priority, e.g. the customer's stage and the value at "
+        "stake when the priority was set.",
+    )
     sla_deadline = fields.Datetime(
         string="SLA Deadline",
         compute="_compute_sla_deadline",
         store=True,
         precompute=True,
         index="btree_not_null",
+        help="Answer by: the date of the request plus the channel's response target for its "
+        "priority, counted in the working hours of its team (nights, weekends and public "
+        "holidays skipped) when the team has working hours.",
+    )
+    sla_breach_soon = fields.Boolean(
+        string="Breach Within 1 Hour",
+        compute="_compute_sla_breach_soon",
+        search="_search_sla_breach_soon",
+        help="Still open, and its deadline falls within the next hour.",
     )
     is_overdue = fields.Boolean(
         string="Overdue",
@@ -141,6 +192,23 @@ class CrmInteraction(models.Model):
     # INSERT writes 0 instead of a query on rating_rating and an UPDATE per create
     rating_last_value = fields.Float(
         compute="_compute_rating_last_value", store=True, precompute=True
+    )
+    rating_request_state = fields.Selection(
+        RATING_REQUEST_STATES,
+        string="Satisfaction Request",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The automatic satisfaction e-mail of a handled request (channels with Ask for a "
+        "Rating When Handled): to send (by the next run of the sender, within minutes), sent, "
+        "or why it was not sent.",
+    )
+    rating_request_date = fields.Datetime(
+        string="Satisfaction Requested On",
+        readonly=True,
+        copy=False,
+        help="When the satisfaction e-mail was sent (automatically or with Ask for a Rating): "
+        "the contact is not asked again automatically within the company's interval.",
     )
     # where it comes from
     res_model = fields.Char(string="Document Model", index=True, readonly=True, copy=False)
@@ -186,15 +254,67 @@ class CrmInteraction(models.Model):
     # COMPUTES
     # ------------------------------------------------------------------
 
-    @api.depends("date", "direction", "channel_id.response_time_hours")
-    def _compute_sla_deadline(self):
+    @api.depends("commercial_partner_id", "company_id")
+    def _compute_priority(self):
+        """Normal unless set; the retention bridge computes it from the
+        customer's stage and value at risk (for the whole recordset at
+        once: it runs in the INSERT of a batch of requests)."""
         for interaction in self:
-            hours = interaction.channel_id.response_time_hours
-            interaction.sla_deadline = (
-                interaction.date + timedelta(hours=hours)
-                if interaction.direction == "inbound" and interaction.date and hours
-                else False
+            interaction.priority = interaction.priority or "0"
+
+    @api.depends("priority")
+    def _compute_priority_reason(self):
+        """Empty here; a module that sets priorities explains them."""
+        self.priority_reason = False
+
+    # the request's own fields only: a channel's new target or a team's new
+    # hours apply to the open requests (``_recompute_open_deadlines``), and
+    # handled requests keep the deadline they were measured against
+    @api.depends("date", "direction", "priority", "channel_id", "team_id")
+    def _compute_sla_deadline(self):
+        """The request's date plus the channel's target for its priority,
+        around the clock, or in the working time of its team's calendar:
+        planned for every request of a calendar at once
+        (``_plan_working_hours``)."""
+        on_calendar = defaultdict(list)  # calendar: [(interaction, hours)]
+        for interaction in self:
+            interaction.sla_deadline = False
+            if interaction.direction != "inbound" or not interaction.date:
+                continue
+            hours = interaction.channel_id._response_time_for(interaction.priority)
+            if not hours:
+                continue
+            calendar = interaction.team_id.resource_calendar_id
+            if calendar:
+                on_calendar[calendar].append((interaction, hours))
+            else:
+                interaction.sla_deadline = interaction.date + timedelta(hours=hours)
+        for calendar, planned in on_calendar.items():
+            deadlines = self._plan_working_hours(calendar, [(i.date, h) for i, h in planned])
+            for (interaction, _hours), deadline in zip(planned, deadlines, strict=True):
+                interaction.sla_deadline = deadline
+
+    @api.depends("sla_deadline", "state")
+    def _compute_sla_breach_soon(self):
+        now = fields.Datetime.now()
+        soon = now + timedelta(seconds=BREACH_SOON)
+        for interaction in self:
+            interaction.sla_breach_soon = bool(
+                interaction.state in OPEN_STATES
+                and interaction.sla_deadline
+                and now <= interaction.sla_deadline < soon
             )
+
+    def _search_sla_breach_soon(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Unsupported search on Breach Within 1 Hour."))
+        now = fields.Datetime.now()
+        domain = [
+            ("state", "in", OPEN_STATES),
+            ("sla_deadline", ">=", now),
+            ("sla_deadline", "<", now + timedelta(seconds=BREACH_SOON)),
+        ]
+        return domain if (operator == "=") == value else ["!", *domain]
 
     @api.depends("is_overdue", "state")
     def _compute_color(self):
@@ -255,9 +375,14 @@ class CrmInteraction(models.Model):
         newly_missed = (
             self.filtered(lambda i: i.state != "missed") if vals.get("state") == "missed" else None
         )
+        newly_done = (
+            self.filtered(lambda i: i.state != "done") if vals.get("state") == "done" else None
+        )
         result = super().write(vals)
         if newly_missed:
             newly_missed._schedule_callback()
+        if newly_done:
+            newly_done._queue_rating_requests()
         return result
 
     @api.model
@@ -266,7 +391,7 @@ class CrmInteraction(models.Model):
         readonly in the views is no protection against a forged RPC call."""
         if self.env.su:
             return
-        forged = sorted(PROTECTED_FIELDS.intersection(vals))
+        forged = sorted(self._protected_fields.intersection(vals))
         if forged:
             raise AccessError(
                 self.env._(
@@ -346,9 +471,11 @@ class CrmInteraction(models.Model):
         }
 
     def action_send_rating_request(self):
-        template = self.env.ref("crm_contact_center.mail_template_interaction_rating")
-        for interaction in self.filtered(lambda i: i.state == "done" and i.partner_id.email):
-            interaction.rating_send_request(template, force_send=False)
+        """The agent's "Ask for a Rating" button: e-mail the contacts of these
+        handled requests the satisfaction request now (queued mail), whatever
+        was sent before; the automatic request then leaves them alone."""
+        self.check_access("write")
+        self.filtered(lambda i: i.state == "done" and i.partner_id.email)._send_rating_request()
         return True
 
     def action_log_interaction(self):
@@ -382,6 +509,12 @@ class CrmInteraction(models.Model):
         is an available agent of the company, else an agent of the team chosen
         by the team's policy (round robin or least open requests).
 
+        A request whose priority reaches the level of its team's senior team
+        (``crm.team._senior_team_for``) goes to the senior team instead: to
+        the salesperson only if he is an available agent of that team, else
+        to the senior team's agents; with none available it waits in the
+        senior team's queue.
+
         Set-based: each team's agents and their load are read once for the
         whole batch (``crm.team._plan_interaction_agents`` hands the
         requests out in order as if one came after the other), and the
@@ -394,18 +527,24 @@ class CrmInteraction(models.Model):
             )
         )
         chosen = {}  # interaction: user
+        moved = {}  # interaction: senior team
         by_team = defaultdict(lambda: self.browse())  # (team, company): interactions
         for interaction in self:
             company = interaction.company_id
             salesperson = interaction.lead_id.user_id or interaction.commercial_partner_id.user_id
-            if salesperson and salesperson._is_available_agent(company, agent_group):
-                chosen[interaction] = salesperson
-                continue
             team = (
                 interaction.team_id
                 or interaction.lead_id.team_id
                 or salesperson.sale_team_id._filtered_for_company(company)
             )
+            senior = team._senior_team_for(interaction.priority) if team else team
+            if senior != team:
+                moved[interaction] = team = senior
+                if salesperson not in senior.member_ids | senior.user_id:
+                    salesperson = self.env["res.users"]
+            if salesperson and salesperson._is_available_agent(company, agent_group):
+                chosen[interaction] = salesperson
+                continue
             if team:
                 by_team[team, company] |= interaction
         for (team, company), interactions in by_team.items():
@@ -417,18 +556,22 @@ class CrmInteraction(models.Model):
                 )
             )
         writes = defaultdict(lambda: self.browse())  # values: interactions
-        for interaction, user in chosen.items():
-            if not user:
-                continue
-            values = {"user_id": user.id}
-            if interaction.state == "new":
-                values["state"] = "assigned"
-            if not interaction.team_id:
+        for interaction in self:
+            user = chosen.get(interaction)
+            values = {}
+            if user:
+                values["user_id"] = user.id
+                if interaction.state == "new":
+                    values["state"] = "assigned"
+            if interaction in moved:
+                values["team_id"] = moved[interaction].id
+            elif user and not interaction.team_id:
                 values["team_id"] = (
                     interaction.lead_id.team_id
                     or user.sale_team_id._filtered_for_company(interaction.company_id)
                 ).id
-            writes[tuple(sorted(values.items()))] |= interaction
+            if values:
+                writes[tuple(sorted(values.items()))] |= interaction
         for values, interactions in writes.items():
             interactions.sudo().write(dict(values))
 
@@ -603,6 +746,279 @@ class CrmInteraction(models.Model):
         )
         action.update(domain=domain, context=context or {})
         return action
+
+    # ------------------------------------------------------------------
+    # QUEUE: priorities and deadlines
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _plan_working_hours(self, calendar, requests):
+        """The deadlines of ``requests``, pairs (start, hours) in naive UTC,
+        in the working time of ``calendar``: what
+        ``calendar.plan_hours(hours, start, compute_leaves=True)`` gives for
+        each, with the calendar's attendances and leaves (its own and the
+        public holidays of its company) read once for all of them
+        (``lib.sla``). ``False`` for a deadline beyond ten years of the
+        calendar's working time (a calendar without any)."""
+        if calendar.flexible_hours:
+            # no fixed hours to count in: around the clock
+            return [start + timedelta(hours=hours) for start, hours in requests]
+        leaves = [("time_type", "=", "leave")]
+        if calendar.company_id:
+            # public holidays without a calendar belong to a company: not
+            # another company's (plan_hours would count every company's)
+            leaves.append(("company_id", "in", [False, calendar.company_id.id]))
+        deadlines = [False] * len(requests)
+        pending = dict(enumerate(requests))  # index: (start, hours still to plan)
+        first = min(start for start, _hours in requests)
+        last = max(start for start, _hours in requests)
+        windows = [(first, last + timedelta(days=14)), *next_windows(last + timedelta(days=14))]
+        for window_start, window_end in windows:
+            intervals = calendar._work_intervals_batch(
+                window_start.replace(tzinfo=UTC), window_end.replace(tzinfo=UTC), domain=leaves
+            )[False]
+            working = WorkingTime(
+                (
+                    start.astimezone(UTC).replace(tzinfo=None),
+                    stop.astimezone(UTC).replace(tzinfo=None),
+                )
+                for start, stop, _meta in intervals
+            )
+            for index, (start, hours) in list(pending.items()):
+                deadline, left = working.plan(start, hours)
+                if deadline:
+                    deadlines[index] = deadline
+                    del pending[index]
+                else:
+                    pending[index] = (window_end, left)
+            if not pending:
+                break
+        return deadlines
+
+    @api.model
+    def _recompute_open_deadlines(self, domain):
+        """Compute the deadline of the open inbound requests of ``domain``
+        again (a channel's targets or a team's working hours changed)."""
+        # sudo: the change was made by someone allowed to make it; the
+        # deadlines of every open request it concerns follow, whoever reads them
+        requests = self.sudo().search(
+            [*domain, ("state", "in", OPEN_STATES), ("direction", "=", "inbound")]
+        )
+        self.env.add_to_compute(self._fields["sla_deadline"], requests)
+        requests.flush_recordset(["sla_deadline"])
+
+    def _refresh_priority(self):
+        """Compute the priority of these requests again (their customer's
+        figures changed), and the deadline of those whose priority moved;
+        the ones still waiting for an agent are routed again (a raised
+        priority may send them to a senior team). Set-based: one compute of
+        the priority and one of the deadlines for the whole recordset.
+        Returns the requests whose priority moved."""
+        requests = self.sudo()
+        before = {request.id: request.priority for request in requests}
+        for field in self.pool.field_computed[self._fields["priority"]]:
+            self.env.add_to_compute(field, requests)
+        requests.flush_recordset()
+        moved = requests.filtered(lambda r: r.priority != before[r.id])
+        self.env.add_to_compute(self._fields["sla_deadline"], moved)
+        moved.flush_recordset(["sla_deadline"])
+        # recomputed outside of a write: what is computed from them on the
+        # fly (the reason, "breach soon") is read again
+        requests.invalidate_recordset()
+        moved.filtered(lambda r: not r.user_id and r.state in ("new", "missed"))._route()
+        return moved
+
+    # ------------------------------------------------------------------
+    # SATISFACTION: the automatic rating request
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _rating_handled_outcomes(self):
+        """The outcomes after which the customer is asked for a rating
+        (extension point: a bridge adds its own)."""
+        return HANDLED_OUTCOMES
+
+    def _queue_rating_requests(self):
+        """Requests just closed as handled on a channel that asks for a
+        rating automatically: marked to send, and the sender
+        (``_cron_send_rating_requests``) woken up to run after this
+        transaction commits, never in the agent's click. A request that has
+        a satisfaction state already keeps it: reopened and closed again, it
+        is not asked twice."""
+        handled = self._rating_handled_outcomes()
+        todo = self.filtered(
+            lambda i: i.state == "done"
+            and i.direction == "inbound"
+            and i.outcome in handled
+            and i.channel_id.rating_auto
+            and not i.rating_request_state
+        )
+        if not todo:
+            return
+        # sudo: the state is the server's (PROTECTED_FIELDS); the user closed them
+        todo.sudo().write({"rating_request_state": "pending"})
+        sender = self.env.ref(
+            "crm_contact_center.ir_cron_send_rating_requests", raise_if_not_found=False
+        )
+        if sender:  # an administrator may have deleted it: never fail the agent's click
+            sender.sudo()._trigger()
+
+    @api.model
+    def _cron_send_rating_requests(self, batch_size=None):
+        """Send the satisfaction requests waiting to be sent, a batch
+        (``crm_contact_center.rating_batch``, default 200, oldest first) per
+        call, and report how many remain so the scheduler calls again at once
+        until none do. Restartable: only waiting requests are read, and each
+        leaves the waiting state in the transaction that sends it.
+        Returns the requests of the batch."""
+        batch_size = batch_size or int(
+            self.env["ir.config_parameter"].sudo().get_param("crm_contact_center.rating_batch", 200)
+        )
+        self.flush_model(["rating_request_state", "done_date"])
+        # SQL for the lock, which the ORM cannot take: a request being sent
+        # by the agent's button (or by a second worker) is skipped, never
+        # sent twice
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id FROM crm_interaction WHERE rating_request_state = 'pending'"
+                " ORDER BY done_date, id LIMIT %s FOR UPDATE SKIP LOCKED",
+                batch_size,
+            )
+        )
+        batch = self.sudo().browse(row[0] for row in rows)
+        batch._send_pending_rating_requests()
+        remaining = (
+            self.sudo().search_count([("rating_request_state", "=", "pending")])
+            if len(batch) == batch_size
+            else 0
+        )
+        self.env["ir.cron"]._notify_progress(done=len(batch), remaining=remaining)
+        return batch
+
+    def _send_pending_rating_requests(self):
+        """Send the rating requests of these handled requests, except to a
+        contact without a valid e-mail address (``no_email``) or asked less
+        than the company's interval ago (``recent``): each contact is asked
+        at most once per interval, by request or by hand, within this batch
+        too. One grouped query finds the contacts' last requests."""
+        now = fields.Datetime.now()
+        no_email = self.filtered(lambda i: not i.partner_id.email_normalized)
+        candidates = (self - no_email).sorted(lambda i: (i.done_date or i.date, i.id))
+        intervals = {c: c.interaction_rating_interval_days for c in candidates.company_id}
+        last = {}
+        if any(intervals.values()):
+            cutoff = now - timedelta(days=max(intervals.values()))
+            last = {
+                (partner, company): date
+                for partner, company, date in self.sudo()._read_group(
+                    [
+                        ("partner_id", "in", candidates.partner_id.ids),
+                        ("company_id", "in", candidates.company_id.ids),
+                        ("rating_request_date", ">=", cutoff),
+                    ],
+                    ["partner_id", "company_id"],
+                    ["rating_request_date:max"],
+                )
+            }
+        recent, to_send = self.browse(), self.browse()
+        for interaction in candidates:
+            key = (interaction.partner_id, interaction.company_id)
+            days = intervals[interaction.company_id]
+            if days and key in last and last[key] > now - timedelta(days=days):
+                recent |= interaction
+            else:
+                to_send |= interaction
+                last[key] = now
+        no_email.sudo().write({"rating_request_state": "no_email"})
+        recent.sudo().write({"rating_request_state": "recent"})
+        to_send._send_rating_request()
+
+    def _send_rating_request(self):
+        """E-mail each request's contact the addon's satisfaction request
+        (``mail_template_interaction_rating``, rating.mixin's
+        ``rating_send_request``; queued mail), each in a savepoint so that
+        one failing request does not stop the others, and record it."""
+        template = self.env.ref("crm_contact_center.mail_template_interaction_rating")
+        sent, failed = self.browse(), self.browse()
+        for interaction in self:
+            try:
+                with self.env.cr.savepoint():
+                    interaction.rating_send_request(template, force_send=False)
+            except Exception:
+                # the error is logged; the request is marked so the queue moves on
+                _logger.exception("Satisfaction request of interaction %s failed", interaction.id)
+                failed |= interaction
+            else:
+                sent |= interaction
+        # sudo: the state is the server's (PROTECTED_FIELDS)
+        sent.sudo().write(
+            {"rating_request_state": "sent", "rating_request_date": fields.Datetime.now()}
+        )
+        failed.sudo().write({"rating_request_state": "failed"})
+
+    def rating_apply(
+        self, rate, token=None, rating=None, feedback=None, subtype_xmlid=None,
+        notify_delay_send=False,
+    ):  # fmt: skip
+        """The customer's answer (the public rating page calls this as
+        superuser once it checked the token): a low rating, at or below the
+        company's threshold, plans a to-do for the team leader, once per
+        rating (a customer who writes his comment afterwards, or rates low
+        again, does not plan a second)."""
+        if token and not rating:
+            rating = (
+                self.env["rating.rating"].sudo().search([("access_token", "=", token)], limit=1)
+            )
+        was_low = bool(rating) and rating.consumed and self._is_low_rating(rating.rating)
+        rating = super().rating_apply(
+            rate, token=token, rating=rating, feedback=feedback, subtype_xmlid=subtype_xmlid,
+            notify_delay_send=notify_delay_send,
+        )  # fmt: skip
+        if not was_low and self._is_low_rating(rate):
+            self._plan_low_rating_follow_up(rating)
+        return rating
+
+    def _is_low_rating(self, rate):
+        self.ensure_one()
+        threshold = self.company_id.interaction_rating_low_threshold
+        return bool(threshold and rate and rate <= threshold)
+
+    def _plan_low_rating_follow_up(self, rating):
+        """A to-do for the leader of the request's team (or of its source's
+        team, else for its agent), due today, with the customer's comment."""
+        self.ensure_one()
+        leader = self.team_id.user_id or self.source_id.team_id.user_id or self.user_id
+        if not leader:
+            _logger.info("Low rating of interaction %s: nobody to follow it up", self.id)
+            return
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        who = rating.partner_id.name or self.partner_id.name or ""
+        note = (
+            Markup("<p>%s</p>") % rating.feedback
+            if rating.feedback
+            else Markup("<p>%s</p>") % self.env._("No comment.")
+        )
+        # sudo: the system plans it on behalf of the customer's answer
+        self.sudo()._plan_activities(
+            [
+                {
+                    "activity_type_id": todo.id,
+                    "summary": self.env._(
+                        "Low rating (%(rating)s/5) from %(who)s", rating=int(rating.rating), who=who
+                    ),
+                    "note": note,
+                    "automated": True,
+                    "date_deadline": fields.Date.context_today(self),
+                    "res_model_id": self.env["ir.model"]._get_id(self._name),
+                    "res_id": self.id,
+                    "user_id": leader.id,
+                }
+            ],
+            subject=lambda env, n: env._("A customer was not satisfied"),
+            intro=lambda env: env._(
+                "A customer gave a low rating after this request; a to-do waits for you on it."
+            ),
+        )
 
     # ------------------------------------------------------------------
     # CAPTURE from stock documents

@@ -35,7 +35,25 @@ class CrmInteractionChannel(models.Model):
     response_time_hours = fields.Float(
         string="Response Target (hours)",
         default=24.0,
-        help="Service level: an inbound request should be answered within this time.",
+        help="Service level: an inbound request should be answered within this time. Counted "
+        "in the working hours of the request's team when the team has some, else around the "
+        "clock. 0: no deadline.",
+    )
+    response_time_high_hours = fields.Float(
+        string="Response Target, High Priority (hours)",
+        help="Target of the requests of high priority (e.g. valuable customers at risk). "
+        "0: the normal target.",
+    )
+    response_time_urgent_hours = fields.Float(
+        string="Response Target, Urgent (hours)",
+        help="Target of the urgent requests. 0: the high-priority target (or the normal one).",
+    )
+    # satisfaction
+    rating_auto = fields.Boolean(
+        string="Ask for a Rating When Handled",
+        help="When an inbound request of this channel is closed as handled (outcome Resolved, "
+        "Follow-up needed or Opportunity), the contact is e-mailed the satisfaction request, "
+        "at most once per the period set in the settings, never without an e-mail address.",
     )
     company_id = fields.Many2one("res.company", help="Leave empty to share the channel.")
 
@@ -47,6 +65,9 @@ class CrmInteractionChannel(models.Model):
             "The response target cannot be negative.",
         ),
     ]
+
+    # fields whose change moves the deadline of the channel's open requests
+    _SLA_FIELDS = ("response_time_hours", "response_time_high_hours", "response_time_urgent_hours")
 
     def write(self, vals):
         # the record rules check the channels before the write only: moving a
@@ -64,15 +85,20 @@ class CrmInteractionChannel(models.Model):
                     " to a company you do not work for."
                 )
             )
-        return super().write(vals)
+        result = super().write(vals)
+        if any(fname in vals for fname in self._SLA_FIELDS):
+            self.env["crm.interaction"]._recompute_open_deadlines([("channel_id", "in", self.ids)])
+        return result
 
-    @api.constrains("response_time_hours", "sequence")
+    @api.constrains(*_SLA_FIELDS, "sequence")
     def _check_bounds(self):
         for channel in self:
-            if not 0 <= channel.response_time_hours <= MAX_RESPONSE_TIME_HOURS:
+            if not all(
+                0 <= channel[fname] <= MAX_RESPONSE_TIME_HOURS for fname in self._SLA_FIELDS
+            ):
                 raise ValidationError(
                     self.env._(
-                        "The response target of channel %(channel)s must be between 0 and"
+                        "The response targets of channel %(channel)s must be between 0 and"
                         " %(max)s hours.",
                         channel=channel.name,
                         max=MAX_RESPONSE_TIME_HOURS,
@@ -86,3 +112,18 @@ class CrmInteractionChannel(models.Model):
                         max=MAX_SEQUENCE,
                     )
                 )
+
+    def _response_time_for(self, priority):
+        """The response target in hours of a request of ``priority`` ("0"
+        normal, "1" high, "2" urgent) on this channel: the priority's own
+        target, else the next lower priority's, down to the normal one."""
+        self.ensure_one()
+        targets = {
+            "2": self.response_time_urgent_hours,
+            "1": self.response_time_high_hours,
+            "0": self.response_time_hours,
+        }
+        for level in ("2", "1", "0"):
+            if level <= (priority or "0") and targets[level]:
+                return targets[level]
+        return 0.0

@@ -183,3 +183,40 @@ class TestChannelReport(TransactionCase):
         # supervisors see it
         supervisor_rows = self.env["crm.kpi.channel.report"].with_user(self.supervisor).search([])
         self.assertIn(unknown, supervisor_rows.interaction_id)
+
+    def test_automatic_satisfaction_answers_count(self):
+        """The answers to the automatic satisfaction request (issue 19) are the
+        channel's CSAT: a contact satisfied, another not, on a channel that
+        asks for a rating when a request is handled."""
+        line = self.env["crm.interaction.channel"].create(
+            {"name": "Care line", "code": "care", "company_id": self.company.id,
+             "rating_auto": True}
+        )  # fmt: skip
+        contacts = self.env["res.partner"].create(
+            [{"name": f"Rater {i}", "email": f"rater{i}@example.com"} for i in range(2)]
+        )
+        agent = self.agents[0]
+        requests = self.env["crm.interaction"].create(
+            [{"channel_id": line.id, "partner_id": contact.id, "user_id": agent.id,
+              "company_id": self.company.id} for contact in contacts]
+        )  # fmt: skip
+        requests.with_user(agent).write({"outcome": "resolved"})
+        requests.with_user(agent).action_done()
+        self.env.ref("crm_contact_center.ir_cron_send_rating_requests").method_direct_trigger()
+        for request, rate in zip(requests, (5, 1), strict=True):
+            token = (
+                self.env["rating.rating"]
+                .search([("res_model", "=", "crm.interaction"), ("res_id", "=", request.id)])
+                .access_token
+            )
+            request.sudo().rating_apply(rate, token=token)
+        [(rated, satisfied, csat, rating)] = (
+            self.env["crm.kpi.channel.report"]
+            .with_user(self.supervisor)
+            ._read_group(
+                [("channel_id", "=", line.id)],
+                [],
+                ["rated_count:sum", "satisfied_count:sum", "csat:sum", "rating:avg"],
+            )
+        )
+        self.assertEqual((rated, satisfied, csat, rating), (2, 1, 50.0, 3.0))

@@ -80,7 +80,23 @@ class CrmCustomerProfile(models.Model):
                 model._store_health_fit(fit, today)
                 coef = fit.coef
             self._score_health(company, today, coef)
-        return super()._after_run(company, today)
+        result = super()._after_run(company, today)
+        with self._timed("queue priorities"):
+            # the night's stages and values at risk (health rules included)
+            # reach the contact center's open requests
+            self.env["crm.interaction"]._refresh_customer_priorities(company)
+        return result
+
+    @api.model
+    def _recompute_partners(self, partner_ids, company, today=None):
+        """A deal won (or lost) moves the customer's stage at once: so do
+        the priorities of its open requests."""
+        result = super()._recompute_partners(partner_ids, company, today=today)
+        partners = self.env["res.partner"].with_context(active_test=False).browse(partner_ids)
+        self.env["crm.interaction"]._refresh_customer_priorities(
+            company, partners.commercial_partner_id.ids
+        )
+        return result
 
     @api.model
     def _service_signals_sql(self, company, days, partner_ids=None):
