@@ -4,6 +4,7 @@ from . import (
     test_capture,
     test_events_lib,
     test_interaction,
+    test_pbx,
     test_security,
     test_ui,
 )
