@@ -2,6 +2,7 @@ from . import (
     test_api,
     test_call_state,
     test_capture,
+    test_cdr_import,
     test_events_lib,
     test_interaction,
     test_pbx,

@@ -38,7 +38,8 @@ class CrmInteractionCdrImportWizard(models.TransientModel):
         help="The calls are logged as this integration's: a call id it already"
         " reported is updated, not logged twice.",
     )
-    file = fields.Binary(string="CDR File", required=True, attachment=False)
+    # required in the form only: the upload is dropped once imported
+    file = fields.Binary(string="CDR File", attachment=False)
     filename = fields.Char()
     tz = fields.Selection(
         _tz_get,
@@ -75,6 +76,8 @@ class CrmInteractionCdrImportWizard(models.TransientModel):
         self.ensure_one()
         source = self.source_id
         source.check_access("write")  # supervisors of the integration's company
+        if not self.file:
+            raise UserError(self.env._("Choose the file of call records to import."))
         try:
             data = base64.b64decode(self.file or b"", validate=True)
         except (binascii.Error, ValueError):
