@@ -5,7 +5,7 @@ import time
 import uuid
 
 import psycopg2.errors
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from odoo import SUPERUSER_ID, http
 from odoo.exceptions import UserError, ValidationError
@@ -238,6 +238,34 @@ class InteractionApi(http.Controller):
         except EventError as exc:
             return self._error(exc)
         return json_response({"ok": True, "source": source.name})
+
+    @http.route(
+        API_PREFIX + "<path:subpath>",
+        type="http",
+        auth="none",
+        csrf=False,
+        save_session=False,
+        readonly=True,
+    )
+    def no_such_route(self, subpath, **_params):
+        """Every other path under the prefix: 405 (with ``Allow``) when the path
+        exists for other methods, else 404, in JSON. (Werkzeug raises a
+        method mismatch before any Odoo error handler could answer in JSON.)"""
+        adapter = request.env["ir.http"].routing_map().bind_to_environ(request.httprequest.environ)
+        allowed = []
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            try:
+                rule, _args = adapter.match(method=method, return_rule=True)
+            except HTTPException:
+                continue
+            if not rule.rule.endswith("<path:subpath>"):
+                allowed.append(method)
+        if allowed:
+            return error_response(
+                EventError("http_error", "method not allowed", status=405),
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return error_response(EventError("http_error", "not found", status=404))
 
     # helpers
 

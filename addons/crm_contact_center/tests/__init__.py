@@ -1,5 +1,6 @@
 from . import (
     test_api,
+    test_api_hygiene,
     test_call_state,
     test_capture,
     test_cdr_import,
