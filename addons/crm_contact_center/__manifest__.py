@@ -17,6 +17,8 @@
         "wizards/crm_interaction_log_wizard_views.xml",
         "wizards/crm_interaction_backfill_wizard_views.xml",
         "wizards/crm_interaction_source_key_wizard_views.xml",
+        "wizards/crm_interaction_source_rotate_wizard_views.xml",
+        "wizards/crm_interaction_cdr_import_wizard_views.xml",
         "views/crm_interaction_channel_views.xml",
         "views/crm_interaction_source_views.xml",
         "views/crm_interaction_views.xml",

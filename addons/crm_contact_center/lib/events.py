@@ -32,7 +32,8 @@ MIN_TIMESTAMP = datetime(2000, 1, 1)
 MAX_FUTURE = timedelta(days=1)
 
 CALL_EVENTS = ("call.started", "call.answered", "call.ended", "call.missed")
-EVENT_TYPES = (*CALL_EVENTS, "message.received", "message.sent", "form.submitted")
+# call.ringing: the phone rings (an agent's, or the queue's); it moves no state
+EVENT_TYPES = (*CALL_EVENTS, "call.ringing", "message.received", "message.sent", "form.submitted")
 # how far a request went: an agent's progress is never undone by a late event
 # (an answered call outranks a missed one: a late "call.missed" cannot undo it)
 STATE_RANK = {"new": 0, "assigned": 1, "missed": 2, "in_progress": 3, "done": 4}
@@ -140,18 +141,24 @@ def parse_body(raw):
     return parse_request(raw)[0]
 
 
-def parse_request(raw):
-    """Return ``(events, is_batch)`` or raise ``EventError``."""
+def decode_json(raw):
+    """The JSON value of a request body, or raise ``EventError`` (also used by
+    the PBX adapters, whose payloads are not the suite's events)."""
     if len(raw) > MAX_BODY_BYTES:
         raise EventError(
             "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", status=413
         )
     try:
-        data = json.loads(raw, parse_constant=_NonFinite)
+        return json.loads(raw, parse_constant=_NonFinite)
     except (UnicodeDecodeError, ValueError) as exc:
         raise EventError("invalid_json", f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise EventError("invalid_json", "the body is nested too deeply") from None
+
+
+def parse_request(raw):
+    """Return ``(events, is_batch)`` or raise ``EventError``."""
+    data = decode_json(raw)
     if isinstance(data, dict):
         return [parse_event(data)], False
     if not isinstance(data, list):

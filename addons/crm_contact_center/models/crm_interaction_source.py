@@ -1,5 +1,6 @@
 import secrets
 from collections import Counter
+from datetime import datetime
 
 import psycopg2.errors
 
@@ -9,6 +10,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
 from ..lib.events import EventError, derive_state, hash_key, next_state
+from ..lib.signatures import new_webhook_secret
 from .crm_interaction import NO_CAPTURE
 
 
@@ -21,6 +23,12 @@ class CrmInteractionSource(models.Model):
         source = env["crm.interaction.source"].create({"name": "PBX"})
         key = source.generate_api_key()   # shown once; only its hash is stored
         # the PBX then sends  Authorization: Bearer <key>
+        secret = source.generate_signing_secret()   # whsec_…, shown once
+        # ... and signs each request the Standard Webhooks way with it
+
+    Rotation with an overlap: ``generate_api_key(previous_valid_until=dt)``
+    and ``generate_signing_secret(previous_valid_until=dt)`` keep the previous
+    key or secret working until ``dt`` while the integration switches.
     """
 
     _name = "crm.interaction.source"
@@ -58,10 +66,87 @@ class CrmInteractionSource(models.Model):
         string="Key", readonly=True, copy=False, help="The first characters of the current key."
     )
     interaction_count = fields.Integer(compute="_compute_interaction_count")
+    # payload format, previous key and signing secrets (see readme/CONFIGURE.md)
+    format = fields.Selection(
+        [
+            ("json", "Suite JSON events"),
+            ("twilio", "Twilio status callbacks"),
+            ("asterisk_ari", "Asterisk ARI events"),
+        ],
+        required=True,
+        default="json",
+        help="What the integration posts, and so its endpoint: the suite's JSON events"
+        " (web forms, connectors, the Asterisk AMI relay), Twilio's call status callbacks"
+        " or Asterisk ARI (Stasis) events.",
+    )
+    endpoint_url = fields.Char(
+        string="Endpoint", compute="_compute_endpoint_url", help="The URL the integration posts to."
+    )
+    api_key_previous_hash = fields.Char(
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        groups="crm_contact_center.group_contact_center_supervisor",
+    )
+    api_key_previous_expiry = fields.Datetime(
+        string="Previous Key Valid Until",
+        readonly=True,
+        copy=False,
+        help="The key replaced by the last rotation keeps working until then.",
+    )
+    signing_secret_ids = fields.One2many(
+        "crm.interaction.source.secret",
+        "source_id",
+        string="Signing Secrets",
+        readonly=True,
+        groups="crm_contact_center.group_contact_center_supervisor",
+    )
+    signing_secret_state = fields.Selection(
+        [
+            ("none", "None"),
+            ("active", "Active"),
+            ("rotating", "Rotating (previous one still valid)"),
+        ],
+        string="Signing Secret",
+        compute="_compute_signing_secret_state",
+        help="Whether requests can be verified with a signing secret (or a Twilio auth token)."
+        " The secret itself is shown once, when generated.",
+    )
 
     _sql_constraints = [
         ("api_key_hash_uniq", "UNIQUE(api_key_hash)", "API keys must be unique."),
     ]
+
+    @api.depends("format")
+    def _compute_endpoint_url(self):
+        from ..controllers.main import endpoint_path  # noqa: PLC0415 (controllers import models)
+
+        root = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "").rstrip("/")
+        for source in self:
+            source.endpoint_url = root + endpoint_path(source.format, source.id or 0)
+
+    @api.depends("signing_secret_ids.date_expiry")
+    def _compute_signing_secret_state(self):
+        valid = (
+            self.env["crm.interaction.source.secret"]
+            .sudo()
+            ._read_group(
+                [
+                    ("source_id", "in", self.ids),
+                    "|",
+                    ("date_expiry", "=", False),
+                    ("date_expiry", ">", fields.Datetime.now()),
+                ],
+                ["source_id"],
+                ["__count"],
+            )
+        )
+        counts = {source.id: count for source, count in valid}
+        for source in self:
+            count = counts.get(source.id, 0)
+            source.signing_secret_state = (
+                "none" if not count else "active" if count == 1 else "rotating"
+            )
 
     def _compute_interaction_count(self):
         counts = dict(
@@ -72,26 +157,126 @@ class CrmInteractionSource(models.Model):
         for source in self:
             source.interaction_count = counts.get(source, 0)
 
-    def generate_api_key(self):
-        """Replace the source's key and return the new one; it cannot be read later."""
+    def generate_api_key(self, previous_valid_until=None):
+        """Replace the source's key and return the new one; it cannot be read later.
+
+        ``previous_valid_until`` (a datetime, UTC): the replaced key keeps
+        working until then (an overlap for the integration to switch);
+        without it the replaced key stops working at once.
+        """
         self.ensure_one()
         self.check_access("write")
+        self._check_overlap(previous_valid_until)
         key = secrets.token_urlsafe(32)
-        self.sudo().write({"api_key_hash": hash_key(key), "api_key_hint": key[:6] + "…"})
+        values = {
+            "api_key_hash": hash_key(key),
+            "api_key_hint": key[:6] + "…",
+            "api_key_previous_hash": False,
+            "api_key_previous_expiry": False,
+        }
+        current = self.sudo().api_key_hash
+        if previous_valid_until and current:
+            values["api_key_previous_hash"] = current
+            values["api_key_previous_expiry"] = previous_valid_until
+        self.sudo().write(values)
         return key
+
+    def generate_signing_secret(self, previous_valid_until=None):
+        """A new Standard Webhooks signing secret (``whsec_<base64>``), returned
+        once: only a hint of it is ever shown again. The source then requires
+        signed requests. The secrets valid so far stay valid until
+        ``previous_valid_until`` (UTC), or stop at once without it.
+
+        Signing, for the integration: ``webhook-signature: v1,<base64 of
+        HMAC-SHA256(base64-decoded secret, "<webhook-id>.<webhook-timestamp>.<body>")>``
+        (see ``lib/signatures.py``).
+        """
+        self.ensure_one()
+        secret = new_webhook_secret()
+        self._add_secret(secret, "webhook", previous_valid_until)
+        self.sudo().require_signature = True
+        return secret
+
+    def set_twilio_auth_token(self, token, previous_valid_until=None):
+        """Store the Twilio account's auth token the status callbacks are
+        verified with. During a Twilio token rotation (secondary token promoted),
+        ``previous_valid_until`` keeps the old token valid until then."""
+        self.ensure_one()
+        token = (token or "").strip()
+        if len(token) < 16 or not token.isascii() or not token.isalnum():
+            raise UserError(self.env._("A Twilio auth token is 32 letters and digits."))
+        self._add_secret(token, "twilio", previous_valid_until)
+
+    def _add_secret(self, secret, kind, previous_valid_until):
+        self.check_access("write")
+        self._check_overlap(previous_valid_until)
+        now = fields.Datetime.now()
+        Secret = self.env["crm.interaction.source.secret"].sudo()
+        current = Secret.search([("source_id", "=", self.id)])
+        # secrets past their overlap are of no use: forgotten, not kept in clear
+        current.filtered(lambda s: s.date_expiry and s.date_expiry <= now).unlink()
+        current.exists().filtered(
+            lambda s: not s.date_expiry or s.date_expiry > (previous_valid_until or now)
+        ).write({"date_expiry": previous_valid_until or now})
+        Secret.create(
+            {
+                "source_id": self.id,
+                "secret": secret,
+                "kind": kind,
+                "hint": secret[: 10 if kind == "webhook" else 4] + "…",
+            }
+        )
+
+    def _check_overlap(self, until):
+        if until and not isinstance(until, datetime):
+            until = fields.Datetime.to_datetime(until)
+        if until and until <= fields.Datetime.now():
+            raise UserError(self.env._("The end of the overlap must be in the future."))
+
+    def _valid_secrets(self, kind):
+        """The clear secrets of ``kind`` that verify a request now (as superuser:
+        nobody reads them otherwise)."""
+        self.ensure_one()
+        now = fields.Datetime.now()
+        return [
+            secret.secret
+            for secret in self.sudo().signing_secret_ids
+            if secret.kind == kind and (not secret.date_expiry or secret.date_expiry > now)
+        ]
 
     def action_generate_api_key(self):
         """A new key, shown once in a dialog with the endpoint URL and a curl
         example; the form's key hint is updated at once."""
         self.ensure_one()
-        key = self.generate_api_key()
+        return self._action_show_credential(self.generate_api_key(), "api_key")
+
+    def _action_show_credential(self, value, kind):
+        """The dialog that shows a new API key or signing secret once."""
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("New API Key"),
+            "name": self.env._("New API Key")
+            if kind == "api_key"
+            else self.env._("New Signing Secret"),
             "res_model": "crm.interaction.source.key.wizard",
             "view_mode": "form",
             "target": "new",
-            "context": {"default_source_id": self.id, "default_key": key},
+            "context": {"default_source_id": self.id, "default_key": value, "default_kind": kind},
+        }
+
+    def action_open_rotate_wizard(self):
+        """Rotate the API key, the signing secret or the Twilio auth token (the
+        button's context names which), with an optional overlap."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Rotate Credentials"),
+            "res_model": "crm.interaction.source.rotate.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "default_source_id": self.id,
+                "default_credential": self.env.context.get("default_credential", "api_key"),
+            },
         }
 
     def action_view_interactions(self):
@@ -99,15 +284,34 @@ class CrmInteractionSource(models.Model):
 
     @api.model
     def _authenticate(self, key):
-        """The active source owning ``key`` (as superuser), or an empty recordset."""
+        """The active source owning ``key`` (as superuser), or an empty recordset:
+        its current key, or the previous one until the end of the overlap."""
         if not key:
             return self.browse()
-        return self.sudo().search([("api_key_hash", "=", hash_key(key))], limit=1)
+        digest = hash_key(key)
+        return self.sudo().search(
+            [
+                "|",
+                ("api_key_hash", "=", digest),
+                "&",
+                ("api_key_previous_hash", "=", digest),
+                ("api_key_previous_expiry", ">", fields.Datetime.now()),
+            ],
+            limit=1,
+        )
 
     # ------------------------------------------------------------------
     # BUSINESS: inbound API events (called by the controller, as superuser,
     # on an authenticated source)
     # ------------------------------------------------------------------
+
+    def _adapter_channel(self):
+        """The channel code of the calls a PBX adapter (Twilio, Asterisk, CDR
+        import) logs: the first allowed call channel (phone, then IP telephony),
+        else ``phone`` (refused with 403 until the integration allows it)."""
+        self.ensure_one()
+        codes = self.channel_ids.filtered("active").mapped("code")
+        return next((code for code in ("phone", "ip_phone") if code in codes), "phone")
 
     def _channels_by_code(self, events):
         """``{code: channel}`` for the events' channels; 403 if one is not allowed."""

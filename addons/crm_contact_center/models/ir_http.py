@@ -1,13 +1,12 @@
 import logging
-import uuid
 
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from odoo import models
 from odoo.exceptions import UserError
 from odoo.http import request
 
-from ..controllers.main import API_PREFIX, error_response, too_large_error
+from ..controllers.main import API_PREFIX, current_request_id, error_response, too_large_error
 from ..lib.events import EventError
 
 _logger = logging.getLogger(__name__)
@@ -15,6 +14,12 @@ _logger = logging.getLogger(__name__)
 
 class IrHttp(models.AbstractModel):
     _inherit = "ir.http"
+
+    @classmethod
+    def _post_dispatch(cls, response):
+        super()._post_dispatch(response)
+        if request.httprequest.path.startswith(API_PREFIX):
+            response.headers.setdefault("X-Request-Id", current_request_id())
 
     @classmethod
     def _handle_error(cls, exception):
@@ -27,8 +32,12 @@ class IrHttp(models.AbstractModel):
         if isinstance(exception, RequestEntityTooLarge):
             return error_response(too_large_error())
         if isinstance(exception, HTTPException) and exception.code and exception.code < 500:
+            headers = None
+            if isinstance(exception, MethodNotAllowed) and exception.valid_methods:
+                headers = {"Allow": ", ".join(exception.valid_methods)}
             return error_response(
-                EventError("http_error", exception.name.lower(), status=exception.code)
+                EventError("http_error", exception.name.lower(), status=exception.code),
+                headers=headers,
             )
         if isinstance(exception, UserError):
             # the detail may name records of the database: logged, not returned
@@ -36,7 +45,7 @@ class IrHttp(models.AbstractModel):
             return error_response(
                 EventError("unprocessable", "the events could not be applied", status=422)
             )
-        request_id = uuid.uuid4().hex
+        request_id = current_request_id()
         _logger.error(
             "Inbound API error, request id %s (%s %s)",
             request_id,
@@ -50,6 +59,4 @@ class IrHttp(models.AbstractModel):
                 f"unexpected server error; quote request id {request_id} to the administrator",
                 status=500,
             ),
-            request_id=request_id,
-            headers={"X-Request-Id": request_id},
         )
