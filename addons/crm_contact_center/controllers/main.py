@@ -183,20 +183,20 @@ class InteractionApi(http.Controller):
             source = (
                 request.env(user=SUPERUSER_ID)["crm.interaction.source"].browse(source_id).exists()
             )
-            if not source or not source.active:
-                raise EventError("unauthorized", "unknown or archived integration", status=401)
-            if source.format != "twilio":
-                raise EventError(
-                    "wrong_format", "this integration is not configured for Twilio", status=403
-                )
+            # One answer for an unknown, archived or non-Twilio integration and a
+            # bad signature: the URL's id tells a prober nothing.
+            if not source or not source.active or source.format != "twilio":
+                raise EventError("invalid_signature", "the signature does not match", status=401)
             form = httprequest.form
             params = {name: form.getlist(name) for name in form}
+            # The URL Twilio signed is the one configured on its side: the
+            # server's public address (web.base.url), never the request's Host
+            # header, which the sender chooses.
             root = source.env["ir.config_parameter"].get_param("web.base.url", "").rstrip("/")
             query = httprequest.query_string.decode("latin-1")
-            urls = [httprequest.url, root + httprequest.path + ("?" + query if query else "")]
             verify_twilio(
                 source._valid_secrets("twilio"),
-                urls,
+                [root + httprequest.path + ("?" + query if query else "")],
                 params,
                 httprequest.headers.get("X-Twilio-Signature"),
             )
@@ -344,8 +344,21 @@ class InteractionApi(http.Controller):
         row is invisible to this transaction's snapshot: only a new transaction
         sees it). Odoo's own retry would answer a unique violation with 400."""
         cr = request.env.cr
+        message_id = getattr(request, "_crm_cc_webhook_id", None)
         for attempt in range(1, INGEST_ATTEMPTS + 1):
             try:
+                # in the same transaction as the events (and again after a retry's
+                # rollback): a refused request leaves no id behind
+                if message_id and not source.env["crm.interaction.source.message"]._claim(
+                    source.id, message_id
+                ):
+                    _logger.info(
+                        "Source %s: webhook-id %r received again (request %s): not applied",
+                        source.id,
+                        message_id,
+                        current_request_id(),
+                    )
+                    return [{"id": event["id"], "status": "duplicate"} for event in events]
                 results = source._ingest(events)
                 source.env.flush_all()  # surface the constraint errors here
                 return results
@@ -390,7 +403,9 @@ class InteractionApi(http.Controller):
             headers = request.httprequest.headers
             secrets = source._valid_secrets("webhook")
             if headers.get("webhook-signature") or secrets:
-                verify_webhook(secrets, headers.get, self._raw_body(), time.time())
+                request._crm_cc_webhook_id = verify_webhook(
+                    secrets, headers.get, self._raw_body(), time.time()
+                )
             else:
                 check_signature(
                     key.strip(),

@@ -65,6 +65,8 @@ MISSED = {
     "canceled", "cancelled", "cancel", "chanunavail", "abandoned", "unanswered",
 }  # fmt: skip
 MAX_RECORDS = 100_000
+# a larger export is split (a day or a month per file): read whole in memory
+MAX_FILE_BYTES = 32 * 1024 * 1024
 
 
 class Record(NamedTuple):
@@ -184,7 +186,10 @@ def _csv_rows(text):
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
-    first = next(reader, None)
+    try:
+        first = next(reader, None)
+    except csv.Error as exc:
+        raise EventError("invalid_body", f"line 1 is not CSV ({exc})") from None
     if first is None:
         return
     names = [_ALIASES.get(_key(cell)) for cell in first]
@@ -202,9 +207,12 @@ def _csv_rows(text):
         raise EventError("invalid_body", "Asterisk Master.csv needs loguniqueid = yes")
     rows = [] if header else [(1, first)]
     line = reader.line_num
-    for row in reader:
-        rows.append((line + 1, row))
-        line = reader.line_num
+    try:
+        for row in reader:
+            rows.append((line + 1, row))
+            line = reader.line_num
+    except csv.Error as exc:  # a NUL byte, an unterminated quote, a cell of > 128 KiB
+        raise EventError("invalid_body", f"line {line + 1} is not CSV ({exc})") from None
     for number, row in rows:
         if not any(cell.strip() for cell in row):
             continue
@@ -268,6 +276,11 @@ def parse_cdr(data, filename="", channel="phone", tz_name="UTC"):
         tz = ZoneInfo(tz_name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         raise EventError("invalid_field", f"unknown time zone {tz_name!r}", "tz") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise EventError(
+            "payload_too_large",
+            f"the file exceeds {MAX_FILE_BYTES // (1024 * 1024)} MB: split it (a month per file)",
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

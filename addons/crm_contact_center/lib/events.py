@@ -292,6 +292,8 @@ def check_signature(key, timestamp, signature, body, now):
             "invalid_signature", "X-Timestamp and X-Signature headers are required", status=401
         )
     try:
+        if len(timestamp) > 10:  # no time of ours; a huge one would overflow below
+            raise ValueError(timestamp)
         stamp = int(timestamp)
     except ValueError:
         raise EventError(

@@ -76,7 +76,8 @@ def _refuse(message):
 def verify_webhook(secrets, get_header, body, now, tolerance=WEBHOOK_TOLERANCE_SECONDS):
     """Raise ``EventError`` (401) unless one of the ``v1`` signatures of the
     request signs ``body`` with one of ``secrets`` within ``tolerance`` seconds
-    of ``now``. ``get_header(name)`` returns a header or None."""
+    of ``now``. ``get_header(name)`` returns a header or None. Returns the
+    ``webhook-id`` of the verified message (to refuse its replays)."""
     msg_id, stamp, signatures = (
         get_header(name) for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
     )
@@ -84,7 +85,9 @@ def verify_webhook(secrets, get_header, body, now, tolerance=WEBHOOK_TOLERANCE_S
         _refuse("webhook-id, webhook-timestamp and webhook-signature headers are required")
     if len(msg_id) > _MAX_ID_CHARS or not msg_id.isascii():
         _refuse("webhook-id must be at most 255 ASCII characters")
-    if not stamp.isascii() or not stamp.isdigit():
+    # at most 10 digits: a longer number is no time of ours, and a huge one
+    # would overflow the float comparison below
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 10:
         _refuse("webhook-timestamp must be unix seconds")
     if abs(now - int(stamp)) > tolerance:
         _refuse(f"webhook-timestamp is more than {tolerance} seconds away from the server's time")
@@ -98,7 +101,7 @@ def verify_webhook(secrets, get_header, body, now, tolerance=WEBHOOK_TOLERANCE_S
     for secret in secrets:
         expected = sign_webhook(secret, msg_id, stamp, body).partition(",")[2].encode()
         if any(hmac.compare_digest(expected, value) for value in offered):
-            return
+            return msg_id
     _refuse("the signature does not match")
 
 
@@ -141,8 +144,7 @@ def verify_twilio(tokens, urls, params, signature):
     to one of ``urls`` with one of ``tokens``."""
     if not signature or not signature.isascii():
         _refuse("the X-Twilio-Signature header is required")
-    if not tokens:
-        _refuse("this integration has no Twilio auth token")
+    # no token: the same answer as a wrong one (the URL names the integration)
     for token in tokens:
         for url in urls:
             for variant in twilio_url_variants(url):

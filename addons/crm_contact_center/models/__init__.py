@@ -3,6 +3,7 @@ from . import (
     crm_interaction,
     crm_interaction_channel,
     crm_interaction_source,
+    crm_interaction_source_message,
     crm_interaction_source_secret,
     crm_lead,
     crm_team,

@@ -1,6 +1,6 @@
 import secrets
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg2.errors
 
@@ -12,6 +12,9 @@ from odoo.tools import SQL, email_normalize, plaintext2html
 from ..lib.events import EventError, derive_state, hash_key, next_state
 from ..lib.signatures import new_webhook_secret
 from .crm_interaction import NO_CAPTURE
+
+# the longest overlap a rotation grants the previous key or secret
+MAX_OVERLAP_DAYS = 30
 
 
 class CrmInteractionSource(models.Model):
@@ -203,18 +206,25 @@ class CrmInteractionSource(models.Model):
         ``previous_valid_until`` keeps the old token valid until then."""
         self.ensure_one()
         token = (token or "").strip()
-        if len(token) < 16 or not token.isascii() or not token.isalnum():
-            raise UserError(self.env._("A Twilio auth token is 32 letters and digits."))
+        self._check_twilio_token(token)
         self._add_secret(token, "twilio", previous_valid_until)
 
+    def _check_twilio_token(self, token):
+        if len(token) < 16 or len(token) > 64 or not token.isascii() or not token.isalnum():
+            raise UserError(self.env._("A Twilio auth token is 32 letters and digits."))
+
     def _add_secret(self, secret, kind, previous_valid_until):
+        """Store ``secret`` as the source's current one of ``kind``; the other
+        valid ones of that kind expire at ``previous_valid_until`` (or now).
+        Secrets of the other kind are left alone: rotating a signing secret
+        does not stop a Twilio token, nor the reverse."""
         self.check_access("write")
         self._check_overlap(previous_valid_until)
         now = fields.Datetime.now()
         Secret = self.env["crm.interaction.source.secret"].sudo()
-        current = Secret.search([("source_id", "=", self.id)])
         # secrets past their overlap are of no use: forgotten, not kept in clear
-        current.filtered(lambda s: s.date_expiry and s.date_expiry <= now).unlink()
+        Secret.search([("source_id", "=", self.id), ("date_expiry", "<=", now)]).unlink()
+        current = Secret.search([("source_id", "=", self.id), ("kind", "=", kind)])
         current.exists().filtered(
             lambda s: not s.date_expiry or s.date_expiry > (previous_valid_until or now)
         ).write({"date_expiry": previous_valid_until or now})
@@ -232,6 +242,15 @@ class CrmInteractionSource(models.Model):
             until = fields.Datetime.to_datetime(until)
         if until and until <= fields.Datetime.now():
             raise UserError(self.env._("The end of the overlap must be in the future."))
+        if until and until > fields.Datetime.now() + timedelta(days=MAX_OVERLAP_DAYS):
+            # a forgotten overlap would keep a leaked key or secret working
+            raise UserError(
+                self.env._(
+                    "The overlap lasts at most %(days)s days: the previous key or secret"
+                    " must stop working soon after the integration switched.",
+                    days=MAX_OVERLAP_DAYS,
+                )
+            )
 
     def _valid_secrets(self, kind):
         """The clear secrets of ``kind`` that verify a request now (as superuser:

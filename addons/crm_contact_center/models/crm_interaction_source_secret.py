@@ -42,3 +42,9 @@ class CrmInteractionSourceSecret(models.Model):
         now = fields.Datetime.now()
         for secret in self:
             secret.is_valid = not secret.date_expiry or secret.date_expiry > now
+
+    @api.autovacuum
+    def _gc_expired_secrets(self):
+        """Secrets past their overlap verify nothing: forgotten daily rather
+        than kept in clear until the source's next rotation."""
+        self.sudo().search([("date_expiry", "<=", fields.Datetime.now())]).unlink()

@@ -5,6 +5,7 @@ and an OpenAPI document whose examples the live server answers as documented."""
 import json
 import subprocess
 import time
+import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -51,8 +52,9 @@ class TestApiHygiene(ContactCenterCommon, HttpCase):
         return {"event": kind, "id": event_id, "timestamp": "2026-06-01T09:00:00Z",
                 "from": {"phone": "+3225551234"}}  # fmt: skip
 
-    def _signed(self, secret, body, msg_id="msg_1", stamp=None):
+    def _signed(self, secret, body, msg_id=None, stamp=None):
         stamp = int(time.time()) if stamp is None else stamp
+        msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
         return {
             "webhook-id": msg_id,
             "webhook-timestamp": str(stamp),
@@ -139,6 +141,67 @@ class TestApiHygiene(ContactCenterCommon, HttpCase):
         self.assertFalse(self._logged("r-late"))
         with self.assertRaises(UserError):
             self.source.generate_signing_secret(previous_valid_until=fields.Datetime.now())
+
+    def test_a_replayed_signed_message_is_not_applied_twice(self):
+        """A signed request captured on its way and sent again within the
+        5-minute window (or a sender's retry of a message already applied) is
+        answered as a duplicate and changes nothing; a message refused once can
+        be sent again, corrected, under the same id."""
+        secret = self.source.generate_signing_secret()
+        ringing = json.dumps(self._event("replay-1", "call.started")).encode()
+        headers = self._signed(secret, ringing, msg_id="msg_replay")
+        first = self._post("/events", ringing, headers=headers)
+        self.assertEqual((first.status_code, first.json()["status"]), (200, "created"))
+        again = self._post("/events", ringing, headers=headers)
+        self.assertEqual((again.status_code, again.json()["status"]), (200, "duplicate"))
+        self.assertEqual(len(self._logged("replay-1")), 1)
+        # refused (an unknown channel): the id is not used up
+        refused = json.dumps({**self._event("replay-2"), "channel": "fax"}).encode()
+        answer = self._post("/events", refused, headers=self._signed(secret, refused, "msg_fix"))
+        self.assertEqual(answer.status_code, 403)
+        fixed = json.dumps(self._event("replay-2")).encode()
+        answer = self._post("/events", fixed, headers=self._signed(secret, fixed, "msg_fix"))
+        self.assertEqual((answer.status_code, answer.json()["status"]), (200, "created"))
+
+    def test_absurd_timestamps_are_refused_not_crashing(self):
+        secret = self.source.generate_signing_secret()
+        body = json.dumps(self._event("huge-1")).encode()
+        for stamp in ("9" * 400, "1" * 11):
+            headers = {**self._signed(secret, body), "webhook-timestamp": stamp}
+            answer = self._post("/events", body, headers=headers)
+            self.assertEqual(answer.status_code, 401, stamp[:12])
+            self.assertEqual(answer.json()["error"]["code"], "invalid_signature")
+        legacy = self.env["crm.interaction.source"].create(
+            {"name": "Legacy", "company_id": self.company.id, "require_signature": True,
+             "channel_ids": [(6, 0, [self.channel["phone"].id])]}
+        )  # fmt: skip
+        key = legacy.generate_api_key()
+        headers = {"X-Timestamp": "9" * 400, "X-Signature": sign(key, 0, body)}
+        answer = self._post("/events", body, key=key, headers=headers)
+        self.assertEqual(answer.status_code, 401)
+        self.assertFalse(self._logged("huge-1"))
+
+    def test_rotating_one_kind_of_secret_leaves_the_other(self):
+        """Setting a Twilio token does not stop the signing secret (nor the
+        reverse): each is replaced only by one of its kind."""
+        secret = self.source.generate_signing_secret()
+        self.source.set_twilio_auth_token(TOKEN)
+        self.source.generate_signing_secret(
+            previous_valid_until=fields.Datetime.now() + timedelta(days=1)
+        )
+        self.assertEqual(self.source._valid_secrets("twilio"), [TOKEN])
+        self.assertIn(secret, self.source._valid_secrets("webhook"))
+
+    def test_overlap_is_at_most_thirty_days(self):
+        """A forgotten overlap would keep a leaked key working for months."""
+        source = self.source.with_user(self.supervisor)
+        for method in (source.generate_api_key, source.generate_signing_secret):
+            with self.assertRaises(UserError):
+                method(previous_valid_until=fields.Datetime.now() + timedelta(days=31))
+        key = source.generate_api_key(
+            previous_valid_until=fields.Datetime.now() + timedelta(days=30)
+        )
+        self.assertEqual(self._post("/events", self._event("o-1"), key=key).status_code, 200)
 
     def test_key_rotation_keeps_the_old_key_until_the_date(self):
         old = self.key

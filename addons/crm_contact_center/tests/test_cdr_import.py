@@ -1,10 +1,12 @@
 import base64
 import json
+from unittest.mock import patch
 
 from odoo import sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from ..wizards import crm_interaction_cdr_import_wizard as cdr_wizard
 from .common import ContactCenterCase
 
 # Asterisk CDR columns (the CDR variables FreePBX's cdr table and CSV export
@@ -142,9 +144,16 @@ class TestCdrImport(ContactCenterCase):
         for data, message in (
             ("who,what\n1,2\n", "the first line must name the columns"),
             (b"\xff\xfe\x00garbage", "not UTF-8"),
+            # a cell past the csv module's limit (or a NUL byte): told, not a crash
+            ("call_id,start\nc1," + "9" * 200_000 + "\n", "line 2 is not CSV"),
         ):
             with self.subTest(message=message), self.assertRaisesRegex(UserError, message):
                 self._import(data, "calls.csv")
+        with (
+            patch.object(cdr_wizard, "MAX_FILE_BYTES", 100),
+            self.assertRaisesRegex(UserError, "split it"),
+        ):
+            self._import(CDR_CSV)
         self.source.channel_ids = self.channel["email"]
         with self.assertRaisesRegex(UserError, "not allowed"):
             self._import(CDR_CSV)

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import urlencode
 
 from odoo import fields
@@ -175,11 +176,40 @@ class TestTwilio(PbxCase):
         status, body = self._callback(params, content_type="application/json")
         self.assertEqual((status, body["error"]["code"]), (415, "unsupported_media_type"))
         json_source = self._source("json")
-        self.path = f"/crm_contact_center/v1/twilio/{json_source.id}"
-        self.assertEqual(self._callback(params)[0], 403, "not a Twilio integration")
-        self.path = "/crm_contact_center/v1/twilio/999999999"
-        self.assertEqual(self._callback(params)[0], 401)
+        tokenless = self._source("twilio")
+        answers = {}
+        for name, source_id in (
+            ("not a Twilio integration", json_source.id),
+            ("no such integration", 999999999),
+            ("no auth token yet", tokenless.id),
+            ("a wrong signature", self.source.id),
+        ):
+            self.path = f"/crm_contact_center/v1/twilio/{source_id}"
+            status, body = self._callback(params, token="f" * 32)
+            body["error"].pop("request_id")
+            answers[name] = (status, body)
+        # a prober learns nothing from the id in the URL
+        self.assertEqual(len({repr(answer) for answer in answers.values()}), 1, answers)
+        self.assertEqual(answers["no such integration"][0], 401)
         self.assertFalse(self._calls(self.source) | self._calls(json_source))
+
+    def test_signature_is_checked_against_the_public_url_not_the_host_header(self):
+        """The sender chooses the Host header: a signature made for another
+        server's URL (another deployment using the same Twilio account) must
+        not pass by naming that server in Host."""
+        params = self._status("ringing", 0)
+        other_url = "https://attacker.example.com" + self.path
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Host": "attacker.example.com",
+            "X-Forwarded-Host": "attacker.example.com",
+            "X-Twilio-Signature": twilio_signature(TOKEN, other_url, params),
+        }
+        response = self.opener.post(
+            self.base_url() + self.path, data=urlencode(params), headers=headers, timeout=30
+        )
+        self.assertEqual(response.status_code, 401)
+        self.assertFalse(self._calls(self.source))
 
     def test_auth_token_rotation_with_overlap(self):
         new_token = "fedcba9876543210fedcba9876543210"
@@ -375,6 +405,39 @@ class TestAsteriskAmiRelay(PbxCase):
         self.assertEqual(
             (event["from"], event["to"]), ({"phone": "3225551234"}, {"extension": "201"})
         )
+
+    def test_relay_sends_its_key_over_https_only_and_never_follows_a_redirect(self):
+        for url in ("http://pbx-gateway.example.com", "ftp://example.com", "odoo.example.com"):
+            with self.subTest(url=url), self.assertRaises(ValueError):
+                relay.Poster(url, "key")
+        relay.Poster("http://127.0.0.1:8069", "key")  # Odoo on the same machine
+        relay.Poster("http://odoo.lan", "key", allow_http=True)  # said explicitly
+        # a server answering with a redirect gets nothing more (the outside world:
+        # a local stub that redirects every POST elsewhere)
+        hits = []
+
+        class Redirect(BaseHTTPRequestHandler):
+            def do_POST(self):
+                hits.append(self.path)
+                self.send_response(307)
+                self.send_header("Location", "http://127.0.0.1:9/steal")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        stub = HTTPServer(("127.0.0.1", 0), Redirect)
+        thread = threading.Thread(target=stub.serve_forever)
+        thread.start()
+        try:
+            poster = relay.Poster(f"http://127.0.0.1:{stub.server_port}", "key", attempts=1)
+            self.assertIsNone(poster.post([{"event": "call.missed"}]))
+        finally:
+            stub.shutdown()
+            thread.join(10)
+            stub.server_close()
+        self.assertEqual(hits, ["/crm_contact_center/v1/events"], "posted once, not redirected")
 
     def test_relay_posts_signed_events_to_the_live_api(self):
         """A fake AMI server (the outside world) serves the fixture; the relay

@@ -1,3 +1,4 @@
+import base64
 import importlib.util
 from pathlib import Path
 
@@ -314,3 +315,113 @@ class TestSecurity(ContactCenterCase):
             self.Interaction.search([("partner_id", "=", partner.id)]),
             "the note is in the customer's interaction log",
         )
+
+
+@tagged("post_install", "-at_install")
+class TestDialogPrivacy(ContactCenterCase):
+    """The credential and import dialogs are rows of transient tables: what a
+    supervisor types or uploads there is read by nobody else, and a Twilio
+    token is not left in the row once stored on the integration."""
+
+    TOKEN = "0123456789abcdef0123456789abcdef"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.twilio = cls.env["crm.interaction.source"].create(
+            {"name": "Twilio", "company_id": cls.company.id, "format": "twilio"}
+        )
+        cls.other_company = cls.env["res.company"].create({"name": "Other CC Co"})
+        cls.other_supervisor = new_test_user(
+            cls.env,
+            login="cc_other_supervisor",
+            groups="crm_contact_center.group_contact_center_supervisor",
+            company_id=cls.other_company.id,
+            company_ids=[cls.other_company.id],
+        )
+        cls.colleague = new_test_user(
+            cls.env,
+            login="cc_colleague_supervisor",
+            groups="crm_contact_center.group_contact_center_supervisor",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
+        )
+
+    def _rotate_dialog(self, **values):
+        return (
+            self.env["crm.interaction.source.rotate.wizard"]
+            .with_user(self.supervisor)
+            .create(
+                {
+                    "source_id": self.twilio.id,
+                    "credential": "twilio_token",
+                    "twilio_auth_token": self.TOKEN,
+                    "keep_previous": False,
+                    **values,
+                }
+            )
+        )
+
+    def _as(self, user, records):
+        return records.with_user(user).with_context(allowed_company_ids=user.company_ids.ids)
+
+    def _readable_by(self, user, records):
+        return self._as(user, records).search([("id", "in", records.ids)])
+
+    def test_twilio_token_dialog_is_private_and_emptied(self):
+        dialog = self._rotate_dialog()
+        Rotate = dialog.with_user(self.supervisor)
+        for user in (self.other_supervisor, self.colleague):
+            self.assertFalse(self._readable_by(user, dialog), user.login)
+            with self.assertRaises(AccessError):
+                self._as(user, dialog).read(["twilio_auth_token"])
+        Rotate.action_confirm()
+        self.assertEqual(self.twilio._valid_secrets("twilio"), [self.TOKEN])
+        self.assertFalse(dialog.twilio_auth_token, "the token lives on the integration only")
+
+    def test_a_malformed_token_or_credential_is_refused_before_it_is_stored(self):
+        with self.assertRaises(UserError):
+            self._rotate_dialog(twilio_auth_token="my password")
+        with self.assertRaises(ValidationError):
+            self._rotate_dialog(credential="api_key", twilio_auth_token=False)
+        self.assertFalse(self.env["crm.interaction.source.rotate.wizard"].search([]))
+
+    def test_no_dialog_on_another_companys_integration(self):
+        with self.assertRaises(UserError):  # AccessError or company mismatch
+            self._as(
+                self.other_supervisor, self.env["crm.interaction.source.rotate.wizard"]
+            ).create(
+                {
+                    "source_id": self.twilio.id,
+                    "credential": "twilio_token",
+                    "twilio_auth_token": self.TOKEN,
+                    "keep_previous": False,
+                }
+            )
+        self.assertFalse(self.twilio._valid_secrets("twilio"))
+
+    def test_an_uploaded_call_file_is_read_by_its_uploader_only(self):
+        source = self.env["crm.interaction.source"].create(
+            {
+                "name": "CDRs",
+                "company_id": self.company.id,
+                "channel_ids": [(6, 0, [self.channel["phone"].id])],
+            }
+        )
+        dialog = (
+            self.env["crm.interaction.cdr.import.wizard"]
+            .with_user(self.supervisor)
+            .create(
+                {
+                    "source_id": source.id,
+                    "file": base64.b64encode(b"not,a,cdr\n+32470123456,secret,line\n"),
+                    "filename": "calls.csv",
+                }
+            )
+        )
+        with self.assertRaises(UserError):  # refused: the upload stays in the dialog
+            dialog.action_import()
+        for user in (self.other_supervisor, self.colleague):
+            self.assertFalse(self._readable_by(user, dialog), user.login)
+            with self.assertRaises(AccessError):
+                self._as(user, dialog).read(["file", "error_report"])

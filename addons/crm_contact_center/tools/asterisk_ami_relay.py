@@ -40,6 +40,7 @@ import os
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime
@@ -176,9 +177,11 @@ class CallTracker:
 # --------------------------------------------------------------------------
 
 
-def webhook_headers(secret, body, now=None):
-    """Standard Webhooks headers signing ``body`` with ``whsec_…`` ``secret``."""
-    msg_id = "msg_" + uuid.uuid4().hex
+def webhook_headers(secret, body, now=None, msg_id=None):
+    """Standard Webhooks headers signing ``body`` with ``whsec_…`` ``secret``.
+    ``msg_id``: the message's id, the same for each retry of one message (the
+    suite answers a message it already applied as a duplicate)."""
+    msg_id = msg_id or "msg_" + uuid.uuid4().hex
     stamp = str(int(now if now is not None else time.time()))
     raw = secret[len("whsec_") :] if secret.startswith("whsec_") else secret
     key = base64.b64decode(raw + "=" * (-len(raw) % 4))
@@ -190,27 +193,54 @@ def webhook_headers(secret, body, now=None):
     }
 
 
-class Poster:
-    """Posts event batches to the suite, retrying what may succeed later."""
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
-    def __init__(self, base_url, api_key, signing_secret=None, attempts=4, timeout=10):
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects: the key and the events go to the configured URL or
+    nowhere (a redirect answers as an error, logged)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+class Poster:
+    """Posts event batches to the suite, retrying what may succeed later.
+
+    The API key travels in every request: the URL must be ``https://``, except
+    to Odoo on the same machine (``http://localhost``) or with
+    ``allow_http=True`` (``--allow-http``, a test network only)."""
+
+    def __init__(
+        self, base_url, api_key, signing_secret=None, attempts=4, timeout=10, allow_http=False
+    ):
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"--url must be an https:// URL, not {base_url!r}")
+        if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS and not allow_http:
+            raise ValueError(
+                "--url must be https:// (the API key would cross the network in clear);"
+                " pass --allow-http on a test network only"
+            )
         self.url = base_url.rstrip("/") + EVENTS_PATH
         self.api_key, self.signing_secret = api_key, signing_secret
         self.attempts, self.timeout = attempts, timeout
+        self.opener = urllib.request.build_opener(_NoRedirect)
 
     def post(self, events):
         """Deliver ``events``; returns the decoded answer, or None if given up."""
         body = json.dumps(events).encode()
+        msg_id = "msg_" + uuid.uuid4().hex  # one message, however many attempts
         for attempt in range(1, self.attempts + 1):
             headers = {
                 "Content-Type": "application/json",
                 "Authorization": f"Bearer {self.api_key}",
             }
             if self.signing_secret:
-                headers.update(webhook_headers(self.signing_secret, body))
+                headers.update(webhook_headers(self.signing_secret, body, msg_id=msg_id))
             request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                with self.opener.open(request, timeout=self.timeout) as response:
                     return json.loads(response.read())
             except urllib.error.HTTPError as exc:
                 detail = exc.read()[:500]
@@ -258,9 +288,21 @@ def main(argv=None):
         help="dialplan context of the agents' own calls (repeatable)",
     )  # fmt: skip
     parser.add_argument("--channel", default="phone", help="channel code of the calls")
+    parser.add_argument(
+        "--allow-http", action="store_true",
+        help="accept an http:// --url other than localhost (a test network only)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    poster = Poster(args.url, os.environ["CC_API_KEY"], os.environ.get("CC_SIGNING_SECRET"))
+    try:
+        poster = Poster(
+            args.url,
+            os.environ["CC_API_KEY"],
+            os.environ.get("CC_SIGNING_SECRET"),
+            allow_http=args.allow_http,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     tracker = CallTracker(args.outbound_context, args.channel)
     while True:  # reconnect forever: the relay runs as a service
         try:

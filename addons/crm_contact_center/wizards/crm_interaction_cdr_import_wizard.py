@@ -6,7 +6,7 @@ from odoo import api, fields, models
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import UserError, ValidationError
 
-from ..lib.cdr import parse_cdr
+from ..lib.cdr import MAX_FILE_BYTES, parse_cdr
 from ..lib.events import EventError
 
 _logger = logging.getLogger(__name__)
@@ -78,6 +78,13 @@ class CrmInteractionCdrImportWizard(models.TransientModel):
         source.check_access("write")  # supervisors of the integration's company
         if not self.file:
             raise UserError(self.env._("Choose the file of call records to import."))
+        if len(self.file) * 3 // 4 > MAX_FILE_BYTES + 3:  # before decoding it in memory
+            raise UserError(
+                self.env._(
+                    "The file is larger than %(size)s MB: split it, a month of calls per file.",
+                    size=MAX_FILE_BYTES // (1024 * 1024),
+                )
+            )
         try:
             data = base64.b64decode(self.file or b"", validate=True)
         except (binascii.Error, ValueError):
