@@ -88,6 +88,24 @@ def too_large_error():
     return EventError("payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", status=413)
 
 
+def ingest_route(path):
+    """The route of an endpoint integrations post events to: no session, no
+    CSRF (each request is authenticated by its source), the body size capped,
+    and a read/write cursor at once (``auth="none"`` routes default to a
+    read-only one first: every event would run twice, a failed read-only try,
+    then read/write)."""
+    return http.route(
+        path,
+        type="http",
+        auth="none",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+        readonly=False,
+        max_content_length=MAX_BODY_BYTES,
+    )
+
+
 class InteractionApi(http.Controller):
     """Inbound API for telephony, web and social integrations (see readme/USAGE.md).
 
@@ -96,18 +114,7 @@ class InteractionApi(http.Controller):
     for it) before anything is read or written.
     """
 
-    @http.route(
-        EVENTS_URL,
-        type="http",
-        auth="none",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-        # auth="none" routes default to a read-only cursor first: every event
-        # would run twice (a failed read-only try, then read/write)
-        readonly=False,
-        max_content_length=MAX_BODY_BYTES,
-    )
+    @ingest_route(EVENTS_URL)
     def post_events(self, **_params):
         # A batch refused half-way writes nothing: the error paths roll the whole
         # transaction back (only the key lookup ran before), which costs no
@@ -121,16 +128,7 @@ class InteractionApi(http.Controller):
             return self._refused(source, exc)
         return json_response(results if is_batch else results[0])
 
-    @http.route(
-        ARI_URL,
-        type="http",
-        auth="none",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-        readonly=False,
-        max_content_length=MAX_BODY_BYTES,
-    )
+    @ingest_route(ARI_URL)
     def post_asterisk_ari(self, **_params):
         """Asterisk ARI events as the ``/ari/events`` WebSocket delivers them (one
         object or a list), forwarded by the Stasis application or a relay; same
@@ -156,16 +154,7 @@ class InteractionApi(http.Controller):
             return self._refused(source, exc)
         return json_response(results if is_batch else results[0])
 
-    @http.route(
-        TWILIO_URL,
-        type="http",
-        auth="none",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-        readonly=False,
-        max_content_length=MAX_BODY_BYTES,
-    )
+    @ingest_route(TWILIO_URL)
     def post_twilio(self, source_id, **_params):
         """A Twilio call status callback (form-encoded), authenticated by its
         ``X-Twilio-Signature`` with the integration's auth token: Twilio cannot
