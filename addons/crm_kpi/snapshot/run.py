@@ -9,6 +9,7 @@ import logging
 from datetime import date, timedelta
 
 from odoo import api, fields, models
+from odoo.addons.crm_retention.recompute.layout import KPI_LOCK_KEY, JobRunning
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -50,9 +51,18 @@ class CrmKpiSnapshotRun(models.Model):
                 first + timedelta(days=i) for i in range(min((last_day - first).days + 1, max_days))
             ]
             todo.extend((company, day) for day in days)
-        for n, (company, day) in enumerate(todo, 1):
-            self._snapshot_day(company, day)
-            self._commit_progress(done=n, remaining=len(todo) - n)
+        n = 0
+        for company in dict.fromkeys(company for company, _day in todo):
+            days = [day for c, day in todo if c == company]
+            try:
+                with self._company_lock(company):
+                    for day in days:
+                        self._snapshot_day(company, day)
+                        n += 1
+                        self._commit_progress(done=n, remaining=len(todo) - n)
+            except JobRunning:
+                # a back-fill writes this company: its days wait for the next run
+                _logger.info("KPI snapshot of company %s skipped: another run holds it", company.id)
         # the cohort table is small and rebuilt whole, once a day
         self.env["crm.kpi.cohort"]._refresh()
         self.env["crm.kpi.survival"]._refresh()
@@ -145,7 +155,14 @@ class CrmKpiSnapshotRun(models.Model):
         done = 0
         for company, (start, end) in pending.items():
             stop = min(end, start + timedelta(days=batch - done - 1))
-            self._snapshot_period(company, start, stop)
+            try:
+                with self._company_lock(company):
+                    self._snapshot_period(company, start, stop)
+            except JobRunning:
+                # the nightly run (or a manager's back-fill) writes this company:
+                # its days stay queued for the next run
+                _logger.info("KPI back-fill of company %s waits: another run holds it", company.id)
+                continue
             done += (stop - start).days + 1
             day = stop + timedelta(days=1)
             key = f"{BACKFILL_PENDING_KEY}{company.id}"
@@ -178,11 +195,28 @@ class CrmKpiSnapshotRun(models.Model):
         length = max(int(params.get_param("crm_kpi.backfill_period_days", 366)), 1)
         n = 0
         for company in companies:
-            for start, stop in periods(date_from, date_to, length):
-                self._snapshot_period(company, start, stop)
-                n += (stop - start).days + 1
-                self._commit_progress(done=n, remaining=total - n)
+            with self._company_lock(company):  # JobRunning (a UserError) when busy
+                for start, stop in periods(date_from, date_to, length):
+                    self._snapshot_period(company, start, stop)
+                    n += (stop - start).days + 1
+                    self._commit_progress(done=n, remaining=total - n)
         return n
+
+    @api.model
+    def _company_lock(self, company):
+        """The lock of ``company``'s snapshots, held while a run writes them
+        (across its commits): the nightly run, a queued and a direct back-fill
+        never write the same company's days at once. Raises ``JobRunning``
+        when another run holds it."""
+        return self.env["crm.customer.profile"]._job_lock(
+            KPI_LOCK_KEY,
+            company.id,
+            self.env._(
+                "The KPI snapshots of %(company)s are being written by another run;"
+                " try again in a few minutes.",
+                company=company.name,
+            ),
+        )
 
     @api.model
     def _commit_progress(self, done=0, remaining=0):

@@ -1,5 +1,7 @@
 from datetime import date, timedelta
 
+from odoo import sql_db
+from odoo.addons.crm_retention.recompute.layout import KPI_LOCK_KEY
 from odoo.addons.crm_retention.tests.common import extra_deals, foreign_currency
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import RecordCapturer, new_test_user, tagged
@@ -238,6 +240,35 @@ class TestSnapshot(KpiCase):
         )
         self.assertEqual(Snapshot._cron_backfill(), 5)
         self.assertEqual(Snapshot._cron_backfill(), 3)
+        self.assertEqual(
+            self._snapshot_days(), {date(2025, 3, 1) + timedelta(days=i) for i in range(8)}
+        )
+
+    def test_snapshot_runs_of_one_company_never_overlap(self):
+        """While a run writes a company's snapshots (here: another worker holds
+        its lock), a manager's direct back-fill is told to try again, the
+        queued back-fill keeps its days for the next run and the nightly run
+        skips the company: nothing is written twice at once. Once free, the
+        queue goes through."""
+        manager = self._backfill_manager()
+        Snapshot = self.env["crm.kpi.snapshot"]
+        self.env["ir.config_parameter"].sudo().set_param("crm_kpi.snapshot_initial_days", 3)
+        Snapshot._backfill_queue(date(2025, 3, 1), date(2025, 3, 8), self.company)
+        wizard = (
+            self.env["crm.kpi.snapshot.backfill"]
+            .with_user(manager)
+            .create({"date_from": date(2025, 2, 1), "date_to": date(2025, 2, 3)})
+        )
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            other.execute("SELECT pg_advisory_xact_lock(%s, %s)", [KPI_LOCK_KEY, self.company.id])
+            with self.assertRaisesRegex(UserError, "being written by another run"):
+                wizard.action_backfill()
+            self.assertEqual(Snapshot._cron_backfill(), 0)
+            Snapshot._cron_snapshot()
+            self.assertFalse(self._snapshot_days())
+            self.assertIn(self.company, Snapshot._backfill_pending(), "still queued")
+            other.rollback()
+        self.assertEqual(Snapshot._cron_backfill(), 8)
         self.assertEqual(
             self._snapshot_days(), {date(2025, 3, 1) + timedelta(days=i) for i in range(8)}
         )

@@ -12,6 +12,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
+from ..recompute.layout import CAMPAIGN_LOCK_KEY, JobRunning
+
 _logger = logging.getLogger(__name__)
 
 # members whose due step one run of the hourly cron executes, unless the
@@ -24,6 +26,18 @@ class CrmRetentionCampaignRunner(models.Model):
 
     @api.model
     def _cron_run(self):
+        """The campaigns' run (``_run_campaigns``), one at a time: a second
+        start while a run goes on (the cron started by hand, a second worker)
+        is skipped, so no step is sent twice by two runs racing."""
+        message = self.env._("The campaigns are being run; try again in a few minutes.")
+        try:
+            with self.env["crm.customer.profile"]._job_lock(CAMPAIGN_LOCK_KEY, 0, message):
+                self._run_campaigns()
+        except JobRunning:
+            _logger.info("Campaign run skipped: another run is going on")
+
+    @api.model
+    def _run_campaigns(self):
         """Daily: enrol newcomers of continuous campaigns, run due steps in
         committed batches, update outcomes, close finished campaigns.
 

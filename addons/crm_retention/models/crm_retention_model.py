@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 
 import numpy as np
 
@@ -122,6 +123,14 @@ class CrmRetentionModel(models.Model):
         readonly=True, help="When the current run read the deals (database clock)."
     )
     last_run_date = fields.Datetime(readonly=True)
+    recompute_requested_by_id = fields.Many2one(
+        "res.users",
+        string="Recompute Requested By",
+        readonly=True,
+        copy=False,
+        help="A manager clicked Recompute now: the run is queued for the background and "
+        "this user is notified when it is done.",
+    )
     digest_history_id = fields.Integer(
         string="Digest Sent Up To",
         readonly=True,
@@ -206,21 +215,79 @@ class CrmRetentionModel(models.Model):
     # ------------------------------------------------------------------
 
     def action_recompute(self):
-        """ "Recompute now": refit and recompute the companies of these models."""
+        """ "Recompute now": queue a refit and recompute of the companies of
+        these models for the background worker (``_cron_recompute_requested``,
+        woken at once), instead of running it in the web request, where it
+        would hold a worker for minutes and could time out. The requester is
+        notified when it is done. A run of the same company going on (the
+        nightly one) is waited for, not run twice: one run per company holds
+        its lock (``_company_run_lock``)."""
         if not self.env.user.has_group("crm_retention.group_retention_manager"):
             raise AccessError(self.env._("Only retention managers can recompute the lifecycle."))
         self.check_access("read")
-        for model in self:
-            self.env["crm.customer.profile"].sudo()._recompute_company(model.company_id)
+        # sudo: the request is bookkeeping of the run, read by the cron only
+        self.sudo().write({"recompute_requested_by_id": self.env.uid})
+        self.env.ref("crm_retention.ir_cron_lifecycle_recompute_requested").sudo()._trigger()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "type": "success",
-                "message": self.env._("Customer lifecycle recomputed."),
+                "type": "info",
+                "message": self.env._(
+                    "Recompute of %(companies)s queued: it runs in the background and you"
+                    " will be notified when it is done.",
+                    companies=", ".join(self.company_id.mapped("name")),
+                ),
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
+
+    @api.model
+    def _cron_recompute_requested(self):
+        """The queued "Recompute now" requests, one company at a time. The
+        request is taken before the run, so a click during the run queues
+        another one; a company whose run is going on is retried 5 minutes
+        later; a failure is reported to the requester, not retried."""
+        cron = self.env.ref("crm_retention.ir_cron_lifecycle_recompute_requested")
+        Profile = self.env["crm.customer.profile"]
+        for model in self.sudo().search([("recompute_requested_by_id", "!=", False)]):
+            requester = model.recompute_requested_by_id
+            model.recompute_requested_by_id = False
+            try:
+                model._run_requested_recompute()
+            except RecomputeRunning:
+                # refused before writing anything: the request stays queued
+                _logger.info("Requested recompute of company %s waits", model.company_id.id)
+                model.recompute_requested_by_id = requester
+                cron.sudo()._trigger(fields.Datetime.now() + timedelta(minutes=5))
+                Profile._commit_progress()
+                continue
+            except Exception as exc:
+                if modules.module.current_test:
+                    raise
+                _logger.exception("Requested recompute failed for company %s", model.company_id.id)
+                self.env.cr.rollback()  # the committed batches stay; resumed tonight
+                model.recompute_requested_by_id = False
+                model._notify_requester(requester, "danger", self.env._(
+                    "The recompute of %(company)s failed: %(error)s",
+                    company=model.company_id.name, error=exc,
+                ))  # fmt: skip
+                Profile._commit_progress()
+                continue
+            model._notify_requester(requester, "success", self.env._(
+                "Customer lifecycle of %(company)s recomputed.", company=model.company_id.name
+            ))  # fmt: skip
+            Profile._commit_progress()
+
+    def _run_requested_recompute(self):
+        """One queued "Recompute now" (bridges add to it: the service bridge
+        refits the health weights). Raises ``RecomputeRunning`` while another
+        run holds the company."""
+        self.ensure_one()
+        self.env["crm.customer.profile"].sudo()._recompute_company(self.company_id)
+
+    def _notify_requester(self, user, kind, message):
+        user._bus_send("simple_notification", {"type": kind, "message": message, "sticky": False})
 
     def action_rebuild_history(self):
         """ "Rebuild History": each customer's stage history of these

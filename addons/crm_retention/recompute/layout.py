@@ -89,7 +89,15 @@ METRICS_CHUNK = 100000
 # first key of the advisory lock of a company's recompute run (the second is
 # the company id): "CRMR"
 RUN_LOCK_KEY = 0x43524D52
+# the same for the other long jobs (``crm.customer.profile._job_lock``): a
+# company's KPI snapshots ("CRMK", crm_kpi) and the campaign runner ("CRMC")
+KPI_LOCK_KEY = 0x43524D4B
+CAMPAIGN_LOCK_KEY = 0x43524D43
 
 
-class RecomputeRunning(UserError):
+class JobRunning(UserError):
+    """Another run of the same job (and company) holds its lock."""
+
+
+class RecomputeRunning(JobRunning):
     """Another recompute of the same company holds its lock."""

@@ -24,6 +24,7 @@ from .layout import (
     METRIC_COLUMNS,
     RUN_LOCK_KEY,
     WORK_TABLE,
+    JobRunning,
     RecomputeRunning,
 )
 
@@ -223,15 +224,31 @@ class CrmCustomerProfileRun(models.Model):
     @contextlib.contextmanager
     def _company_run_lock(self, company):
         """Hold the lock of ``company``'s recompute run for the whole run;
-        raise ``RecomputeRunning`` when another run holds it.
+        raise ``RecomputeRunning`` when another run holds it. The cron and
+        the "Recompute now" queue both take it."""
+        with self._job_lock(
+            RUN_LOCK_KEY, company.id, self._run_locked_message(company), RecomputeRunning
+        ):
+            yield
+
+    @contextlib.contextmanager
+    def _job_lock(self, key, scope_id, message, error=JobRunning):
+        """Hold the lock ``(key, scope_id)`` (a job and, usually, a company)
+        for the whole block; raise ``error(message)`` at once when another
+        run holds it. The jobs that must not run twice at once (the
+        recompute, crm_kpi's snapshots and back-fills, the campaign runner)
+        take theirs here. Usage::
+
+            with Profile._job_lock(KPI_LOCK_KEY, company.id, _("... running")):
+                ...  # may commit by batches
 
         A PostgreSQL advisory lock of the session when the run commits by
         batches (so it survives the commits, with no gap another run could
         slip into), released at the end whatever happens; of the transaction
-        otherwise (install, tests: one transaction). The cron and the
-        "Recompute now" button both take it."""
+        otherwise (install, tests: one transaction). A crashed worker's
+        connection closes and PostgreSQL releases its locks."""
         cr = self.env.cr
-        keys = (RUN_LOCK_KEY, int(company.id))
+        keys = (int(key), int(scope_id))
         session = self._can_commit()
         cr.execute(
             SQL(
@@ -241,7 +258,7 @@ class CrmCustomerProfileRun(models.Model):
             )
         )
         if not cr.fetchone()[0]:
-            raise RecomputeRunning(self._run_locked_message(company))
+            raise error(message)
         if not session:
             yield
             return

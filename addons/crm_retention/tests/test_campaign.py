@@ -3,9 +3,11 @@ from datetime import datetime, timedelta
 
 from freezegun import freeze_time
 
+from odoo import sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 
+from ..recompute.layout import CAMPAIGN_LOCK_KEY
 from .common import TODAY, CampaignCase, extra_deals, foreign_currency
 
 
@@ -143,6 +145,26 @@ class TestCampaignControlGroup(CampaignCase):
         # 180 Bernoulli(0.25) draws: 3 standard errors is about 0.097
         self.assertAlmostEqual(share, 0.25, delta=0.1)
         # a second run enrols nobody twice
+        self.env["crm.retention.campaign"]._cron_run()
+        self.assertEqual(len(campaign.member_ids), 200)
+
+    def test_a_run_started_while_another_goes_on_is_skipped(self):
+        """Two runs of the campaigns at once (the cron started by hand while
+        the scheduled one works) would enrol and message the same customers
+        twice: the second one finds the first one's lock and does nothing."""
+        campaign = self._campaign(
+            control_share=0.25,
+            enrolment_mode="continuous",
+            target_domain=f"[('partner_id', 'in', {self.customers[:20].ids})]",
+        )
+        self._launch(campaign)
+        campaign.target_domain = "[]"
+        enrolled = len(campaign.member_ids)
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            other.execute("SELECT pg_advisory_xact_lock(%s, 0)", [CAMPAIGN_LOCK_KEY])
+            self.env["crm.retention.campaign"]._cron_run()
+            self.assertEqual(len(campaign.member_ids), enrolled, "skipped: the other run works")
+            other.rollback()
         self.env["crm.retention.campaign"]._cron_run()
         self.assertEqual(len(campaign.member_ids), 200)
 
@@ -371,8 +393,10 @@ class TestCampaignOutcome(CampaignCase):
         self.assertEqual(treated.profile_id.stage_id, self.stage["at_risk"], "not refreshed yet")
         model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)
         with freeze_time(day):
-            # the "Recompute now" button: the batch statement writes the stages
+            # the "Recompute now" button, then the worker it wakes: the batch
+            # statement writes the stages
             model.with_user(self.manager).action_recompute()
+            model._cron_recompute_requested()
         for member, reason in ((treated, "campaign"), (control, "rule")):
             profile = member.profile_id
             self.assertEqual(profile.stage_id, self.stage["won_back"])

@@ -1,12 +1,15 @@
+import threading
+import time
 from unittest.mock import patch
 
-from odoo import sql_db
+from odoo import SUPERUSER_ID, api, sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import SQL
 
 from ..lib import lifecycle
 from ..models import crm_customer_profile
+from ..recompute.layout import RecomputeRunning
 from .common import RetentionCase
 
 # the first key of a company run's advisory lock
@@ -121,21 +124,68 @@ class TestRecomputeIntegrity(RetentionCase):
         self._recompute()
         self.assertEqual(profile.won_revenue, 123456, "the later refresh is kept")
 
-    def test_recompute_now_while_a_run_holds_the_company(self):
-        """A second "Recompute now" of a company whose run is going on gets
-        a clear message, not a database error; the cron skips it."""
+    def test_recompute_now_is_queued_and_waits_for_a_running_run(self):
+        """ "Recompute now" does not run in the web request: it queues the run
+        for the background worker and says so. While another run holds the
+        company (the nightly one), the queued run waits (retried later), the
+        nightly cron skips the company, and nothing runs twice; when the lock
+        is free the queued run goes through and the manager is notified."""
         model = self.model.with_user(self.manager)
+        cron = self.env.ref("crm_retention.ir_cron_lifecycle_recompute_requested")
+        triggers = self.env["ir.cron.trigger"].sudo()
+        before = triggers.search_count([("cron_id", "=", cron.id)])
+        action = model.action_recompute()
+        self.assertEqual(action["params"]["type"], "info")
+        self.assertIn("queued", action["params"]["message"])
+        self.assertEqual(self.model.recompute_requested_by_id, self.manager)
+        self.assertEqual(triggers.search_count([("cron_id", "=", cron.id)]), before + 1)
+        self.assertNotEqual(self.model.run_state, "done", "nothing ran in the request")
+        Model = self.env["crm.retention.model"]
         with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
             other.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RUN_LOCK_KEY, self.company.id])
-            with self.assertRaises(UserError) as caught:
-                model.action_recompute()
-            self.assertIn("already running", str(caught.exception))
-            self.assertNotIn("Error", str(caught.exception))
-            self.env["crm.retention.model"]._cron_recompute()
+            Model._cron_recompute_requested()
+            self.assertNotEqual(self.model.run_state, "done", "the queued run waited")
+            self.assertEqual(self.model.recompute_requested_by_id, self.manager, "still queued")
+            self.assertEqual(triggers.search_count([("cron_id", "=", cron.id)]), before + 2)
+            Model._cron_recompute()
             self.assertNotEqual(self.model.run_state, "done", "the cron skipped the company")
             other.rollback()
-        model.action_recompute()
+        self.env["bus.bus"].sudo().search([]).unlink()
+        Model._cron_recompute_requested()
         self.assertEqual(self.model.run_state, "done")
+        self.assertFalse(self.model.recompute_requested_by_id)
+        self.env.cr.precommit.run()  # the bus notification is sent on commit
+        sent = self.env["bus.bus"].sudo().search([])
+        self.assertIn("recomputed", " ".join(sent.mapped("message")))
+
+    def test_two_runs_started_at_once_one_runs(self):
+        """Two workers start the same company's recompute at the same moment:
+        exactly one runs, the other is told it is already running."""
+        dbname = self.env.cr.dbname
+        company_id = self.env.ref("base.main_company").id  # committed: seen by both
+        barrier = threading.Barrier(2)
+        outcomes = []
+
+        def run():
+            with sql_db.db_connect(dbname).cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                Profile = env["crm.customer.profile"]
+                barrier.wait(10)
+                try:
+                    with Profile._company_run_lock(env["res.company"].browse(company_id)):
+                        outcomes.append("ran")
+                        time.sleep(1)  # the other one starts meanwhile
+                except RecomputeRunning as exc:
+                    outcomes.append(str(exc))
+                cr.rollback()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        self.assertEqual(outcomes.count("ran"), 1, outcomes)
+        self.assertIn("already running", [o for o in outcomes if o != "ran"][0])
 
     def test_a_committing_run_holds_its_lock_across_commits(self):
         """A run that commits by batches keeps the company's lock from its

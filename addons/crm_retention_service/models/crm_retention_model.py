@@ -70,9 +70,11 @@ class CrmRetentionModel(models.Model):
                 body,
             )
 
-    def action_recompute(self):
+    def _run_requested_recompute(self):
         # "Recompute now": the health weights are refitted too, not reused
-        return super(CrmRetentionModel, self.with_context(health_refit=True)).action_recompute()
+        return super(
+            CrmRetentionModel, self.with_context(health_refit=True)
+        )._run_requested_recompute()
 
     def _recent_health_coef(self, today, max_age_days):
         """The stored health weights (a numpy array) when fitted less than
