@@ -5,7 +5,7 @@ export ODOO_SRC
 PY := .venv/bin/python
 SUITE := $(PY) tools/suite.py
 
-.PHONY: setup run test lint i18n template bench clean
+.PHONY: setup run test lint i18n readme wheels template bench clean
 
 setup:
 	bash tools/setup.sh all
@@ -21,6 +21,15 @@ template: setup
 
 i18n: setup
 	$(SUITE) i18n
+
+# README.rst and static/description/index.html of each addon from readme/*.md
+# (needs pandoc: apt-get install pandoc)
+readme:
+	$(PY) tools/gen_readme.py
+
+# one wheel per addon (pip install-able, the OCA way) into dist/
+wheels: setup
+	rm -rf dist && $(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist addons/*/
 
 lint: setup
 	.venv/bin/pre-commit run --all-files

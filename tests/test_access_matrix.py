@@ -48,6 +48,7 @@ MATRIX = {
     "crm.interaction.backfill.wizard":       ("----", "----", "rwc-", "----", "----", "----", "rwc-", "rwc-"),
     "crm.interaction.source.key.wizard":     ("----", "----", "rwc-", "----", "----", "----", "rwc-", "rwc-"),
     "crm.interaction.source.rotate.wizard":  ("----", "----", "rwc-", "----", "----", "----", "rwc-", "rwc-"),
+    "crm.interaction.source.message":        ("----", "----", "----", "----", "----", "----", "----", "r---"),
     "crm.interaction.source.secret":         ("----", "----", "r---", "----", "----", "----", "r---", "r---"),
     "crm.interaction.cdr.import.wizard":     ("----", "----", "rwc-", "----", "----", "----", "rwc-", "rwc-"),
     "crm.customer.profile.assign":           ("----", "----", "rwc-", "----", "rwc-", "----", "----", "rwc-"),

@@ -14,15 +14,32 @@
 #   odoo      Odoo 18.0 source in $ODOO_SRC (default /opt/odoo/18.0); when it is
 #             missing and the network allows, a shallow clone of the official
 #             repository's 18.0 branch.
-#   venv      .venv with Odoo's requirements (cbor2 and python-ldap adjusted for
-#             Python 3.11) plus requirements.txt, constrained by Odoo's pins.
+#   venv      .venv with Odoo's requirements (cbor2 and python-ldap adjusted)
+#             plus requirements-test.txt, constrained by Odoo's pins, on the
+#             first Python 3.10-3.12 found (Odoo 18's range; $PYTHON to choose).
+#
+# From the network: Debian packages (apt) for what is missing of the system
+# step, and Python packages from PyPI for .venv (about 400 MB the first time);
+# the Odoo source only when $ODOO_SRC is missing. Nothing else.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 ODOO_SRC="${ODOO_SRC:-/opt/odoo/18.0}"
 ODOO_GIT_URL="${ODOO_GIT_URL:-https://github.com/odoo/odoo.git}"
-PYTHON="${PYTHON:-python3.11}"
+pick_python() {
+    # Odoo 18 supports Python 3.10 to 3.12; 3.11 is what CI tests with
+    local candidate
+    for candidate in ${PYTHON:-} python3.11 python3.12 python3.10 python3; do
+        command -v "$candidate" >/dev/null 2>&1 || continue
+        if "$candidate" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))'; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+PYTHON="$(pick_python || true)"
 VENV="$ROOT/.venv"
 CACHE="$ROOT/.cache"
 mkdir -p "$CACHE"
@@ -43,11 +60,17 @@ apt_install() {
 
 step_system() {
     local missing=()
+    [ -n "$PYTHON" ] || die "no Python 3.10, 3.11 or 3.12 found (Odoo 18's range): apt-get install python3"
+    command -v git >/dev/null 2>&1 || missing+=(git)  # the wheels' versions, the worktrees
+    command -v msgmerge >/dev/null 2>&1 || missing+=(gettext)  # make i18n
+    # Debian's python3 has no ensurepip (so no venv) without python3-venv
+    "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 \
+        || missing+=("python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v wkhtmltopdf >/dev/null 2>&1 || missing+=(wkhtmltopdf)
     command -v pg_config >/dev/null 2>&1 || missing+=(libpq-dev)
     command -v gcc >/dev/null 2>&1 || missing+=(build-essential)
-    [ -e /usr/include/python3.11/Python.h ] || "$PYTHON" -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"],"Python.h")))' \
+    "$PYTHON" -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"],"Python.h")))' \
         || missing+=(python3-dev)
     [ ${#missing[@]} -eq 0 ] && return 0
     if is_root && command -v apt-get >/dev/null 2>&1; then
@@ -120,7 +143,8 @@ step_odoo() {
 }
 
 venv_inputs_hash() {
-    cat "$ODOO_SRC/requirements.txt" "$ROOT/requirements.txt" "$ROOT/tools/setup.sh" | sha1sum | cut -c1-16
+    cat "$ODOO_SRC/requirements.txt" "$ROOT/requirements.txt" "$ROOT/requirements-test.txt" \
+        "$ROOT/tools/setup.sh" | sha1sum | cut -c1-16
     echo "$ODOO_SRC"
 }
 
@@ -130,10 +154,8 @@ step_venv() {
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
         return 0
     fi
-    command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
-    "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
-        || log "WARNING: Odoo 18 pins are tuned for Python 3.11; $($PYTHON --version) may fail"
-    log "building .venv (a few minutes the first time)"
+    [ -n "$PYTHON" ] || die "no Python 3.10, 3.11 or 3.12 found (Odoo 18's range)"
+    log "building .venv with $($PYTHON --version) from PyPI (a few minutes the first time)"
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     local pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
     # the bundled pip 23.2 makes `pip install -e` fall back to setup.py develop,
@@ -146,7 +168,7 @@ step_venv() {
     sed -E -e 's/^cbor2==5\.4\.2.*/cbor2==5.6.2/' -e '/^python-ldap/d' "$ODOO_SRC/requirements.txt" > "$oreq"
     "${pip[@]}" install --no-build-isolation -r "$oreq"
     "${pip[@]}" install --no-build-isolation --no-deps -e "$ODOO_SRC"
-    "${pip[@]}" install -c "$oreq" -r "$ROOT/requirements.txt"
+    "${pip[@]}" install -c "$oreq" -r "$ROOT/requirements-test.txt"
     echo "$want" > "$stamp"
 }
 

@@ -7,7 +7,7 @@ Makefile does that after ``tools/setup.sh`` has prepared the machine.
     suite.py template             make sure the cached template database exists
     suite.py run [--db crm_demo]  create/upgrade the demo database and serve it
     suite.py test [pytest args]   fresh test database from the template, run pytest
-    suite.py i18n                 regenerate each addon's i18n/<addon>.pot
+    suite.py i18n                 regenerate each addon's i18n/<addon>.pot, merge its .po
 
 Template cache: installing the three addons (with their demo data) costs ~30 s.
 The installed database is kept as ``crm_suite_tmpl_<hash>``, where the hash
@@ -334,6 +334,19 @@ def cmd_i18n(args):
                 "--log-level=warn",
             )
             log(f"wrote {pot.relative_to(ROOT)}")
+            # the translations follow the template: new terms appear untranslated
+            # (msgfmt --statistics tells how many), dropped ones go
+            for po in sorted(pot.parent.glob("*.po")):
+                subprocess.run(
+                    ["msgmerge", "--quiet", "--no-fuzzy-matching", "--update",
+                     "--backup=none", str(po), str(pot)],
+                    check=True,
+                )  # fmt: skip
+                stats = subprocess.run(
+                    ["msgfmt", "--check", "--statistics", "-o", "/dev/null", str(po)],
+                    capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                log(f"merged {po.relative_to(ROOT)}: {stats.stderr.strip()}")
     finally:
         drop_db(db)
 

@@ -6,8 +6,10 @@
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
-    "website": "https://example.com/crm-retention-suite",
+    "development_status": "Beta",
     "depends": ["crm", "calendar", "phone_validation", "rating", "sms"],
+    # without it Odoo formats no phone number: a known caller would open a new lead
+    "external_dependencies": {"python": ["phonenumbers>=8.12"]},
     "data": [
         "security/crm_contact_center_security.xml",
         "security/ir.model.access.csv",

@@ -6,9 +6,9 @@
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
-    "website": "https://example.com/crm-retention-suite",
+    "development_status": "Beta",
     "depends": ["crm_retention", "crm_contact_center", "spreadsheet_dashboard"],
-    "external_dependencies": {"python": ["pandas"]},
+    "external_dependencies": {"python": ["pandas>=2.0"]},
     "data": [
         "security/ir.model.access.csv",
         "security/crm_kpi_security.xml",

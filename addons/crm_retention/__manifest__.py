@@ -7,9 +7,9 @@
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
-    "website": "https://example.com/crm-retention-suite",
+    "development_status": "Beta",
     "depends": ["crm", "sms", "utm"],
-    "external_dependencies": {"python": ["numpy", "scipy", "pandas"]},
+    "external_dependencies": {"python": ["numpy>=1.23", "scipy>=1.9", "pandas>=2.0"]},
     "data": [
         "security/crm_retention_security.xml",
         "security/ir.model.access.csv",

@@ -6,7 +6,7 @@
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
-    "website": "https://example.com/crm-retention-suite",
+    "development_status": "Beta",
     "depends": ["crm_retention", "base_automation"],
     "installable": True,
     "auto_install": True,

@@ -5,7 +5,7 @@
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
-    "website": "https://example.com/crm-retention-suite",
+    "development_status": "Beta",
     "depends": ["crm_retention", "loyalty"],
     "data": [
         "views/crm_retention_campaign_views.xml",

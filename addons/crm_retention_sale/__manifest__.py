@@ -6,7 +6,7 @@
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
-    "website": "https://example.com/crm-retention-suite",
+    "development_status": "Beta",
     "depends": ["crm_retention", "sale"],
     "data": [
         "views/res_config_settings_views.xml",

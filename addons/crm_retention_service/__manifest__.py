@@ -6,9 +6,9 @@
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",
-    "website": "https://example.com/crm-retention-suite",
+    "development_status": "Beta",
     "depends": ["crm_retention", "crm_contact_center"],
-    "external_dependencies": {"python": ["numpy", "scipy"]},
+    "external_dependencies": {"python": ["numpy>=1.23", "scipy>=1.9"]},
     "data": [
         "views/crm_customer_profile_views.xml",
         "views/crm_retention_model_views.xml",
