@@ -6,6 +6,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.osv import expression
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
 
@@ -49,8 +50,17 @@ PROTECTED_FIELDS = frozenset(
         # an agent must not spare himself the customer's rating
         "rating_request_state",
         "rating_request_date",
+        "rating_followed_up",
+        # the SLA's measure: an agent must not move his own deadline nor fake
+        # when he took or closed a request (the server sets them)
+        "sla_deadline",
+        "assign_date",
+        "done_date",
     }
 )
+# a request's priority and the arrival time of a queued one decide its
+# deadline and its place in the queue: supervisors change them, not agents
+SUPERVISOR_FIELDS = frozenset({"priority"})
 
 
 # requests a notice of callbacks or escalations names (the rest are counted)
@@ -203,6 +213,12 @@ class CrmInteraction(models.Model):
         "Rating When Handled): to send (by the next run of the sender, within minutes), sent, "
         "or why it was not sent.",
     )
+    rating_followed_up = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="A low rating of this request planned a to-do for the team leader (once,"
+        " however often the customer changes his answer).",
+    )
     rating_request_date = fields.Datetime(
         string="Satisfaction Requested On",
         readonly=True,
@@ -314,7 +330,9 @@ class CrmInteraction(models.Model):
             ("sla_deadline", ">=", now),
             ("sla_deadline", "<", now + timedelta(seconds=BREACH_SOON)),
         ]
-        return domain if (operator == "=") == value else ["!", *domain]
+        return (
+            domain if (operator == "=") == value else ["!", *expression.AND([[d] for d in domain])]
+        )
 
     @api.depends("is_overdue", "state")
     def _compute_color(self):
@@ -388,9 +406,22 @@ class CrmInteraction(models.Model):
     @api.model
     def _check_protected_fields(self, vals):
         """Audit and integration fields are written by the server as superuser only:
-        readonly in the views is no protection against a forged RPC call."""
+        readonly in the views is no protection against a forged RPC call.
+        The priority, and the arrival time of a request in the queue (inbound,
+        with a deadline), only by supervisors: they set its deadline."""
         if self.env.su:
             return
+        if not self.env.user.has_group("crm_contact_center.group_contact_center_supervisor"):
+            queued_date = "date" in vals and any(
+                i.direction == "inbound" and i.sla_deadline for i in self
+            )
+            if SUPERVISOR_FIELDS.intersection(vals) or queued_date:
+                raise AccessError(
+                    self.env._(
+                        "Only a supervisor changes the priority of a request or the time a"
+                        " queued request arrived: they set its deadline."
+                    )
+                )
         forged = sorted(self._protected_fields.intersection(vals))
         if forged:
             raise AccessError(
@@ -905,24 +936,33 @@ class CrmInteraction(models.Model):
         no_email = self.filtered(lambda i: not i.partner_id.email_normalized)
         candidates = (self - no_email).sorted(lambda i: (i.done_date or i.date, i.id))
         intervals = {c: c.interaction_rating_interval_days for c in candidates.company_id}
-        last = {}
+        last = {}  # (e-mail address, company): when it was last asked
         if any(intervals.values()):
             cutoff = now - timedelta(days=max(intervals.values()))
-            last = {
-                (partner, company): date
-                for partner, company, date in self.sudo()._read_group(
-                    [
-                        ("partner_id", "in", candidates.partner_id.ids),
-                        ("company_id", "in", candidates.company_id.ids),
-                        ("rating_request_date", ">=", cutoff),
-                    ],
-                    ["partner_id", "company_id"],
-                    ["rating_request_date:max"],
-                )
-            }
+            # one person may be several contacts with the same address (the
+            # e-mail capture makes such duplicates): the interval is per address
+            emails = set(candidates.partner_id.mapped("email_normalized"))
+            # sudo: the addresses' other contacts, to count their requests
+            namesakes = (
+                self.env["res.partner"]
+                .sudo()
+                .with_context(active_test=False)
+                .search_fetch([("email_normalized", "in", list(emails))], ["email_normalized"])
+            )
+            for partner, company, date in self.sudo()._read_group(
+                [
+                    ("partner_id", "in", namesakes.ids),
+                    ("company_id", "in", candidates.company_id.ids),
+                    ("rating_request_date", ">=", cutoff),
+                ],
+                ["partner_id", "company_id"],
+                ["rating_request_date:max"],
+            ):
+                key = (partner.email_normalized, company)
+                last[key] = max(last.get(key, date), date)
         recent, to_send = self.browse(), self.browse()
         for interaction in candidates:
-            key = (interaction.partner_id, interaction.company_id)
+            key = (interaction.partner_id.email_normalized, interaction.company_id)
             days = intervals[interaction.company_id]
             if days and key in last and last[key] > now - timedelta(days=days):
                 recent |= interaction
@@ -969,13 +1009,15 @@ class CrmInteraction(models.Model):
             rating = (
                 self.env["rating.rating"].sudo().search([("access_token", "=", token)], limit=1)
             )
-        was_low = bool(rating) and rating.consumed and self._is_low_rating(rating.rating)
         rating = super().rating_apply(
             rate, token=token, rating=rating, feedback=feedback, subtype_xmlid=subtype_xmlid,
             notify_delay_send=notify_delay_send,
         )  # fmt: skip
-        if not was_low and self._is_low_rating(rate):
+        if self._is_low_rating(rate) and not self.rating_followed_up:
             self._plan_low_rating_follow_up(rating)
+            # sudo: a server field (PROTECTED_FIELDS); the customer may toggle
+            # his answer on the public page as often as he likes
+            self.sudo().rating_followed_up = True
         return rating
 
     def _is_low_rating(self, rate):
@@ -993,17 +1035,19 @@ class CrmInteraction(models.Model):
             return
         todo = self.env.ref("mail.mail_activity_data_todo")
         who = rating.partner_id.name or self.partner_id.name or ""
+        # in the leader's language, not the customer's who is answering
+        env = self.with_context(lang=leader.lang or self.env.lang).env
         note = (
             Markup("<p>%s</p>") % rating.feedback
             if rating.feedback
-            else Markup("<p>%s</p>") % self.env._("No comment.")
+            else Markup("<p>%s</p>") % env._("No comment.")
         )
         # sudo: the system plans it on behalf of the customer's answer
         self.sudo()._plan_activities(
             [
                 {
                     "activity_type_id": todo.id,
-                    "summary": self.env._(
+                    "summary": env._(
                         "Low rating (%(rating)s/5) from %(who)s", rating=int(rating.rating), who=who
                     ),
                     "note": note,

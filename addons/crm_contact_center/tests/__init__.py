@@ -9,6 +9,7 @@ from . import (
     test_interaction,
     test_pbx,
     test_queue,
+    test_queue_integrity,
     test_security,
     test_ui,
 )

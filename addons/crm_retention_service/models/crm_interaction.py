@@ -64,7 +64,12 @@ class CrmInteraction(models.Model):
         """The priority of open inbound requests of customers with a
         retention profile, from the profile (one query for the recordset);
         the others keep the contact center's."""
+        # raised from the customer's figures before: a request whose customer
+        # was corrected to one without a profile is Normal again, not left
+        # Urgent with no reason (and no refresh would ever lower it)
+        derived = self.filtered("priority_stage_id")
         super()._compute_priority()
+        derived.priority = "0"
         self.priority_stage_id = False
         self.priority_value_at_risk = 0.0
         self.priority_p_alive = 0.0

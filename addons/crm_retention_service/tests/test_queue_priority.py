@@ -216,3 +216,17 @@ class TestQueuePriority(RetentionCase):
         large = queries()
         self.assertEqual((small[0], large[0]), (3, 12))
         self.assertEqual(small[1], large[1])
+
+    def test_a_misidentified_caller_does_not_keep_the_urgent_priority(self):
+        """A call matched to a valuable customer at risk is urgent; the agent
+        corrects the contact to the real caller, an ordinary customer with no
+        retention profile: the request must be ordinary again (not urgent
+        with no reason given, and never corrected by the nightly run)."""
+        self._profile_of(self.valuable, "at_risk", 25000, 0.3)
+        request = self._call(self.valuable)
+        self.assertEqual(request.priority, "2")
+        request.with_user(request.user_id).write({"partner_id": self.ordinary.id})
+        self.assertFalse(request.priority_stage_id)
+        self.assertEqual(request.priority, "0", "the ordinary caller's request is not urgent")
+        self.env["crm.interaction"]._refresh_customer_priorities(self.company)
+        self.assertEqual(request.priority, "0")
