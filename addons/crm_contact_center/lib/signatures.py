@@ -18,6 +18,7 @@ allowed, e.g. old and new secret during a rotation). The spec's own example::
     >>> headers = {"webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330",
     ...            "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}
     >>> verify_webhook(["whsec_older0000000000000000000000", secret], headers.get, body, 1614265400)
+    'msg_p5jXN8AQM9LWM0D4loKWxJek'
     >>> verify_webhook([secret], headers.get, body, 1614265330 + 301)
     Traceback (most recent call last):
     ...

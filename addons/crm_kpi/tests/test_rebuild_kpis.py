@@ -59,9 +59,7 @@ class TestKpisAfterRebuild(RetentionCase):
         super().setUpClass()
         cls.company.retention_rebuild_history = True
         # no churn model (too few repeat buyers for it): the rhythm decides
-        cls.env["ir.config_parameter"].sudo().set_param(
-            "crm_retention.min_repeat_customers", "100000"
-        )
+        cls.company.retention_min_repeat_customers = 100000
         cls.env = cls.env(context=dict(cls.env.context, lifecycle_skip_refresh=True))
         rng = random.Random(16)
         cls.deals = {}

@@ -92,6 +92,21 @@ DEFAULTS = {
     "parallel_batches": 2,
 }
 
+# The settings each company sets for itself (``res.company.retention_<key>``,
+# the Settings page); the others tune the machine running the recompute and
+# stay database-wide (``crm_retention.<key>`` system parameters).
+COMPANY_SETTINGS = (
+    "at_risk_probability",
+    "lost_probability",
+    "at_risk_overdue_ratio",
+    "lost_overdue_ratio",
+    "lost_after_days",
+    "min_repeat_customers",
+    "monthly_discount_rate",
+    "fit_penalizer",
+    "default_interval_days",
+)
+
 # Allowed range (inclusive) of each setting: the settings form refuses a value
 # outside it and the recompute refuses to run with one (a parameter written
 # directly). Probabilities are probabilities; a negative day count or

@@ -281,9 +281,8 @@ class CrmRetentionBacktest(models.Model):
                 )
             )
         previous = settings["at_risk_probability"]
-        self.env["ir.config_parameter"].sudo().set_param(
-            "crm_retention.at_risk_probability", str(probability)
-        )
+        # sudo: a retention manager changes his company's stage rules, not its record
+        self.model_id.company_id.sudo().retention_at_risk_probability = probability
         self.applied = True
         self.message_post(
             body=self.env._(

@@ -410,15 +410,22 @@ class CrmRetentionModel(models.Model):
         return model or self.sudo().create({"company_id": company.id})
 
     @api.model
-    def _get_settings(self):
-        """The ``crm_retention.*`` system parameters (``lib.lifecycle.DEFAULTS``
-        where unset). Raises a UserError naming the parameter when one is
-        not a number or out of its range (``lib.lifecycle.BOUNDS``): the
-        settings form refuses such values, so it was written directly, and
-        the recompute must not mark customers Lost on it."""
+    def _get_settings(self, company=None):
+        """The lifecycle settings of ``company`` (default: this model's
+        company, else the current one): its thresholds and model settings
+        (``res.company.retention_*``, ``lib.lifecycle.COMPANY_SETTINGS``)
+        and the database-wide ones tuning the machine (``crm_retention.*``
+        system parameters, ``lib.lifecycle.DEFAULTS`` where unset). Raises a
+        UserError naming the setting when one is out of its range
+        (``lib.lifecycle.BOUNDS``; written directly, past the forms): the
+        recompute must not mark customers Lost on it."""
+        company = company or (self.company_id if len(self) == 1 else self.env.company)
         get = self.env["ir.config_parameter"].sudo().get_param
         settings = {}
         for key, default in lifecycle.DEFAULTS.items():
+            if key in lifecycle.COMPANY_SETTINGS:
+                settings[key] = company.sudo()[f"retention_{key}"]
+                continue
             raw = get(f"crm_retention.{key}")
             try:
                 settings[key] = type(default)(raw) if raw not in (None, False, "") else default
@@ -426,6 +433,10 @@ class CrmRetentionModel(models.Model):
                 settings[key] = raw
         errors = lifecycle.setting_errors(settings)
         if errors:
+            key, *rest = errors[0]
+            if key in lifecycle.COMPANY_SETTINGS:
+                label = company._fields[f"retention_{key}"]._description_string(self.env)
+                raise UserError(self._setting_error_message(f"{label} ({company.name})", *rest))
             raise UserError(self._setting_error_message(*errors[0], parameter=True))
         return settings
 

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..lib import lifecycle
+
 
 class ResCompany(models.Model):
     """Which purchases count as deals for the company's customers.
@@ -15,6 +17,54 @@ class ResCompany(models.Model):
     """
 
     _inherit = "res.company"
+
+    # the thresholds of the stage rules and the churn model's settings: each
+    # company its own (Settings > CRM > Customer Retention); defaults and
+    # ranges in lib.lifecycle (DEFAULTS, BOUNDS), checked by _check_retention_settings
+    retention_at_risk_probability = fields.Float(
+        string="At Risk: Churn Probability",
+        default=lifecycle.DEFAULTS["at_risk_probability"],
+        help="Customers whose churn probability reaches this value are at risk.",
+    )
+    retention_lost_probability = fields.Float(
+        string="Lost: Churn Probability", default=lifecycle.DEFAULTS["lost_probability"]
+    )
+    retention_at_risk_overdue_ratio = fields.Float(
+        string="At Risk: Overdue Ratio",
+        default=lifecycle.DEFAULTS["at_risk_overdue_ratio"],
+        help="At risk when the time since the last deal exceeds this many expected intervals "
+        "(the customer's own rhythm, or the typical rhythm for one-time buyers).",
+    )
+    retention_lost_overdue_ratio = fields.Float(
+        string="Lost: Overdue Ratio", default=lifecycle.DEFAULTS["lost_overdue_ratio"]
+    )
+    retention_lost_after_days = fields.Integer(
+        string="Lost After (days)",
+        default=lifecycle.DEFAULTS["lost_after_days"],
+        help="A customer without any deal for this long is lost whatever the model says.",
+    )
+    retention_min_repeat_customers = fields.Integer(
+        string="Minimum Repeat Buyers to Fit",
+        default=lifecycle.DEFAULTS["min_repeat_customers"],
+        help="Below this number of repeat buyers the churn model is not refitted.",
+    )
+    retention_monthly_discount_rate = fields.Float(
+        string="Monthly Discount Rate (CLV)",
+        digits=(16, 4),
+        default=lifecycle.DEFAULTS["monthly_discount_rate"],
+    )
+    retention_fit_penalizer = fields.Float(
+        string="Fit Penalizer",
+        digits=(16, 6),
+        default=lifecycle.DEFAULTS["fit_penalizer"],
+        help="L2 penalty of the churn model's fit: keeps fits on small customer bases away "
+        "from degenerate parameters; negligible on large ones.",
+    )
+    retention_default_interval_days = fields.Float(
+        string="Typical Days Between Deals (no model)",
+        default=lifecycle.DEFAULTS["default_interval_days"],
+        help="The rhythm a one-time buyer is measured against while no churn model is fitted.",
+    )
 
     retention_count_opportunities = fields.Boolean(
         string="Count Won Opportunities",
@@ -43,6 +93,28 @@ class ResCompany(models.Model):
         "stages today's rules would have given it on each past day. KPI snapshots of those "
         "days are rewritten too.",
     )
+
+    def _retention_settings(self):
+        """{key: value} of the company's lifecycle settings (lib.lifecycle.COMPANY_SETTINGS)."""
+        self.ensure_one()
+        return {key: self[f"retention_{key}"] for key in lifecycle.COMPANY_SETTINGS}
+
+    @api.constrains(*(f"retention_{key}" for key in lifecycle.COMPANY_SETTINGS))
+    def _check_retention_settings(self):
+        # each value within its range; the pairs (at risk below lost) are checked
+        # by the settings form once both are saved, and by the recompute
+        for company in self:
+            errors = [
+                error
+                for key, value in company._retention_settings().items()
+                for error in lifecycle.setting_errors({key: value})
+            ]
+            if errors:
+                key, value, low, high = errors[0]
+                label = self._fields[f"retention_{key}"]._description_string(self.env)
+                raise ValidationError(
+                    self.env["crm.retention.model"]._setting_error_message(label, value, low, high)
+                )
 
     @api.constrains("retention_backtest_uplift_pp", "retention_backtest_contact_cost")
     def _check_retention_backtest_assumptions(self):

@@ -48,7 +48,7 @@ class CrmCustomerProfileMetrics(models.Model):
         functions release the GIL, so the model's hypergeometric functions
         run on every core.
         """
-        settings = self.env["crm.retention.model"]._get_settings()
+        settings = self.env["crm.retention.model"]._get_settings(company)
         kwargs = {
             "today": today,
             "params": model._get_params(),

@@ -100,7 +100,7 @@ class CrmCustomerProfileRebuild(models.Model):
         if not todo:
             return 0
         model = self.env["crm.retention.model"]._get_for_company(company)
-        settings = self.env["crm.retention.model"]._get_settings()
+        settings = self.env["crm.retention.model"]._get_settings(company)
         context = {
             "today": (today - EPOCH).days,
             "interval": model.typical_interval_days or settings["default_interval_days"],

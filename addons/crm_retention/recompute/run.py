@@ -100,7 +100,7 @@ class CrmCustomerProfileRun(models.Model):
         Model = self.env["crm.retention.model"].sudo()
         model = Model._get_for_company(company)
         # out-of-range thresholds raise here, before anything is written
-        settings = Model._get_settings()
+        settings = Model._get_settings(company)
         batch_size = batch_size or settings["batch_size"]
         today = today or fields.Date.context_today(self)
         if model.run_state == "running" and self._work_table_rows(company) != model.run_total:

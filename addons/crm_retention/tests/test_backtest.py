@@ -68,9 +68,8 @@ class TestBacktestCdnow(RetentionCase):
             (cls.partner_of[c], cls.company, day, amount, currency)
             for c, day, amount in cls.transactions.itertuples(index=False)
         ]
-        params = cls.env["ir.config_parameter"].sudo()
         # the lifetimes fit it is compared with is unpenalised
-        params.set_param("crm_retention.fit_penalizer", "0")
+        cls.company.retention_fit_penalizer = 0.0
         cls.model = cls.env["crm.retention.model"].sudo()._get_for_company(cls.company)
 
     def _backtest(self, deals=None, user=None):
@@ -214,19 +213,20 @@ class TestBacktestCdnow(RetentionCase):
             test.with_user(self.salesman).action_apply_threshold()
         test.with_user(self.manager).action_apply_threshold()
         self.assertTrue(test.applied)
-        applied = (
-            self.env["ir.config_parameter"].sudo().get_param("crm_retention.at_risk_probability")
-        )
-        self.assertAlmostEqual(float(applied), 1 - test.suggested_threshold, places=6)
+        applied = self.company.retention_at_risk_probability
+        self.assertAlmostEqual(applied, 1 - test.suggested_threshold, places=6)
         self.assertIn("At risk churn probability changed", test.message_ids[0].body)
 
     def test_a_suggestion_beyond_lost_is_refused(self):
         """Customers would be Lost before they are At risk: refused."""
         test = self._backtest()
         suggested = test.suggested_at_risk_probability
-        params = self.env["ir.config_parameter"].sudo()
-        params.set_param("crm_retention.at_risk_probability", str(max(suggested - 0.05, 0.0)))
-        params.set_param("crm_retention.lost_probability", str(suggested))
+        self.company.write(
+            {
+                "retention_at_risk_probability": max(suggested - 0.05, 0.0),
+                "retention_lost_probability": suggested,
+            }
+        )
         with self.assertRaisesRegex(UserError, "not below the Lost one"):
             test.with_user(self.manager).action_apply_threshold()
         self.assertFalse(test.applied)

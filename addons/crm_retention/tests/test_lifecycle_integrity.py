@@ -253,53 +253,65 @@ class TestLifecycleSettings(RetentionCase):
                 {"retention_at_risk_probability": 0.9, "retention_lost_probability": 0.6}
             )
         # sound values are saved
+        # raising both thresholds at once is fine, whichever is written first
+        Settings.create(
+            {"retention_at_risk_probability": 0.85, "retention_lost_probability": 0.9}
+        ).execute()
         Settings.create({"retention_lost_after_days": 400}).execute()
-        self.assertEqual(
-            self.env["ir.config_parameter"].sudo().get_param("crm_retention.lost_after_days"),
-            "400",
-        )
+        company = self.env.company
+        self.assertEqual(company.retention_lost_after_days, 400)
+        self.assertEqual(company.retention_lost_probability, 0.9)
+        # each company its own: another company's customers keep the defaults
+        other = self.env["res.company"].create({"name": "Other Retention Co"})
+        self.assertEqual(other.retention_lost_after_days, lifecycle.DEFAULTS["lost_after_days"])
+        settings = self.env["crm.retention.model"]._get_settings(other)
+        self.assertEqual(settings["lost_probability"], lifecycle.DEFAULTS["lost_probability"])
 
     def test_defaults_live_once(self):
-        """With no parameter set (a fresh database), the engine and the
-        settings form both show the one list of defaults,
-        ``lib.lifecycle.DEFAULTS``."""
+        """With no parameter set (a fresh database) and a new company, the
+        engine and the company's settings both show the one list of
+        defaults, ``lib.lifecycle.DEFAULTS``."""
         self.env["ir.config_parameter"].sudo().search(
             [("key", "=like", "crm_retention.%")]
         ).unlink()
-        settings = self.env["crm.retention.model"]._get_settings()
+        company = self.env["res.company"].create({"name": "Fresh Co"})
+        settings = self.env["crm.retention.model"]._get_settings(company)
         self.assertEqual(settings, lifecycle.DEFAULTS)
-        Settings = self.env["res.config.settings"]
-        form = {
-            name: field
-            for name, field in Settings._fields.items()
-            if (getattr(field, "config_parameter", None) or "").startswith("crm_retention.")
-        }
-        self.assertGreaterEqual(len(form), 7)
-        values = Settings.default_get(list(form))
-        for name, field in form.items():
-            key = field.config_parameter.removeprefix("crm_retention.")
-            self.assertEqual(values[name], lifecycle.DEFAULTS[key], name)
+        for key in lifecycle.COMPANY_SETTINGS:
+            self.assertEqual(company[f"retention_{key}"], lifecycle.DEFAULTS[key], key)
 
-    def test_engine_refuses_a_parameter_written_directly(self):
+    def test_engine_refuses_a_setting_written_directly(self):
+        """A value written past the forms (SQL, an import) stops the recompute
+        with the setting's name before anything is written."""
         profile = self._profile(self.customer)
         stage, history = profile.stage_id, profile.history_ids
         self.assertEqual(stage, self.stage["active"])
-        params = self.env["ir.config_parameter"].sudo()
-        for key, value in (
-            ("lost_after_days", "-5"),
-            ("lost_probability", "5"),
-            ("monthly_discount_rate", "-0.9"),
-            ("at_risk_probability", "abc"),
+        for key, value, named in (
+            ("lost_after_days", -5, "Lost After (days)"),
+            ("lost_probability", 5, "Lost: Churn Probability"),
+            ("monthly_discount_rate", -0.9, "Monthly Discount Rate (CLV)"),
         ):
             with self.subTest(key=key, value=value):
-                params.set_param(f"crm_retention.{key}", value)
+                self.env.cr.execute(
+                    SQL(
+                        "UPDATE res_company SET %s = %s WHERE id = %s",
+                        SQL.identifier(f"retention_{key}"), value, self.company.id,
+                    )
+                )  # fmt: skip
+                self.company.invalidate_recordset()
                 with self.assertRaises(UserError) as caught:
                     self._recompute()
-                self.assertIn(f"crm_retention.{key}", str(caught.exception))
+                self.assertIn(named, str(caught.exception))
                 self.assertEqual(profile.stage_id, stage)
                 self.assertEqual(profile.history_ids, history)
                 self.assertGreaterEqual(profile.predicted_clv, 0)
-                params.set_param(f"crm_retention.{key}", lifecycle.DEFAULTS[key])
+                self.company[f"retention_{key}"] = lifecycle.DEFAULTS[key]
+        # the database-wide ones are system parameters
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("crm_retention.batch_size", "abc")
+        with self.assertRaises(UserError) as caught:
+            self._recompute()
+        self.assertIn("crm_retention.batch_size", str(caught.exception))
 
     def test_churn_model_parameters_are_checked(self):
         model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)

@@ -63,9 +63,7 @@ class TestRecompute(RetentionCase):
             self.env["crm.retention.model"].sudo().search([("company_id", "=", self.company.id)])
         )
         params = (model.r, model.alpha, model.a, model.b)
-        self.env["ir.config_parameter"].sudo().set_param(
-            "crm_retention.min_repeat_customers", "1000"
-        )
+        self.company.retention_min_repeat_customers = 1000
         self._recompute()
         self.assertEqual(model.status, "insufficient")
         self.assertIn("1000", model.message)

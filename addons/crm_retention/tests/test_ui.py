@@ -166,5 +166,5 @@ class TestBacktestTour(HttpCase):
         test = self.env["crm.retention.backtest"].search([("model_id", "=", model.id)])
         self.assertEqual(len(test), 1)
         self.assertTrue(test.applied)
-        applied = self.env["ir.config_parameter"].get_param("crm_retention.at_risk_probability")
-        self.assertAlmostEqual(float(applied), test.suggested_at_risk_probability, places=6)
+        applied = model.company_id.retention_at_risk_probability
+        self.assertAlmostEqual(applied, test.suggested_at_risk_probability, places=6)
