@@ -43,8 +43,13 @@ class ResConfigSettings(models.TransientModel):
     retention_backtest_uplift_pp = fields.Float(
         related="company_id.retention_backtest_uplift_pp", readonly=False
     )
+    # its own currency field: res.config.settings has no currency_id without
+    # Invoicing, and crm_retention installs without it
+    retention_currency_id = fields.Many2one(related="company_id.currency_id")
     retention_backtest_contact_cost = fields.Monetary(
-        related="company_id.retention_backtest_contact_cost", readonly=False
+        related="company_id.retention_backtest_contact_cost",
+        readonly=False,
+        currency_field="retention_currency_id",
     )
 
     @api.constrains(*(f"retention_{key}" for key in lifecycle.COMPANY_SETTINGS))
