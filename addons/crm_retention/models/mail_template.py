@@ -1,0 +1,68 @@
+from markupsafe import Markup
+
+from odoo import models
+
+from ..lib.unsubscribe import unsubscribe_headers
+
+MEMBER_MODEL = "crm.retention.campaign.member"
+
+
+class MailTemplate(models.Model):
+    """Every e-mail rendered for a campaign member carries its customer's
+    unsubscribe link (a footer under the body, whatever the template says,
+    so an edited or new template cannot lose it) and, when it is queued
+    (``send_mail_batch``, which the step runner uses), the RFC 2369 / 8058
+    ``List-Unsubscribe`` headers for the mail clients' own button.
+    """
+
+    _inherit = "mail.template"
+
+    def send_mail_batch(
+        self, res_ids, force_send=False, raise_exception=False, email_values=None,
+        email_layout_xmlid=False,
+    ):  # fmt: skip
+        if self.model == MEMBER_MODEL:
+            # the rendered values go straight to mail.mail: headers are welcome
+            self = self.with_context(crm_retention_unsubscribe_headers=True)
+        return super(MailTemplate, self).send_mail_batch(
+            res_ids,
+            force_send=force_send,
+            raise_exception=raise_exception,
+            email_values=email_values,
+            email_layout_xmlid=email_layout_xmlid,
+        )
+
+    def _generate_template(self, res_ids, render_fields, find_or_create_partners=False):
+        results = super()._generate_template(
+            res_ids, render_fields, find_or_create_partners=find_or_create_partners
+        )
+        if self.model == MEMBER_MODEL and "body_html" in render_fields:
+            self._add_retention_unsubscribe(results)
+        return results
+
+    def _add_retention_unsubscribe(self, results):
+        """Append the unsubscribe footer to the rendered bodies of
+        ``results`` ``{member id: values}`` and add the headers when asked.
+
+        Set-based: the members and partners are read for the whole batch;
+        per recipient only the HMAC and a small footer in the customer's
+        language are computed.
+        """
+        members = self.env[MEMBER_MODEL].sudo().browse(list(results))
+        headers = self.env.context.get("crm_retention_unsubscribe_headers")
+        QWeb = self.env["ir.qweb"]
+        for member in members:
+            partner = member.partner_id
+            values = results[member.id]
+            if not partner.email_normalized:
+                continue  # nobody to unsubscribe: the runner flags the step
+            url = partner._retention_unsubscribe_url()
+            footer = QWeb.with_context(lang=partner.lang or None)._render(
+                "crm_retention.mail_unsubscribe_footer",
+                {"unsubscribe_url": url, "company": member.company_id},
+                minimal_qcontext=True,
+            )
+            # the body is the template's rendering, already safe HTML
+            values["body_html"] = Markup(values.get("body_html") or "") + footer
+            if headers:
+                values["headers"] = repr(unsubscribe_headers(url))
