@@ -1,8 +1,19 @@
 from markupsafe import Markup
 
 from odoo import models
+from odoo.addons.base.models import ir_mail_server
 
 from ..lib.unsubscribe import unsubscribe_headers
+
+# Python's e-mail policy folds a header longer than 78 characters, and a URL
+# has no space to fold at: it would go out as RFC 2047 encoded-words
+# ("=?utf-8?q?=3Chttps=3A//..."), which RFC 2369 does not allow in
+# List-Unsubscribe and which mailbox providers do not decode there, so their
+# unsubscribe button would not appear. Odoo leaves its identification
+# headers unfolded for the same reason; List-Unsubscribe joins them (a line
+# of up to 998 characters is valid, RFC 5322 2.1.1). Process-wide, harmless
+# for other databases: only this header's folding changes.
+ir_mail_server.RFC5322_IDENTIFICATION_HEADERS.add("list-unsubscribe")
 
 MEMBER_MODEL = "crm.retention.campaign.member"
 

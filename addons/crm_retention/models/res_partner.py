@@ -45,7 +45,10 @@ class ResPartner(models.Model):
         "excluded and never message it.",
     )
     retention_opt_out_date = fields.Datetime(
-        string="Opted Out On", copy=False, readonly=True, groups="crm_retention.group_retention_user"
+        string="Opted Out On",
+        copy=False,
+        readonly=True,
+        groups="crm_retention.group_retention_user",
     )
     retention_opt_out_origin = fields.Selection(
         OPT_OUT_ORIGINS,
@@ -156,8 +159,9 @@ class ResPartner(models.Model):
             # a user ticking or clearing the box on the form: say when and who
             vals = dict(vals)
             if vals["retention_opt_out"]:
-                vals.update(retention_opt_out_date=fields.Datetime.now(),
-                            retention_opt_out_origin="manual")
+                vals.update(
+                    retention_opt_out_date=fields.Datetime.now(), retention_opt_out_origin="manual"
+                )
             else:
                 vals.update(retention_opt_out_date=False, retention_opt_out_origin=False)
         if "lifecycle_stage_id" in vals:
@@ -322,6 +326,7 @@ class ResPartner(models.Model):
                     message=self.env._("Asked on the retention campaign unsubscribe page."),
                 )
                 blacklisted |= partner
+            blacklisted.invalidate_recordset(["is_blacklisted"])
         origins = dict(self._fields["retention_opt_out_origin"]._description_selection(self.env))
         bodies = {}
         for partner in new | blacklisted:
