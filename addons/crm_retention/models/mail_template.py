@@ -16,6 +16,8 @@ from ..lib.unsubscribe import unsubscribe_headers
 ir_mail_server.RFC5322_IDENTIFICATION_HEADERS.add("list-unsubscribe")
 
 MEMBER_MODEL = "crm.retention.campaign.member"
+# context key: add the List-Unsubscribe headers to the rendered values
+HEADERS_FLAG = "crm_retention_unsubscribe_headers"
 
 
 class MailTemplate(models.Model):
@@ -32,15 +34,13 @@ class MailTemplate(models.Model):
         self, res_ids, force_send=False, raise_exception=False, email_values=None,
         email_layout_xmlid=False,
     ):  # fmt: skip
-        if self.model == MEMBER_MODEL:
+        if self.model == MEMBER_MODEL and not self.env.context.get(HEADERS_FLAG):
             # the rendered values go straight to mail.mail: headers are welcome
-            self = self.with_context(crm_retention_unsubscribe_headers=True)
-        return super(MailTemplate, self).send_mail_batch(
-            res_ids,
-            force_send=force_send,
-            raise_exception=raise_exception,
-            email_values=email_values,
-            email_layout_xmlid=email_layout_xmlid,
+            return self.with_context(**{HEADERS_FLAG: True}).send_mail_batch(
+                res_ids, force_send, raise_exception, email_values, email_layout_xmlid
+            )
+        return super().send_mail_batch(
+            res_ids, force_send, raise_exception, email_values, email_layout_xmlid
         )
 
     def _generate_template(self, res_ids, render_fields, find_or_create_partners=False):
@@ -60,7 +60,7 @@ class MailTemplate(models.Model):
         language are computed.
         """
         members = self.env[MEMBER_MODEL].sudo().browse(list(results))
-        headers = self.env.context.get("crm_retention_unsubscribe_headers")
+        headers = self.env.context.get(HEADERS_FLAG)
         QWeb = self.env["ir.qweb"]
         for member in members:
             partner = member.partner_id

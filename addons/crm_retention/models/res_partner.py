@@ -44,18 +44,10 @@ class ResPartner(models.Model):
         help="The customer asked not to receive retention offers: campaigns list it as "
         "excluded and never message it.",
     )
-    retention_opt_out_date = fields.Datetime(
-        string="Opted Out On",
-        copy=False,
-        readonly=True,
-        groups="crm_retention.group_retention_user",
-    )
+    # no group, like the box itself: whoever may tick it records when and how
+    retention_opt_out_date = fields.Datetime(string="Opted Out On", copy=False, readonly=True)
     retention_opt_out_origin = fields.Selection(
-        OPT_OUT_ORIGINS,
-        string="Opted Out Through",
-        copy=False,
-        readonly=True,
-        groups="crm_retention.group_retention_user",
+        OPT_OUT_ORIGINS, string="Opted Out Through", copy=False, readonly=True
     )
     retention_profile_id = fields.Many2one(
         "crm.customer.profile",
