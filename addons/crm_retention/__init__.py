@@ -1,4 +1,4 @@
-from . import demo, models, wizards
+from . import controllers, demo, models, wizards
 
 # after the models: the engine extends crm.customer.profile
 from .recompute import deal_source, metrics, notify, owners, rebuild, run, stages, writer  # isort: skip

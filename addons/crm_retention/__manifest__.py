@@ -28,6 +28,7 @@
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
         "views/res_config_settings_views.xml",
+        "views/unsubscribe_templates.xml",
         "views/crm_retention_menus.xml",
     ],
     "demo": ["demo/crm_retention_demo.xml", "demo/crm_retention_campaign_demo.xml"],

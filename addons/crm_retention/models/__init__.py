@@ -12,6 +12,7 @@ from . import (
     crm_retention_campaign_step_execution,
     crm_retention_model,
     crm_retention_model_fit,
+    mail_template,
     mail_tracking_value,
     res_company,
     res_config_settings,

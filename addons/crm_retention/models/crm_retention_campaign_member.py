@@ -233,7 +233,8 @@ class CrmRetentionCampaignMember(models.Model):
         self._awaiting_response().sudo().write(
             {"state": "opted_out", "next_step_id": False, "next_step_date": False}
         )
-        self.partner_id.sudo().write({"retention_opt_out": True})
+        # the customer's other campaigns stop too; the partner shows when and how
+        self.partner_id.sudo()._retention_opt_out("manual")
         return True
 
     def action_create_opportunity(self):

@@ -1,7 +1,21 @@
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import consteq, hmac
 
+from ..lib.unsubscribe import mask_email
 from .crm_customer_profile import RISK_LEVELS
+
+# the HMAC scope of the unsubscribe links: a token signed for another use of
+# the database secret never opens this route
+UNSUBSCRIBE_SCOPE = "crm_retention-unsubscribe"
+
+OPT_OUT_ORIGINS = [
+    ("manual", "Set by a user"),
+    ("link", "Unsubscribe link in an e-mail"),
+    ("one_click", "Unsubscribe button of the mail client"),
+]
 
 
 class ResPartner(models.Model):
@@ -29,6 +43,11 @@ class ResPartner(models.Model):
         copy=False,
         help="The customer asked not to receive retention offers: campaigns list it as "
         "excluded and never message it.",
+    )
+    # no group, like the box itself: whoever may tick it records when and how
+    retention_opt_out_date = fields.Datetime(string="Opted Out On", copy=False, readonly=True)
+    retention_opt_out_origin = fields.Selection(
+        OPT_OUT_ORIGINS, string="Opted Out Through", copy=False, readonly=True
     )
     retention_profile_id = fields.Many2one(
         "crm.customer.profile",
@@ -128,6 +147,15 @@ class ResPartner(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        if "retention_opt_out" in vals and "retention_opt_out_origin" not in vals:
+            # a user ticking or clearing the box on the form: say when and who
+            vals = dict(vals)
+            if vals["retention_opt_out"]:
+                vals.update(
+                    retention_opt_out_date=fields.Datetime.now(), retention_opt_out_origin="manual"
+                )
+            else:
+                vals.update(retention_opt_out_date=False, retention_opt_out_origin=False)
         if "lifecycle_stage_id" in vals:
             vals = dict(vals)
             stage_id = vals.pop("lifecycle_stage_id")
@@ -202,3 +230,113 @@ class ResPartner(models.Model):
             "res_id": self.retention_profile_id.id,
             "view_mode": "form",
         }
+
+    # ------------------------------------------------------------------
+    # BUSINESS: opting out of retention campaigns
+    # ------------------------------------------------------------------
+
+    def _retention_unsubscribe_token(self):
+        """The signature of this customer's unsubscribe link: an HMAC of the
+        partner id and its normalized e-mail with the database secret. It
+        opens nothing for another partner, and a link sent to an address the
+        customer no longer has stops working."""
+        self.ensure_one()
+        return hmac(self.env(su=True), UNSUBSCRIBE_SCOPE, (self.id, self.email_normalized))
+
+    def _retention_unsubscribe_url(self):
+        """The absolute URL of this customer's unsubscribe page (also the
+        target of the RFC 8058 one-click POST)."""
+        self.ensure_one()
+        return (
+            f"{self.get_base_url()}/crm_retention/unsubscribe/{self.id}/"
+            f"{self._retention_unsubscribe_token()}"
+        )
+
+    @api.model
+    def _retention_unsubscribe_partner(self, partner_id, token):
+        """The partner whose unsubscribe link is (``partner_id``, ``token``),
+        as superuser, or an empty recordset when the link is not valid:
+        unknown partner, no e-mail any more, a token of another partner or of
+        a former address, a forged token. The caller cannot tell which (no
+        probing for partner ids)."""
+        # sudo: the public visitor cannot read partners; the record is only
+        # compared with the signed token before anything is shown or written
+        partner = self.sudo().browse(partner_id).exists()
+        if not partner or not partner.email_normalized or not isinstance(token, str):
+            return self.sudo().browse()
+        if not consteq(partner._retention_unsubscribe_token(), token):
+            return self.sudo().browse()
+        return partner
+
+    def _retention_masked_email(self):
+        self.ensure_one()
+        return mask_email(self.email_normalized)
+
+    def _retention_opt_out(self, origin, blacklist=False):
+        """Opt these customers out of retention campaigns, at their request
+        (``origin`` ``link``/``one_click``) or a user's (``manual``).
+
+        - ``retention_opt_out`` with its date and origin, for the partners
+          not yet opted out (a second click changes nothing);
+        - their treated members still awaiting a response in running or
+          paused campaigns become *Opted out*, and no member of theirs keeps
+          a next step (the runner also skips opted-out customers);
+        - ``blacklist``: their addresses join ``mail.blacklist`` (no e-mail
+          at all from the database);
+        - a note on each partner says what the customer asked and when.
+
+        Returns the partners newly opted out. The caller checks the right to
+        do it (the signed link, or the user's access to a member).
+
+        Example: ``partner._retention_opt_out("link", blacklist=True)``.
+        """
+        now = fields.Datetime.now()
+        new = self.filtered(lambda p: not p.retention_opt_out)
+        if new:
+            new.write(
+                {
+                    "retention_opt_out": True,
+                    "retention_opt_out_date": now,
+                    "retention_opt_out_origin": origin,
+                }
+            )
+        members = self.env["crm.retention.campaign.member"].search(
+            [
+                ("partner_id", "in", self.ids),
+                ("campaign_id.state", "in", ("running", "paused")),
+                ("outcome_final", "=", False),
+            ]
+        )
+        members._awaiting_response().write({"state": "opted_out"})
+        members.filtered("next_step_id").write({"next_step_id": False, "next_step_date": False})
+        blacklisted = self.browse()
+        if blacklist:
+            Blacklist = self.env["mail.blacklist"]
+            for partner in self.filtered(lambda p: p.email_normalized and not p.is_blacklisted):
+                Blacklist._add(
+                    partner.email_normalized,
+                    message=self.env._("Asked on the retention campaign unsubscribe page."),
+                )
+                blacklisted |= partner
+            blacklisted.invalidate_recordset(["is_blacklisted"])
+        origins = dict(self._fields["retention_opt_out_origin"]._description_selection(self.env))
+        bodies = {}
+        for partner in new | blacklisted:
+            lines = []
+            if partner in new:
+                lines.append(
+                    self.env._(
+                        "Opted out of retention campaigns (%(origin)s).", origin=origins[origin]
+                    )
+                )
+            if partner in blacklisted:
+                lines.append(self.env._("Asked to receive no e-mail at all: address blacklisted."))
+            bodies[partner.id] = Markup("<br/>").join(lines)
+        logged = self.browse(bodies)
+        if origin == "manual":
+            logged._message_log_batch(bodies)
+        else:
+            # the customer's own request is authored by the customer
+            for partner in logged:
+                partner._message_log_batch(bodies, author_id=partner.id)
+        return new

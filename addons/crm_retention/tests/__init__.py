@@ -16,4 +16,5 @@ from . import (
     test_security,
     test_survival,
     test_ui,
+    test_unsubscribe,
 )

@@ -327,6 +327,9 @@ class TestCampaignSteps(CampaignCase):
         self.assertEqual(members[0].state, "opted_out")
         self.assertFalse(members[0].execution_ids)
         self.assertTrue(members[0].partner_id.retention_opt_out)
+        # the customer shows who opted it out and when
+        self.assertEqual(members[0].partner_id.retention_opt_out_origin, "manual")
+        self.assertTrue(members[0].partner_id.retention_opt_out_date)
         self.assertEqual(len(self._mails(members)), 4)
 
 
