@@ -45,7 +45,9 @@ class ResConfigSettings(models.TransientModel):
     )
     # its own currency field: res.config.settings has no currency_id without
     # Invoicing, and crm_retention installs without it
-    retention_currency_id = fields.Many2one(related="company_id.currency_id")
+    retention_currency_id = fields.Many2one(
+        related="company_id.currency_id", string="Retention Currency"
+    )
     retention_backtest_contact_cost = fields.Monetary(
         related="company_id.retention_backtest_contact_cost",
         readonly=False,
