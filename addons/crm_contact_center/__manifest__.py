@@ -23,6 +23,7 @@
         "views/crm_interaction_source_views.xml",
         "views/crm_interaction_views.xml",
         "views/res_partner_views.xml",
+        "views/res_users_views.xml",
         "views/crm_lead_views.xml",
         "views/crm_team_views.xml",
         "views/crm_interaction_queue_views.xml",
@@ -31,8 +32,12 @@
     ],
     "demo": ["demo/crm_contact_center_demo.xml"],
     "assets": {
-        "web.assets_backend": ["crm_contact_center/static/src/scss/crm_contact_center.scss"],
+        "web.assets_backend": [
+            "crm_contact_center/static/src/scss/crm_contact_center.scss",
+            "crm_contact_center/static/src/screen_pop/**/*",
+        ],
         "web.assets_tests": ["crm_contact_center/static/tests/tours/**/*"],
+        "web.assets_unit_tests": ["crm_contact_center/static/tests/**/*.test.js"],
     },
     "installable": True,
     "application": False,

@@ -4,11 +4,18 @@ from datetime import UTC, timedelta
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
 
+from ..lib.screen_pop import (
+    HISTORY_SIZE,
+    PENDING_SECONDS,
+    POP_TYPE,
+    WITHDRAW_TYPE,
+    choose_targets,
+)
 from ..lib.sla import WorkingTime, next_windows
 
 _logger = logging.getLogger(__name__)
@@ -49,6 +56,8 @@ PROTECTED_FIELDS = frozenset(
         # an agent must not spare himself the customer's rating
         "rating_request_state",
         "rating_request_date",
+        "screen_pop_user_ids",
+        "screen_pop_date",
     }
 )
 
@@ -228,6 +237,20 @@ class CrmInteraction(models.Model):
     external_id = fields.Char(string="External ID", readonly=True, copy=False)
     api_events = fields.Char(
         readonly=True, copy=False, help="Inbound API events applied, in order."
+    )
+    # screen pop: whose screens showed the ringing call (see _screen_pop_send)
+    screen_pop_user_ids = fields.Many2many(
+        "res.users",
+        "crm_interaction_screen_pop_rel",
+        "interaction_id",
+        "user_id",
+        string="Shown To",
+        readonly=True,
+        copy=False,
+        help="The agents whose screen popped the caller's card when the call rang.",
+    )
+    screen_pop_date = fields.Datetime(
+        string="Shown On", readonly=True, copy=False, index="btree_not_null"
     )
 
     _sql_constraints = [
@@ -411,6 +434,8 @@ class CrmInteraction(models.Model):
         if not open_ones:
             raise UserError(self.env._("This request is already done."))
         open_ones.write({"user_id": self.env.uid, "state": "in_progress"})
+        # a ringing call taken here: its card leaves the teammates' screens
+        open_ones._screen_pop_withdraw(keep=self.env.user)
         return True
 
     def action_done(self):
@@ -1019,6 +1044,316 @@ class CrmInteraction(models.Model):
                 "A customer gave a low rating after this request; a to-do waits for you on it."
             ),
         )
+
+    # ------------------------------------------------------------------
+    # SCREEN POP: the caller's card on the agent's screen while it rings
+    # ------------------------------------------------------------------
+
+    @api.model
+    def screen_pop_pending(self):
+        """The cards of the calls ringing for the current user now: the web
+        client asks at start, so an agent who (re)loads the page while the
+        phone rings sees the card again. Calls popped on his screen in the
+        last ``PENDING_SECONDS``, not answered nor ended, of his companies.
+
+        Usage (the OWL service): ``orm.call("crm.interaction", "screen_pop_pending", [])``.
+        """
+        user = self.env.user
+        if user.share or not user.has_group("crm_contact_center.group_contact_center_agent"):
+            return []
+        since = fields.Datetime.now() - timedelta(seconds=PENDING_SECONDS)
+        # sudo: an agent may not read every request of his team (see the agent
+        # rule); the search is restricted to the calls popped on his own screen,
+        # in the companies he works for
+        calls = self.sudo().search(
+            [
+                ("screen_pop_user_ids", "in", user.ids),
+                ("screen_pop_date", ">=", since),
+                ("state", "in", ("new", "assigned")),
+                ("company_id", "in", user.company_ids.ids),
+            ],
+            limit=10,
+        )
+        cards = calls.with_context(lang=user.lang)._screen_pop_cards()
+        return [cards[call.id] for call in calls]
+
+    def _screen_pop_send(self, requested=None):
+        """Pop the card of these ringing calls on the screens of their agents
+        (see ``lib.screen_pop.choose_targets``), as bus notifications on each
+        agent's partner channel, sent when the transaction commits, and
+        remember whom (``screen_pop_user_ids``) for ``screen_pop_pending`` and
+        the withdrawal. ``requested``: ``{interaction: users}`` the PBX named
+        (no users: it named an extension or login nobody has, the team's
+        available agents get the card rather than the routed agent only).
+
+        Set-based: the teams' agents, the presence of every candidate and the
+        cards (one per language of the agents) are read once for the batch.
+        """
+        calls = self.filtered(lambda i: i.state in ("new", "assigned"))
+        if not calls:
+            return
+        requested = requested or {}
+        agent_group = self.env["res.groups"].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id(
+                "crm_contact_center.group_contact_center_agent"
+            )
+        )
+        Users = self.env["res.users"].sudo()
+        candidates = calls.user_id | calls.team_id.member_ids
+        for users in requested.values():
+            candidates |= users
+        online = {
+            presence.user_id.id
+            for presence in self.env["bus.presence"]
+            .sudo()
+            .search([("user_id", "in", candidates.ids), ("status", "=", "online")])
+        }
+        targets = {}
+        for call in calls:
+            team = call.team_id.member_ids.filtered(
+                lambda u, call=call: u._is_available_agent(call.company_id, agent_group)
+            )
+            # an empty recordset: the PBX named an unknown phone, the team gets it
+            wanted = requested[call] if call in requested else call.user_id
+            chosen = choose_targets(wanted.ids, team.ids, online)
+            if chosen:
+                targets[call] = Users.browse(chosen)
+        if not targets:
+            return
+        # one write per distinct set of agents (a batch rings few of them)
+        by_users = defaultdict(lambda: self.browse())
+        for call, users in targets.items():
+            by_users[users] |= call
+        now = fields.Datetime.now()
+        for users, group in by_users.items():
+            group.sudo().write(
+                {"screen_pop_user_ids": [Command.set(users.ids)], "screen_pop_date": now}
+            )
+        # cards in each agent's language
+        by_lang = defaultdict(lambda: self.browse())
+        for call, users in targets.items():
+            for lang in set(users.mapped("lang")):
+                by_lang[lang] |= call
+        cards = {
+            lang: group.with_context(lang=lang)._screen_pop_cards()
+            for lang, group in by_lang.items()
+        }
+        Bus = self.env["bus.bus"].sudo()
+        for call, users in targets.items():
+            for user in users:
+                Bus._sendone(user.partner_id, POP_TYPE, cards[user.lang][call.id])
+
+    def _screen_pop_withdraw(self, keep=None):
+        """Take the cards of these calls away from the screens they popped on
+        (answered, ended, missed): ``keep`` (a user) still sees his."""
+        Bus = self.env["bus.bus"].sudo()
+        for call in self.sudo().filtered("screen_pop_user_ids"):
+            for user in call.screen_pop_user_ids - (keep or self.env["res.users"]):
+                Bus._sendone(user.partner_id, WITHDRAW_TYPE, {"id": call.id})
+
+    def _screen_pop_cards(self):
+        """``{interaction id: card}``: what the agent's screen shows of each
+        call, a JSON dict (the OWL card component reads it; labels in the
+        context's language). Only the call's company's data: a contact of
+        another company is never shown, the history is of the call's company.
+
+        Set-based: one query for the latest interactions of every customer,
+        one ``_customer_facts`` per company (the retention bridge adds the
+        stage, the chance still active, the value at risk and the offer).
+        """
+        calls = self.sudo()
+        partners = {}
+        for call in calls:
+            partner = call.partner_id
+            if partner.company_id and partner.company_id != call.company_id:
+                partner = partner.browse()  # never another company's contact
+            partners[call] = partner
+        history = calls._screen_pop_history(partners)
+        facts = {}
+        for company in calls.company_id:
+            customers = self.env["res.partner"].browse(
+                {p.commercial_partner_id.id for c, p in partners.items() if c.company_id == company}
+                - {False}
+            )
+            facts[company] = calls._customer_facts(customers, company) if customers else {}
+        states = dict(self._fields["state"]._description_selection(self.env))
+        cards = {}
+        for call in calls:
+            partner = partners[call]
+            customer = partner.commercial_partner_id
+            lead = call.lead_id
+            if lead.company_id and lead.company_id != call.company_id:
+                lead = lead.browse()
+            is_deal = bool(lead) and lead.type == "opportunity" and lead.active
+            cards[call.id] = {
+                "id": call.id,
+                "call_id": call.external_id or False,
+                "channel": call.channel_id.name,
+                "state": call.state,
+                "state_label": states.get(call.state, call.state),
+                "date": fields.Datetime.to_string(call.date),
+                "caller_name": partner.name or call.contact_name or call.contact_phone or "",
+                "caller_phone": call.contact_phone or partner.phone or partner.mobile or "",
+                "partner_id": partner.id or False,
+                "partner_name": partner.name or False,
+                "company_name": customer.name if customer and customer != partner else False,
+                "photo_url": f"/web/image/res.partner/{partner.id}/avatar_128"
+                if partner
+                else False,
+                "opportunity_id": lead.id if is_deal else False,
+                "opportunity_name": lead.name if is_deal else False,
+                "lead_id": lead.id if lead and not is_deal else False,
+                "history": history.get(call.id, []),
+                "facts": facts.get(call.company_id, {}).get(customer.id, {}),
+            }
+        return cards
+
+    def _screen_pop_history(self, partners):
+        """``{interaction id: [the customer's latest interactions]}``, at most
+        ``HISTORY_SIZE`` per call, of the call's company, the call itself left
+        out. ``partners``: ``{call: partner shown}``.
+
+        One query: a LATERAL top-N per (customer, company) on the
+        (commercial_partner_id, date desc, id desc) index; the ORM would run a
+        search per customer."""
+        pairs = {
+            (partner.commercial_partner_id.id, call.company_id.id)
+            for call, partner in partners.items()
+            if partner
+        }
+        if not pairs:
+            return {}
+        self.flush_model(
+            ["commercial_partner_id", "company_id", "date", "channel_id", "subject", "state"]
+        )
+        customer_ids, company_ids = zip(*pairs, strict=True)
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT k.customer_id, k.company_id, i.id, i.date, i.channel_id, i.subject,
+                       i.state, i.direction
+                  FROM unnest(%(customers)s::int[], %(companies)s::int[])
+                       AS k(customer_id, company_id)
+                 CROSS JOIN LATERAL (
+                       SELECT id, date, channel_id, subject, state, direction
+                         FROM crm_interaction
+                        WHERE commercial_partner_id = k.customer_id
+                          AND company_id = k.company_id
+                          AND id != ALL(%(calls)s::int[])
+                        ORDER BY date DESC, id DESC
+                        LIMIT %(size)s) i
+                 ORDER BY i.date DESC, i.id DESC
+                """,
+                customers=list(customer_ids),
+                companies=list(company_ids),
+                calls=self.ids,
+                size=HISTORY_SIZE,
+            )
+        )
+        channels = {
+            channel.id: channel.name
+            for channel in self.env["crm.interaction.channel"]
+            .sudo()
+            .browse({row[4] for row in rows})
+        }
+        states = dict(self._fields["state"]._description_selection(self.env))
+        directions = dict(self._fields["direction"]._description_selection(self.env))
+        by_pair = defaultdict(list)
+        for customer_id, company_id, iid, date, channel_id, subject, state, direction in rows:
+            by_pair[customer_id, company_id].append(
+                {
+                    "id": iid,
+                    "date": fields.Datetime.to_string(date),
+                    "channel": channels.get(channel_id, ""),
+                    "direction": directions.get(direction, direction),
+                    "summary": subject or "",
+                    "state": state,
+                    "state_label": states.get(state, state),
+                }
+            )
+        return {
+            call.id: by_pair.get((partner.commercial_partner_id.id, call.company_id.id), [])
+            for call, partner in partners.items()
+            if partner
+        }
+
+    @api.model
+    def _customer_facts(self, partners, company):
+        """Extension point: ``{customer id: dict}`` of what a card shows about
+        each of ``partners`` (commercial partners) in ``company``, read for
+        all of them at once. The retention bridge adds the lifecycle stage,
+        the chance still active, the value at risk and the open offer; the
+        card component shows the keys it knows (see DEVELOP.md)."""
+        return {}
+
+    def action_screen_pop_open_customer(self):
+        """The card's "Open Customer": the caller's customer form."""
+        self.ensure_one()
+        self.check_access("read")
+        partner = self.partner_id.commercial_partner_id or self.partner_id
+        if not partner:
+            raise UserError(self.env._("The caller is not a known contact yet."))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": partner.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
+    def action_screen_pop_opportunity(self):
+        """The card's "Open Opportunity" (or lead), or "Create Opportunity"
+        when the caller has none: the deal is linked to the call."""
+        self.ensure_one()
+        self.check_access("write")
+        if not self.lead_id:
+            return self.action_convert_opportunity()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "crm.lead",
+            "res_id": self.lead_id.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
+    def action_screen_pop_create_contact(self):
+        """An unknown caller in one click: a contact with the caller's phone
+        (and name or e-mail when the PBX gave them), linked to the call,
+        opened for the agent to complete."""
+        self.ensure_one()
+        self.check_access("write")
+        if not self.partner_id:
+            partner = self.env["res.partner"].create(
+                {
+                    "name": self.contact_name
+                    or self.contact_phone
+                    or self.contact_email
+                    or self.env._("Unknown caller"),
+                    "phone": self.contact_phone,
+                    "email": self.contact_email,
+                    "company_id": self.company_id.id,
+                }
+            )
+            self.partner_id = partner
+        return self.action_screen_pop_open_customer() | {"res_id": self.partner_id.id}
+
+    def action_screen_pop_create_lead(self):
+        """An unknown caller in one click: a lead with the caller's phone,
+        linked to the call (or the lead already linked), opened."""
+        self.ensure_one()
+        self.check_access("write")
+        if not self.lead_id:
+            self.lead_id = self.env["crm.lead"].create(
+                {
+                    **self._prepare_opportunity_values(),
+                    "type": "lead",
+                    "name": self.env._(
+                        "Call from %(who)s",
+                        who=self.contact_name or self.contact_phone or self.partner_id.name or "?",
+                    ),
+                }
+            )
+        return self.action_screen_pop_opportunity()
 
     # ------------------------------------------------------------------
     # CAPTURE from stock documents

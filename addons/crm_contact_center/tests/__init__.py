@@ -9,6 +9,7 @@ from . import (
     test_interaction,
     test_pbx,
     test_queue,
+    test_screen_pop,
     test_security,
     test_ui,
 )
