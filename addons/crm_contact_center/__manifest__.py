@@ -35,6 +35,7 @@
         "web.assets_backend": [
             "crm_contact_center/static/src/scss/crm_contact_center.scss",
             "crm_contact_center/static/src/screen_pop/**/*",
+            "crm_contact_center/static/src/phone_dial/**/*",
         ],
         "web.assets_tests": ["crm_contact_center/static/tests/tours/**/*"],
         "web.assets_unit_tests": ["crm_contact_center/static/tests/**/*.test.js"],

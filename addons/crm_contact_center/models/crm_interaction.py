@@ -1,7 +1,10 @@
 import logging
+import time
+import uuid
 from collections import defaultdict
 from datetime import UTC, timedelta
 
+import requests
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
@@ -9,6 +12,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
 
+from ..lib.originate import TIMEOUT_SECONDS, build_request
 from ..lib.screen_pop import (
     HISTORY_SIZE,
     PENDING_SECONDS,
@@ -1354,6 +1358,179 @@ class CrmInteraction(models.Model):
                 }
             )
         return self.action_screen_pop_opportunity()
+
+    # ------------------------------------------------------------------
+    # CLICK-TO-DIAL: the PBX rings the agent, then the customer
+    # ------------------------------------------------------------------
+
+    @api.model
+    def action_click_to_dial(self, res_model, res_id, number=None):
+        """The Call button of a phone number (``phone_dial`` widget): ask the
+        PBX of the agent's company to ring the agent's extension, then
+        ``number`` (E.164), and log the outbound call. Returns the action the
+        web client runs:
+
+        - a success notification, and the call logged (outbound, in progress,
+          linked to the contact and the opportunity);
+        - without a PBX set up for click-to-dial: a ``tel:`` URL (the
+          agent's softphone), nothing logged;
+        - the PBX unreachable, slow (``TIMEOUT_SECONDS``) or answering with an
+          error: a warning notification, nothing logged (the call did not
+          start).
+
+        Usage: ``orm.call("crm.interaction", "action_click_to_dial",
+        ["res.partner", 42, "+32 2 555 12 34"])``.
+        """
+        record = self._click_to_dial_record(res_model, res_id)
+        partner, lead = self._click_to_dial_contact(record)
+        number = (number or "").strip() or partner.phone or partner.mobile
+        if not number:
+            raise UserError(
+                self.env._("%(name)s has no phone number to call.", name=record.display_name)
+            )
+        e164 = record._phone_format(number=number, country=partner.country_id) or number
+        source = self._click_to_dial_source()
+        if not source:
+            return {"type": "ir.actions.act_url", "url": "tel:" + e164, "target": "self"}
+        extension = self.env.user.contact_center_extension
+        if not extension:
+            raise UserError(
+                self.env._(
+                    "Set your phone extension first (your preferences, Contact Center), so"
+                    " the PBX knows which phone to ring."
+                )
+            )
+        secrets = source._valid_secrets("webhook")
+        request = build_request(
+            source.originate_url,
+            source.originate_method,
+            source.originate_body,
+            extension,
+            e164,
+            secret=secrets[0] if secrets else None,  # the newest
+            timestamp=time.time(),
+            msg_id=f"dial_{uuid.uuid4().hex}",
+        )
+        error = self._click_to_dial_send(request)
+        if error:
+            return self._click_to_dial_notification(
+                self.env._("The phone system did not start the call to %(number)s: %(error)s",
+                           number=e164, error=error),
+                "danger",
+            )  # fmt: skip
+        self.create(
+            {
+                "channel_id": self._click_to_dial_channel().id,
+                "direction": "outbound",
+                "state": "in_progress",
+                "partner_id": partner.id,
+                "lead_id": lead.id,
+                "contact_phone": e164,
+                "user_id": self.env.uid,
+                "subject": self.env._("Call to %(who)s", who=partner.name or lead.name or e164),
+                "company_id": self.env.company.id,
+            }
+        )
+        return self._click_to_dial_notification(
+            self.env._(
+                "Calling %(number)s: pick up your phone (extension %(extension)s).",
+                number=e164,
+                extension=extension,
+            ),
+            "success",
+        )
+
+    @api.model
+    def _click_to_dial_models(self):
+        """Extension point: the models whose numbers can be called (a bridge
+        adds its own, and maps its records in ``_click_to_dial_contact``)."""
+        return ("res.partner", "crm.lead")
+
+    @api.model
+    def _click_to_dial_record(self, res_model, res_id):
+        if res_model not in self._click_to_dial_models():
+            raise UserError(self.env._("Numbers of this kind of record cannot be called."))
+        record = self.env[res_model].browse(int(res_id)).exists()
+        if not record:
+            raise UserError(self.env._("This record no longer exists."))
+        record.check_access("read")
+        return record
+
+    @api.model
+    def _click_to_dial_contact(self, record):
+        """``(partner, lead)`` the call of ``record``'s number is logged on."""
+        if record._name == "crm.lead":
+            return record.partner_id, record
+        if record._name == "res.partner":
+            return record, self.env["crm.lead"]
+        return self.env["res.partner"], self.env["crm.lead"]
+
+    @api.model
+    def _click_to_dial_source(self):
+        """The integration of the agent's company set up for click-to-dial."""
+        # sudo: the originate settings of the agent's own company's PBX are
+        # read to call it, never shown to the agent
+        return (
+            self.env["crm.interaction.source"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "=", self.env.company.id),
+                    ("originate_url", "!=", False),
+                ],
+                order="id",
+                limit=1,
+            )
+        )
+
+    @api.model
+    def _click_to_dial_channel(self):
+        return self.env["crm.interaction.channel"].search(
+            [("code", "=", "phone"), ("company_id", "in", [self.env.company.id, False])],
+            order="company_id",
+            limit=1,
+        )
+
+    @api.model
+    def _click_to_dial_send(self, request):
+        """Send the originate request; an error message, or None when the PBX
+        accepted it (2xx) within the timeout (``TIMEOUT_SECONDS``, or the
+        system parameter ``crm_contact_center.originate_timeout``; the agent
+        waits for it). Redirects are not followed: the configured URL is
+        the only place the request goes."""
+        timeout = float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("crm_contact_center.originate_timeout", TIMEOUT_SECONDS)
+        )
+        try:
+            response = requests.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body or None,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            return self.env._("no answer within %(seconds)s seconds", seconds=timeout)
+        except requests.RequestException as exc:
+            _logger.info("Click-to-dial: the PBX could not be reached: %s", exc)
+            return self.env._("it could not be reached")
+        if not 200 <= response.status_code < 300:
+            _logger.info(
+                "Click-to-dial: the PBX answered %s: %s", response.status_code, response.text[:500]
+            )
+            return self.env._("it answered %(status)s", status=response.status_code)
+        return None
+
+    @api.model
+    def _click_to_dial_notification(self, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": message, "type": kind, "sticky": kind == "danger"},
+        }
 
     # ------------------------------------------------------------------
     # CAPTURE from stock documents

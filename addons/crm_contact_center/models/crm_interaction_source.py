@@ -6,10 +6,11 @@ import psycopg2.errors
 
 from odoo import api, fields, models
 from odoo.addons.phone_validation.tools import phone_validation
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
 from ..lib.events import EventError, derive_state, hash_key, next_state
+from ..lib.originate import build_request
 from ..lib.screen_pop import POP_EVENTS, WITHDRAW_EVENTS
 from ..lib.signatures import new_webhook_secret
 from .crm_interaction import NO_CAPTURE
@@ -114,9 +115,44 @@ class CrmInteractionSource(models.Model):
         " The secret itself is shown once, when generated.",
     )
 
+    # click-to-dial: how to ask the PBX to ring the agent, then the customer
+    # (see lib/originate.py and readme/CONFIGURE.md)
+    originate_url = fields.Char(
+        string="Originate URL",
+        help="Click-to-dial: the PBX URL that starts a call, with {extension} (the agent's) "
+        "and {number} (the customer's, E.164) placeholders, e.g. Asterisk ARI "
+        "http://pbx:8088/ari/channels?endpoint=PJSIP/{extension}&extension={number}"
+        "&context=from-internal. Empty: Call buttons open the agent's softphone (tel:).",
+    )
+    originate_method = fields.Selection(
+        [("POST", "POST"), ("GET", "GET")], string="Originate Method", default="POST"
+    )
+    originate_body = fields.Text(
+        string="Originate Body",
+        help="Body of a POST, with the same placeholders: JSON when it starts with { "
+        '(e.g. {"from": "{extension}", "to": "{number}"}), else form-encoded. Signed with '
+        "the source's signing secret (X-Timestamp, X-Signature and the webhook-* headers).",
+    )
+
     _sql_constraints = [
         ("api_key_hash_uniq", "UNIQUE(api_key_hash)", "API keys must be unique."),
     ]
+
+    @api.constrains("originate_url", "originate_method", "originate_body")
+    def _check_originate(self):
+        """Only http(s) URLs: the server sends the request, so a ``file:`` or
+        ``gopher:`` URL must not be accepted (the field is on the
+        supervisors' form only)."""
+        for source in self.filtered("originate_url"):
+            try:
+                build_request(
+                    source.originate_url, source.originate_method, source.originate_body,
+                    "100", "+10000000000", secret=None, timestamp=0, msg_id="check",
+                )  # fmt: skip
+            except ValueError as exc:
+                raise ValidationError(
+                    self.env._("Invalid click-to-dial settings: %(reason)s", reason=str(exc))
+                ) from None
 
     @api.depends("format")
     def _compute_endpoint_url(self):

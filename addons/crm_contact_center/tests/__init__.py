@@ -4,6 +4,7 @@ from . import (
     test_call_state,
     test_capture,
     test_cdr_import,
+    test_click_to_dial,
     test_csat,
     test_events_lib,
     test_interaction,

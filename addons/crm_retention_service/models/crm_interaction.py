@@ -199,6 +199,17 @@ class CrmInteraction(models.Model):
         return facts
 
     @api.model
+    def _click_to_dial_models(self):
+        """A customer's profile has a Call button too."""
+        return (*super()._click_to_dial_models(), "crm.customer.profile")
+
+    @api.model
+    def _click_to_dial_contact(self, record):
+        if record._name == "crm.customer.profile":
+            return record.partner_id, self.env["crm.lead"]
+        return super()._click_to_dial_contact(record)
+
+    @api.model
     def _refresh_customer_priorities(self, company, partner_ids=None):
         """Compute again the priority of the open inbound requests of
         ``company`` (of the customers ``partner_ids``, commercial partners,

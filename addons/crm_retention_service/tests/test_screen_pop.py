@@ -132,3 +132,23 @@ class TestRetentionScreenPopTour(RetentionScreenPopCommon, HttpCase):
             [("partner_id", "=", self.customer.id), ("subject", "=", "Wants the 10% offer")]
         )
         self.assertEqual((logged.user_id, logged.state), (self.agent1, "done"))
+
+
+@tagged("post_install", "-at_install")
+class TestProfileClickToDial(RetentionScreenPopCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_retention_pop()
+
+    def test_salesman_calls_from_the_customer_profile(self):
+        """The profile shows the customer's phone with a Call button; without
+        a PBX set up for click-to-dial it opens the softphone."""
+        profile = self.profile.with_user(self.salesman)
+        self.assertEqual(profile.partner_phone, "+32 2 555 12 34")
+        action = (
+            self.env["crm.interaction"]
+            .with_user(self.salesman)
+            .action_click_to_dial("crm.customer.profile", profile.id, profile.partner_phone)
+        )
+        self.assertEqual(action["url"], "tel:+3225551234")

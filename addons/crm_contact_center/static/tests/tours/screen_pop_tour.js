@@ -29,6 +29,10 @@ registry.category("web_tour.tours").add("crm_contact_center_screen_pop_tour", {
             trigger: ".o_form_view .o_breadcrumb:contains('Valuable Ltd')",
         },
         {
+            content: "The customer's phone has a Call button (click-to-dial)",
+            trigger: ".o_form_view div[name=phone] button.o_crm_cc_dial",
+        },
+        {
             content: "Log the call",
             trigger: `${CARD} .o_crm_cc_screen_pop_log`,
             run: "click",
