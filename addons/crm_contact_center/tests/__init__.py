@@ -8,6 +8,7 @@ from . import (
     test_csat,
     test_events_lib,
     test_interaction,
+    test_js,
     test_pbx,
     test_queue,
     test_screen_pop,

@@ -55,12 +55,17 @@ export const screenPopService = {
         });
 
         (async () => {
-            if (!(await user.hasGroup("crm_contact_center.group_contact_center_agent"))) {
+            // best effort: a page without the agent's rights (or offline) shows no card
+            try {
+                if (!(await user.hasGroup("crm_contact_center.group_contact_center_agent"))) {
+                    return;
+                }
+                const pending = await orm.silent.call("crm.interaction", "screen_pop_pending", []);
+                for (const card of [...pending].reverse()) {
+                    add(card);
+                }
+            } catch {
                 return;
-            }
-            const pending = await orm.silent.call("crm.interaction", "screen_pop_pending", []);
-            for (const card of pending.reverse()) {
-                add(card);
             }
         })();
 
