@@ -17,6 +17,17 @@ that has ``crm_contact_center`` installed (or targets a running server with
 Defaults: 4 workers, concurrency 16, 20,000 deliveries (10 % of them
 duplicates), 4,000 pings.
 
+``--screen-pop`` measures instead the screen pop's latency: 16 senders post
+``call.ringing`` events (``--events``, default 200) naming the agent
+``--login``; a listener on PostgreSQL ``LISTEN imbus`` (the channel Odoo's bus
+NOTIFYs, on the ``postgres`` database, after the commit) reads the new
+``bus_bus`` rows at each notification, as the web client's websocket does,
+and takes the arrival time of each call's ``crm_contact_center.screen_pop``
+row. Latency = arrival - the moment its POST was sent (one clock: the bench
+process); p50/p95/max are printed, FAIL above ``--pop-p95`` (1 s)::
+
+    .venv/bin/python bench/ingest.py --db cc_bench --screen-pop --events 200 --workers 2
+
 Exit status 1 when events were lost or duplicated, or the ratio is below --floor.
 Only loopback traffic: the server listens on 127.0.0.1.
 """
@@ -34,6 +45,8 @@ import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg2
+import psycopg2.extensions
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +122,94 @@ def run(concurrency, jobs, send):
     return time.perf_counter() - start, results
 
 
+class BusListener(threading.Thread):
+    """Receives Odoo's bus NOTIFYs and records when each call's screen pop
+    row became readable: ``arrivals[call id] = time.time()``."""
+
+    def __init__(self, db):
+        super().__init__(daemon=True)
+        self.db, self.arrivals, self.stop = db, {}, threading.Event()
+        # the NOTIFY is sent on the postgres database (bus.py, postcommit)
+        self.listen = psycopg2.connect(dbname="postgres")
+        self.listen.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        self.listen.cursor().execute("LISTEN imbus")
+        self.rows = psycopg2.connect(dbname=db)
+        self.rows.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        with self.rows.cursor() as cr:
+            cr.execute("SELECT COALESCE(max(id), 0) FROM bus_bus")
+            self.last = cr.fetchone()[0]
+
+    def run(self):
+        import select  # noqa: PLC0415
+
+        while not self.stop.is_set():
+            if select.select([self.listen], [], [], 0.2) == ([], [], []):
+                continue
+            self.listen.poll()
+            if not self.listen.notifies:
+                continue
+            now = time.time()
+            self.listen.notifies.clear()
+            with self.rows.cursor() as cr:
+                cr.execute(
+                    "SELECT id, message FROM bus_bus WHERE id > %s ORDER BY id", (self.last,)
+                )
+                for row_id, message in cr.fetchall():
+                    self.last = row_id
+                    data = json.loads(message)
+                    if data.get("type") == "crm_contact_center.screen_pop":
+                        self.arrivals.setdefault(data["payload"]["call_id"], now)
+
+
+def screen_pop(args, url, source_id, headers):
+    """Post ``call.ringing`` events at ``args.concurrency`` and print the
+    latency percentiles from POST to the bus notification."""
+    listener = BusListener(args.db)
+    listener.start()
+    sent = {}
+    rng = random.Random(7)
+
+    def post(session, i):
+        call_id = f"pop-{source_id}-{i}"
+        event = {
+            "event": "call.ringing",
+            "id": call_id,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "channel": "phone",
+            "from": {"phone": f"+3247{rng.randrange(10**7):07d}"},
+            "to": {"login": args.login},
+        }
+        sent[call_id] = time.time()
+        return session.post(
+            url + "/crm_contact_center/v1/events", data=json.dumps(event), headers=headers,
+            timeout=120,
+        )  # fmt: skip
+
+    run(args.concurrency, range(20), lambda s, j: post(s, f"warm-{j}").status_code)
+    sent.clear()
+    elapsed, results = run(args.concurrency, range(args.events), post)
+    deadline = time.time() + 10
+    while len(listener.arrivals.keys() & sent.keys()) < len(sent) and time.time() < deadline:
+        time.sleep(0.1)
+    listener.stop.set()
+    listener.join(2)
+    failed = sum(not r.ok for r in results)
+    latencies = sorted(listener.arrivals[c] - t for c, t in sent.items() if c in listener.arrivals)
+    missing = len(sent) - len(latencies)
+    if not latencies:
+        print("screen pop: no notification received")
+        return False
+
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    print(f"screen pop: {len(sent)} call.ringing posted in {elapsed:.1f} s at concurrency"
+          f" {args.concurrency} ({failed} failed, {missing} without a notification)")  # fmt: skip
+    print(f"latency POST -> bus notification: p50 {pct(0.5):.0f} ms, p95 {pct(0.95):.0f} ms,"
+          f" max {latencies[-1] * 1000:.0f} ms (limit p95 {args.pop_p95 * 1000:.0f} ms)")  # fmt: skip
+    return not failed and not missing and pct(0.95) <= args.pop_p95 * 1000
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", required=True, help="database with crm_contact_center installed")
@@ -118,7 +219,7 @@ def main():
         "--port", type=int, help="HTTP port of the started server (default: a free one);"
         " the gevent port is the next one"
     )  # fmt: skip
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, help="default 20,000 (200 with --screen-pop)")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share sent twice")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pings", type=int, default=4000)
@@ -129,7 +230,14 @@ def main():
         "--team", action="store_true",
         help="give the source a default team: routing and callback activities on every request",
     )  # fmt: skip
+    parser.add_argument(
+        "--screen-pop", action="store_true",
+        help="measure the latency from a call.ringing POST to its bus notification instead",
+    )  # fmt: skip
+    parser.add_argument("--pop-p95", type=float, default=1.0, help="seconds, p95 limit")
     args = parser.parse_args()
+    if args.events is None:
+        args.events = 200 if args.screen_pop else 20_000
 
     server = None
     url = args.url
@@ -140,6 +248,10 @@ def main():
     try:
         source_id, key, call = make_source(url, args.db, args.login, args.password, args.team)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        if args.screen_pop:
+            ok = screen_pop(args, url, source_id, headers)
+            print("PASS" if ok else "FAIL")
+            sys.exit(0 if ok else 1)
 
         def ping(session, _job):
             return session.get(url + "/crm_contact_center/v1/ping", headers=headers, timeout=60)

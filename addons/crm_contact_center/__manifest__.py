@@ -25,6 +25,7 @@
         "views/crm_interaction_source_views.xml",
         "views/crm_interaction_views.xml",
         "views/res_partner_views.xml",
+        "views/res_users_views.xml",
         "views/crm_lead_views.xml",
         "views/crm_team_views.xml",
         "views/crm_interaction_queue_views.xml",
@@ -33,8 +34,13 @@
     ],
     "demo": ["demo/crm_contact_center_demo.xml"],
     "assets": {
-        "web.assets_backend": ["crm_contact_center/static/src/scss/crm_contact_center.scss"],
+        "web.assets_backend": [
+            "crm_contact_center/static/src/scss/crm_contact_center.scss",
+            "crm_contact_center/static/src/screen_pop/**/*",
+            "crm_contact_center/static/src/phone_dial/**/*",
+        ],
         "web.assets_tests": ["crm_contact_center/static/tests/tours/**/*"],
+        "web.assets_unit_tests": ["crm_contact_center/static/tests/**/*.test.js"],
     },
     "installable": True,
     "application": False,

@@ -1,15 +1,26 @@
 import logging
+import time
+import uuid
 from collections import defaultdict
 from datetime import UTC, timedelta
 
+import requests
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
 
+from ..lib.originate import TIMEOUT_SECONDS, build_request
+from ..lib.screen_pop import (
+    HISTORY_SIZE,
+    PENDING_SECONDS,
+    POP_TYPE,
+    WITHDRAW_TYPE,
+    choose_targets,
+)
 from ..lib.sla import WorkingTime, next_windows
 
 _logger = logging.getLogger(__name__)
@@ -56,6 +67,8 @@ PROTECTED_FIELDS = frozenset(
         "sla_deadline",
         "assign_date",
         "done_date",
+        "screen_pop_user_ids",
+        "screen_pop_date",
     }
 )
 # a request's priority and the arrival time of a queued one decide its
@@ -244,6 +257,20 @@ class CrmInteraction(models.Model):
     external_id = fields.Char(string="External ID", readonly=True, copy=False)
     api_events = fields.Char(
         readonly=True, copy=False, help="Inbound API events applied, in order."
+    )
+    # screen pop: whose screens showed the ringing call (see _screen_pop_send)
+    screen_pop_user_ids = fields.Many2many(
+        "res.users",
+        "crm_interaction_screen_pop_rel",
+        "interaction_id",
+        "user_id",
+        string="Shown To",
+        readonly=True,
+        copy=False,
+        help="The agents whose screen popped the caller's card when the call rang.",
+    )
+    screen_pop_date = fields.Datetime(
+        string="Shown On", readonly=True, copy=False, index="btree_not_null"
     )
 
     _sql_constraints = [
@@ -442,6 +469,8 @@ class CrmInteraction(models.Model):
         if not open_ones:
             raise UserError(self.env._("This request is already done."))
         open_ones.write({"user_id": self.env.uid, "state": "in_progress"})
+        # a ringing call taken here: its card leaves the teammates' screens
+        open_ones._screen_pop_withdraw(keep=self.env.user)
         return True
 
     def action_done(self):
@@ -1063,6 +1092,489 @@ class CrmInteraction(models.Model):
                 "A customer gave a low rating after this request; a to-do waits for you on it."
             ),
         )
+
+    # ------------------------------------------------------------------
+    # SCREEN POP: the caller's card on the agent's screen while it rings
+    # ------------------------------------------------------------------
+
+    @api.model
+    def screen_pop_pending(self):
+        """The cards of the calls ringing for the current user now: the web
+        client asks at start, so an agent who (re)loads the page while the
+        phone rings sees the card again. Calls popped on his screen in the
+        last ``PENDING_SECONDS``, not answered nor ended, of his companies.
+
+        Usage (the OWL service): ``orm.call("crm.interaction", "screen_pop_pending", [])``.
+        """
+        user = self.env.user
+        if user.share or not user.has_group("crm_contact_center.group_contact_center_agent"):
+            return []
+        since = fields.Datetime.now() - timedelta(seconds=PENDING_SECONDS)
+        # sudo: an agent may not read every request of his team (see the agent
+        # rule); the search is restricted to the calls popped on his own screen,
+        # in the companies he works for
+        calls = self.sudo().search(
+            [
+                ("screen_pop_user_ids", "in", user.ids),
+                ("screen_pop_date", ">=", since),
+                ("state", "in", ("new", "assigned")),
+                ("company_id", "in", user.company_ids.ids),
+            ],
+            limit=10,
+        )
+        cards = calls.with_context(lang=user.lang)._screen_pop_cards()
+        return [cards[call.id] for call in calls]
+
+    def _screen_pop_send(self, requested=None):
+        """Pop the card of these ringing calls on the screens of their agents
+        (see ``lib.screen_pop.choose_targets``), as bus notifications on each
+        agent's partner channel, sent when the transaction commits, and
+        remember whom (``screen_pop_user_ids``) for ``screen_pop_pending`` and
+        the withdrawal. ``requested``: ``{interaction: users}`` the PBX named
+        (no users: it named an extension or login nobody has, the team's
+        available agents get the card rather than the routed agent only).
+
+        Set-based: the teams' agents, the presence of every candidate and the
+        cards (one per language of the agents) are read once for the batch.
+        """
+        calls = self.filtered(lambda i: i.state in ("new", "assigned"))
+        if not calls:
+            return
+        requested = requested or {}
+        agent_group = self.env["res.groups"].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id(
+                "crm_contact_center.group_contact_center_agent"
+            )
+        )
+        Users = self.env["res.users"].sudo()
+        candidates = calls.user_id | calls.team_id.member_ids
+        for users in requested.values():
+            candidates |= users
+        online = {
+            presence.user_id.id
+            for presence in self.env["bus.presence"]
+            .sudo()
+            .search([("user_id", "in", candidates.ids), ("status", "=", "online")])
+        }
+        targets = {}
+        for call in calls:
+            team = call.team_id.member_ids.filtered(
+                lambda u, call=call: u._is_available_agent(call.company_id, agent_group)
+            )
+            # an empty recordset: the PBX named an unknown phone, the team gets it
+            wanted = requested[call] if call in requested else call.user_id
+            chosen = choose_targets(wanted.ids, team.ids, online)
+            if chosen:
+                targets[call] = Users.browse(chosen)
+        if not targets:
+            return
+        # one write per distinct set of agents (a batch rings few of them)
+        by_users = defaultdict(lambda: self.browse())
+        for call, users in targets.items():
+            by_users[users] |= call
+        now = fields.Datetime.now()
+        for users, group in by_users.items():
+            group.sudo().write(
+                {"screen_pop_user_ids": [Command.set(users.ids)], "screen_pop_date": now}
+            )
+        # cards in each agent's language
+        by_lang = defaultdict(lambda: self.browse())
+        for call, users in targets.items():
+            for lang in set(users.mapped("lang")):
+                by_lang[lang] |= call
+        cards = {
+            lang: group.with_context(lang=lang)._screen_pop_cards()
+            for lang, group in by_lang.items()
+        }
+        Bus = self.env["bus.bus"].sudo()
+        for call, users in targets.items():
+            for user in users:
+                Bus._sendone(user.partner_id, POP_TYPE, cards[user.lang][call.id])
+
+    def _screen_pop_withdraw(self, keep=None):
+        """Take the cards of these calls away from the screens they popped on
+        (answered, ended, missed): ``keep`` (a user) still sees his."""
+        Bus = self.env["bus.bus"].sudo()
+        for call in self.sudo().filtered("screen_pop_user_ids"):
+            for user in call.screen_pop_user_ids - (keep or self.env["res.users"]):
+                Bus._sendone(user.partner_id, WITHDRAW_TYPE, {"id": call.id})
+
+    def _screen_pop_cards(self):
+        """``{interaction id: card}``: what the agent's screen shows of each
+        call, a JSON dict (the OWL card component reads it; labels in the
+        context's language). Only the call's company's data: a contact of
+        another company is never shown, the history is of the call's company.
+
+        Set-based: one query for the latest interactions of every customer,
+        one ``_customer_facts`` per company (the retention bridge adds the
+        stage, the chance still active, the value at risk and the offer).
+        """
+        calls = self.sudo()
+        partners = {}
+        for call in calls:
+            partner = call.partner_id
+            if partner.company_id and partner.company_id != call.company_id:
+                partner = partner.browse()  # never another company's contact
+            partners[call] = partner
+        history = calls._screen_pop_history(partners)
+        facts = {}
+        for company in calls.company_id:
+            customers = self.env["res.partner"].browse(
+                {p.commercial_partner_id.id for c, p in partners.items() if c.company_id == company}
+                - {False}
+            )
+            facts[company] = calls._customer_facts(customers, company) if customers else {}
+        states = dict(self._fields["state"]._description_selection(self.env))
+        cards = {}
+        for call in calls:
+            partner = partners[call]
+            customer = partner.commercial_partner_id
+            lead = call.lead_id
+            if lead.company_id and lead.company_id != call.company_id:
+                lead = lead.browse()
+            is_deal = bool(lead) and lead.type == "opportunity" and lead.active
+            cards[call.id] = {
+                "id": call.id,
+                "call_id": call.external_id or False,
+                "channel": call.channel_id.name,
+                "state": call.state,
+                "state_label": states.get(call.state, call.state),
+                "date": fields.Datetime.to_string(call.date),
+                "caller_name": partner.name or call.contact_name or call.contact_phone or "",
+                "caller_phone": call.contact_phone or partner.phone or partner.mobile or "",
+                "partner_id": partner.id or False,
+                "partner_name": partner.name or False,
+                "company_name": customer.name if customer and customer != partner else False,
+                "photo_url": f"/web/image/res.partner/{partner.id}/avatar_128"
+                if partner
+                else False,
+                "opportunity_id": lead.id if is_deal else False,
+                "opportunity_name": lead.name if is_deal else False,
+                "lead_id": lead.id if lead and not is_deal else False,
+                "history": history.get(call.id, []),
+                "facts": facts.get(call.company_id, {}).get(customer.id, {}),
+            }
+        return cards
+
+    def _screen_pop_history(self, partners):
+        """``{interaction id: [the customer's latest interactions]}``, at most
+        ``HISTORY_SIZE`` per call, of the call's company, the call itself left
+        out. ``partners``: ``{call: partner shown}``.
+
+        One query: a LATERAL top-N per (customer, company) on the
+        (commercial_partner_id, date desc, id desc) index; the ORM would run a
+        search per customer."""
+        pairs = {
+            (partner.commercial_partner_id.id, call.company_id.id)
+            for call, partner in partners.items()
+            if partner
+        }
+        if not pairs:
+            return {}
+        self.flush_model(
+            ["commercial_partner_id", "company_id", "date", "channel_id", "subject", "state"]
+        )
+        customer_ids, company_ids = zip(*pairs, strict=True)
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT k.customer_id, k.company_id, i.id, i.date, i.channel_id, i.subject,
+                       i.state, i.direction
+                  FROM unnest(%(customers)s::int[], %(companies)s::int[])
+                       AS k(customer_id, company_id)
+                 CROSS JOIN LATERAL (
+                       SELECT id, date, channel_id, subject, state, direction
+                         FROM crm_interaction
+                        WHERE commercial_partner_id = k.customer_id
+                          AND company_id = k.company_id
+                          AND id != ALL(%(calls)s::int[])
+                        ORDER BY date DESC, id DESC
+                        LIMIT %(size)s) i
+                 ORDER BY i.date DESC, i.id DESC
+                """,
+                customers=list(customer_ids),
+                companies=list(company_ids),
+                calls=self.ids,
+                size=HISTORY_SIZE,
+            )
+        )
+        channels = {
+            channel.id: channel.name
+            for channel in self.env["crm.interaction.channel"]
+            .sudo()
+            .browse({row[4] for row in rows})
+        }
+        states = dict(self._fields["state"]._description_selection(self.env))
+        directions = dict(self._fields["direction"]._description_selection(self.env))
+        by_pair = defaultdict(list)
+        for customer_id, company_id, iid, date, channel_id, subject, state, direction in rows:
+            by_pair[customer_id, company_id].append(
+                {
+                    "id": iid,
+                    "date": fields.Datetime.to_string(date),
+                    "channel": channels.get(channel_id, ""),
+                    "direction": directions.get(direction, direction),
+                    "summary": subject or "",
+                    "state": state,
+                    "state_label": states.get(state, state),
+                }
+            )
+        return {
+            call.id: by_pair.get((partner.commercial_partner_id.id, call.company_id.id), [])
+            for call, partner in partners.items()
+            if partner
+        }
+
+    @api.model
+    def _customer_facts(self, partners, company):
+        """Extension point: ``{customer id: dict}`` of what a card shows about
+        each of ``partners`` (commercial partners) in ``company``, read for
+        all of them at once. The retention bridge adds the lifecycle stage,
+        the chance still active, the value at risk and the open offer; the
+        card component shows the keys it knows (see DEVELOP.md)."""
+        return {}
+
+    def action_screen_pop_open_customer(self):
+        """The card's "Open Customer": the caller's customer form."""
+        self.ensure_one()
+        self.check_access("read")
+        partner = self.partner_id.commercial_partner_id or self.partner_id
+        if not partner:
+            raise UserError(self.env._("The caller is not a known contact yet."))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": partner.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
+    def action_screen_pop_opportunity(self):
+        """The card's "Open Opportunity" (or lead), or "Create Opportunity"
+        when the caller has none: the deal is linked to the call."""
+        self.ensure_one()
+        self.check_access("write")
+        if not self.lead_id:
+            return self.action_convert_opportunity()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "crm.lead",
+            "res_id": self.lead_id.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
+    def action_screen_pop_create_contact(self):
+        """An unknown caller in one click: a contact with the caller's phone
+        (and name or e-mail when the PBX gave them), linked to the call,
+        opened for the agent to complete."""
+        self.ensure_one()
+        self.check_access("write")
+        if not self.partner_id:
+            partner = self.env["res.partner"].create(
+                {
+                    "name": self.contact_name
+                    or self.contact_phone
+                    or self.contact_email
+                    or self.env._("Unknown caller"),
+                    "phone": self.contact_phone,
+                    "email": self.contact_email,
+                    "company_id": self.company_id.id,
+                }
+            )
+            self.partner_id = partner
+        return self.action_screen_pop_open_customer() | {"res_id": self.partner_id.id}
+
+    def action_screen_pop_create_lead(self):
+        """An unknown caller in one click: a lead with the caller's phone,
+        linked to the call (or the lead already linked), opened."""
+        self.ensure_one()
+        self.check_access("write")
+        if not self.lead_id:
+            self.lead_id = self.env["crm.lead"].create(
+                {
+                    **self._prepare_opportunity_values(),
+                    "type": "lead",
+                    "name": self.env._(
+                        "Call from %(who)s",
+                        who=self.contact_name or self.contact_phone or self.partner_id.name or "?",
+                    ),
+                }
+            )
+        return self.action_screen_pop_opportunity()
+
+    # ------------------------------------------------------------------
+    # CLICK-TO-DIAL: the PBX rings the agent, then the customer
+    # ------------------------------------------------------------------
+
+    @api.model
+    def action_click_to_dial(self, res_model, res_id, number=None):
+        """The Call button of a phone number (``phone_dial`` widget): ask the
+        PBX of the agent's company to ring the agent's extension, then
+        ``number`` (E.164), and log the outbound call. Returns the action the
+        web client runs:
+
+        - a success notification, and the call logged (outbound, in progress,
+          linked to the contact and the opportunity);
+        - without a PBX set up for click-to-dial: a ``tel:`` URL (the
+          agent's softphone), nothing logged;
+        - the PBX unreachable, slow (``TIMEOUT_SECONDS``) or answering with an
+          error: a warning notification, nothing logged (the call did not
+          start).
+
+        Usage: ``orm.call("crm.interaction", "action_click_to_dial",
+        ["res.partner", 42, "+32 2 555 12 34"])``.
+        """
+        record = self._click_to_dial_record(res_model, res_id)
+        partner, lead = self._click_to_dial_contact(record)
+        number = (number or "").strip() or partner.phone or partner.mobile
+        if not number:
+            raise UserError(
+                self.env._("%(name)s has no phone number to call.", name=record.display_name)
+            )
+        e164 = record._phone_format(number=number, country=partner.country_id) or number
+        source = self._click_to_dial_source()
+        if not source:
+            return {"type": "ir.actions.act_url", "url": "tel:" + e164, "target": "self"}
+        extension = self.env.user.contact_center_extension
+        if not extension:
+            raise UserError(
+                self.env._(
+                    "Set your phone extension first (your preferences, Contact Center), so"
+                    " the PBX knows which phone to ring."
+                )
+            )
+        secrets = source._valid_secrets("webhook")
+        request = build_request(
+            source.originate_url,
+            source.originate_method,
+            source.originate_body,
+            extension,
+            e164,
+            secret=secrets[0] if secrets else None,  # the newest
+            timestamp=time.time(),
+            msg_id=f"dial_{uuid.uuid4().hex}",
+        )
+        error = self._click_to_dial_send(request)
+        if error:
+            return self._click_to_dial_notification(
+                self.env._("The phone system did not start the call to %(number)s: %(error)s",
+                           number=e164, error=error),
+                "danger",
+            )  # fmt: skip
+        self.create(
+            {
+                "channel_id": self._click_to_dial_channel().id,
+                "direction": "outbound",
+                "state": "in_progress",
+                "partner_id": partner.id,
+                "lead_id": lead.id,
+                "contact_phone": e164,
+                "user_id": self.env.uid,
+                "subject": self.env._("Call to %(who)s", who=partner.name or lead.name or e164),
+                "company_id": self.env.company.id,
+            }
+        )
+        return self._click_to_dial_notification(
+            self.env._(
+                "Calling %(number)s: pick up your phone (extension %(extension)s).",
+                number=e164,
+                extension=extension,
+            ),
+            "success",
+        )
+
+    @api.model
+    def _click_to_dial_models(self):
+        """Extension point: the models whose numbers can be called (a bridge
+        adds its own, and maps its records in ``_click_to_dial_contact``)."""
+        return ("res.partner", "crm.lead")
+
+    @api.model
+    def _click_to_dial_record(self, res_model, res_id):
+        if res_model not in self._click_to_dial_models():
+            raise UserError(self.env._("Numbers of this kind of record cannot be called."))
+        record = self.env[res_model].browse(int(res_id)).exists()
+        if not record:
+            raise UserError(self.env._("This record no longer exists."))
+        record.check_access("read")
+        return record
+
+    @api.model
+    def _click_to_dial_contact(self, record):
+        """``(partner, lead)`` the call of ``record``'s number is logged on."""
+        if record._name == "crm.lead":
+            return record.partner_id, record
+        if record._name == "res.partner":
+            return record, self.env["crm.lead"]
+        return self.env["res.partner"], self.env["crm.lead"]
+
+    @api.model
+    def _click_to_dial_source(self):
+        """The integration of the agent's company set up for click-to-dial."""
+        # sudo: the originate settings of the agent's own company's PBX are
+        # read to call it, never shown to the agent
+        return (
+            self.env["crm.interaction.source"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "=", self.env.company.id),
+                    ("originate_url", "!=", False),
+                ],
+                order="id",
+                limit=1,
+            )
+        )
+
+    @api.model
+    def _click_to_dial_channel(self):
+        return self.env["crm.interaction.channel"].search(
+            [("code", "=", "phone"), ("company_id", "in", [self.env.company.id, False])],
+            order="company_id",
+            limit=1,
+        )
+
+    @api.model
+    def _click_to_dial_send(self, request):
+        """Send the originate request; an error message, or None when the PBX
+        accepted it (2xx) within the timeout (``TIMEOUT_SECONDS``, or the
+        system parameter ``crm_contact_center.originate_timeout``; the agent
+        waits for it). Redirects are not followed: the configured URL is
+        the only place the request goes."""
+        timeout = float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("crm_contact_center.originate_timeout", TIMEOUT_SECONDS)
+        )
+        try:
+            response = requests.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body or None,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            return self.env._("no answer within %(seconds)s seconds", seconds=timeout)
+        except requests.RequestException as exc:
+            _logger.info("Click-to-dial: the PBX could not be reached: %s", exc)
+            return self.env._("it could not be reached")
+        if not 200 <= response.status_code < 300:
+            _logger.info(
+                "Click-to-dial: the PBX answered %s: %s", response.status_code, response.text[:500]
+            )
+            return self.env._("it answered %(status)s", status=response.status_code)
+        return None
+
+    @api.model
+    def _click_to_dial_notification(self, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": message, "type": kind, "sticky": kind == "danger"},
+        }
 
     # ------------------------------------------------------------------
     # CAPTURE from stock documents

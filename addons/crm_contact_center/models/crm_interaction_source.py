@@ -6,10 +6,12 @@ import psycopg2.errors
 
 from odoo import api, fields, models
 from odoo.addons.phone_validation.tools import phone_validation
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
 from ..lib.events import EventError, derive_state, hash_key, next_state
+from ..lib.originate import build_request
+from ..lib.screen_pop import POP_EVENTS, WITHDRAW_EVENTS
 from ..lib.signatures import new_webhook_secret
 from .crm_interaction import NO_CAPTURE
 
@@ -116,9 +118,44 @@ class CrmInteractionSource(models.Model):
         " The secret itself is shown once, when generated.",
     )
 
+    # click-to-dial: how to ask the PBX to ring the agent, then the customer
+    # (see lib/originate.py and readme/CONFIGURE.md)
+    originate_url = fields.Char(
+        string="Originate URL",
+        help="Click-to-dial: the PBX URL that starts a call, with {extension} (the agent's) "
+        "and {number} (the customer's, E.164) placeholders, e.g. Asterisk ARI "
+        "http://pbx:8088/ari/channels?endpoint=PJSIP/{extension}&extension={number}"
+        "&context=from-internal. Empty: Call buttons open the agent's softphone (tel:).",
+    )
+    originate_method = fields.Selection(
+        [("POST", "POST"), ("GET", "GET")], string="Originate Method", default="POST"
+    )
+    originate_body = fields.Text(
+        string="Originate Body",
+        help="Body of a POST, with the same placeholders: JSON when it starts with { "
+        '(e.g. {"from": "{extension}", "to": "{number}"}), else form-encoded. Signed with '
+        "the source's signing secret (X-Timestamp, X-Signature and the webhook-* headers).",
+    )
+
     _sql_constraints = [
         ("api_key_hash_uniq", "UNIQUE(api_key_hash)", "API keys must be unique."),
     ]
+
+    @api.constrains("originate_url", "originate_method", "originate_body")
+    def _check_originate(self):
+        """Only http(s) URLs: the server sends the request, so a ``file:`` or
+        ``gopher:`` URL must not be accepted (the field is on the
+        supervisors' form only)."""
+        for source in self.filtered("originate_url"):
+            try:
+                build_request(
+                    source.originate_url, source.originate_method, source.originate_body,
+                    "100", "+10000000000", secret=None, timestamp=0, msg_id="check",
+                )  # fmt: skip
+            except ValueError as exc:
+                raise ValidationError(
+                    self.env._("Invalid click-to-dial settings: %(reason)s", reason=str(exc))
+                ) from None
 
     @api.depends("format")
     def _compute_endpoint_url(self):
@@ -397,6 +434,7 @@ class CrmInteractionSource(models.Model):
             Interaction, [events[i] for i in firsts.values()], channels, memo
         )
         results = []
+        applied = []  # (interaction, event) of the events not already applied
         for index, event in enumerate(events):
             interaction = logged.get(event["id"])
             if firsts.get(event["id"]) == index:
@@ -421,7 +459,74 @@ class CrmInteractionSource(models.Model):
                     # the call was answered after all: its callback is needless
                     interaction._cancel_callback()
                 results.append({"id": interaction.id, "status": "updated"})
+            if results[-1]["status"] != "duplicate":
+                applied.append((interaction, event))
+        if self.env.context.get("crm_contact_center_screen_pop", True):
+            self._screen_pop(applied, memo)
         return results
+
+    def _screen_pop(self, applied, memo):
+        """The screen pop of a batch: the card of each call that rings
+        (``call.ringing``, ``call.started``) and is not over pops on its
+        agents' screens; an answered, ended or missed call's card leaves
+        them. ``applied``: ``[(interaction, event)]`` of the events the batch
+        applied. The agents the events name (``to.login``, ``to.extension``)
+        are found in one query for the batch."""
+        ringing = {}
+        ended = {}
+        for interaction, event in applied:
+            if event["event"] in POP_EVENTS:
+                ringing[interaction] = event
+                ended.pop(interaction, None)
+            elif event["event"] in WITHDRAW_EVENTS:
+                ended[interaction] = event
+                ringing.pop(interaction, None)
+        if ringing:
+            named = self._match_pop_agents(list(ringing.values()), memo)
+            requested = {}
+            for interaction, event in ringing.items():
+                target = event["to"]
+                agents = (named.get(("login", target["login"])) if target["login"] else None) or (
+                    named.get(("extension", target["extension"])) if target["extension"] else None
+                )
+                if agents:
+                    requested[interaction] = agents
+                elif target["login"] or target["extension"]:
+                    # rang on a phone nobody here has: the team picks it up
+                    requested[interaction] = self.env["res.users"]
+            calls = self.env["crm.interaction"].sudo().browse([i.id for i in ringing])
+            calls._screen_pop_send(requested)
+        for interaction, event in ended.items():
+            keep = interaction.user_id if event["event"] == "call.answered" else None
+            interaction._screen_pop_withdraw(keep=keep)
+
+    def _match_pop_agents(self, events, memo):
+        """``{("login" | "extension", value): user}`` of the agents ``events``
+        name, in one query (logins already matched for routing come from
+        ``memo``). An unknown extension names nobody: the team gets the pop."""
+        Users = self.env["res.users"]
+        found = {
+            ("login", key[1]): user for key, user in memo.items() if key[0] == "agent" and user
+        }
+        logins = {e["to"]["login"] for e in events if e["to"]["login"]} - {key[1] for key in found}
+        extensions = {e["to"]["extension"] for e in events if e["to"]["extension"]}
+        if not (logins or extensions):
+            return found
+        domain = [("share", "=", False), ("company_ids", "in", self.company_id.ids)]
+        users = Users.search(
+            [
+                *domain,
+                "|",
+                ("login", "in", list(logins)),
+                ("contact_center_extension", "in", list(extensions)),
+            ]
+        )
+        for user in users:
+            if user.login in logins:
+                found["login", user.login] = user
+            if user.contact_center_extension in extensions:
+                found["extension", user.contact_center_extension] = user
+        return found
 
     def _create_batch(self, Interaction, events, channels, memo):
         """Create the interactions of the first events of a batch in one

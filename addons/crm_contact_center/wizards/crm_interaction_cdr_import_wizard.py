@@ -97,7 +97,12 @@ class CrmInteractionCdrImportWizard(models.TransientModel):
             ) from None
         # As superuser, as the inbound API: the user may write the integration,
         # and the calls are logged in its company with source_id for audit.
-        ingest_source = source.sudo().with_company(source.company_id)
+        # Past calls from a file ring nobody's phone: no screen pop.
+        ingest_source = (
+            source.sudo()
+            .with_company(source.company_id)
+            .with_context(crm_contact_center_screen_pop=False)
+        )
         if self.as_history:
             ingest_source = ingest_source.with_context(crm_interaction_backfill=True)
         errors = list(parsed.errors)

@@ -46,6 +46,8 @@ LAPSED_KINDS = ("at_risk", "lost")
 class CrmCustomerProfile(models.Model):
     _inherit = "crm.customer.profile"
 
+    # the customer's number, with the Call button of the contact center
+    partner_phone = fields.Char(related="partner_id.phone", string="Phone")
     service_low_ratings = fields.Integer(
         string="Low Ratings", readonly=True, help="Ratings of 1 or 2 out of 5, last 180 days."
     )
