@@ -58,6 +58,20 @@ def test_generated_readmes_and_requirements_are_up_to_date():
     assert gen_requirements.rewrite(text) == text, "run tools/gen_requirements.py"
 
 
+def test_oca_module_and_translation_checks_pass():
+    """The checks OCA's CI runs on every addon (manifest keys, XML headers
+    and data, the .po files' format and placeholders), as ``make lint`` runs
+    them."""
+    bin_dir = Path(sys.executable).parent
+    manifests = [str(d / "__manifest__.py") for d in ADDON_DIRS]
+    pos = [str(p) for d in ADDON_DIRS for p in sorted((d / "i18n").glob("*.po*"))]
+    for command in (["oca-checks-odoo-module", *manifests], ["oca-checks-po", *pos]):
+        result = subprocess.run(
+            [str(bin_dir / command[0]), *command[1:]], capture_output=True, text=True, cwd=ROOT
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
 def test_external_dependencies_have_floors():
     """The code needs pandas 2 (Debian's python3-pandas is 1.5) and
     phonenumbers (without it Odoo formats no phone number and a known caller

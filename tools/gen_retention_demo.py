@@ -93,13 +93,13 @@ STORY_OWNER = {
     "nordic_timber": 2, "baltic_interiors": 1, "atlas_office": 1, "green_leaf": 3,
     "orion_logistics": 0, "sunrise_hotels": 1,
 }  # fmt: skip
-USERS = """    <record id="user_anna_retention_demo" model="res.users">
+USERS = """    <record id="user_anna_retention_demo" model="res.users" context="{'no_reset_password': True}">
         <field name="name">Anna Keller</field>
         <field name="login">anna.keller@example.com</field>
         <field name="email">anna.keller@example.com</field>
         <field name="groups_id" eval="[Command.link(ref('sales_team.group_sale_salesman'))]"/>
     </record>
-    <record id="user_lucas_retention_demo" model="res.users">
+    <record id="user_lucas_retention_demo" model="res.users" context="{'no_reset_password': True}">
         <field name="name">Lucas Moreau</field>
         <field name="login">lucas.moreau@example.com</field>
         <field name="email">lucas.moreau@example.com</field>
