@@ -32,6 +32,7 @@ wheels: setup
 	rm -rf dist && $(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist addons/*/
 
 lint: setup
+	[ -x node_modules/.bin/prettier ] || npm install --no-audit --no-fund --silent
 	.venv/bin/pre-commit run --all-files
 
 bench: setup

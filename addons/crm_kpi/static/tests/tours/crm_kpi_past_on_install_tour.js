@@ -1,7 +1,7 @@
 /** @odoo-module **/
 
-import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import {registry} from "@web/core/registry";
+import {stepUtils} from "@web_tour/tour_service/tour_utils";
 
 /**
  * The day the suite is installed on a database that already sells (the
@@ -11,64 +11,64 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
  * bought several times through Sales and sees it Active.
  */
 registry.category("web_tour.tours").add("crm_kpi_past_on_install_tour", {
-    url: "/odoo",
-    steps: () => {
-        const { DateTime } = luxon;
-        const pastMonth = DateTime.now().minus({ months: 6 }).toFormat("MMMM yyyy");
-        return [
-            stepUtils.showAppsMenuItem(),
-            {
-                content: "open CRM",
-                trigger: ".o_app[data-menu-xmlid='crm.crm_menu_root']",
-                run: "click",
-            },
-            {
-                content: "open Reporting",
-                trigger: ".o_menu_sections [data-menu-xmlid='crm.crm_menu_report']",
-                run: "click",
-            },
-            {
-                content: "open Customer KPIs",
-                trigger: ".dropdown-item[data-menu-xmlid='crm_kpi.crm_kpi_customer_report_menu']",
-                run: "click",
-            },
-            {
-                content: `the churn trend reaches back before the install: ${pastMonth}`,
-                trigger: `.o_pivot_view thead th:contains('${pastMonth}')`,
-            },
-            {
-                content: "with the customers lost each month",
-                trigger: ".o_pivot_view thead th:contains('Lost in Period')",
-            },
-            {
-                content: "back to the apps",
-                trigger: ".o_navbar_apps_menu button",
-                run: "click",
-            },
-            {
-                content: "open Contacts",
-                trigger: ".o_app[data-menu-xmlid='contacts.menu_contacts']",
-                run: "click",
-            },
-            {
-                content: "look for the repeat buyer of the Sales demo",
-                trigger: ".o_searchview_input",
-                run: "edit Gemini Furniture",
-            },
-            {
-                trigger: ".o_searchview_input",
-                run: "press Enter",
-            },
-            {
-                content: "open it",
-                trigger: ".o_kanban_record:contains('Gemini Furniture')",
-                run: "click",
-            },
-            {
-                content: "its six order days make it an Active customer",
-                trigger:
-                    ".o_field_widget[name=lifecycle_stage_id] .o_arrow_button_current:contains('Active')",
-            },
-        ];
-    },
+  url: "/odoo",
+  steps: () => {
+    const {DateTime} = luxon;
+    const pastMonth = DateTime.now().minus({months: 6}).toFormat("MMMM yyyy");
+    return [
+      stepUtils.showAppsMenuItem(),
+      {
+        content: "open CRM",
+        trigger: ".o_app[data-menu-xmlid='crm.crm_menu_root']",
+        run: "click",
+      },
+      {
+        content: "open Reporting",
+        trigger: ".o_menu_sections [data-menu-xmlid='crm.crm_menu_report']",
+        run: "click",
+      },
+      {
+        content: "open Customer KPIs",
+        trigger: ".dropdown-item[data-menu-xmlid='crm_kpi.crm_kpi_customer_report_menu']",
+        run: "click",
+      },
+      {
+        content: `the churn trend reaches back before the install: ${pastMonth}`,
+        trigger: `.o_pivot_view thead th:contains('${pastMonth}')`,
+      },
+      {
+        content: "with the customers lost each month",
+        trigger: ".o_pivot_view thead th:contains('Lost in Period')",
+      },
+      {
+        content: "back to the apps",
+        trigger: ".o_navbar_apps_menu button",
+        run: "click",
+      },
+      {
+        content: "open Contacts",
+        trigger: ".o_app[data-menu-xmlid='contacts.menu_contacts']",
+        run: "click",
+      },
+      {
+        content: "look for the repeat buyer of the Sales demo",
+        trigger: ".o_searchview_input",
+        run: "edit Gemini Furniture",
+      },
+      {
+        trigger: ".o_searchview_input",
+        run: "press Enter",
+      },
+      {
+        content: "open it",
+        trigger: ".o_kanban_record:contains('Gemini Furniture')",
+        run: "click",
+      },
+      {
+        content: "its six order days make it an Active customer",
+        trigger:
+          ".o_field_widget[name=lifecycle_stage_id] .o_arrow_button_current:contains('Active')",
+      },
+    ];
+  },
 });
