@@ -68,7 +68,7 @@ class TestQueue(ContactCenterCase):
             cls.env, login="cc_senior", groups="crm_contact_center.group_contact_center_agent",
             company_id=cls.company.id, company_ids=[cls.company.id], name="Senior",
         )  # fmt: skip
-        # sales teams are configured by sales managers (contact-center supervisors too)
+        # sales teams are configured by sales managers (and changed by contact-center supervisors)
         cls.manager = new_test_user(
             cls.env, login="cc_manager", groups="sales_team.group_sale_manager",
             company_id=cls.company.id, company_ids=[cls.company.id], name="Manager",
@@ -161,6 +161,18 @@ class TestQueue(ContactCenterCase):
         )
         self.team.with_user(self.manager).resource_calendar_id = False
         self.assertEqual(open_request.sla_deadline, friday + timedelta(hours=2))
+
+    def test_a_contact_center_supervisor_sets_the_teams_hours(self):
+        """The contact center's supervisor, who is no sales manager, sets the
+        working hours and the senior team of the teams of the queue."""
+        self.assertFalse(self.supervisor.has_group("sales_team.group_sale_manager"))
+        friday = brussels(2026, 5, 22, 15, 0)
+        open_request = self._request(date=friday)
+        team = self.team.with_user(self.supervisor)
+        team.write({"resource_calendar_id": False})
+        self.assertEqual(open_request.sla_deadline, friday + timedelta(hours=4))
+        team.resource_calendar_id = self.calendar
+        self.assertEqual(open_request.sla_deadline, brussels(2026, 5, 26, 10, 0))
 
     def test_target_bounds(self):
         with self.assertRaises(ValidationError):
