@@ -168,7 +168,9 @@ def index_html(rst_text):
         settings_overrides={
             "report_level": 2,
             "halt_level": 2,  # a broken fragment fails the generation
-            "embed_stylesheet": True,
+            # Odoo's Apps screen sanitizes the page (no <style>): no stylesheet
+            "stylesheet_path": "",
+            "embed_stylesheet": False,
             "syntax_highlight": "none",  # no pygments in Odoo's requirements
             "output_encoding": "utf-8",
         },

@@ -497,19 +497,24 @@ class CrmInteraction(models.Model):
     def action_reset(self):
         self.write({"state": "in_progress" if self.user_id else "new"})
 
+    @api.model
+    def _form_action(self, record):
+        """The action opening ``record`` in its form view."""
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": record._name,
+            "res_id": record.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
     def action_convert_opportunity(self):
         self.ensure_one()
         if not self.lead_id:
             self.lead_id = self.env["crm.lead"].create(self._prepare_opportunity_values())
         if not self.outcome:
             self.outcome = "opportunity"
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "crm.lead",
-            "res_id": self.lead_id.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-        }
+        return self._form_action(self.lead_id)
 
     def action_schedule_follow_up(self):
         self.ensure_one()
@@ -1341,13 +1346,7 @@ class CrmInteraction(models.Model):
         partner = self.partner_id.commercial_partner_id or self.partner_id
         if not partner:
             raise UserError(self.env._("The caller is not a known contact yet."))
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "res.partner",
-            "res_id": partner.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-        }
+        return self._form_action(partner)
 
     def action_screen_pop_opportunity(self):
         """The card's "Open Opportunity" (or lead), or "Create Opportunity"
@@ -1356,13 +1355,7 @@ class CrmInteraction(models.Model):
         self.check_access("write")
         if not self.lead_id:
             return self.action_convert_opportunity()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "crm.lead",
-            "res_id": self.lead_id.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-        }
+        return self._form_action(self.lead_id)
 
     def action_screen_pop_create_contact(self):
         """An unknown caller in one click: a contact with the caller's phone

@@ -108,17 +108,6 @@ class RetentionCase(TransactionCase):
             kind: cls.env.ref(f"crm_retention.stage_{kind}")
             for kind in ("potential", "new", "active", "at_risk", "lost", "won_back")
         }
-        # keep the default thresholds whatever the database says
-        params = cls.env["ir.config_parameter"].sudo()
-        for key, value in (
-            ("at_risk_probability", "0.5"),
-            ("lost_probability", "0.8"),
-            ("at_risk_overdue_ratio", "1.5"),
-            ("lost_overdue_ratio", "3.0"),
-            ("lost_after_days", "730"),
-            ("min_repeat_customers", "20"),
-        ):
-            params.set_param(f"crm_retention.{key}", value)
 
     @classmethod
     def _customer(cls, name, **vals):

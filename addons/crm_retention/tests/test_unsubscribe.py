@@ -26,16 +26,6 @@ class TestUnsubscribe(HttpCase, MockSmtplibCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.today = fields.Date.today()
-        params = cls.env["ir.config_parameter"].sudo()
-        for key, value in (
-            ("at_risk_probability", "0.5"),
-            ("lost_probability", "0.8"),
-            ("at_risk_overdue_ratio", "1.5"),
-            ("lost_overdue_ratio", "3.0"),
-            ("lost_after_days", "730"),
-            ("min_repeat_customers", "20"),
-        ):
-            params.set_param(f"crm_retention.{key}", value)
         cls.company = cls.env["res.company"].create({"name": "Unsubscribe Test Co"})
         cls.manager = new_test_user(
             cls.env,
