@@ -7,25 +7,40 @@ never joins a customer's deals to its days (a range join: deals x days):
 
 * ``rev_deals``: each customer's revenue per deal day (the suite's deal
   source, converted to the company currency), from 12 months before the
-  earliest period start the period's days need;
+  earliest period start the period's days need (``earliest_start``);
+* ``rev_opening``: per customer, one GROUP BY over those deals before the
+  period: its 12-month revenue at the end of the day before the period,
+  and the bases of the grain periods that contain the first day but start
+  before it (at most the week, Sunday week, month, quarter and year of the
+  first day: every later day's period of a grain starts either then or in
+  the period);
 * ``rev_steps``: each customer's 12-month revenue as a step function, a
-  running sum of moves: its revenue at the end of the day before the
-  period, + a deal on its day, - the same deal 12 months later;
+  running sum of moves: the opening, + a deal on its day, - the same deal
+  12 months later; each step knows the one before (``prev_day``,
+  ``s_before``) and its end (``next_day``);
 * ``rev_parts``: the stage pieces cut at those steps, each with the
   customer's 12-month revenue: the stocks (``revenue_12m_*``) are running
   sums of them, as the customer counts are of the pieces;
+* ``rev_bases``: the base of a grain period starting in the period, the
+  customer's 12-month revenue at the end of the day before the start, is
+  the value of the step before the first step on or after the start: read
+  on that first step (``prev_day`` before the start), one row per
+  (customer, start), no search;
 * ``rev_values`` / ``rev_changes``: per day a customer's revenue changes
   and per grain, the change of the revenue of a customer in the base of
   the grain's period, in its slice at the period's start (its stage then,
   from the history of these customers only): the flows
   ``revenue_change_*`` / ``revenue_kept_change_*``; the base of a day is the
-  step before, the bases of longer periods (which may start before the
-  period) sum the deals of the 12 months before their start;
+  step before, that of a longer period an equality join to ``rev_bases``
+  (or the opening's, for a period that starts before the first day);
 * ``churned``: the lost moves valued at the step of the day before.
 
-Cost: the deals read once and sorted per customer for the running sum, the
-pieces joined to at most their customer's steps in the period; the changes
-read the deals again only for the days a revenue changes.
+Cost: the deals read once, grouped once per customer for the opening and
+sorted per customer for the running sum; the pieces joined to at most their
+customer's steps in the period; the bases of the grains are hash joins on
+(customer, period start). Nothing joins a change to the deals of its
+12-month window any more (the first version of these running sums did, for
+the bases of the longer grains: a range join per revenue event).
 """
 
 from datetime import timedelta
