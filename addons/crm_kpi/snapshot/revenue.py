@@ -183,8 +183,7 @@ class CrmKpiSnapshotRevenue(models.Model):
                        p.medium_id, GREATEST(p.start, st.day) AS start,
                        LEAST(p.stop, COALESCE(st.next_day, p.stop)) AS stop, st.s AS rev
                   FROM pieces p
-                  JOIN attrs a ON a.profile_id = p.profile_id
-                  JOIN rev_steps st ON st.partner_id = a.partner_id AND st.day < p.stop
+                  JOIN rev_steps st ON st.partner_id = p.partner_id AND st.day < p.stop
                                    AND (st.next_day IS NULL OR st.next_day > p.start)
                  WHERE st.s > 0
             ),
@@ -330,8 +329,7 @@ class CrmKpiSnapshotRevenue(models.Model):
                 SELECT m.team_id, m.user_id, m.country_id, m.stage_id, m.category_key,
                        m.medium_id, m.day, GREATEST(st.s, 0) AS revenue
                   FROM moves m
-                  JOIN attrs a ON a.profile_id = m.profile_id
-                  JOIN rev_steps st ON st.partner_id = a.partner_id AND st.day < m.day
+                  JOIN rev_steps st ON st.partner_id = m.partner_id AND st.day < m.day
                                    AND (st.next_day IS NULL OR st.next_day >= m.day)
                  WHERE m.lost = 1
             ),
