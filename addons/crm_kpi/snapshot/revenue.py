@@ -26,13 +26,15 @@ never joins a customer's deals to its days (a range join: deals x days):
   the value of the step before the first step on or after the start: read
   on that first step (``prev_day`` before the start), one row per
   (customer, start), no search;
-* ``rev_values`` / ``rev_changes``: per day a customer's revenue changes
-  and per grain, the change of the revenue of a customer in the base of
-  the grain's period, in its slice at the period's start (its stage then,
-  from the history of these customers only): the flows
-  ``revenue_change_*`` / ``revenue_kept_change_*``; the base of a day is the
-  step before, that of a longer period an equality join to ``rev_bases``
-  (or the opening's, for a period that starts before the first day);
+* ``rev_values`` / ``rev_grains`` / ``rev_changes``: per day a customer's
+  revenue changes and per grain, the change of the revenue of a customer in
+  the base of the grain's period, in its slice at the period's start (its
+  stage then, from the history of these customers only, looked up once per
+  customer and start in ``rev_start_stages``), summed per slice, day and
+  grain: the flows ``revenue_change_*`` / ``revenue_kept_change_*``; the
+  base of a day is the step before, that of a longer period an equality
+  join to ``rev_bases`` (or the opening's, for a period that starts before
+  the first day);
 * ``churned``: the lost moves valued at the step of the day before.
 
 Cost: the deals read once, grouped once per customer for the opening and
@@ -77,7 +79,7 @@ class CrmKpiSnapshotRevenue(models.Model):
         """CTEs (without ``WITH``, comma-separated) after ``pieces``:
         ``rev_deals``, ``rev_opening``, ``rev_moves``, ``rev_steps``,
         ``rev_parts``, ``rev_bases``, ``rev_values``, ``stage_spans``,
-        ``rev_changes``."""
+        ``rev_grains``, ``rev_start_stages``, ``rev_changes``."""
         Profile = self.env["crm.customer.profile"]
         before = date_from - timedelta(days=1)
         window_from = earliest_start(date_from) - relativedelta(months=12)
@@ -218,16 +220,13 @@ class CrmKpiSnapshotRevenue(models.Model):
                        lead(day) OVER (PARTITION BY profile_id ORDER BY day) AS next_day
                   FROM (%(changing_day_end)s) de
             ),
-            rev_changes AS (
-                -- a customer in the base of the grain's period (positive
-                -- revenue before its start) in its slice at that start: the
-                -- stage at the end of the day before, from the history
-                SELECT a.team_id, a.user_id, a.country_id, ss.stage_id, a.category_key,
-                       CASE WHEN a.first_day < g.start THEN a.first_medium ELSE 0 END
-                           AS medium_id,
-                       g.day, g.grain, g.rev_after - g.rev_before AS change,
-                       LEAST(GREATEST(g.rev_after, 0), g.base)
-                           - LEAST(GREATEST(g.rev_before, 0), g.base) AS kept
+            rev_grains AS (
+                -- per changing day and grain, a customer in the base of the
+                -- grain's period (positive revenue before its start): the
+                -- change of its revenue, net and kept (capped at the base)
+                SELECT profile_id, day, grain, start, rev_after - rev_before AS change,
+                       LEAST(GREATEST(rev_after, 0), base)
+                           - LEAST(GREATEST(rev_before, 0), base) AS kept
                   FROM (SELECT v.profile_id, v.day, v.rev_before, v.rev_after, g.grain,
                                g.start, COALESCE(g.base, b.base) AS base
                           FROM rev_values v
@@ -235,10 +234,26 @@ class CrmKpiSnapshotRevenue(models.Model):
                           LEFT JOIN rev_bases b
                             ON b.partner_id = v.partner_id AND b.start = g.start
                            AND g.base IS NULL) g
+                 WHERE base > 0
+            ),
+            rev_start_stages AS MATERIALIZED (
+                -- the stage of those customers at the end of the day before
+                -- each start, from the history: once per (customer, start)
+                SELECT s.profile_id, s.start, ss.stage_id
+                  FROM (SELECT DISTINCT profile_id, start FROM rev_grains) s
+                  JOIN stage_spans ss ON ss.profile_id = s.profile_id AND ss.day < s.start
+                                     AND (ss.next_day IS NULL OR ss.next_day >= s.start)
+            ),
+            rev_changes AS (
+                -- in the customer's slice at the start of the grain's period
+                SELECT a.team_id, a.user_id, a.country_id, st.stage_id, a.category_key,
+                       CASE WHEN a.first_day < g.start THEN a.first_medium ELSE 0 END
+                           AS medium_id,
+                       g.day, g.grain, sum(g.change) AS change, sum(g.kept) AS kept
+                  FROM rev_grains g
+                  JOIN rev_start_stages st ON st.profile_id = g.profile_id AND st.start = g.start
                   JOIN attrs a ON a.profile_id = g.profile_id
-                  JOIN stage_spans ss ON ss.profile_id = g.profile_id AND ss.day < g.start
-                                     AND (ss.next_day IS NULL OR ss.next_day >= g.start)
-                 WHERE g.base > 0
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
             )
             """,
             converted=Profile._convert_deals_sql(
