@@ -271,10 +271,10 @@ class CrmKpiSnapshotRevenue(models.Model):
             ),
             early_bases=SQL("").join(
                 SQL(
-                    ", sum(amount) FILTER (WHERE day >= %s AND day < %s) AS %s",
-                    grain_start(grain, date_from) - relativedelta(months=12),
-                    grain_start(grain, date_from),
-                    SQL.identifier(f"base_{grain}"),
+                    ", sum(amount) FILTER (WHERE day >= (%(start)s::date - interval '12 months')::date"
+                    " AND day < %(start)s) AS %(base)s",
+                    start=grain_start(grain, date_from),
+                    base=SQL.identifier(f"base_{grain}"),
                 )
                 for grain in early
             ),
