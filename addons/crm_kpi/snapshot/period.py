@@ -138,15 +138,17 @@ class CrmKpiSnapshotPeriod(models.Model):
                 WINDOW w AS (PARTITION BY profile_id ORDER BY day)
             ),
             cut AS (
-                -- cut at the first deal: no channel before it, its medium after
-                SELECT a.profile_id, s.stage_id, a.team_id, a.user_id, a.country_id,
+                -- cut at the first deal: no channel before it, its medium after;
+                -- with the customer's partner, so that the revenue steps join
+                -- the pieces on it (snapshot/revenue.py)
+                SELECT a.profile_id, a.partner_id, s.stage_id, a.team_id, a.user_id, a.country_id,
                        a.category_key, a.clv, a.var, s.start,
                        CASE WHEN a.first_day IS NULL THEN s.stop
                             ELSE LEAST(s.stop, GREATEST(a.first_day, s.start)) END AS stop,
                        0 AS medium_id
                   FROM spans s JOIN attrs a ON a.profile_id = s.profile_id
                  UNION ALL
-                SELECT a.profile_id, s.stage_id, a.team_id, a.user_id, a.country_id,
+                SELECT a.profile_id, a.partner_id, s.stage_id, a.team_id, a.user_id, a.country_id,
                        a.category_key, a.clv, a.var, GREATEST(s.start, a.first_day), s.stop,
                        a.first_medium
                   FROM spans s JOIN attrs a ON a.profile_id = s.profile_id
@@ -211,7 +213,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                 SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
                        p.medium_id, h.date::date AS day,
                        (s.kind = 'lost')::int AS lost, (s.kind = 'won_back')::int AS won_back,
-                       h.profile_id
+                       h.profile_id, p.partner_id
                   FROM crm_lifecycle_history h
                   JOIN crm_lifecycle_stage s ON s.id = h.stage_id
                   LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id

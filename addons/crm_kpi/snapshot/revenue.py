@@ -7,25 +7,42 @@ never joins a customer's deals to its days (a range join: deals x days):
 
 * ``rev_deals``: each customer's revenue per deal day (the suite's deal
   source, converted to the company currency), from 12 months before the
-  earliest period start the period's days need;
+  earliest period start the period's days need (``earliest_start``);
+* ``rev_opening``: per customer, one GROUP BY over those deals before the
+  period: its 12-month revenue at the end of the day before the period,
+  and the bases of the grain periods that contain the first day but start
+  before it (at most the week, Sunday week, month, quarter and year of the
+  first day: every later day's period of a grain starts either then or in
+  the period);
 * ``rev_steps``: each customer's 12-month revenue as a step function, a
-  running sum of moves: its revenue at the end of the day before the
-  period, + a deal on its day, - the same deal 12 months later;
+  running sum of moves: the opening, + a deal on its day, - the same deal
+  12 months later; each step knows the one before (``prev_day``,
+  ``s_before``) and its end (``next_day``);
 * ``rev_parts``: the stage pieces cut at those steps, each with the
   customer's 12-month revenue: the stocks (``revenue_12m_*``) are running
   sums of them, as the customer counts are of the pieces;
-* ``rev_values`` / ``rev_changes``: per day a customer's revenue changes
-  and per grain, the change of the revenue of a customer in the base of
-  the grain's period, in its slice at the period's start (its stage then,
-  from the history of these customers only): the flows
-  ``revenue_change_*`` / ``revenue_kept_change_*``; the base of a day is the
-  step before, the bases of longer periods (which may start before the
-  period) sum the deals of the 12 months before their start;
+* ``rev_bases``: the base of a grain period starting in the period, the
+  customer's 12-month revenue at the end of the day before the start, is
+  the value of the step before the first step on or after the start: read
+  on that first step (``prev_day`` before the start), one row per
+  (customer, start), no search;
+* ``rev_values`` / ``rev_grains`` / ``rev_changes``: per day a customer's
+  revenue changes and per grain, the change of the revenue of a customer in
+  the base of the grain's period, in its slice at the period's start (its
+  stage then, from the history of these customers only, looked up once per
+  customer and start in ``rev_start_stages``), summed per slice, day and
+  grain: the flows ``revenue_change_*`` / ``revenue_kept_change_*``; the
+  base of a day is the step before, that of a longer period an equality
+  join to ``rev_bases`` (or the opening's, for a period that starts before
+  the first day);
 * ``churned``: the lost moves valued at the step of the day before.
 
-Cost: the deals read once and sorted per customer for the running sum, the
-pieces joined to at most their customer's steps in the period; the changes
-read the deals again only for the days a revenue changes.
+Cost: the deals read once, grouped once per customer for the opening and
+sorted per customer for the running sum; the pieces joined to at most their
+customer's steps in the period; the bases of the grains are hash joins on
+(customer, period start). Nothing joins a change to the deals of its
+12-month window any more (the first version of these running sums did, for
+the bases of the longer grains: a range join per revenue event).
 """
 
 from datetime import timedelta
@@ -35,7 +52,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, models
 from odoo.tools import SQL
 
-from ..lib.revenue import GRAINS, earliest_start
+from ..lib.revenue import GRAINS, earliest_start, grain_start
 
 # the first day of each grain's period containing the date SQL ``day``
 # (weeks: ISO Monday, and Sunday; see lib/revenue.grain_start)
@@ -60,32 +77,53 @@ class CrmKpiSnapshotRevenue(models.Model):
     @api.model
     def _revenue_ctes_sql(self, company, date_from, date_to):
         """CTEs (without ``WITH``, comma-separated) after ``pieces``:
-        ``rev_deals``, ``rev_steps``, ``rev_parts``, ``rev_values``,
-        ``stage_spans``, ``rev_changes``."""
+        ``rev_deals``, ``rev_opening``, ``rev_moves``, ``rev_steps``,
+        ``rev_parts``, ``rev_bases``, ``rev_values``, ``stage_spans``,
+        ``rev_grains``, ``rev_start_stages``, ``rev_changes``."""
         Profile = self.env["crm.customer.profile"]
         before = date_from - timedelta(days=1)
         window_from = earliest_start(date_from) - relativedelta(months=12)
-        starts = {grain: grain_start_sql(grain, SQL("st.day")) for grain in GRAINS}
-        # the 12-month revenue before each grain's period start: for a day,
-        # the running sum of the day before; for longer periods the deals of
-        # the 12 months before the start, which may precede the period
-        bases = SQL(", ").join(
-            SQL("e.rev_before AS base_day")
-            if grain == "day"
-            else SQL(
-                "sum(r.amount) FILTER (WHERE r.day >= (e.%(g)s - interval '12 months')::date "
-                "AND r.day < e.%(g)s) AS %(base)s",
-                g=SQL.identifier(f"start_{grain}"),
-                base=SQL.identifier(f"base_{grain}"),
-            )
+        # the grains whose period containing the first day starts before it:
+        # their base (the 12-month revenue before that start) is in no step
+        # of the period, it is summed with the opening
+        early = [
+            grain
             for grain in GRAINS
+            if grain != "day" and grain_start(grain, date_from) < date_from
+        ]
+        starts = {grain: grain_start_sql(grain, SQL("st.day")) for grain in GRAINS}
+        longer = [grain for grain in GRAINS if grain != "day"]
+        # a step starts the bases of the grain periods it is the first step
+        # of; a start shared with a smaller grain is given once
+        firsts = SQL(", ").join(
+            SQL(
+                "(x.%(start)s, %(unique)s)",
+                start=SQL.identifier(f"start_{grain}"),
+                unique=SQL(
+                    "x.%s <> ALL(ARRAY[%s])",
+                    SQL.identifier(f"start_{grain}"),
+                    SQL(", ").join(SQL.identifier("x", f"start_{g}") for g in longer[:i]),
+                )
+                if i
+                else SQL("true"),
+            )
+            for i, grain in enumerate(longer)
         )
         grains = SQL(", ").join(
             SQL(
-                "(%s, v.%s, v.%s)",
+                "(%s, v.%s, %s)",
                 grain,
                 SQL.identifier(f"start_{grain}"),
-                SQL.identifier(f"base_{grain}"),
+                SQL("v.rev_before")
+                if grain == "day"
+                else SQL(
+                    "CASE WHEN v.%s < %s THEN v.%s END",
+                    SQL.identifier(f"start_{grain}"),
+                    date_from,
+                    SQL.identifier(f"base_{grain}"),
+                )
+                if grain in early
+                else SQL("NULL::numeric"),
             )
             for grain in GRAINS
         )
@@ -97,16 +135,25 @@ class CrmKpiSnapshotRevenue(models.Model):
                   FROM (%(converted)s) d
                  GROUP BY 1, 2
             ),
-            rev_moves (partner_id, day, delta) AS (
+            rev_opening AS MATERIALIZED (
                 -- the 12-month revenue at the end of the day before the
-                -- period, then its changes on the period's days: a deal
-                -- enters on its day and leaves 12 months later, on the first
-                -- day whose 12 months no longer reach it (that day or the
-                -- next one, calendar months as PostgreSQL counts them)
-                SELECT partner_id, %(before)s::date, sum(amount)
+                -- period, and before the starts of the grain periods that
+                -- contain the first day but start before it
+                SELECT partner_id,
+                       sum(amount) FILTER (
+                           WHERE day >= (%(from)s::date - interval '12 months')::date) AS rev
+                       %(early_bases)s
                   FROM rev_deals
-                 WHERE day >= (%(from)s::date - interval '12 months')::date AND day <= %(before)s
+                 WHERE day <= %(before)s
                  GROUP BY partner_id
+            ),
+            rev_moves (partner_id, day, delta) AS (
+                -- the opening, then the 12-month revenue's changes on the
+                -- period's days: a deal enters on its day and leaves 12
+                -- months later, on the first day whose 12 months no longer
+                -- reach it (that day or the next one, calendar months as
+                -- PostgreSQL counts them)
+                SELECT partner_id, %(before)s::date, rev FROM rev_opening WHERE rev IS NOT NULL
                  UNION ALL
                 SELECT partner_id, day, amount FROM rev_deals WHERE day >= %(from)s
                  UNION ALL
@@ -122,9 +169,9 @@ class CrmKpiSnapshotRevenue(models.Model):
             rev_steps AS MATERIALIZED (
                 -- each customer's 12-month revenue up to the end of each day
                 -- from ``day`` to the day before ``next_day``: a running sum;
-                -- ``s_before`` up to the end of the day before ``day``
+                -- ``s_before`` up to the end of ``prev_day``, the step before
                 SELECT partner_id, day, s, lag(s, 1, 0::numeric) OVER w AS s_before,
-                       lead(day) OVER w AS next_day
+                       lag(day) OVER w AS prev_day, lead(day) OVER w AS next_day
                   FROM (SELECT partner_id, day,
                                sum(sum(delta)) OVER (PARTITION BY partner_id ORDER BY day) AS s
                           FROM rev_moves
@@ -138,25 +185,34 @@ class CrmKpiSnapshotRevenue(models.Model):
                        p.medium_id, GREATEST(p.start, st.day) AS start,
                        LEAST(p.stop, COALESCE(st.next_day, p.stop)) AS stop, st.s AS rev
                   FROM pieces p
-                  JOIN attrs a ON a.profile_id = p.profile_id
-                  JOIN rev_steps st ON st.partner_id = a.partner_id AND st.day < p.stop
+                  JOIN rev_steps st ON st.partner_id = p.partner_id AND st.day < p.stop
                                    AND (st.next_day IS NULL OR st.next_day > p.start)
                  WHERE st.s > 0
             ),
+            rev_bases AS (
+                -- a customer's 12-month revenue before a grain period's
+                -- start in the period: the step in effect on the day before,
+                -- i.e. the one before the first step on or after the start
+                SELECT x.partner_id, f.start, x.s_before AS base
+                  FROM (SELECT st.partner_id, st.prev_day, st.s_before, %(longer_starts)s
+                          FROM rev_steps st
+                         WHERE st.day >= %(from)s AND st.s_before > 0) x
+                 CROSS JOIN LATERAL (VALUES %(firsts)s) AS f(start, uniq)
+                 WHERE f.uniq AND f.start >= %(from)s
+                   AND (x.prev_day IS NULL OR x.prev_day < f.start)
+            ),
             rev_values AS (
                 -- per day a customer's 12-month revenue changes: before and
-                -- after the day, and before each grain's period start
-                SELECT e.profile_id, e.day, %(start_columns)s, e.rev_before, e.rev_after,
-                       %(bases)s
-                  FROM (SELECT a.profile_id, st.partner_id, st.day, st.s_before AS rev_before,
+                -- after the day, each grain's period start, and the bases of
+                -- the periods that start before the first day
+                SELECT a.profile_id, e.partner_id, e.day, %(start_columns)s, e.rev_before,
+                       e.rev_after %(early_columns)s
+                  FROM (SELECT st.partner_id, st.day, st.s_before AS rev_before,
                                st.s AS rev_after, %(starts)s
                           FROM rev_steps st
-                          JOIN attrs a ON a.partner_id = st.partner_id
                          WHERE st.day >= %(from)s AND st.s <> st.s_before) e
-                  LEFT JOIN rev_deals r
-                    ON r.partner_id = e.partner_id AND r.day < GREATEST(%(period_starts)s)
-                   AND r.day >= (LEAST(%(period_starts)s) - interval '12 months')::date
-                 GROUP BY e.profile_id, e.day, %(start_columns)s, e.rev_before, e.rev_after
+                  JOIN attrs a ON a.partner_id = e.partner_id
+                  %(early_join)s
             ),
             stage_spans AS (
                 -- the stages of the customers whose revenue changes
@@ -164,22 +220,40 @@ class CrmKpiSnapshotRevenue(models.Model):
                        lead(day) OVER (PARTITION BY profile_id ORDER BY day) AS next_day
                   FROM (%(changing_day_end)s) de
             ),
+            rev_grains AS (
+                -- per changing day and grain, a customer in the base of the
+                -- grain's period (positive revenue before its start): the
+                -- change of its revenue, net and kept (capped at the base)
+                SELECT profile_id, day, grain, start, rev_after - rev_before AS change,
+                       LEAST(GREATEST(rev_after, 0), base)
+                           - LEAST(GREATEST(rev_before, 0), base) AS kept
+                  FROM (SELECT v.profile_id, v.day, v.rev_before, v.rev_after, g.grain,
+                               g.start, COALESCE(g.base, b.base) AS base
+                          FROM rev_values v
+                         CROSS JOIN LATERAL (VALUES %(grains)s) AS g(grain, start, base)
+                          LEFT JOIN rev_bases b
+                            ON b.partner_id = v.partner_id AND b.start = g.start
+                           AND g.base IS NULL) g
+                 WHERE base > 0
+            ),
+            rev_start_stages AS MATERIALIZED (
+                -- the stage of those customers at the end of the day before
+                -- each start, from the history: once per (customer, start)
+                SELECT s.profile_id, s.start, ss.stage_id
+                  FROM (SELECT DISTINCT profile_id, start FROM rev_grains) s
+                  JOIN stage_spans ss ON ss.profile_id = s.profile_id AND ss.day < s.start
+                                     AND (ss.next_day IS NULL OR ss.next_day >= s.start)
+            ),
             rev_changes AS (
-                -- a customer in the base of the grain's period (positive
-                -- revenue before its start) in its slice at that start: the
-                -- stage at the end of the day before, from the history
-                SELECT a.team_id, a.user_id, a.country_id, ss.stage_id, a.category_key,
+                -- in the customer's slice at the start of the grain's period
+                SELECT a.team_id, a.user_id, a.country_id, st.stage_id, a.category_key,
                        CASE WHEN a.first_day < g.start THEN a.first_medium ELSE 0 END
                            AS medium_id,
-                       v.day, g.grain, v.rev_after - v.rev_before AS change,
-                       LEAST(GREATEST(v.rev_after, 0), g.base)
-                           - LEAST(GREATEST(v.rev_before, 0), g.base) AS kept
-                  FROM rev_values v
-                 CROSS JOIN LATERAL (VALUES %(grains)s) AS g(grain, start, base)
-                  JOIN attrs a ON a.profile_id = v.profile_id
-                  JOIN stage_spans ss ON ss.profile_id = v.profile_id AND ss.day < g.start
-                                     AND (ss.next_day IS NULL OR ss.next_day >= g.start)
-                 WHERE g.base > 0
+                       g.day, g.grain, sum(g.change) AS change, sum(g.kept) AS kept
+                  FROM rev_grains g
+                  JOIN rev_start_stages st ON st.profile_id = g.profile_id AND st.start = g.start
+                  JOIN attrs a ON a.profile_id = g.profile_id
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
             )
             """,
             converted=Profile._convert_deals_sql(
@@ -195,14 +269,29 @@ class CrmKpiSnapshotRevenue(models.Model):
             changing_day_end=self._day_end_sql(
                 company, date_to + timedelta(days=1), SQL("SELECT profile_id FROM rev_values")
             ),
+            early_bases=SQL("").join(
+                SQL(
+                    ", sum(amount) FILTER (WHERE day >= (%(start)s::date - interval '12 months')::date"
+                    " AND day < %(start)s) AS %(base)s",
+                    start=grain_start(grain, date_from),
+                    base=SQL.identifier(f"base_{grain}"),
+                )
+                for grain in early
+            ),
+            early_columns=SQL("").join(
+                SQL(", o.%s", SQL.identifier(f"base_{grain}")) for grain in early
+            ),
+            early_join=SQL("LEFT JOIN rev_opening o ON o.partner_id = e.partner_id")
+            if early
+            else SQL(),
             starts=SQL(", ").join(
                 SQL("%s AS %s", starts[grain], SQL.identifier(f"start_{grain}")) for grain in GRAINS
             ),
-            start_columns=start_columns,
-            period_starts=SQL(", ").join(
-                SQL.identifier("e", f"start_{grain}") for grain in GRAINS if grain != "day"
+            longer_starts=SQL(", ").join(
+                SQL("%s AS %s", starts[grain], SQL.identifier(f"start_{grain}")) for grain in longer
             ),
-            bases=bases,
+            firsts=firsts,
+            start_columns=start_columns,
             grains=grains,
             before=before,
             to=date_to,
@@ -255,8 +344,7 @@ class CrmKpiSnapshotRevenue(models.Model):
                 SELECT m.team_id, m.user_id, m.country_id, m.stage_id, m.category_key,
                        m.medium_id, m.day, GREATEST(st.s, 0) AS revenue
                   FROM moves m
-                  JOIN attrs a ON a.profile_id = m.profile_id
-                  JOIN rev_steps st ON st.partner_id = a.partner_id AND st.day < m.day
+                  JOIN rev_steps st ON st.partner_id = m.partner_id AND st.day < m.day
                                    AND (st.next_day IS NULL OR st.next_day >= m.day)
                  WHERE m.lost = 1
             ),
