@@ -116,6 +116,12 @@ class CrmCustomerProfileRun(models.Model):
             # salesperson): the others kept theirs through the day's changes
             self._sync_owners(company, created_since=model.run_stamp)
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
+        with self._timed("analyze"):
+            # the run wrote every profile (a first run inserted them all) and
+            # autovacuum may be off: the phases after it (next best actions,
+            # the bridges' scores) join the profiles, and a table never
+            # analysed is planned as empty (a nested loop that does not end)
+            self.env.cr.execute("ANALYZE crm_customer_profile, crm_lifecycle_history")
         self._after_run(company, model.run_date or today)
         with self._timed("digest"):
             # the managers hear of the day's moves once, after the run
