@@ -138,6 +138,7 @@ class BusListener(threading.Thread):
         with self.rows.cursor() as cr:
             cr.execute("SELECT COALESCE(max(id), 0) FROM bus_bus")
             self.last = cr.fetchone()[0]
+        self.seen = set()
 
     def run(self):
         import select  # noqa: PLC0415
@@ -151,11 +152,18 @@ class BusListener(threading.Thread):
             now = time.time()
             self.listen.notifies.clear()
             with self.rows.cursor() as cr:
+                # ids are taken before the commits, which end in any order: a
+                # row of a lower id may become visible after a higher one was
+                # read, so the last 500 ids are read again (and skipped when seen)
                 cr.execute(
-                    "SELECT id, message FROM bus_bus WHERE id > %s ORDER BY id", (self.last,)
+                    "SELECT id, message FROM bus_bus WHERE id > %s ORDER BY id",
+                    (self.last - 500,),
                 )
                 for row_id, message in cr.fetchall():
-                    self.last = row_id
+                    if row_id in self.seen:
+                        continue
+                    self.seen.add(row_id)
+                    self.last = max(self.last, row_id)
                     data = json.loads(message)
                     if data.get("type") == "crm_contact_center.screen_pop":
                         self.arrivals.setdefault(data["payload"]["call_id"], now)

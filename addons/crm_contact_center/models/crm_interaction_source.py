@@ -844,9 +844,14 @@ class CrmInteractionSource(models.Model):
         read once per batch into ``memo``)."""
         phone = email = False
         if sender["phone"]:
-            if "country" not in memo:
-                memo["country"] = self._phone_country()
-            phone = self._format_phone(sender["phone"], memo["country"]) or sender["phone"]
+            # an international number (+32...) needs no country: the company's
+            # is read (one query a request) only for a national one
+            country = (None, None)
+            if not sender["phone"].lstrip().startswith("+"):
+                if "country" not in memo:
+                    memo["country"] = self._phone_country()
+                country = memo["country"]
+            phone = self._format_phone(sender["phone"], country) or sender["phone"]
         if sender["email"]:
             email = email_normalize(sender["email"]) or sender["email"].lower()
         return phone, email
