@@ -144,6 +144,7 @@ step_odoo() {
 
 venv_inputs_hash() {
     cat "$ODOO_SRC/requirements.txt" "$ROOT/requirements.txt" "$ROOT/requirements-test.txt" \
+        "$ROOT/requirements-lint.txt" \
         "$ROOT/tools/setup.sh" | sha1sum | cut -c1-16
     echo "$ODOO_SRC"
 }
@@ -169,6 +170,10 @@ step_venv() {
     "${pip[@]}" install --no-build-isolation -r "$oreq"
     "${pip[@]}" install --no-build-isolation --no-deps -e "$ODOO_SRC"
     "${pip[@]}" install -c "$oreq" -r "$ROOT/requirements-test.txt"
+    # OCA's checkers pin a polib Odoo pins otherwise: a venv of their own
+    local lint="$CACHE/lint-venv"
+    [ -x "$lint/bin/python" ] || "$PYTHON" -m venv "$lint"
+    "$lint/bin/python" -m pip --disable-pip-version-check -q install -r "$ROOT/requirements-lint.txt"
     echo "$want" > "$stamp"
 }
 
