@@ -348,8 +348,7 @@ class InteractionApi(http.Controller):
                         current_request_id(),
                     )
                     return [{"id": event["id"], "status": "duplicate"} for event in events]
-                # a race lost on the unique index is retried here, whole
-                results = source.with_context(crm_interaction_retry_on_race=True)._ingest(events)
+                results = source._ingest(events)
                 source.env.flush_all()  # surface the constraint errors here
                 return results
             except RACE_ERRORS as exc:

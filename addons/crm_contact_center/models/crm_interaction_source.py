@@ -1,4 +1,3 @@
-import contextlib
 import secrets
 from collections import Counter
 from datetime import datetime, timedelta
@@ -673,18 +672,11 @@ class CrmInteractionSource(models.Model):
         event of the batch has the same ``id``.
         """
         saved_memo = dict(memo)
-        # The inbound API retries a whole request that lost such a race, in a
-        # new transaction that sees the other row (controllers ``_ingest_retrying``):
-        # it needs no savepoint, whose two round trips cost about a tenth of
-        # a one-event request.
-        retried = self.env.context.get("crm_interaction_retry_on_race")
         try:
-            with contextlib.nullcontext() if retried else self.env.cr.savepoint():
+            with self.env.cr.savepoint():
                 values = self._prepare_interaction_values(event, channel, memo=memo)
                 return Interaction.create(values), "created"
         except psycopg2.errors.UniqueViolation:
-            if retried:
-                raise
             memo.clear()
             memo.update(saved_memo)
             key = f"api:{self.id}"
