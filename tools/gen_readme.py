@@ -35,12 +35,6 @@ SECTIONS = [
     ("HISTORY", "Changelog"),
 ]
 DIGEST_PREFIX = ".. !! source digest: sha256:"
-STATUS_LABEL = {
-    "Alpha": "Alpha",
-    "Beta": "Beta",
-    "Production/Stable": "Production/Stable",
-    "Mature": "Mature",
-}
 
 
 def manifest(addon_dir):
@@ -100,7 +94,7 @@ def title_block(text):
 def readme_rst(addon_dir):
     data = manifest(addon_dir)
     parts = fragments(addon_dir)
-    status = STATUS_LABEL.get(data.get("development_status", ""), "")
+    status = data.get("development_status", "")
     badges = " | ".join(
         item
         for item in (

@@ -438,17 +438,18 @@ class CrmInteraction(models.Model):
         with a deadline), only by supervisors: they set its deadline."""
         if self.env.su:
             return
-        if not self.env.user.has_group("crm_contact_center.group_contact_center_supervisor"):
-            queued_date = "date" in vals and any(
-                i.direction == "inbound" and i.sla_deadline for i in self
-            )
-            if SUPERVISOR_FIELDS.intersection(vals) or queued_date:
-                raise AccessError(
-                    self.env._(
-                        "Only a supervisor changes the priority of a request or the time a"
-                        " queued request arrived: they set its deadline."
-                    )
+        supervised = SUPERVISOR_FIELDS.intersection(vals) or (
+            "date" in vals and any(i.direction == "inbound" and i.sla_deadline for i in self)
+        )
+        if supervised and not self.env.user.has_group(
+            "crm_contact_center.group_contact_center_supervisor"
+        ):
+            raise AccessError(
+                self.env._(
+                    "Only a supervisor changes the priority of a request or the time a"
+                    " queued request arrived: they set its deadline."
                 )
+            )
         forged = sorted(self._protected_fields.intersection(vals))
         if forged:
             raise AccessError(
@@ -1376,7 +1377,7 @@ class CrmInteraction(models.Model):
                 }
             )
             self.partner_id = partner
-        return self.action_screen_pop_open_customer() | {"res_id": self.partner_id.id}
+        return self._form_action(self.partner_id)
 
     def action_screen_pop_create_lead(self):
         """An unknown caller in one click: a lead with the caller's phone,

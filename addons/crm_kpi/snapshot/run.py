@@ -38,7 +38,7 @@ class CrmKpiSnapshotRun(models.Model):
         initial_days = int(params.get_param("crm_kpi.snapshot_initial_days", 365))
         max_days = int(params.get_param("crm_kpi.snapshot_max_days", 400))
         last_day = fields.Date.context_today(self) - timedelta(days=1)
-        todo = []
+        todo = {}  # company: its days to write
         for company in self.env["res.company"].sudo().search([]):
             self.env.cr.execute(
                 SQL("SELECT max(date) FROM crm_kpi_snapshot WHERE company_id = %s", company.id)
@@ -50,24 +50,25 @@ class CrmKpiSnapshotRun(models.Model):
             days = [
                 first + timedelta(days=i) for i in range(min((last_day - first).days + 1, max_days))
             ]
-            todo.extend((company, day) for day in days)
+            if days:
+                todo[company] = days
+        total = sum(len(days) for days in todo.values())
         n = 0
-        for company in dict.fromkeys(company for company, _day in todo):
-            days = [day for c, day in todo if c == company]
+        for company, days in todo.items():
             try:
                 with self._company_lock(company):
                     for day in days:
                         self._snapshot_day(company, day)
                         n += 1
-                        self._commit_progress(done=n, remaining=len(todo) - n)
+                        self._commit_progress(done=n, remaining=total - n)
             except JobRunning:
                 # a back-fill writes this company: its days wait for the next run
                 _logger.info("KPI snapshot of company %s skipped: another run holds it", company.id)
         # the cohort table is small and rebuilt whole, once a day
         self.env["crm.kpi.cohort"]._refresh()
         self.env["crm.kpi.survival"]._refresh()
-        self._commit_progress(done=len(todo))
-        return len(todo)
+        self._commit_progress(done=total)
+        return total
 
     @api.model
     def _backfill_period_error(self, date_from, date_to):

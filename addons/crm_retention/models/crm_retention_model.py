@@ -433,10 +433,10 @@ class CrmRetentionModel(models.Model):
                 settings[key] = raw
         errors = lifecycle.setting_errors(settings)
         if errors:
-            key, *rest = errors[0]
-            if key in lifecycle.COMPANY_SETTINGS:
-                label = company._fields[f"retention_{key}"]._description_string(self.env)
-                raise UserError(self._setting_error_message(f"{label} ({company.name})", *rest))
+            if errors[0][0] in lifecycle.COMPANY_SETTINGS:
+                raise UserError(
+                    company._retention_setting_message(errors[0], suffix=f" ({company.name})")
+                )
             raise UserError(self._setting_error_message(*errors[0], parameter=True))
         return settings
 

@@ -110,11 +110,16 @@ class ResCompany(models.Model):
                 for error in lifecycle.setting_errors({key: value})
             ]
             if errors:
-                key, value, low, high = errors[0]
-                label = self._fields[f"retention_{key}"]._description_string(self.env)
-                raise ValidationError(
-                    self.env["crm.retention.model"]._setting_error_message(label, value, low, high)
-                )
+                raise ValidationError(self._retention_setting_message(errors[0]))
+
+    @api.model
+    def _retention_setting_message(self, error, suffix=""):
+        """The message of a lifecycle setting out of its range, ``error`` as
+        ``lib.lifecycle.setting_errors`` gives it, naming the setting by its
+        label (``suffix`` after it: the company, for the recompute)."""
+        key, value, low, high = error
+        label = self._fields[f"retention_{key}"]._description_string(self.env) + suffix
+        return self.env["crm.retention.model"]._setting_error_message(label, value, low, high)
 
     @api.constrains("retention_backtest_uplift_pp", "retention_backtest_contact_cost")
     def _check_retention_backtest_assumptions(self):

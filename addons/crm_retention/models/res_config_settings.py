@@ -66,11 +66,7 @@ class ResConfigSettings(models.TransientModel):
             }
             errors = lifecycle.setting_errors(values)
             if errors:
-                key, value, low, high = errors[0]
-                label = self._fields[f"retention_{key}"]._description_string(self.env)
-                raise ValidationError(
-                    self.env["crm.retention.model"]._setting_error_message(label, value, low, high)
-                )
+                raise ValidationError(self.env["res.company"]._retention_setting_message(errors[0]))
 
     def action_retention_recompute(self):
         """Recompute the current company's lifecycle now (managers)."""
