@@ -7,6 +7,13 @@ TIMELINE_SIZE = 10
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
+    # every inbound call, message and screen pop finds its caller by these two
+    # columns (crm.interaction.source._senders_sql): stock Odoo indexes them on
+    # crm.lead but not on res.partner, where a million contacts would mean a
+    # sequential scan per event
+    phone_sanitized = fields.Char(index="btree_not_null")
+    email_normalized = fields.Char(index="btree_not_null")
+
     interaction_ids = fields.One2many(
         "crm.interaction",
         "commercial_partner_id",
