@@ -1,3 +1,5 @@
+import ast
+
 from markupsafe import Markup
 
 from odoo import models
@@ -53,27 +55,40 @@ class MailTemplate(models.Model):
 
     def _add_retention_unsubscribe(self, results):
         """Append the unsubscribe footer to the rendered bodies of
-        ``results`` ``{member id: values}`` and add the headers when asked.
+        ``results`` ``{member id: values}`` and add the headers when asked."""
+        add_retention_unsubscribe(
+            self.env, results, footer=True, headers=self.env.context.get(HEADERS_FLAG)
+        )
 
-        Set-based: the members and partners are read for the whole batch;
-        per recipient only the HMAC and a small footer in the customer's
-        language are computed.
-        """
-        members = self.env[MEMBER_MODEL].sudo().browse(list(results))
-        headers = self.env.context.get(HEADERS_FLAG)
-        QWeb = self.env["ir.qweb"]
-        for member in members:
-            partner = member.partner_id
-            values = results[member.id]
-            if not partner.email_normalized:
-                continue  # nobody to unsubscribe: the runner flags the step
-            url = partner._retention_unsubscribe_url()
-            footer = QWeb.with_context(lang=partner.lang or None)._render(
+
+def add_retention_unsubscribe(env, results, footer=True, headers=False):
+    """Give the campaign e-mails ``results`` ``{member id: values}`` their
+    customers' unsubscribe link: a footer appended to ``body_html`` and/or
+    the ``List-Unsubscribe`` headers merged into ``headers`` (a repr'd dict,
+    as mail.mail stores it). A body that already holds the link keeps its
+    single footer.
+
+    Set-based: the members and partners are read for the whole batch;
+    per recipient only the HMAC and a small footer in the customer's
+    language are computed.
+    """
+    members = env[MEMBER_MODEL].sudo().browse(list(results))
+    QWeb = env["ir.qweb"]
+    for member in members:
+        partner = member.partner_id
+        values = results[member.id]
+        if not partner.email_normalized:
+            continue  # nobody to unsubscribe: the runner flags the step
+        url = partner._retention_unsubscribe_url()
+        if footer and url not in (values.get("body_html") or ""):
+            rendered = QWeb.with_context(lang=partner.lang or None)._render(
                 "crm_retention.mail_unsubscribe_footer",
                 {"unsubscribe_url": url, "company": member.company_id},
                 minimal_qcontext=True,
             )
             # the body is the template's rendering, already safe HTML
-            values["body_html"] = Markup(values.get("body_html") or "") + footer
-            if headers:
-                values["headers"] = repr(unsubscribe_headers(url))
+            values["body_html"] = Markup(values.get("body_html") or "") + rendered
+        if headers:
+            merged = ast.literal_eval(values["headers"]) if values.get("headers") else {}
+            merged.update(unsubscribe_headers(url))
+            values["headers"] = repr(merged)

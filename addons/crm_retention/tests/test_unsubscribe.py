@@ -263,3 +263,65 @@ class TestUnsubscribe(HttpCase, MockSmtplibCase):
         self.assertEqual(self.jane.retention_opt_out_origin, "link")
         self.assertFalse(self.jane.is_blacklisted)
         self.assertEqual(self.member[self.jane].state, "opted_out")
+
+    def _compose(self, **values):
+        """Select the members in the list, Action > Send e-mail, as the manager."""
+        members = self.members.sorted("id").with_user(self.manager)
+        composer = (
+            self.env["mail.compose.message"]
+            .with_user(self.manager)
+            .with_context(
+                default_model=members._name,
+                active_model=members._name,
+                active_ids=members.ids,
+                default_composition_mode="mass_mail",
+            )
+            .create({"res_ids": members.ids, **values})
+        )
+        before = self.env["mail.mail"].sudo().search([]).ids
+        composer._action_send_mail()
+        return (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("id", "not in", before), ("model", "=", members._name)])
+        )
+
+    def test_mass_mail_from_the_member_list_carries_the_link_and_headers(self):
+        template = self.env.ref("crm_retention.mail_template_campaign_offer")
+        for values in (
+            {"template_id": template.id},
+            {"subject": "A word from us", "body": "<p>We miss you.</p>"},
+        ):
+            mails = self._compose(**values)
+            self.assertEqual(len(mails), 3, values)
+            for mail in mails:
+                partner = self.Member.browse(mail.res_id).partner_id
+                url = partner._retention_unsubscribe_url()
+                headers = ast.literal_eval(mail.headers)
+                self.assertEqual(headers["List-Unsubscribe"], f"<{url}>")
+                self.assertEqual(headers["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
+                self.assertIn("X-Odoo-Objects", headers, "Odoo's own headers are kept")
+                self.assertEqual(mail.body_html.count(f'href="{url}"'), 1, "one footer")
+
+    def test_chatter_message_to_salespeople_has_no_customer_unsubscribe(self):
+        colleague = new_test_user(
+            self.env, login="unsub_colleague", groups="sales_team.group_sale_salesman",
+            company_id=self.company.id, company_ids=[self.company.id],
+            notification_type="email",
+        )  # fmt: skip
+        member = self.member[self.jane].with_user(self.manager)
+        with self.mock_smtplib_connection():
+            member.message_post(
+                body="Called her, she will order next week.",
+                partner_ids=colleague.partner_id.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+            self.env["mail.mail"].sudo().search(
+                [("mail_message_id", "=", member.message_ids[:1].id)]
+            ).send()
+        sent = [e for e in self.emails if colleague.email in e["smtp_to_list"]]
+        self.assertEqual(len(sent), 1, "the colleague got the e-mail")
+        raw = sent[0]["message"]
+        self.assertNotIn("List-Unsubscribe", raw)
+        self.assertNotIn(self._token(self.jane), raw)

@@ -7,4 +7,5 @@ from . import (
     crm_customer_profile_campaign,
     crm_retention_backtest_run,
     crm_retention_campaign_launch,
+    mail_compose_message,
 )
