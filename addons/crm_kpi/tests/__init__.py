@@ -5,6 +5,7 @@ from . import (
     test_crm_kpi_deal_report,
     test_customer_kpis,
     test_funnel_report,
+    test_readonly_routing,
     test_rebuild_kpis,
     test_revenue_retention,
     test_security,
