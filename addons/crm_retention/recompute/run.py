@@ -16,6 +16,8 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg2.errors
+
 from odoo import api, fields, models, modules
 from odoo.tools import SQL
 
@@ -153,7 +155,7 @@ class CrmCustomerProfileRun(models.Model):
         crash after this resumes at the first range not applied."""
         cr = self.env.cr
         work = SQL.identifier(self._work_table_name(company))
-        done_table = SQL.identifier(self._work_table_name(company, "done"))
+        chunks = SQL.identifier(self._work_table_name(company, "chunks"))
         # the deals are read in SQL: what the ORM still holds goes first
         self.env.flush_all()
         self._stamp_run(company, model)
@@ -184,10 +186,8 @@ class CrmCustomerProfileRun(models.Model):
             cr.execute(SQL("ALTER TABLE %s ADD PRIMARY KEY (partner_id)", work))
             cr.execute(SQL("COMMENT ON TABLE %s IS %s", work, self._work_layout()))
             cr.execute(SQL("ANALYZE %s", work))
-            # the batches applied (their lower bound), in their own
-            # transactions: a resumed run skips them
-            cr.execute(SQL("DROP TABLE IF EXISTS %s", done_table))
-            cr.execute(SQL("CREATE UNLOGGED TABLE %s (lo integer PRIMARY KEY)", done_table))
+            # the run's chunks, made by the first _apply_run (see there)
+            cr.execute(SQL("DROP TABLE IF EXISTS %s", chunks))
         model.write(
             {
                 "run_state": "running",
@@ -201,31 +201,216 @@ class CrmCustomerProfileRun(models.Model):
 
     @api.model
     def _apply_run(self, company, model, today, batch_size):
-        """Phase 2 of a run: apply the work table's ranges not applied yet,
-        on two connections when the server allows it, else in order with a
-        commit per range; drop the work tables when done."""
+        """Phase 2 of a run: apply the work table by chunks, then drop it.
+
+        The chunks are (lo, hi] partner-id ranges of ``batch_size``
+        customers, written once into the run's chunk table (``_make_chunks``)
+        and applied each in a transaction of its own that also marks it done
+        (``_work_chunks``): a chunk is claimed with ``FOR UPDATE SKIP
+        LOCKED``, so this process, its threads (setting
+        ``crm_retention.parallel_batches``) and the helper crons of any Odoo
+        node (``_cron_help_recompute``, woken here) share them without ever
+        applying one twice; a worker that dies rolls its chunk back and
+        another one takes it. This run waits for the chunks others hold, then
+        returns; a run that dies resumes with the chunks not done."""
         cr = self.env.cr
         work = SQL.identifier(self._work_table_name(company))
-        done_table = SQL.identifier(self._work_table_name(company, "done"))
-        cr.execute(SQL("SELECT lo FROM %s", done_table))
-        applied = {row[0] for row in cr.fetchall()}
-        ranges = [
-            (lo, hi)
-            for lo, hi in self._work_ranges(company, model.run_cursor, batch_size)
-            if lo not in applied
-        ]
+        chunks = SQL.identifier(self._work_table_name(company, "chunks"))
+        self._make_chunks(company, model, batch_size)
         workers = self._parallel_batches()
-        if workers > 1 and len(ranges) > 1:
-            with self._timed("write profiles, stages, history"):
-                self._apply_ranges_in_parallel(company, model, ranges, today, workers, batch_size)
-        else:
-            for number, (lo, hi) in enumerate(ranges, 1):
-                self._apply_range(company, lo, hi, today)
+        if workers == 1 and not self._can_commit():
+            # one transaction (install, tests): in order, the cursor moving
+            for lo, hi in self._chunks_left(company):
+                self._apply_chunk(company, lo, hi, today)
                 if hi is not None:
                     model.run_cursor = hi
-                    with self._timed("commit"):
-                        self._commit_progress(done=min(number * batch_size, model.run_total))
-        cr.execute(SQL("DROP TABLE %s, %s", work, done_table))
+                self._commit_progress(done=self._chunks_done(company, batch_size, model))
+        else:
+            self._wake_helpers()
+            with self._timed("write profiles, stages, history"):
+                self._work_chunks_in_threads(company, model, today, workers, batch_size)
+        # (and the "done" table of a run started before the chunks existed)
+        cr.execute(
+            SQL(
+                "DROP TABLE %s, %s; DROP TABLE IF EXISTS %s",
+                work,
+                chunks,
+                SQL.identifier(self._work_table_name(company, "done")),
+            )
+        )
+
+    @api.model
+    def _make_chunks(self, company, model, batch_size):
+        """Create the chunk table of ``company``'s run if it has none yet:
+        one row per range of the work table after the run's cursor (a run
+        stopped by an older version resumes there), ``done`` false."""
+        cr = self.env.cr
+        name = self._work_table_name(company, "chunks")
+        cr.execute("SELECT to_regclass(%s)", [name])
+        if cr.fetchone()[0]:
+            return
+        cr.execute(
+            SQL(
+                "CREATE UNLOGGED TABLE %s (lo integer PRIMARY KEY, hi integer,"
+                " done boolean NOT NULL DEFAULT false)",
+                SQL.identifier(name),
+            )
+        )
+        ranges = self._work_ranges(company, model.run_cursor, batch_size)
+        cr.execute(
+            SQL(
+                "INSERT INTO %s (lo, hi) SELECT * FROM unnest(%s::integer[], %s::integer[])",
+                SQL.identifier(name),
+                [lo for lo, _hi in ranges],
+                [hi for _lo, hi in ranges],
+            )
+        )
+        if self._can_commit():
+            cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _chunks_left(self, company):
+        """The (lo, hi) of the chunks of ``company``'s run not done yet."""
+        return self.env.execute_query(
+            SQL(
+                "SELECT lo, hi FROM %s WHERE NOT done ORDER BY lo",
+                SQL.identifier(self._work_table_name(company, "chunks")),
+            )
+        )
+
+    @api.model
+    def _chunks_done(self, company, batch_size, model):
+        """About how many customers the chunks done so far hold."""
+        [(done,)] = self.env.execute_query(
+            SQL(
+                "SELECT count(*) FILTER (WHERE done) FROM %s",
+                SQL.identifier(self._work_table_name(company, "chunks")),
+            )
+        )
+        return min(done * batch_size, model.run_total)
+
+    @api.model
+    def _claim_chunk(self, company):
+        """Lock the first chunk of ``company``'s run that is not done and that
+        no other transaction holds; return its (lo, hi), or None. The lock
+        lasts until this transaction ends: the chunk is applied and marked
+        done in it (``_apply_chunk``), or, if the worker dies, released
+        with nothing of it written."""
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT lo, hi FROM %s WHERE NOT done ORDER BY lo LIMIT 1 FOR UPDATE SKIP LOCKED",
+                SQL.identifier(self._work_table_name(company, "chunks")),
+            )
+        )
+        return rows[0] if rows else None
+
+    @api.model
+    def _apply_chunk(self, company, lo, hi, today):
+        """Apply the chunk (lo, hi] (``_apply_range``) and mark it done, in
+        the current transaction."""
+        self._apply_range(company, lo, hi, today)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE %s SET done = true WHERE lo = %s",
+                SQL.identifier(self._work_table_name(company, "chunks")),
+                lo,
+            )
+        )
+
+    @api.model
+    def _work_chunks(self, company_id, today, wait=False):
+        """Claim and apply chunks of the run of company ``company_id``, each
+        in a transaction of its own that commits, until none is left to
+        claim; return how many this worker applied. With ``wait``, then
+        wait for the chunks other workers hold (taking over those whose
+        worker died) until every chunk is done.
+
+        Opens its own cursors: callable from a thread or a cron."""
+        registry, uid, su = self.env.registry, self.env.uid, self.env.su
+        context = {k: v for k, v in self.env.context.items() if k != "lifecycle_timings"}
+        applied = 0
+        while True:
+            with registry.cursor() as cr:
+                env = api.Environment(cr, uid, context, su=su)
+                Profile = env[self._name]
+                company = env["res.company"].browse(company_id)
+                if not Profile._chunk_table_exists(company):
+                    return applied  # the run finished (and dropped it)
+                try:
+                    claimed = Profile._claim_chunk(company)
+                except psycopg2.errors.SerializationFailure:
+                    # another worker marked the first chunk done after this
+                    # transaction's snapshot: look again in a new one
+                    cr.rollback()
+                    continue
+                if claimed:
+                    Profile._apply_chunk(company, *claimed, today)
+                    cr.commit()  # pylint: disable=invalid-commit
+                    applied += 1
+                    continue
+                if not wait or not Profile._chunks_left(company):
+                    return applied
+            time.sleep(0.5)  # chunks held by other workers: wait for them
+
+    @api.model
+    def _chunk_table_exists(self, company):
+        [(name,)] = self.env.execute_query(
+            SQL("SELECT to_regclass(%s)", self._work_table_name(company, "chunks"))
+        )
+        return bool(name)
+
+    @api.model
+    def _work_chunks_in_threads(self, company, model, today, workers, batch_size):
+        """``_work_chunks`` in ``workers`` threads of this process (each its
+        own connection), then wait until every chunk is done, wherever it
+        was applied; the run's progress is shown meanwhile."""
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm_retention")
+        try:
+            futures = [
+                pool.submit(self._work_chunks, company.id, today, number == 0)
+                for number in range(workers)
+            ]
+            for future in futures:
+                future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            # the threads changed profiles, history, partners and messages
+            self.env.invalidate_all()
+        model.run_cursor = 0
+        self._commit_progress(done=self._chunks_done(company, batch_size, model))
+
+    @api.model
+    def _wake_helpers(self):
+        """Wake the helper crons: the Odoo nodes' cron workers that are free
+        take chunks of the runs going on (``_cron_help_recompute``)."""
+        for number in (1, 2):
+            cron = self.env.ref(
+                f"crm_retention.ir_cron_lifecycle_help_{number}", raise_if_not_found=False
+            )
+            if cron and cron.active:
+                cron.sudo()._trigger()
+        if self._can_commit():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _cron_help_recompute(self):
+        """Helper cron (two of them, so that two cron workers of any nodes
+        can help at once): apply chunks of every company's run going on,
+        with the run's date; the run itself finishes it (owners, next best
+        actions, digest). Does nothing when no run is going on. Returns how
+        many chunks this worker applied."""
+        models = self.env["crm.retention.model"].sudo().search([("run_state", "=", "running")])
+        total = 0
+        for model in models:
+            applied = self.sudo()._work_chunks(model.company_id.id, model.run_date)
+            if applied:
+                _logger.info(
+                    "Lifecycle recompute of company %s: this worker applied %s chunks",
+                    model.company_id.id,
+                    applied,
+                )
+            total += applied
+        return total
 
     @contextlib.contextmanager
     def _company_run_lock(self, company):
@@ -374,13 +559,6 @@ class CrmCustomerProfileRun(models.Model):
             "(SELECT m.run_stamp FROM crm_retention_model m WHERE m.company_id = %s)", company.id
         )
         self._apply_batch(company, source, today, scope, run_stamp=run_stamp)
-        self.env.cr.execute(
-            SQL(
-                "INSERT INTO %s (lo) VALUES (%s)",
-                SQL.identifier(self._work_table_name(company, "done")),
-                lo,
-            )
-        )
 
     @api.model
     def _parallel_batches(self):
@@ -392,41 +570,6 @@ class CrmCustomerProfileRun(models.Model):
             return 1
         settings = self.env["crm.retention.model"]._get_settings()
         return max(1, min(settings["parallel_batches"], os.cpu_count() or 1))
-
-    @api.model
-    def _apply_ranges_in_parallel(self, company, model, ranges, today, workers, batch_size):
-        """Apply ``ranges`` (see ``_work_ranges``) with ``workers`` threads,
-        each batch in a transaction of its own that commits.
-
-        The run's cursor only moves past batches that committed in order;
-        each batch also records itself as applied in its transaction, so a
-        run that dies resumes at the first unfinished batch and skips those
-        after it that had committed.
-        """
-        registry, uid, su = self.env.registry, self.env.uid, self.env.su
-        context = {k: v for k, v in self.env.context.items() if k != "lifecycle_timings"}
-
-        def apply(lo, hi):
-            with registry.cursor() as cr:
-                env = api.Environment(cr, uid, context, su=su)
-                env[self._name]._apply_range(env["res.company"].browse(company.id), lo, hi, today)
-
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm_retention")
-        try:
-            futures = [pool.submit(apply, lo, hi) for lo, hi in ranges]
-            # under tests the threads' cursors share this transaction's
-            # connection: take turns with them
-            shared = registry.test_lock if registry.in_test_mode() else contextlib.nullcontext()
-            for number, ((_lo, hi), future) in enumerate(zip(ranges, futures, strict=True), 1):
-                future.result()
-                if hi is not None:
-                    with shared:
-                        model.run_cursor = hi
-                        self._commit_progress(done=min(number * batch_size, model.run_total))
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            # the threads changed profiles, history, partners and messages
-            self.env.invalidate_all()
 
     @api.model
     def _can_commit(self):
@@ -443,7 +586,8 @@ class CrmCustomerProfileRun(models.Model):
     @api.model
     def _work_table_name(self, company, suffix=""):
         """The work table of ``company``'s recompute run (see ``WORK_TABLE``),
-        or its companion table ``suffix`` (``done``: the batches applied)."""
+        or its companion table ``suffix`` (``chunks``: the run's ranges and
+        whether each is done)."""
         return "_".join(filter(None, [WORK_TABLE, str(int(company.id)), suffix]))
 
     @api.model
