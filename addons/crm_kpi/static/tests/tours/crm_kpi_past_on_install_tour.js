@@ -51,17 +51,27 @@ registry.category("web_tour.tours").add("crm_kpi_past_on_install_tour", {
         run: "click",
       },
       {
+        // The apps menu opens over the KPI pivot, whose search box stays in
+        // the page until Contacts has loaded: wait for the Contacts kanban.
+        content: "the contacts are listed",
+        trigger: ".o_action_manager .o_kanban_view .o_breadcrumb:contains('Contacts')",
+      },
+      {
         content: "look for the repeat buyer of the Sales demo",
-        trigger: ".o_searchview_input",
+        trigger: ".o_action_manager:has(.o_kanban_view) .o_searchview_input",
         run: "edit Gemini Furniture",
       },
       {
-        trigger: ".o_searchview_input",
+        trigger: ".o_action_manager:has(.o_kanban_view) .o_searchview_input",
         run: "press Enter",
       },
       {
+        content: "the search is applied",
+        trigger: ".o_control_panel .o_searchview_facet:contains('Gemini Furniture')",
+      },
+      {
         content: "open it",
-        trigger: ".o_kanban_record:contains('Gemini Furniture')",
+        trigger: ".o_kanban_view .o_kanban_record:contains('Gemini Furniture')",
         run: "click",
       },
       {
