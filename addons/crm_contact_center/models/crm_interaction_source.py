@@ -576,8 +576,8 @@ class CrmInteractionSource(models.Model):
         few queries for the whole batch: the partners and open leads holding
         the senders' phones or e-mails (``_senders_sql``: a partner by phone,
         else by e-mail; else the open lead of the phone, else of the e-mail);
-        the open opportunity of each customer; one ``create`` for the leads of the senders still unknown;
-        the agents by login."""
+        the open opportunity of each customer; one ``create`` for the leads of
+        the senders still unknown; the agents by login."""
         Partner = self.env["res.partner"].with_context(active_test=True)
         Lead = self.env["crm.lead"]
         senders = {}  # (phone, email): first event of the sender

@@ -244,11 +244,10 @@ class CrmCustomerProfileRun(models.Model):
         """Create the chunk table of ``company``'s run if it has none yet:
         one row per range of the work table after the run's cursor (a run
         stopped by an older version resumes there), ``done`` false."""
+        if self._chunk_table_exists(company):
+            return
         cr = self.env.cr
         name = self._work_table_name(company, "chunks")
-        cr.execute("SELECT to_regclass(%s)", [name])
-        if cr.fetchone()[0]:
-            return
         cr.execute(
             SQL(
                 "CREATE UNLOGGED TABLE %s (lo integer PRIMARY KEY, hi integer,"
@@ -362,8 +361,8 @@ class CrmCustomerProfileRun(models.Model):
     @api.model
     def _work_chunks_in_threads(self, company, model, today, workers, batch_size):
         """``_work_chunks`` in ``workers`` threads of this process (each its
-        own connection), then wait until every chunk is done, wherever it
-        was applied; the run's progress is shown meanwhile."""
+        own connection), the first one waiting until every chunk is done,
+        wherever it was applied; then the run's progress is reported."""
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm_retention")
         try:
             futures = [
