@@ -6,6 +6,7 @@
 # Each step leaves a stamp (under .cache/) keyed by the hash of its inputs, so a
 # second run with nothing changed takes seconds. Steps:
 #   system    Debian packages: chromium (browser tours), wkhtmltopdf (PDF reports),
+#             nginx (the load balancer of tools/cluster.sh),
 #             libpq-dev/build-essential/python3-dev (to build Odoo's pins).
 #             Installed with apt only when missing and when we are root.
 #   postgres  a reachable PostgreSQL: the running server (PGHOST/PGPORT or the
@@ -68,6 +69,7 @@ step_system() {
         || missing+=("python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v wkhtmltopdf >/dev/null 2>&1 || missing+=(wkhtmltopdf)
+    command -v nginx >/dev/null 2>&1 || missing+=(nginx)  # tools/cluster.sh's load balancer
     command -v pg_config >/dev/null 2>&1 || missing+=(libpq-dev)
     command -v gcc >/dev/null 2>&1 || missing+=(build-essential)
     "$PYTHON" -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"],"Python.h")))' \
