@@ -12,7 +12,9 @@ workers of several Odoo nodes would be.
    same time: neither may take A's chunk while A holds it;
 4. A is killed (SIGKILL): its chunk rolls back, and B takes it over;
 5. the run finishes: every chunk was applied exactly once (the workers'
-   counts add up to the number of chunks), every customer has its profile.
+   counts add up to the number of chunks), every customer has its profile;
+6. before all that, a helper woken while the run drops its chunk table
+   leaves it alone.
 
 About a minute (four Odoo registries are loaded).
 """
@@ -25,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +37,8 @@ import suite  # noqa: E402
 
 ODOO_SRC = Path(os.environ.get("ODOO_SRC", "/opt/odoo/18.0"))
 BATCH = 5
+# the advisory lock of a company's chunk table (crm_retention/recompute/layout.py)
+CHUNKS_LOCK_KEY = 0x43524D48
 
 HEAD = """
 from odoo import fields
@@ -128,6 +133,22 @@ def test_chunks_are_shared_by_workers_applied_once_and_taken_over_after_a_kill(s
     prepared = finish(shell(scratch_db, PREPARE)).split()
     chunks, customers = int(prepared[1]), int(prepared[3])
     assert chunks >= 6, prepared
+
+    # The run drops its chunk table when the last chunk is done; a helper
+    # woken late on another node must not claim from a table being dropped
+    # (it would wait for the run's transaction, then fail on a table that no
+    # longer exists): it gives up at once, having applied nothing. The drop
+    # is rolled back afterwards, and the run goes on.
+    run = psycopg2.connect(dbname=scratch_db)
+    try:
+        with run.cursor() as cr:
+            cr.execute("SELECT pg_advisory_xact_lock(%s, 1)", [CHUNKS_LOCK_KEY])
+            cr.execute("DROP TABLE crm_retention_work_1_chunks")
+            late = finish(shell(scratch_db, HELPER_CRON), timeout=120)
+        assert re.search(r"APPLIED 0\b", late), late
+    finally:
+        run.rollback()
+        run.close()
 
     hanging = shell(scratch_db, HANG)
     held = int(read_line(hanging, "HELD")[1])

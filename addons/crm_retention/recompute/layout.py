@@ -93,6 +93,9 @@ RUN_LOCK_KEY = 0x43524D52
 # company's KPI snapshots ("CRMK", crm_kpi) and the campaign runner ("CRMC")
 KPI_LOCK_KEY = 0x43524D4B
 CAMPAIGN_LOCK_KEY = 0x43524D43
+# a company's chunk table ("CRMH"): shared by each transaction of a worker
+# that looks it up then claims a chunk, exclusive for the run that drops it
+CHUNKS_LOCK_KEY = 0x43524D48
 
 
 class JobRunning(UserError):

@@ -23,6 +23,7 @@ from odoo.tools import SQL
 
 from .layout import (
     BATCH_TYPES,
+    CHUNKS_LOCK_KEY,
     METRIC_COLUMNS,
     RUN_LOCK_KEY,
     WORK_TABLE,
@@ -229,7 +230,9 @@ class CrmCustomerProfileRun(models.Model):
             self._wake_helpers()
             with self._timed("write profiles, stages, history"):
                 self._work_chunks_in_threads(company, model, today, workers, batch_size)
-        # (and the "done" table of a run started before the chunks existed)
+        # (and the "done" table of a run started before the chunks existed);
+        # once the helpers' transactions that looked at the chunk table ended
+        cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", CHUNKS_LOCK_KEY, company.id))
         cr.execute(
             SQL(
                 "DROP TABLE %s, %s; DROP TABLE IF EXISTS %s",
@@ -333,7 +336,18 @@ class CrmCustomerProfileRun(models.Model):
                 env = api.Environment(cr, uid, context, su=su)
                 Profile = env[self._name]
                 company = env["res.company"].browse(company_id)
-                if not Profile._chunk_table_exists(company):
+                # the run drops the chunk table under the exclusive lock: with
+                # the shared one, it cannot vanish between this look and the
+                # claim below; without, the run is dropping it (its chunks are
+                # all done)
+                [(free,)] = env.execute_query(
+                    SQL(
+                        "SELECT pg_try_advisory_xact_lock_shared(%s, %s)",
+                        CHUNKS_LOCK_KEY,
+                        company_id,
+                    )
+                )
+                if not free or not Profile._chunk_table_exists(company):
                     return applied  # the run finished (and dropped it)
                 try:
                     claimed = Profile._claim_chunk(company)
@@ -369,8 +383,13 @@ class CrmCustomerProfileRun(models.Model):
                 pool.submit(self._work_chunks, company.id, today, number == 0)
                 for number in range(workers)
             ]
-            for future in futures:
-                future.result()
+            applied = sum(future.result() for future in futures)
+            _logger.info(
+                "Lifecycle recompute of company %s: the run's %s threads applied %s chunks",
+                company.id,
+                workers,
+                applied,
+            )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             # the threads changed profiles, history, partners and messages
