@@ -20,6 +20,14 @@ _logger = logging.getLogger(__name__)
 BACKFILL_MIN_DATE = date(2000, 1, 1)
 # ir.config_parameter key of a company's queued back-fill ("from,to", ISO)
 BACKFILL_PENDING_KEY = "crm_kpi.backfill_pending."
+# the crons that write the queued back-fills: the back-fill cron and its two
+# helpers, woken together, so that three cron workers of any Odoo nodes
+# write three companies' queues at once
+BACKFILL_CRONS = (
+    "crm_kpi.ir_cron_kpi_snapshot_backfill",
+    "crm_kpi.ir_cron_kpi_snapshot_backfill_help_1",
+    "crm_kpi.ir_cron_kpi_snapshot_backfill_help_2",
+)
 
 
 class CrmKpiSnapshotRun(models.Model):
@@ -111,7 +119,10 @@ class CrmKpiSnapshotRun(models.Model):
             start, end = pending.get(company, (date_from, date_to))
             start, end = min(start, date_from), max(end, date_to)
             params.set_param(f"{BACKFILL_PENDING_KEY}{company.id}", f"{start},{end}")
-        self.env.ref("crm_kpi.ir_cron_kpi_snapshot_backfill")._trigger()
+        for xmlid in BACKFILL_CRONS:
+            cron = self.env.ref(xmlid, raise_if_not_found=False)
+            if cron and cron.active:
+                cron.sudo()._trigger()
 
     @api.model
     def _backfill_pending(self):
@@ -144,10 +155,19 @@ class CrmKpiSnapshotRun(models.Model):
         """Write the next days of the queued back-fills (``_backfill_queue``).
 
         One run writes at most ``crm_kpi.backfill_batch_days`` company-days
-        (default 366) in date order, as periods (``_snapshot_period``), then moves each company's pending start
-        past them and commits (outside tests): a run that dies half-way
-        rolls its batch back and the next run writes it again. The cron
-        framework calls the method again while it reports remaining days.
+        (default 366) in date order, as periods (``_snapshot_period``), then
+        moves each company's pending start past them and commits (outside
+        tests): a run that dies half-way rolls its batch back and the next
+        run writes it again. The cron framework calls the method again while
+        it reports remaining days.
+
+        The back-fill cron and its two helpers run this method at once, on
+        the cron workers of any Odoo nodes: each company is written by one
+        of them at a time (its lock), the others go on to the next company
+        whose lock is free. A company's days are written in date order, by
+        one worker: a period opens on the day before as it was just written
+        (see ``_backfill``), and one period of a year reads the history and
+        the deals once where twelve months would read them twelve times.
         """
         params = self.env["ir.config_parameter"].sudo()
         batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 366)), 1)

@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 
 from odoo import sql_db
+from odoo.addons.crm_kpi.snapshot.run import BACKFILL_CRONS
 from odoo.addons.crm_retention.recompute.layout import KPI_LOCK_KEY
 from odoo.addons.crm_retention.tests.common import extra_deals, foreign_currency
 from odoo.exceptions import UserError, ValidationError
@@ -269,6 +270,29 @@ class TestSnapshot(KpiCase):
             self.assertIn(self.company, Snapshot._backfill_pending(), "still queued")
             other.rollback()
         self.assertEqual(Snapshot._cron_backfill(), 8)
+        self.assertEqual(
+            self._snapshot_days(), {date(2025, 3, 1) + timedelta(days=i) for i in range(8)}
+        )
+
+    def test_queued_backfills_of_two_companies_are_written_by_two_workers_at_once(self):
+        """Queuing wakes the back-fill cron and its two helpers; a helper
+        that finds a company being written by another worker (on another
+        node) writes the next company's queue instead of waiting."""
+        Snapshot = self.env["crm.kpi.snapshot"]
+        second = self.env["res.company"].create({"name": "KPI Second Company"})
+        crons = [self.env.ref(xmlid) for xmlid in BACKFILL_CRONS]
+        with RecordCapturer(self.env["ir.cron.trigger"].sudo(), []) as triggers:
+            Snapshot._backfill_queue(date(2025, 3, 1), date(2025, 3, 8), self.company | second)
+        self.assertEqual(triggers.records.cron_id, crons[0] | crons[1] | crons[2])
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            # the first worker writes this company
+            other.execute("SELECT pg_advisory_xact_lock(%s, %s)", [KPI_LOCK_KEY, self.company.id])
+            self.assertEqual(Snapshot._cron_backfill(), 8, "the second company's days")
+            self.assertEqual(set(Snapshot._backfill_pending()), {self.company})
+            self.assertFalse(self._snapshot_days(), "the busy company is left to its worker")
+            other.rollback()
+        self.assertEqual(Snapshot._cron_backfill(), 8)
+        self.assertFalse(Snapshot._backfill_pending())
         self.assertEqual(
             self._snapshot_days(), {date(2025, 3, 1) + timedelta(days=i) for i in range(8)}
         )
