@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg2.errors
 
 from odoo import api, fields, models, modules
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 from .layout import (
     BATCH_TYPES,
@@ -350,7 +350,9 @@ class CrmCustomerProfileRun(models.Model):
                 if not free or not Profile._chunk_table_exists(company):
                     return applied  # the run finished (and dropped it)
                 try:
-                    claimed = Profile._claim_chunk(company)
+                    # an expected failure, handled below: not an error to log
+                    with mute_logger("odoo.sql_db"):
+                        claimed = Profile._claim_chunk(company)
                 except psycopg2.errors.SerializationFailure:
                     # another worker marked the first chunk done after this
                     # transaction's snapshot: look again in a new one
