@@ -9,6 +9,7 @@
 #                                     (and its filestore) to the primary as DB
 #   tools/cluster.sh status           each part, whether it answers, the lag
 #   tools/cluster.sh kill-node N      SIGKILL node N's processes (a crash)
+#   tools/cluster.sh stop-node N      stop node N (SIGTERM, then SIGKILL after 30 s)
 #   tools/cluster.sh start-node N     start node N again
 #   tools/cluster.sh down             stop every part, by process id
 #   tools/cluster.sh destroy          down, then delete .cache/cluster
@@ -450,13 +451,17 @@ case "${1:-}" in
         log "killing node $2 (SIGKILL to its process group $(cat "$DIR/node$2/odoo.pid"))"
         node_signal "$2" KILL
         ;;
+    stop-node)
+        [ -n "${2:-}" ] || die "usage: cluster.sh stop-node N"
+        node_stop "$2"
+        ;;
     start-node)
         [ -n "${2:-}" ] || die "usage: cluster.sh start-node N"
         node_start "$2"
         node_wait "$2"
         ;;
     *)
-        sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac
