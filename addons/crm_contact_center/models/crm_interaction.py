@@ -656,11 +656,11 @@ class CrmInteraction(models.Model):
         model_id = self.env["ir.model"]._get_id(self._name)
         values = []
         for interaction in self:
-            if interaction.activity_ids.filtered(lambda a: a.activity_type_id == call_type):
-                continue
             user = interaction._responsible_user()
             if not user:
                 continue  # nobody to call back: the request stays in the team's queue
+            if interaction.activity_ids.filtered(lambda a: a.activity_type_id == call_type):
+                continue
             deadline = interaction.sla_deadline or fields.Datetime.now()
             values.append(
                 {
@@ -771,6 +771,10 @@ class CrmInteraction(models.Model):
         """Create the activities ``values`` (on requests of ``self``) at once,
         without Odoo's e-mail per activity, and tell each assignee about
         his in one notice (``_notify_assigned``)."""
+        if not values:
+            # nobody to tell (a missed call of a source without a team): not
+            # even an empty create, which reads the current user (API hot path)
+            return
         activities = (
             self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(values)
         )
