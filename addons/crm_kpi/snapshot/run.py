@@ -119,10 +119,7 @@ class CrmKpiSnapshotRun(models.Model):
             start, end = pending.get(company, (date_from, date_to))
             start, end = min(start, date_from), max(end, date_to)
             params.set_param(f"{BACKFILL_PENDING_KEY}{company.id}", f"{start},{end}")
-        for xmlid in BACKFILL_CRONS:
-            cron = self.env.ref(xmlid, raise_if_not_found=False)
-            if cron and cron.active:
-                cron.sudo()._trigger()
+        self.env["crm.customer.profile"]._trigger_crons(*BACKFILL_CRONS)
 
     @api.model
     def _backfill_pending(self):

@@ -403,14 +403,22 @@ class CrmCustomerProfileRun(models.Model):
     def _wake_helpers(self):
         """Wake the helper crons: the Odoo nodes' cron workers that are free
         take chunks of the runs going on (``_cron_help_recompute``)."""
-        for number in (1, 2):
-            cron = self.env.ref(
-                f"crm_retention.ir_cron_lifecycle_help_{number}", raise_if_not_found=False
-            )
-            if cron and cron.active:
-                cron.sudo()._trigger()
+        self._trigger_crons(
+            "crm_retention.ir_cron_lifecycle_help_1", "crm_retention.ir_cron_lifecycle_help_2"
+        )
         if self._can_commit():
             self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _trigger_crons(self, *xmlids):
+        """Wake the crons ``xmlids`` now (``ir.cron._trigger``), those that
+        exist and are active: a job and its helper crons, which the cron
+        workers of any Odoo node then run (the KPI back-fill uses it too)."""
+        for xmlid in xmlids:
+            cron = self.env.ref(xmlid, raise_if_not_found=False)
+            if cron and cron.active:
+                # sudo: waking a cron, whoever asked for the job
+                cron.sudo()._trigger()
 
     @api.model
     def _cron_help_recompute(self):
