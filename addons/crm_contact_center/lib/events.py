@@ -36,6 +36,10 @@ CALL_EVENTS = ("call.started", "call.answered", "call.ended", "call.missed")
 EVENT_TYPES = (*CALL_EVENTS, "call.ringing", "message.received", "message.sent", "form.submitted")
 # how far a request went: an agent's progress is never undone by a late event
 # (an answered call outranks a missed one: a late "call.missed" cannot undo it)
+# events that name an agent (``to``): the same event naming another agent is
+# news, not a retry -- the call rings on a second phone (a hunt group, a
+# transfer) or another agent picked it up
+AGENT_EVENTS = ("call.ringing", "call.answered")
 STATE_RANK = {"new": 0, "assigned": 1, "missed": 2, "in_progress": 3, "done": 4}
 DEFAULT_CHANNEL = {"call": "phone", "form": "web"}
 
@@ -85,6 +89,50 @@ def _check_text(value, field):
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise EventError("invalid_field", "must be valid Unicode (lone surrogate)", field) from None
+
+
+def event_key(event):
+    """What an interaction's ``api_events`` records of ``event``: its type, and
+    for ``AGENT_EVENTS`` the agent it names. Two events of a call with the same
+    key are one delivery sent twice; see ``event_kinds`` for the way back.
+
+    >>> event_key({"event": "call.ringing", "to": {"login": None, "extension": "201"}})
+    'call.ringing>#201'
+    >>> event_key({"event": "call.ringing", "to": {"login": "ann", "extension": None}})
+    'call.ringing>ann'
+    >>> event_key({"event": "call.ended", "to": {"login": "ann", "extension": None}})
+    'call.ended'
+    """
+    kind, to = event["event"], event.get("to") or {}
+    if kind not in AGENT_EVENTS:
+        return kind
+    agent = to.get("login") or (to.get("extension") and "#" + to["extension"])
+    # the keys are stored comma-separated
+    return f"{kind}>{agent.replace(',', '%2C')}" if agent else kind
+
+
+def event_kinds(keys):
+    """The event types of the ``event_key`` values ``keys`` (empty ones dropped).
+
+    >>> event_kinds(["call.started", "call.ringing>#201", ""])
+    ['call.started', 'call.ringing']
+    """
+    return [key.split(">", 1)[0] for key in keys if key]
+
+
+def is_duplicate(event, keys):
+    """Whether ``event`` was applied already to the interaction whose
+    ``api_events`` are ``keys``: the same key, or an event of the same type
+    naming no agent (it says nothing the applied one did not).
+
+    >>> keys = ["call.ringing>#201", "call.answered>#201"]
+    >>> is_duplicate({"event": "call.ringing", "to": {"login": None, "extension": "202"}}, keys)
+    False
+    >>> is_duplicate({"event": "call.answered", "to": {"login": None, "extension": None}}, keys)
+    True
+    """
+    key = event_key(event)
+    return key in keys or (key == event["event"] and key in event_kinds(keys))
 
 
 def derive_state(kinds):

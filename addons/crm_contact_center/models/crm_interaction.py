@@ -1112,7 +1112,8 @@ class CrmInteraction(models.Model):
         """The cards of the calls ringing for the current user now: the web
         client asks at start, so an agent who (re)loads the page while the
         phone rings sees the card again. Calls popped on his screen in the
-        last ``PENDING_SECONDS``, not answered nor ended, of his companies.
+        last ``PENDING_SECONDS``, not answered nor ended (or in progress with
+        another agent: transferred to him), of his companies.
 
         Usage (the OWL service): ``orm.call("crm.interaction", "screen_pop_pending", [])``.
         """
@@ -1127,7 +1128,12 @@ class CrmInteraction(models.Model):
             [
                 ("screen_pop_user_ids", "in", user.ids),
                 ("screen_pop_date", ">=", since),
+                "|",
                 ("state", "in", ("new", "assigned")),
+                # transferred to him, still on the line with the first agent
+                "&",
+                ("state", "=", "in_progress"),
+                ("user_id", "!=", user.id),
                 ("company_id", "in", user.company_ids.ids),
             ],
             limit=10,
@@ -1147,10 +1153,16 @@ class CrmInteraction(models.Model):
         Set-based: the teams' agents, the presence of every candidate and the
         cards (one per language of the agents) are read once for the batch.
         """
-        calls = self.filtered(lambda i: i.state in ("new", "assigned"))
+        requested = requested or {}
+        nobody = self.env["res.users"]
+        # a call in progress rings again on another agent's phone: transferred
+        # (or a second agent asked in); only the named agents get its card
+        calls = self.filtered(
+            lambda i: i.state in ("new", "assigned")
+            or (i.state == "in_progress" and requested.get(i, nobody) - i.user_id)
+        )
         if not calls:
             return
-        requested = requested or {}
         agent_group = self.env["res.groups"].browse(
             self.env["ir.model.data"]._xmlid_to_res_id(
                 "crm_contact_center.group_contact_center_agent"
@@ -1168,6 +1180,9 @@ class CrmInteraction(models.Model):
         }
         targets = {}
         for call in calls:
+            if call.state == "in_progress":
+                targets[call] = requested[call] - call.user_id
+                continue
             team = call.team_id.member_ids.filtered(
                 lambda u, call=call: u._is_available_agent(call.company_id, agent_group)
             )
@@ -1184,8 +1199,12 @@ class CrmInteraction(models.Model):
             by_users[users] |= call
         now = fields.Datetime.now()
         for users, group in by_users.items():
+            # added to those who saw it already: an answer withdraws all the cards
             group.sudo().write(
-                {"screen_pop_user_ids": [Command.set(users.ids)], "screen_pop_date": now}
+                {
+                    "screen_pop_user_ids": [Command.link(uid) for uid in users.ids],
+                    "screen_pop_date": now,
+                }
             )
         # cards in each agent's language
         by_lang = defaultdict(lambda: self.browse())
@@ -1203,11 +1222,15 @@ class CrmInteraction(models.Model):
 
     def _screen_pop_withdraw(self, keep=None):
         """Take the cards of these calls away from the screens they popped on
-        (answered, ended, missed): ``keep`` (a user) still sees his."""
+        (answered, ended, missed): ``keep`` (a user) still sees his, and is
+        the only one a reload shows it again to (``screen_pop_pending``)."""
         Bus = self.env["bus.bus"].sudo()
+        keep = keep or self.env["res.users"]
         for call in self.sudo().filtered("screen_pop_user_ids"):
-            for user in call.screen_pop_user_ids - (keep or self.env["res.users"]):
+            for user in call.screen_pop_user_ids - keep:
                 Bus._sendone(user.partner_id, WITHDRAW_TYPE, {"id": call.id})
+            if call.screen_pop_user_ids - keep:
+                call.screen_pop_user_ids = call.screen_pop_user_ids & keep
 
     def _screen_pop_cards(self):
         """``{interaction id: card}``: what the agent's screen shows of each

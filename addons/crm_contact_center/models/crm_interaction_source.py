@@ -9,7 +9,15 @@ from odoo.addons.phone_validation.tools import phone_validation
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
-from ..lib.events import EventError, derive_state, hash_key, next_state
+from ..lib.events import (
+    EventError,
+    derive_state,
+    event_key,
+    event_kinds,
+    hash_key,
+    is_duplicate,
+    next_state,
+)
 from ..lib.originate import build_request
 from ..lib.screen_pop import POP_EVENTS, WITHDRAW_EVENTS
 from ..lib.signatures import new_webhook_secret
@@ -463,7 +471,7 @@ class CrmInteractionSource(models.Model):
                     )
                 logged[event["id"]] = interaction
                 results.append({"id": interaction.id, "status": status})
-            elif event["event"] in (interaction.api_events or "").split(","):
+            elif is_duplicate(event, (interaction.api_events or "").split(",")):
                 results.append({"id": interaction.id, "status": "duplicate"})
             else:
                 was_missed = interaction.state == "missed"
@@ -738,7 +746,7 @@ class CrmInteractionSource(models.Model):
                         )
                     )
                     row = fresh.fetchone()
-            if row and event["event"] in (row[1] or "").split(","):
+            if row and is_duplicate(event, (row[1] or "").split(",")):
                 return Interaction.browse(row[0]), "duplicate"
             # INSERT ... ON CONFLICT DO NOTHING against the invisible row raises a
             # genuine serialization failure, which odoo.service.model.retrying retries
@@ -774,7 +782,7 @@ class CrmInteractionSource(models.Model):
             "source_id": self.id,
             "source_key": f"api:{self.id}",
             "external_id": event["id"],
-            "api_events": kind,
+            "api_events": event_key(event),
             "channel_id": channel.id,
             "direction": event["direction"],
             "state": derive_state([kind]),
@@ -807,8 +815,9 @@ class CrmInteractionSource(models.Model):
 
     def _prepare_update_values(self, interaction, event, memo=None):
         kind = event["event"]
-        applied = [k for k in (interaction.api_events or "").split(",") if k]
-        values = {"api_events": ",".join([*applied, kind])}
+        keys = [k for k in (interaction.api_events or "").split(",") if k]
+        values = {"api_events": ",".join([*keys, event_key(event)])}
+        applied = event_kinds(keys)
         state = next_state(interaction.state, applied, [*applied, kind])
         if state != interaction.state:
             values["state"] = state
@@ -818,10 +827,24 @@ class CrmInteractionSource(models.Model):
             values["recording_url"] = event["recording_url"]
         if event["text"]:
             values["body"] = (interaction.body or "") + plaintext2html(event["text"])
-        agent = self._match_agent(event, memo=memo) if kind == "call.answered" else None
+        agent = self._answering_agent(event, memo) if kind == "call.answered" else None
         if agent:
-            values["user_id"] = agent.id  # whoever picked up handles the call
+            # whoever picked up handles the call (after a transfer: the new agent)
+            values["user_id"] = agent.id
         return values
+
+    def _answering_agent(self, event, memo):
+        """The user who answered: ``to.login``, else the agent whose extension
+        is ``to.extension`` (PBXs such as Asterisk know only the extension)."""
+        agent = self._match_agent(event, memo=memo)
+        extension = event["to"]["extension"]
+        if agent or not extension:
+            return agent
+        if ("extension", extension) not in memo:
+            memo["extension", extension] = self._match_pop_agents([event], {}).get(
+                ("extension", extension), self.env["res.users"]
+            )
+        return memo["extension", extension]
 
     def _match_agent(self, event, memo=None):
         login = event["to"]["login"]

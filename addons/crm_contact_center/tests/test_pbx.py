@@ -136,7 +136,8 @@ class TestTwilio(PbxCase):
         self.assertEqual([status for status, _body in answers], [200] * 5)
         self.assertEqual(
             [body["status"] for _status, body in answers],
-            ["created", "duplicate", "updated", "ignored", "updated"],
+            # the agent leg's ringing names the agent: his screen pops
+            ["created", "updated", "updated", "ignored", "updated"],
         )
         call = self._calls(self.source)
         self.assertEqual(len(call), 1)
@@ -323,7 +324,7 @@ class TestAsteriskAri(PbxCase):
             self._ari("Dial", 32, dialstatus="RINGING", caller=ARI_CHANNEL, peer=ARI_AGENT),
         ]
         status, body = self._post(late)
-        self.assertEqual([r["status"] for r in body], ["updated", "duplicate"])
+        self.assertEqual([r["status"] for r in body], ["updated", "updated"])
         self.assertEqual(call.state, "missed", "a late ringing does not reopen the call")
         self.assertEqual(len(call.activity_ids), 1, "still one callback")
 

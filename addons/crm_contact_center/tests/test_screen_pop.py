@@ -125,6 +125,49 @@ class TestScreenPop(ScreenPopCommon, HttpCase):
         self._post(self._call("call.missed"))
         self.assertEqual(self._withdrawals(self.agent1), [{"id": body["id"]}])
 
+    def test_transferred_call_pops_again_on_the_new_agent(self):
+        """Agent 201 answers, then transfers: the PBX rings 202 for the same
+        call. 202's screen pops the card (again after a reload); when 202
+        answers, the call is his and the card leaves 201's screen."""
+        self._online(self.agent1, self.agent2)
+        _status, body = self._post(self._call("call.ringing", to={"extension": "201"}))
+        self._post(self._call("call.answered", to={"extension": "201"}))
+        call = self.Interaction.browse(body["id"])
+        self.assertEqual((call.state, call.user_id), ("in_progress", self.agent1))
+        self.assertFalse(self._notifications(self.agent2))
+
+        status, answer = self._post(self._call("call.ringing", to={"extension": "202"}))
+        self.assertEqual((status, answer["status"]), (200, "updated"), "a new phone rings: news")
+        cards = self._notifications(self.agent2)
+        self.assertEqual([c["id"] for c in cards], [call.id], "the new agent sees the caller")
+        self.assertEqual(cards[0]["caller_name"], "Acme Customer")
+        self.assertEqual(len(self._notifications(self.agent1)), 1, "no second card on 201")
+        pending = self.Interaction.with_user(self.agent2).screen_pop_pending()
+        self.assertEqual([c["id"] for c in pending], [call.id], "shown again on reload")
+        self.assertEqual(self.Interaction.with_user(self.agent1).screen_pop_pending(), [])
+
+        _status, again = self._post(self._call("call.ringing", to={"extension": "202"}))
+        self.assertEqual(again["status"], "duplicate", "the same ring sent twice")
+        self._post(self._call("call.answered", to={"extension": "202"}))
+        self.assertEqual((call.state, call.user_id), ("in_progress", self.agent2))
+        self.assertEqual(self._withdrawals(self.agent1), [{"id": call.id}])
+        self.assertFalse(self._withdrawals(self.agent2), "the agent on the line keeps it")
+        self.assertEqual(self.Interaction.with_user(self.agent2).screen_pop_pending(), [])
+        self._post(self._call("call.ended", duration=95))
+        self.assertEqual((call.state, call.duration, call.user_id), ("done", 95, self.agent2))
+
+    def test_hunt_group_rings_one_phone_after_another(self):
+        """The PBX rings 201, then 202 (no answer on 201): both screens show
+        the card, and 202's answer takes it from 201's."""
+        self._online(self.agent1, self.agent2)
+        _status, body = self._post(self._call("call.ringing", to={"extension": "201"}))
+        self._post(self._call("call.ringing", to={"extension": "202"}))
+        self.assertEqual(len(self._notifications(self.agent1)), 1)
+        self.assertEqual(len(self._notifications(self.agent2)), 1)
+        self._post(self._call("call.answered", to={"login": "cc_agent2"}))
+        self.assertEqual(self._withdrawals(self.agent1), [{"id": body["id"]}])
+        self.assertEqual(self.Interaction.browse(body["id"]).user_id, self.agent2)
+
     def test_taking_the_call_from_the_queue_withdraws_it_from_teammates(self):
         self._online(self.agent1, self.agent2)
         _status, body = self._post(self._call("call.ringing", to={"extension": "999"}))
