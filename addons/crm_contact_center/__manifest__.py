@@ -2,7 +2,7 @@
     "name": "CRM Contact Center",
     "summary": "One log of every customer interaction across channels (phone, IP "
     "telephony, e-mail, web, chat, social, SMS, meetings, surveys) and a contact-center queue",
-    "version": "18.0.1.7.0",
+    "version": "18.0.1.8.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",

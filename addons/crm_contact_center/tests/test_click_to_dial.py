@@ -2,6 +2,7 @@
 server standing in for it) to ring the agent's extension, then the customer."""
 
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,11 +11,13 @@ from unittest.mock import patch
 import requests
 
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from ..lib.events import sign
 from ..lib.signatures import verify_webhook
-from .common import ContactCenterCase
+from .common import ContactCenterCase, ContactCenterCommon
+
+_logger = logging.getLogger(__name__)
 
 
 class FakePbx(BaseHTTPRequestHandler):
@@ -94,7 +97,7 @@ class TestClickToDial(ContactCenterCase):
         )
         # server time, PBX included (a local one answering at once)
         self.assertLess(elapsed, 1.0)
-        print(f"\nclick-to-dial server time (local PBX): {elapsed * 1000:.0f} ms")
+        _logger.info("click-to-dial server time (local PBX): %.0f ms", elapsed * 1000)
 
     def test_national_number_is_dialled_in_e164(self):
         self.Dial.action_click_to_dial("res.partner", self.contact.id, "0470 12 34 56")
@@ -178,3 +181,42 @@ class TestClickToDial(ContactCenterCase):
     def test_extension_is_unique_in_a_company(self):
         with self.assertRaisesRegex(ValidationError, "already used"):
             self.agent2.contact_center_extension = "201"
+
+
+@tagged("post_install", "-at_install")
+class TestClickToDialTour(ContactCenterCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_contact_center()
+        cls.pbx = ThreadingHTTPServer(("127.0.0.1", 0), FakePbx)
+        cls.pbx.received, cls.pbx.status, cls.pbx.delay = [], 200, 0
+        threading.Thread(target=cls.pbx.serve_forever, daemon=True).start()
+        cls.addClassCleanup(cls.pbx.server_close)
+        cls.addClassCleanup(cls.pbx.shutdown)
+        cls.env["crm.interaction.source"].create(
+            {
+                "name": "Office PBX",
+                "company_id": cls.company.id,
+                "channel_ids": [(6, 0, [cls.channel["phone"].id])],
+                "originate_url": f"http://127.0.0.1:{cls.pbx.server_address[1]}/dial",
+                "originate_body": '{"from": "{extension}", "to": "{number}"}',
+            }
+        )
+        cls.agent1.contact_center_extension = "201"
+        cls.agent1.groups_id |= cls.env.ref("base.group_partner_manager")
+
+    def test_agent_calls_a_customer_from_the_contacts_list(self):
+        """The Call button is in the contacts list too: a click there rings
+        the agent, then the customer, and logs the call; the list stays."""
+        self.start_tour(
+            "/odoo/action-contacts.action_contacts?view_type=list",
+            "crm_contact_center_call_from_list_tour",
+            login="cc_agent1",
+        )
+        ((_method, _path, _headers, body),) = self.pbx.received
+        self.assertEqual(json.loads(body), {"from": "201", "to": "+3225551234"})
+        call = self.env["crm.interaction"].search(
+            [("direction", "=", "outbound"), ("partner_id", "=", self.customer.id)]
+        )
+        self.assertEqual((call.user_id, call.state), (self.agent1, "in_progress"))
