@@ -7,7 +7,7 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.addons.phone_validation.tools import phone_validation
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, email_normalize, plaintext2html
+from odoo.tools import SQL, email_normalize, mute_logger, plaintext2html
 
 from ..lib.events import (
     EventError,
@@ -433,15 +433,18 @@ class CrmInteractionSource(models.Model):
                 mail_activity_quick_update=True,
             )
         )
-        key = f"api:{self.id}"
-        logged = {
-            interaction.external_id: interaction
-            for interaction in Interaction.search_fetch(
-                [("source_key", "=", key), ("external_id", "in", list({e["id"] for e in events}))],
-                ["external_id", "api_events", "state", "body"],
-                order="id",
+        # the calls already logged: one indexed lookup (the unique index), no
+        # domain to build; their fields are read together when an update needs them
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT external_id, id FROM crm_interaction"
+                " WHERE source_key = %s AND external_id = ANY(%s) ORDER BY id",
+                f"api:{self.id}",
+                list({e["id"] for e in events}),
             )
-        }
+        )
+        found = Interaction.browse([row[1] for row in rows])
+        logged = {row[0]: record for row, record in zip(rows, found, strict=True)}
         memo = {}
         per_id = Counter(event["id"] for event in events)
         # the first event of each call not logged yet creates its interaction:
@@ -564,14 +567,13 @@ class CrmInteractionSource(models.Model):
         try:
             with self.env.cr.savepoint():
                 self._match_batch(events, channels, memo)
-                interactions = Interaction.create(
-                    [
-                        self._prepare_interaction_values(
-                            event, channels[event["channel"]], memo=memo
-                        )
-                        for event in events
-                    ]
-                )
+                values = [
+                    self._prepare_interaction_values(event, channels[event["channel"]], memo=memo)
+                    for event in events
+                ]
+                # a race lost to a concurrent delivery is expected, not a bad query
+                with mute_logger("odoo.sql_db"):
+                    interactions = Interaction.create(values)
         except psycopg2.errors.UniqueViolation:
             memo.clear()
             memo.update(saved_memo)
@@ -674,7 +676,7 @@ class CrmInteractionSource(models.Model):
         (normalised) in the source's company or shared: the active partners in
         their model's order, the active open (not won) leads newest first.
 
-        Two queries for the whole batch in place of four ``search`` calls: the
+        One query for the whole batch in place of four ``search`` calls: the
         inbound API answers every event with them, and building the domains
         cost more than running the queries. Called as superuser (the API,
         the CDR import), so no record rule is skipped.
@@ -684,32 +686,25 @@ class CrmInteractionSource(models.Model):
         if not phones and not emails:
             return Partner.browse(), Lead.browse()
         company = self.company_id.id
-        partner_ids = [
-            row[0]
-            for row in self.env.execute_query(
-                SQL(
-                    """SELECT id FROM res_partner
-                        WHERE active AND (company_id = %s OR company_id IS NULL)
-                          AND (phone_sanitized = ANY(%s) OR email_normalized = ANY(%s))
-                        ORDER BY complete_name, id DESC""",
-                    company, phones, emails,
-                )
+        # one round trip: partners first (by name), then leads (newest first)
+        rows = self.env.execute_query(
+            SQL(
+                """(SELECT 0 AS kind, id, complete_name AS name FROM res_partner
+                     WHERE active AND (company_id = %(company)s OR company_id IS NULL)
+                       AND (phone_sanitized = ANY(%(phones)s) OR email_normalized = ANY(%(emails)s)))
+                   UNION ALL
+                   (SELECT 1, id, NULL FROM crm_lead
+                     WHERE active AND (company_id = %(company)s OR company_id IS NULL)
+                       AND stage_id IN (SELECT id FROM crm_stage WHERE is_won IS NOT TRUE)
+                       AND (phone_sanitized = ANY(%(phones)s) OR email_normalized = ANY(%(emails)s)))
+                   ORDER BY kind, name, id DESC""",
+                company=company, phones=phones, emails=emails,
             )
-        ]  # fmt: skip
-        lead_ids = [
-            row[0]
-            for row in self.env.execute_query(
-                SQL(
-                    """SELECT id FROM crm_lead
-                        WHERE active AND (company_id = %s OR company_id IS NULL)
-                          AND stage_id IN (SELECT id FROM crm_stage WHERE is_won IS NOT TRUE)
-                          AND (phone_sanitized = ANY(%s) OR email_normalized = ANY(%s))
-                        ORDER BY id DESC""",
-                    company, phones, emails,
-                )
-            )
-        ]  # fmt: skip
-        return Partner.browse(partner_ids), Lead.browse(lead_ids)
+        )  # fmt: skip
+        return (
+            Partner.browse([row[1] for row in rows if row[0] == 0]),
+            Lead.browse([row[1] for row in rows if row[0] == 1]),
+        )
 
     def _create_once(self, Interaction, event, channel, memo, alone=True):
         """Create the interaction of a first event; return ``(interaction, status)``.
@@ -729,7 +724,8 @@ class CrmInteractionSource(models.Model):
         try:
             with self.env.cr.savepoint():
                 values = self._prepare_interaction_values(event, channel, memo=memo)
-                return Interaction.create(values), "created"
+                with mute_logger("odoo.sql_db"):
+                    return Interaction.create(values), "created"
         except psycopg2.errors.UniqueViolation:
             memo.clear()
             memo.update(saved_memo)
