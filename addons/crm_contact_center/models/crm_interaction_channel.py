@@ -86,9 +86,16 @@ class CrmInteractionChannel(models.Model):
                 )
             )
         result = super().write(vals)
+        if "active" in vals or "code" in vals:
+            # the API's allowed channels (crm.interaction.source._allowed_channels)
+            self.env.registry.clear_cache()
         if any(fname in vals for fname in self._SLA_FIELDS):
             self.env["crm.interaction"]._recompute_open_deadlines([("channel_id", "in", self.ids)])
         return result
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # crm.interaction.source._allowed_channels
+        return super().unlink()
 
     @api.constrains(*_SLA_FIELDS, "sequence")
     def _check_bounds(self):

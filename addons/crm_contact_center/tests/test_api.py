@@ -113,6 +113,23 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         self.assertEqual((status, body["error"]["field"]), (403, "channel"))
         self.assertFalse(self._logged("call-1"))
 
+    def test_channel_taken_away_is_refused_from_the_next_event(self):
+        """The allowed channels are kept by each worker between requests: a
+        supervisor removing a channel from the integration, or archiving it,
+        is obeyed from the very next event."""
+        web = self._event("form.submitted", "form-1", channel="web")
+        self.assertEqual(self._post(web)[0], 200)
+        self.source.with_user(self.supervisor).channel_ids -= self.channel["web"]
+        status, body = self._post({**web, "id": "form-2"})
+        self.assertEqual((status, body["error"]["field"]), (403, "channel"))
+        self.source.channel_ids |= self.channel["web"]
+        self.assertEqual(self._post({**web, "id": "form-3"})[0], 200)
+        self.channel["web"].active = False
+        self.assertEqual(self._post({**web, "id": "form-4"})[0], 403, "an archived channel")
+        self.assertEqual(
+            [bool(self._logged(f"form-{n}")) for n in range(1, 5)], [True, False, True, False]
+        )
+
     def test_signature_and_replay_window(self):
         self.source.require_signature = True
         payload = json.dumps(self._event()).encode()
