@@ -82,7 +82,7 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
             (action["res_model"], action["target"]), ("crm.interaction.source.key.wizard", "new")
         )
         Wizard = self.env[action["res_model"]].with_user(self.supervisor)
-        dialog = Form(Wizard.with_context(action["context"]))
+        dialog = Form(Wizard.with_context(**action["context"]))
         key = dialog.key
         self.assertEqual(source.api_key_hint, key[:6] + "…", "the hint shows the new key")
         self.assertEqual(dialog.endpoint_url, self.base_url() + URL)
