@@ -348,7 +348,7 @@ class InteractionApi(http.Controller):
                         current_request_id(),
                     )
                     return [{"id": event["id"], "status": "duplicate"} for event in events]
-                results = source._ingest(events)
+                results = source._ingest(events, retried=True)
                 source.env.flush_all()  # surface the constraint errors here
                 return results
             except RACE_ERRORS as exc:

@@ -1,5 +1,6 @@
 import secrets
 from collections import Counter
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 import psycopg2.errors
@@ -418,12 +419,17 @@ class CrmInteractionSource(models.Model):
                 )
         return allowed
 
-    def _ingest(self, events):
+    def _ingest(self, events, retried=False):
         """Apply validated events (see ``lib.events.parse_event``) in order and return
         ``[{"id": interaction id, "status": "created" | "updated" | "duplicate"}]``.
 
         Idempotent: an event is identified by the source, its ``id`` and its type;
         the events of one call (same ``id``) move one interaction through its states.
+
+        ``retried``: the caller runs the whole call again in a new transaction
+        when a concurrent request logged the same call first (the API's
+        ``_ingest_retrying``): a single new event then needs no savepoint,
+        the unique violation is left to the caller's retry.
 
         The hot path of the API: one query finds every interaction the batch
         already touches, and the contact and agent matching is memoised for the
@@ -468,7 +474,7 @@ class CrmInteractionSource(models.Model):
             if event["id"] not in logged and event["id"] not in firsts:
                 firsts[event["id"]] = index
         created = self._create_batch(
-            Interaction, [events[i] for i in firsts.values()], channels, memo
+            Interaction, [events[i] for i in firsts.values()], channels, memo, retried
         )
         results = []
         applied = []  # (interaction, event) of the events not already applied
@@ -565,7 +571,7 @@ class CrmInteractionSource(models.Model):
                 found["extension", user.contact_center_extension] = user
         return found
 
-    def _create_batch(self, Interaction, events, channels, memo):
+    def _create_batch(self, Interaction, events, channels, memo, retried=False):
         """Create the interactions of the first events of a batch in one
         ``create`` (so routing and callbacks run once for all of them), after
         matching every sender and agent of the batch in a few queries
@@ -573,12 +579,14 @@ class CrmInteractionSource(models.Model):
         a concurrent request logged one of these events first: nothing of
         this attempt is kept (savepoint, ``memo`` restored) and the caller
         creates them one by one (``_create_once``) to sort duplicates out.
+        With ``retried`` and a single event, no savepoint (two round trips
+        of every API call): the unique violation goes up to the caller's retry.
         """
         if not events:
             return {}
         saved_memo = dict(memo)
         try:
-            with self.env.cr.savepoint():
+            with nullcontext() if retried and len(events) == 1 else self.env.cr.savepoint():
                 self._match_batch(events, channels, memo)
                 values = [
                     self._prepare_interaction_values(event, channels[event["channel"]], memo=memo)
@@ -588,6 +596,8 @@ class CrmInteractionSource(models.Model):
                 with mute_logger("odoo.sql_db"):
                     interactions = Interaction.create(values)
         except psycopg2.errors.UniqueViolation:
+            if retried and len(events) == 1:
+                raise  # the transaction is aborted: the caller runs it again
             memo.clear()
             memo.update(saved_memo)
             return None

@@ -224,7 +224,7 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
         ingest = type(self.source)._ingest
         calls = []
 
-        def ingest_after_a_concurrent_commit(source, events):
+        def ingest_after_a_concurrent_commit(source, events, **kwargs):
             calls.append(len(events))
             if len(calls) == 1:
                 # what a concurrent request's committed row does to this one: a
@@ -238,7 +238,7 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
                         first["id"],
                     )
                 )
-            return ingest(source, events)
+            return ingest(source, events, **kwargs)
 
         with (
             patch.object(type(self.source), "_ingest", ingest_after_a_concurrent_commit),
@@ -262,7 +262,7 @@ class TestInboundApi(ContactCenterCommon, HttpCase):
     def test_orm_error_is_a_generic_422_and_writes_nothing(self):
         Interaction = self.env["crm.interaction"]
 
-        def ingest_half_way(source, events):
+        def ingest_half_way(source, events, **kwargs):
             Interaction.sudo().create({"channel_id": self.channel["phone"].id, "subject": "Half"})
             raise ValidationError("Partner 42 of Secret Corp is archived")  # pylint: disable=translation-required
 
