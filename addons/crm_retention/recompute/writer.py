@@ -137,13 +137,19 @@ class CrmCustomerProfileWriter(models.Model):
         return tuple(counts)
 
     @api.model
-    def _batch_derived_sql(self):
+    def _batch_derived_sql(self, today=None, company=None):
         """Columns the writer derives from the batch and the stored profile
         (alias ``p``), not computed by the metrics: ``deals_since_lapse``,
         the deal days since the customer last lapsed (0, 1, or 2 meaning
         "2 or more"), from the profile's lapse date and the batch's deals;
         >= because the nightly run may mark a lapse the day the customer
-        buys."""
+        buys.
+
+        Extension point: a bridge adds its own scores here, so they are
+        written in the batch's row write (stage rules read them in the same
+        statement) rather than by a second UPDATE of every profile. ``today``
+        and ``company``: the batch's, None when only the names are asked
+        (``_batch_written_columns``); the names must not depend on them."""
         last, prev = (
             self._batch_value_sql("last_deal_date"),
             self._batch_value_sql("prev_deal_date"),
@@ -164,14 +170,14 @@ class CrmCustomerProfileWriter(models.Model):
         return [*METRIC_COLUMNS, *self._batch_derived_sql()]
 
     @api.model
-    def _batch_new_values_sql(self, today):
+    def _batch_new_values_sql(self, today, company=None):
         """Select list of every stored profile column as it will be after
         the batch, from the batch row (alias ``b``) joined to the stored
         profile (alias ``p``, either side may be missing): the metrics from
         the batch (a profile absent from it gets zeros, no dates and low
         risk: its customer has no opportunity left), the derived columns,
         the rest kept from the profile."""
-        derived = self._batch_derived_sql()
+        derived = self._batch_derived_sql(today, company)
         batch_columns = {"partner_id", "company_id", *METRIC_COLUMNS}
         reset = {
             "risk_level": SQL("'low'"),
@@ -243,7 +249,7 @@ class CrmCustomerProfileWriter(models.Model):
             new_kind=self._stage_kind_sql(SQL("r0.new_stage")),
             old_kind=self._stage_kind_sql(SQL("r0.stage_id")),
             rule_stage=rule_stage,
-            current=self._batch_new_values_sql(today),
+            current=self._batch_new_values_sql(today, company),
             source=source,
             company=company.id,
             scope=scope,

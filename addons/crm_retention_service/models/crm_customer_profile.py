@@ -80,8 +80,12 @@ class CrmCustomerProfile(models.Model):
             if coef is None or self.env.context.get("health_refit"):
                 fit = self._fit_health(company, today)
                 model._store_health_fit(fit, today)
-                coef = fit.coef
-            self._score_health(company, today, coef)
+                self._score_health(company, today, fit.coef)
+            else:
+                # the run's batches scored every profile they rewrote, with
+                # these weights and yesterday's signals: what is left are the
+                # customers whose signals moved
+                self._score_health(company, today, coef, signals_changed=True)
         result = super()._after_run(company, today)
         with self._timed("queue priorities"):
             # the night's stages and values at risk (health rules included)
@@ -252,26 +256,58 @@ class CrmCustomerProfile(models.Model):
         ).reshape(len(partners), len(health.SIGNALS))
 
     @api.model
-    def _score_health(self, company, today, coef):
-        """Signals of today and the health score of every customer of
-        ``company``, in one UPDATE of the rows that change; stages evaluated
-        again when a rule reads the score."""
-        cr = self.env.cr
-        self.env.flush_all()
+    def _batch_derived_sql(self, today=None, company=None):
+        """The health score in the batch's row write of the nightly run
+        (the weights reused between refits): every profile the run rewrites
+        gets it there, from its new deals and its stored signals, with no
+        second write of the row; ``_after_run`` then rewrites only the
+        customers whose signals changed. Without recent weights (a refit
+        night) the score is kept, and ``_after_run`` scores everyone."""
+        derived = super()._batch_derived_sql(today, company)
+        coef = None
+        if today is not None and company is not None:
+            model = self.env["crm.retention.model"].sudo()._get_for_company(company)
+            coef = model._recent_health_coef(today, HEALTH_REFIT_DAYS)
+        if coef is None:
+            derived["health_score"] = SQL("p.health_score")
+            return derived
+        derived["health_score"] = self._health_sql(
+            company,
+            today,
+            coef,
+            {
+                **{c: self._batch_value_sql(c) for c in (
+                    "won_count", "deal_days", "first_deal_date", "last_deal_date", "p_alive")},
+                **{name: SQL("COALESCE(%s, 0)", SQL.identifier("p", f"service_{name}"))
+                   for name in health.SIGNALS},
+            },
+        )  # fmt: skip
+        return derived
+
+    @api.model
+    def _health_sql(self, company, today, coef, values):
+        """The health score (0-100, whole points; NULL for a customer who
+        never bought) as an SQL expression of ``values``: ``{name: SQL}`` for
+        ``won_count``, ``deal_days``, ``first_deal_date``, ``last_deal_date``
+        ``p_alive`` and the signal counts (``health.SIGNALS``, stored on the
+        profile as ``service_<name>``). The P(alive) feature is
+        BG/NBD's (paper eq. 13) ``HORIZON_DAYS`` ahead with no new deal, in
+        closed form; 1 for a customer who never bought twice."""
         b = [float(c) for c in coef]
         params = self.env["crm.retention.model"].sudo()._get_for_company(company)._get_params()
         if params is None:
-            ahead = SQL("p.p_alive")
+            ahead = values["p_alive"]
         else:
-            # BG/NBD's P(alive) (paper eq. 13) HORIZON_DAYS ahead with no new
-            # deal, in closed form; 1 for a customer who never bought twice
             bg = params["bgnbd"]
             ahead = SQL(
-                """CASE WHEN p.deal_days > 1 THEN 1.0 / (1 + %(a)s / (%(b)s + p.deal_days - 2)
-                        * power((%(alpha)s + (%(today)s::date + %(h)s - p.first_deal_date) / %(u)s)
-                                / (%(alpha)s + (p.last_deal_date - p.first_deal_date) / %(u)s),
-                                %(r)s + p.deal_days - 1))
+                """CASE WHEN %(days)s > 1 THEN 1.0 / (1 + %(a)s / (%(b)s + %(days)s - 2)
+                        * power((%(alpha)s + (%(today)s::date + %(h)s - %(first)s) / %(u)s)
+                                / (%(alpha)s + (%(last)s - %(first)s) / %(u)s),
+                                %(r)s + %(days)s - 1))
                         ELSE 1.0 END""",
+                days=values["deal_days"],
+                first=values["first_deal_date"],
+                last=values["last_deal_date"],
                 a=bg.a,
                 b=bg.b,
                 alpha=bg.alpha,
@@ -280,51 +316,82 @@ class CrmCustomerProfile(models.Model):
                 h=health.HORIZON_DAYS,
                 u=lifecycle.TIME_UNIT_DAYS,
             )
+        clipped = SQL("LEAST(GREATEST(%s, %s), %s)", ahead, health.P_CLIP[0], health.P_CLIP[1])
+        return SQL(
+            """CASE WHEN %(won)s > 0 THEN round((100.0 / (1 + exp(
+                   %(b0)s + %(b1)s * ln(%(p)s / (1 - %(p)s))
+                   + %(b2)s * ln(1 + %(low_ratings)s) + %(b3)s * ln(1 + %(missed_calls)s)
+                   + %(b4)s * ln(1 + %(sla_breaches)s) + %(b5)s * ln(1 + %(escalations)s)
+                   + %(b6)s * ln(1 + %(complaints)s)
+                   + %(b7)s * (%(days)s = 1)::int)))::numeric) END""",
+            won=values["won_count"],
+            days=values["deal_days"],
+            p=clipped,
+            **{name: values[name] for name in health.SIGNALS},
+            **{f"b{i}": v for i, v in enumerate(b)},
+        )
+
+    @api.model
+    def _score_health(self, company, today, coef, signals_changed=False):
+        """Signals of today and the health score of every customer of
+        ``company``, in one UPDATE of the rows that change; stages evaluated
+        again when a rule reads the score. ``signals_changed``: only the
+        customers whose signals changed (the nightly run scored the others
+        in its batches, ``_batch_derived_sql``)."""
+        cr = self.env.cr
+        self.env.flush_all()
+        fresh = {name: SQL("COALESCE(%s, 0)", SQL.identifier("s", name)) for name in health.SIGNALS}
+        stored = SQL(", ").join(SQL.identifier("p", f"service_{n}") for n in health.SIGNALS)
+        new_signals = SQL(", ").join(SQL.identifier("n", n) for n in health.SIGNALS)
         cr.execute(
             SQL(
                 """
                 WITH signals AS (%(signals)s),
                 new AS (
-                    SELECT p.id,
-                           COALESCE(s.low_ratings, 0) AS low_ratings,
-                           COALESCE(s.missed_calls, 0) AS missed_calls,
-                           COALESCE(s.sla_breaches, 0) AS sla_breaches,
-                           COALESCE(s.escalations, 0) AS escalations,
-                           COALESCE(s.complaints, 0) AS complaints,
-                           CASE WHEN p.won_count > 0 THEN round((100.0 / (1 + exp(
-                               %(b0)s
-                               + %(b1)s * ln(LEAST(GREATEST(%(ahead)s, %(lo)s), %(hi)s)
-                                            / (1 - LEAST(GREATEST(%(ahead)s, %(lo)s), %(hi)s)))
-                               + %(b2)s * ln(1 + COALESCE(s.low_ratings, 0))
-                               + %(b3)s * ln(1 + COALESCE(s.missed_calls, 0))
-                               + %(b4)s * ln(1 + COALESCE(s.sla_breaches, 0))
-                               + %(b5)s * ln(1 + COALESCE(s.escalations, 0))
-                               + %(b6)s * ln(1 + COALESCE(s.complaints, 0))
-                               + %(b7)s * (p.deal_days = 1)::int)))::numeric)
-                           END AS health
+                    SELECT p.id, %(fresh)s, %(health)s AS health
                       FROM crm_customer_profile p
                       LEFT JOIN signals s ON s.partner_id = p.partner_id
                      WHERE p.company_id = %(company)s
                 )
                 UPDATE crm_customer_profile p
-                   SET service_low_ratings = n.low_ratings, service_missed_calls = n.missed_calls,
-                       service_sla_breaches = n.sla_breaches,
-                       service_escalations = n.escalations, service_complaints = n.complaints,
-                       health_score = n.health
+                   SET %(assign)s, health_score = n.health
                   FROM new n
                  WHERE p.id = n.id
-                   AND (p.health_score, p.service_low_ratings, p.service_missed_calls,
-                        p.service_sla_breaches, p.service_escalations, p.service_complaints)
-                       IS DISTINCT FROM (n.health, n.low_ratings, n.missed_calls,
-                                         n.sla_breaches, n.escalations, n.complaints)
+                   AND %(which)s
                 RETURNING p.id
                 """,
                 signals=self._service_signals_sql(company, [today]),
                 company=company.id,
-                ahead=ahead,
-                lo=health.P_CLIP[0],
-                hi=health.P_CLIP[1],
-                **{f"b{i}": v for i, v in enumerate(b)},
+                fresh=SQL(", ").join(
+                    SQL("%s AS %s", expr, SQL.identifier(name)) for name, expr in fresh.items()
+                ),
+                health=self._health_sql(
+                    company,
+                    today,
+                    coef,
+                    {
+                        **{
+                            c: SQL.identifier("p", c)
+                            for c in (
+                                "won_count",
+                                "deal_days",
+                                "first_deal_date",
+                                "last_deal_date",
+                                "p_alive",
+                            )
+                        },
+                        **fresh,
+                    },
+                ),  # fmt: skip
+                assign=SQL(", ").join(
+                    SQL("%s = %s", SQL.identifier(f"service_{n}"), SQL.identifier("n", n))
+                    for n in health.SIGNALS
+                ),
+                which=SQL("(%s) IS DISTINCT FROM (%s)", stored, new_signals)
+                if signals_changed
+                else SQL(
+                    "(p.health_score, %s) IS DISTINCT FROM (n.health, %s)", stored, new_signals
+                ),
             )
         )
         changed = [row[0] for row in cr.fetchall()]
