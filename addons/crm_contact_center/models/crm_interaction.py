@@ -1227,10 +1227,11 @@ class CrmInteraction(models.Model):
         Bus = self.env["bus.bus"].sudo()
         keep = keep or self.env["res.users"]
         for call in self.sudo().filtered("screen_pop_user_ids"):
-            for user in call.screen_pop_user_ids - keep:
+            leaving = call.screen_pop_user_ids - keep
+            for user in leaving:
                 Bus._sendone(user.partner_id, WITHDRAW_TYPE, {"id": call.id})
-            if call.screen_pop_user_ids - keep:
-                call.screen_pop_user_ids = call.screen_pop_user_ids & keep
+            if leaving:
+                call.screen_pop_user_ids -= leaving
 
     def _screen_pop_cards(self):
         """``{interaction id: card}``: what the agent's screen shows of each

@@ -264,7 +264,7 @@ class CrmCustomerProfile(models.Model):
         customers whose signals changed. Without recent weights (a refit
         night) the score is kept, and ``_after_run`` scores everyone."""
         derived = super()._batch_derived_sql(today, company)
-        coef = None
+        model = coef = None
         if today is not None and company is not None:
             model = self.env["crm.retention.model"].sudo()._get_for_company(company)
             coef = model._recent_health_coef(today, HEALTH_REFIT_DAYS)
@@ -272,7 +272,7 @@ class CrmCustomerProfile(models.Model):
             derived["health_score"] = SQL("p.health_score")
             return derived
         derived["health_score"] = self._health_sql(
-            company,
+            model,
             today,
             coef,
             {
@@ -285,16 +285,17 @@ class CrmCustomerProfile(models.Model):
         return derived
 
     @api.model
-    def _health_sql(self, company, today, coef, values):
+    def _health_sql(self, model, today, coef, values):
         """The health score (0-100, whole points; NULL for a customer who
         never bought) as an SQL expression of ``values``: ``{name: SQL}`` for
         ``won_count``, ``deal_days``, ``first_deal_date``, ``last_deal_date``
         ``p_alive`` and the signal counts (``health.SIGNALS``, stored on the
         profile as ``service_<name>``). The P(alive) feature is
         BG/NBD's (paper eq. 13) ``HORIZON_DAYS`` ahead with no new deal, in
-        closed form; 1 for a customer who never bought twice."""
+        closed form; 1 for a customer who never bought twice. ``model``:
+        the company's churn model (its BG/NBD parameters)."""
         b = [float(c) for c in coef]
-        params = self.env["crm.retention.model"].sudo()._get_for_company(company)._get_params()
+        params = model._get_params()
         if params is None:
             ahead = values["p_alive"]
         else:
@@ -366,7 +367,7 @@ class CrmCustomerProfile(models.Model):
                     SQL("%s AS %s", expr, SQL.identifier(name)) for name, expr in fresh.items()
                 ),
                 health=self._health_sql(
-                    company,
+                    self.env["crm.retention.model"].sudo()._get_for_company(company),
                     today,
                     coef,
                     {
