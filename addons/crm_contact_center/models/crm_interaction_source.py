@@ -585,8 +585,10 @@ class CrmInteractionSource(models.Model):
         if not events:
             return {}
         saved_memo = dict(memo)
+        # a single event retried by the caller: its transaction is its savepoint
+        unguarded = retried and len(events) == 1
         try:
-            with nullcontext() if retried and len(events) == 1 else self.env.cr.savepoint():
+            with nullcontext() if unguarded else self.env.cr.savepoint():
                 self._match_batch(events, channels, memo)
                 values = [
                     self._prepare_interaction_values(event, channels[event["channel"]], memo=memo)
@@ -596,7 +598,7 @@ class CrmInteractionSource(models.Model):
                 with mute_logger("odoo.sql_db"):
                     interactions = Interaction.create(values)
         except psycopg2.errors.UniqueViolation:
-            if retried and len(events) == 1:
+            if unguarded:
                 raise  # the transaction is aborted: the caller runs it again
             memo.clear()
             memo.update(saved_memo)
