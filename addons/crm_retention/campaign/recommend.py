@@ -21,6 +21,17 @@ from ..lib import nba
 
 # the stage kinds a next best action is computed for
 NBA_KINDS = ("at_risk", "lost")
+# the profile columns of a recommendation
+NBA_COLUMNS = [
+    "recommended_action",
+    "recommended_offer",
+    "recommended_margin",
+    "recommended_uplift",
+    "recommended_uplift_low",
+    "recommended_uplift_high",
+    "recommended_members",
+    "recommended_campaigns",
+]
 
 
 class CrmCustomerProfileRecommend(models.Model):
@@ -108,88 +119,169 @@ class CrmCustomerProfileRecommend(models.Model):
         )
 
     @api.model
-    def _recommend_company(self, company):
-        """Write the next best action of the company's customers at risk or
-        lost (and clear it for the others). Returns the estimates used."""
+    def _nba_plan(self, company):
+        """The evidence the next best actions are computed from, as stored
+        on the churn model (``nba_plan``): ``{"bounds": [low, high],
+        "estimates": [[offer, risk band, value band, shrunk uplift, low,
+        high, members, campaigns, treated, cost per member], ...]}``."""
         cells, bounds, costs = self._nba_evidence(company)
-        estimates = nba.estimate(cells)
-        rows = [
+        return {
+            "bounds": [float(b) for b in bounds],
+            "estimates": [
+                [
+                    e.offer,
+                    e.risk_band,
+                    e.value_band,
+                    float(e.shrunk),
+                    float(e.low),
+                    float(e.high),
+                    e.treated_n + e.control_n,
+                    e.campaigns,
+                    e.treated_n,
+                    float(costs.get(e.offer, 0.0)),
+                ]
+                for e in nba.estimate(cells)
+            ],
+        }
+
+    @api.model
+    def _nba_sql(self, plan, row, kind):
+        """``(join, {column: SQL})``: the next best action of the profile row
+        ``row`` (an SQL alias with ``risk_level`` and ``value_at_risk``)
+        whose stage kind is ``kind`` (SQL), from ``plan`` (``_nba_plan``):
+        the offer of highest ``uplift x value at risk - cost`` among the
+        estimates of its segment (``join``, a lateral over the few
+        estimates, empty without evidence), no action when none pays, an
+        experiment when no estimate covers the segment; nothing for a
+        customer neither at risk nor lost. Each column is cast to its own
+        type, so an unchanged recommendation compares equal to the stored
+        one and the row is not rewritten."""
+
+        def typed(name, value):
+            return SQL("CAST(%s AS %s)", value, SQL(self._fields[name].column_type[1]))
+
+        target = SQL("COALESCE(%s = ANY(%s), false)", kind, list(NBA_KINDS))
+        if not plan["estimates"]:
+            return SQL(), {
+                "recommended_action": typed(
+                    "recommended_action", SQL("CASE WHEN %s THEN 'experiment' END", target)
+                ),
+                **{name: typed(name, SQL("NULL")) for name in NBA_COLUMNS[1:]},
+            }
+        rows = SQL(", ").join(
             SQL(
-                "(%s, %s, %s, %s::float8, %s::float8, %s::float8, %s, %s, %s, %s::float8)",
-                e.offer,
-                e.risk_band,
-                e.value_band,
-                e.shrunk,
-                e.low,
-                e.high,
-                e.treated_n + e.control_n,
-                e.campaigns,
-                e.treated_n,
-                costs.get(e.offer, 0.0),
+                "(%s, %s, %s, %s::float8, %s::float8, %s::float8, %s, %s, %s::float8)",
+                *estimate[:8],
+                estimate[9],
             )
-            for e in estimates
-        ]
-        estimates_sql = (
-            SQL("VALUES %s", SQL(", ").join(rows))
-            if rows
-            else SQL(
-                "SELECT NULL::varchar, NULL::varchar, NULL::varchar, 0::float8, 0::float8, "
-                "0::float8, 0, 0, 0, 0::float8 WHERE false"
-            )
+            for estimate in plan["estimates"]
         )
+        join = SQL(
+            """
+            LEFT JOIN LATERAL (
+                SELECT e.offer, e.uplift, e.low, e.high, e.members, e.campaigns,
+                       e.uplift * COALESCE(%(row)s.value_at_risk, 0) - e.cost AS margin
+                  FROM (VALUES %(rows)s)
+                       AS e(offer, risk_band, value_band, uplift, low, high, members,
+                            campaigns, cost)
+                 WHERE %(target)s AND e.risk_band = %(row)s.risk_level
+                   AND e.value_band = %(band)s
+                 ORDER BY 7 DESC, e.offer DESC
+                 LIMIT 1
+            ) nba ON true
+            """,
+            row=row,
+            rows=rows,
+            target=target,
+            band=self._value_band_sql(SQL("%s.value_at_risk", row), plan["bounds"]),
+        )
+        return join, {
+            "recommended_action": typed(
+                "recommended_action",
+                SQL(
+                    "CASE WHEN NOT %s THEN NULL WHEN nba.offer IS NULL THEN 'experiment'"
+                    " WHEN nba.margin > 0 THEN 'offer' ELSE 'no_action' END",
+                    target,
+                ),
+            ),
+            "recommended_offer": typed(
+                "recommended_offer", SQL("CASE WHEN nba.margin > 0 THEN nba.offer END")
+            ),
+            "recommended_margin": typed("recommended_margin", SQL("nba.margin")),
+            "recommended_uplift": typed("recommended_uplift", SQL("nba.uplift")),
+            "recommended_uplift_low": typed("recommended_uplift_low", SQL("nba.low")),
+            "recommended_uplift_high": typed("recommended_uplift_high", SQL("nba.high")),
+            "recommended_members": typed("recommended_members", SQL("nba.members")),
+            "recommended_campaigns": typed("recommended_campaigns", SQL("nba.campaigns")),
+        }
+
+    @api.model
+    def _batch_staged_sql(self, company=None, row=None, kind=None):
+        """The next best action in the batch's row write, from the evidence
+        the night's run froze on the churn model (``nba_plan``, see
+        ``_prepare_run``): no second UPDATE of the customers at risk after
+        the run, and a won deal moves the recommendation at once. Before
+        any run stored a plan, the stored recommendation is kept."""
+        join, staged = super()._batch_staged_sql(company, row, kind)
+        plan = (
+            self.env["crm.retention.model"].sudo()._get_for_company(company).nba_plan
+            if company is not None
+            else None
+        )
+        if not plan:
+            nba_join, columns = (
+                SQL(),
+                {
+                    name: SQL("%s.%s", row, SQL.identifier(name)) if row else SQL()
+                    for name in NBA_COLUMNS
+                },
+            )
+        else:
+            nba_join, columns = self._nba_sql(plan, row, kind)
+        return SQL("%s %s", join, nba_join), {**staged, **columns}
+
+    @api.model
+    def _recommend_company(self, company, plan=None):
+        """Write the next best action of every customer of the company from
+        ``plan`` (``_nba_plan``; default: its evidence as of now, then kept
+        on the churn model for the batches that follow), and clear it for
+        the others. The nightly run writes the recommendations in its
+        batches instead (see ``_batch_staged_sql``); this full pass serves
+        the companies whose stage rules are evaluated after the batch.
+        Returns the plan."""
+        if plan is None:
+            plan = self._nba_plan(company)
+            self.env["crm.retention.model"].sudo()._get_for_company(company).nba_plan = plan
+        join, columns = self._nba_sql(plan, SQL("p"), SQL("p.stage_kind"))
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """
-                WITH est (offer, risk_band, value_band, uplift, low, high, members, campaigns,
-                          treated, cost) AS (%(estimates)s),
-                targets AS (
-                    SELECT p.id, p.risk_level, COALESCE(p.value_at_risk, 0) AS value_at_risk,
-                           %(value_band)s AS value_band
-                      FROM crm_customer_profile p
-                     WHERE p.company_id = %(company)s AND p.stage_kind = ANY(%(kinds)s)
-                ),
-                best AS (
-                    -- the offer of highest expected margin in the segment
-                    SELECT DISTINCT ON (t.id) t.id, e.offer, e.uplift, e.low, e.high,
-                           e.members, e.campaigns, e.uplift * t.value_at_risk - e.cost AS margin
-                      FROM targets t
-                      JOIN est e ON e.risk_band = t.risk_level AND e.value_band = t.value_band
-                     ORDER BY t.id, e.uplift * t.value_at_risk - e.cost DESC, e.offer DESC
-                ),
-                new AS (
-                    SELECT p.id,
-                           CASE WHEN t.id IS NULL THEN NULL
-                                WHEN b.id IS NULL THEN 'experiment'
-                                WHEN b.margin > 0 THEN 'offer'
-                                ELSE 'no_action' END AS action,
-                           CASE WHEN b.margin > 0 THEN b.offer END AS offer,
-                           b.margin, b.uplift, b.low, b.high, b.members, b.campaigns
-                      FROM crm_customer_profile p
-                      LEFT JOIN targets t ON t.id = p.id
-                      LEFT JOIN best b ON b.id = p.id
-                     WHERE p.company_id = %(company)s
-                       AND (t.id IS NOT NULL OR p.recommended_action IS NOT NULL)
-                )
-                UPDATE crm_customer_profile p
-                   SET recommended_action = n.action, recommended_offer = n.offer,
-                       recommended_margin = n.margin, recommended_uplift = n.uplift,
-                       recommended_uplift_low = n.low, recommended_uplift_high = n.high,
-                       recommended_members = n.members, recommended_campaigns = n.campaigns
-                  FROM new n
-                 WHERE p.id = n.id
-                   AND (p.recommended_action, p.recommended_offer, p.recommended_margin,
-                        p.recommended_uplift, p.recommended_members)
-                       IS DISTINCT FROM (n.action, n.offer, n.margin, n.uplift, n.members)
+                UPDATE crm_customer_profile t
+                   SET %(set)s
+                  FROM (SELECT p.id, %(values)s
+                          FROM crm_customer_profile p
+                          %(join)s
+                         WHERE p.company_id = %(company)s
+                           AND (p.stage_kind = ANY(%(kinds)s)
+                                OR p.recommended_action IS NOT NULL)) n
+                 WHERE t.id = n.id AND (%(old)s) IS DISTINCT FROM (%(new)s)
                 """,
-                estimates=estimates_sql,
+                set=SQL(", ").join(
+                    SQL("%s = n.%s", SQL.identifier(c), SQL.identifier(c)) for c in NBA_COLUMNS
+                ),
+                values=SQL(", ").join(
+                    SQL("%s AS %s", columns[c], SQL.identifier(c)) for c in NBA_COLUMNS
+                ),
+                join=join,
                 company=company.id,
                 kinds=list(NBA_KINDS),
-                value_band=self._value_band_sql(SQL("p.value_at_risk"), bounds),
+                old=SQL(", ").join(SQL.identifier("t", c) for c in NBA_COLUMNS),
+                new=SQL(", ").join(SQL.identifier("n", c) for c in NBA_COLUMNS),
             )
         )
-        self.invalidate_model()
-        return estimates
+        self.invalidate_model(NBA_COLUMNS)
+        return plan
 
 
 class CrmRetentionCampaignMemberRecommend(models.Model):

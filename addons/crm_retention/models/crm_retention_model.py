@@ -144,6 +144,11 @@ class CrmRetentionModel(models.Model):
         "sample when the company has more (the estimate barely changes).",
     )  # fmt: skip
     fit_ids = fields.One2many("crm.retention.model.fit", "model_id", string="Fits")
+    # the evidence behind the next best actions (campaign/recommend.py),
+    # frozen for a night at the start of the run: its batches write each
+    # profile's recommendation in their row write, and a won deal between
+    # two nights reads it too
+    nba_plan = fields.Json(string="Next Best Action Evidence", readonly=True, copy=False)
     drift_chart = fields.Json(
         compute="_compute_drift_chart",
         help="How the fitted model moved fit after fit: the purchase rate of a typical "

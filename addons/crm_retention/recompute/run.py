@@ -143,10 +143,13 @@ class CrmCustomerProfileRun(models.Model):
     def _after_run(self, company, today):
         """Extension point: what follows a company's full recompute, once
         every profile has its metrics and stage of ``today``, before the
-        managers' digest. Here the next best actions; a bridge adds its own
-        scores (call super)."""
-        with self._timed("next best action"):
-            self._recommend_company(company)
+        managers' digest; a bridge adds its own scores (call super). The
+        batches wrote the next best actions (``_batch_staged_sql``) unless
+        the company's stage rules are evaluated after them (not inline):
+        then they are written here, by one full pass."""
+        if not self._stage_cases(company)[1]:
+            with self._timed("next best action"):
+                self._recommend_company(company)
 
     @api.model
     def _prepare_run(self, company, model, today):
@@ -189,12 +192,17 @@ class CrmCustomerProfileRun(models.Model):
             cr.execute(SQL("ANALYZE %s", work))
             # the run's chunks, made by the first _apply_run (see there)
             cr.execute(SQL("DROP TABLE IF EXISTS %s", chunks))
+        with self._timed("next best action"):
+            # the evidence of the night's recommendations, frozen for its
+            # batches (a resumed run reads it back from the model)
+            plan = self._nba_plan(company)
         model.write(
             {
                 "run_state": "running",
                 "run_cursor": 0,
                 "run_date": today,
                 "run_total": len(metrics),
+                "nba_plan": plan,
             }
         )
         with self._timed("commit"):

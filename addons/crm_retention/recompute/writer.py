@@ -164,10 +164,24 @@ class CrmCustomerProfileWriter(models.Model):
         }
 
     @api.model
+    def _batch_staged_sql(self, company=None, row=None, kind=None):
+        """Columns the writer derives once the new stage is known: ``(join,
+        {column: SQL})``, SQL expressions of the ruled row ``row`` (an alias:
+        the profile's columns as they will be) and of ``kind``, its new stage
+        kind (SQL), with ``join`` (SQL, may be empty) joined after ``row``.
+
+        Extension point, as ``_batch_derived_sql``, for what depends on the
+        stage (crm_retention's next best action: campaign/recommend.py).
+        ``company``: the batch's, None when only the names are asked; the
+        names must not depend on it."""
+        return SQL(), {}
+
+    @api.model
     def _batch_written_columns(self):
-        """The profile columns a batch writes: the metrics and the derived
-        columns (``_batch_derived_sql``)."""
-        return [*METRIC_COLUMNS, *self._batch_derived_sql()]
+        """The profile columns a batch writes: the metrics, the derived
+        columns (``_batch_derived_sql``) and those derived from the new
+        stage (``_batch_staged_sql``)."""
+        return [*METRIC_COLUMNS, *self._batch_derived_sql(), *self._batch_staged_sql()[1]]
 
     @api.model
     def _batch_new_values_sql(self, today, company=None):
@@ -224,28 +238,37 @@ class CrmCustomerProfileWriter(models.Model):
         """
         rule_stage = SQL("CASE %s END", SQL(" ").join(cases)) if cases else SQL("NULL::integer")
         kept = ["id", "partner_id", "company_id", "stage_id", "stage_date", "new_stage"]
+        staged_join, staged = self._batch_staged_sql(company, SQL("r1"), SQL("r1.new_kind"))
         return SQL(
             """
             -- the columns written and logged: a narrow row to hold
-            SELECT %(kept)s, %(new_kind)s AS new_kind, %(old_kind)s AS old_kind
+            SELECT %(kept)s, r1.new_kind, r1.old_kind
               FROM (
-                SELECT crm_customer_profile.*,
-                       CASE WHEN COALESCE(crm_customer_profile.stage_locked, false)
-                            THEN crm_customer_profile.stage_id
-                            ELSE COALESCE(%(rule_stage)s, crm_customer_profile.stage_id)
-                       END AS new_stage
-                  FROM (SELECT %(current)s
-                          FROM %(source)s b
-                          FULL JOIN (SELECT * FROM crm_customer_profile p
-                                      WHERE p.company_id = %(company)s AND %(scope)s) p
-                            ON p.partner_id = b.partner_id
-                         OFFSET 0
-                       ) AS crm_customer_profile
-              ) r0
+                SELECT r0.*, %(new_kind)s AS new_kind, %(old_kind)s AS old_kind
+                  FROM (
+                    SELECT crm_customer_profile.*,
+                           CASE WHEN COALESCE(crm_customer_profile.stage_locked, false)
+                                THEN crm_customer_profile.stage_id
+                                ELSE COALESCE(%(rule_stage)s, crm_customer_profile.stage_id)
+                           END AS new_stage
+                      FROM (SELECT %(current)s
+                              FROM %(source)s b
+                              FULL JOIN (SELECT * FROM crm_customer_profile p
+                                          WHERE p.company_id = %(company)s AND %(scope)s) p
+                                ON p.partner_id = b.partner_id
+                             OFFSET 0
+                           ) AS crm_customer_profile
+                  ) r0
+              ) r1
+              %(staged_join)s
             """,
             kept=SQL(", ").join(
-                SQL.identifier("r0", c) for c in kept + self._batch_written_columns()
+                SQL("%s AS %s", staged[c], SQL.identifier(c))
+                if c in staged
+                else SQL.identifier("r1", c)
+                for c in kept + self._batch_written_columns()
             ),
+            staged_join=staged_join,
             new_kind=self._stage_kind_sql(SQL("r0.new_stage")),
             old_kind=self._stage_kind_sql(SQL("r0.stage_id")),
             rule_stage=rule_stage,

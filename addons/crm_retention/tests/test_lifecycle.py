@@ -270,12 +270,14 @@ class TestLifecycleStages(RetentionCase):
         lead = self._deal(customer, 3, won=False)
         self.env.flush_all()
         self.env.invalidate_all()
-        # 52: the companies' currencies are read by each conversion (the
+        # 53: the companies' currencies are read by each conversion (the
         # deals, then the campaign outcomes): a CASE over them converts every
-        # deal without a sub-select each; +2 with crm_retention_service: the
-        # customer's open contact-center requests, whose priority follows,
-        # and the health weights, so his health score follows his new deal
-        with self.assertQueryCount(__system__=54):
+        # deal without a sub-select each; the churn model's next-best-action
+        # evidence, so the recommendation follows the new stage; +2 with
+        # crm_retention_service: the customer's open contact-center requests,
+        # whose priority follows, and the health weights, so his health
+        # score follows his new deal
+        with self.assertQueryCount(__system__=55):
             lead.stage_id = self.won_stage
             self.env.flush_all()
         self.assertEqual(self._profile(customer).won_count, 6)

@@ -145,12 +145,13 @@ class TestNextBestAction(CampaignCase):
         cls.Member.sudo().create(vals)
 
     def test_customers_get_the_offer_that_pays_with_its_evidence(self):
-        estimates = self.Profile.sudo()._recommend_company(self.company)
+        plan = self.Profile.sudo()._recommend_company(self.company)
         # the offer without control group gave no estimate
-        self.assertEqual({e.offer for e in estimates}, {"retain:percentage", "retain:call"})
+        self.assertEqual({e[0] for e in plan["estimates"]}, {"retain:percentage", "retain:call"})
         by_value = {p.value_at_risk: p.with_user(self.salesman) for p in self.profiles}
         # what the library recommends for the same customers
-        _cells, bounds, costs = self.Profile.sudo()._nba_evidence(self.company)
+        cells, bounds, costs = self.Profile.sudo()._nba_evidence(self.company)
+        estimates = nba.estimate(cells)
         expected = nba.recommend(
             [(p.risk_level, nba.value_band(p.value_at_risk, bounds), p.value_at_risk)
              for p in self.profiles],
@@ -185,3 +186,46 @@ class TestNextBestAction(CampaignCase):
         self.Member.sudo().search([]).unlink()
         self.Profile.sudo()._recommend_company(self.company)
         self.assertEqual(set(self.profiles.mapped("recommended_action")), {"experiment"})
+
+    def _recommendations(self, profiles):
+        profiles.invalidate_recordset()
+        return {
+            p.partner_id.name: (p.stage_id.kind, p.recommended_action, p.recommended_offer)
+            for p in profiles
+        }
+
+    def test_a_won_deal_moves_the_recommendation_at_once(self):
+        self.Profile.sudo()._recommend_company(self.company)
+        high = self.profiles.filtered(lambda p: p.value_at_risk == 9000)
+        self.assertEqual(high.recommended_action, "offer")
+        # the salesperson wins a deal with the customer: it is no longer at
+        # risk, and nobody is told to send it a discount any more
+        self.env["crm.lead"].with_user(self.salesman).create(
+            {
+                "name": "Comeback order",
+                "type": "opportunity",
+                "partner_id": high.partner_id.id,
+                "user_id": self.salesman.id,
+                "stage_id": self.won_stage.id,
+                "expected_revenue": 2000.0,
+            }
+        )
+        high.invalidate_recordset()
+        self.assertNotIn(high.stage_id.kind, ("at_risk", "lost"))
+        self.assertFalse(high.recommended_action)
+        self.assertFalse(high.recommended_offer)
+
+    def test_the_nightly_run_writes_the_recommendations_in_its_batches(self):
+        self.Profile.sudo()._recompute_company(self.company, today=TODAY)
+        model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)
+        # the evidence the night used: the two experiments with a control group
+        self.assertEqual(
+            {e[0] for e in model.nba_plan["estimates"]}, {"retain:percentage", "retain:call"}
+        )
+        after_run = self._recommendations(self.profiles)
+        for name, (kind, action, _offer) in after_run.items():
+            self.assertEqual(bool(action), kind in ("at_risk", "lost"), name)
+        # a full pass with the same evidence finds nothing to change: the
+        # batches wrote what it would have written
+        self.Profile.sudo()._recommend_company(self.company, plan=model.nba_plan)
+        self.assertEqual(self._recommendations(self.profiles), after_run)
