@@ -188,6 +188,25 @@ class TestHealth(RetentionCase):
         coef = model._recent_health_coef(night, 7)
         self.assertEqual(Profile._score_health(self.company, night, coef), [], "all up to date")
 
+    def test_a_refit_night_fits_first_then_scores_in_its_batches(self):
+        """A refit night fits the weights when it starts, and its batches
+        score every customer with them: a stale score is corrected and a
+        rescoring of everyone with the new weights finds nothing to change."""
+        Profile = self.Profile.sudo()
+        Profile._recompute_company(self.company, today=TODAY)
+        self.env.cr.execute(
+            "UPDATE crm_customer_profile SET health_score = 1 WHERE partner_id = %s",
+            [self.calm.id],
+        )
+        self.env.invalidate_all()
+        night = TODAY + timedelta(days=7)  # the weights are a week old: refitted
+        Profile._recompute_company(self.company, today=night)
+        model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)
+        self.assertEqual(model.health_fit_date, night, "refitted")
+        self.assertGreater(self._profile(self.calm).health_score, 90, "rescored in the batch")
+        coef = model._recent_health_coef(night, 7)
+        self.assertEqual(Profile._score_health(self.company, night, coef), [], "all up to date")
+
     def test_weights_refitted_weekly_and_on_demand(self):
         """The nightly run fits the weights once a week and scores with them
         in between (a night's new complaints still lower that night's
