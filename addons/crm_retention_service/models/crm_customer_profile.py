@@ -365,7 +365,11 @@ class CrmCustomerProfile(models.Model):
         cr = self.env.cr
         self.env.flush_all()
         fresh = {name: SQL("COALESCE(%s, 0)", SQL.identifier("s", name)) for name in health.SIGNALS}
-        stored = SQL(", ").join(SQL.identifier("p", f"service_{n}") for n in health.SIGNALS)
+        # a profile never scored holds no signals (NULL): as none (0), so
+        # that the first run does not rewrite every new profile for them
+        stored = SQL(", ").join(
+            SQL("COALESCE(%s, 0)", SQL.identifier("p", f"service_{n}")) for n in health.SIGNALS
+        )
         new_signals = SQL(", ").join(SQL.identifier("n", n) for n in health.SIGNALS)
         cr.execute(
             SQL(
