@@ -123,7 +123,7 @@ class CrmCustomerProfileRecommend(models.Model):
         """The evidence the next best actions are computed from, as stored
         on the churn model (``nba_plan``): ``{"bounds": [low, high],
         "estimates": [[offer, risk band, value band, shrunk uplift, low,
-        high, members, campaigns, treated, cost per member], ...]}``."""
+        high, members, campaigns, cost per member], ...]}``."""
         cells, bounds, costs = self._nba_evidence(company)
         return {
             "bounds": [float(b) for b in bounds],
@@ -137,7 +137,6 @@ class CrmCustomerProfileRecommend(models.Model):
                     float(e.high),
                     e.treated_n + e.control_n,
                     e.campaigns,
-                    e.treated_n,
                     float(costs.get(e.offer, 0.0)),
                 ]
                 for e in nba.estimate(cells)
@@ -171,8 +170,7 @@ class CrmCustomerProfileRecommend(models.Model):
         rows = SQL(", ").join(
             SQL(
                 "(%s, %s, %s, %s::float8, %s::float8, %s::float8, %s, %s, %s::float8)",
-                *estimate[:8],
-                estimate[9],
+                *estimate,
             )
             for estimate in plan["estimates"]
         )

@@ -39,6 +39,8 @@ ANCHOR_DAYS = [90 + 30 * k for k in range(6)]
 HEALTH_SAMPLE = 20000
 # nights a fit of the weights is reused for before the next refit
 HEALTH_REFIT_DAYS = 7
+# the profile's figures the health score reads besides its signals (_health_sql)
+HEALTH_INPUTS = ("won_count", "deal_days", "first_deal_date", "last_deal_date", "p_alive")
 ACTIVE_KINDS = ("new", "active", "won_back")
 LAPSED_KINDS = ("at_risk", "lost")
 
@@ -299,8 +301,7 @@ class CrmCustomerProfile(models.Model):
             today,
             coef,
             {
-                **{c: self._batch_value_sql(c) for c in (
-                    "won_count", "deal_days", "first_deal_date", "last_deal_date", "p_alive")},
+                **{c: self._batch_value_sql(c) for c in HEALTH_INPUTS},
                 **{name: SQL("COALESCE(%s, 0)", SQL.identifier("p", f"service_{name}"))
                    for name in health.SIGNALS},
             },
@@ -398,16 +399,7 @@ class CrmCustomerProfile(models.Model):
                     today,
                     coef,
                     {
-                        **{
-                            c: SQL.identifier("p", c)
-                            for c in (
-                                "won_count",
-                                "deal_days",
-                                "first_deal_date",
-                                "last_deal_date",
-                                "p_alive",
-                            )
-                        },
+                        **{c: SQL.identifier("p", c) for c in HEALTH_INPUTS},
                         **fresh,
                     },
                 ),  # fmt: skip

@@ -162,50 +162,51 @@ class TestHealth(RetentionCase):
         self.assertGreater(fit.coef[complaints], 0)
         self.assertGreater(fit.low[complaints], 0)
 
+    def _first_night_then_a_stale_score(self):
+        """The first night, then a score gone stale (as after a change of
+        the formula): the calm customer's signals do not move, only the
+        batch can correct it."""
+        self.Profile.sudo()._recompute_company(self.company, today=TODAY)
+        self.env.cr.execute(
+            "UPDATE crm_customer_profile SET health_score = 1 WHERE partner_id = %s",
+            [self.calm.id],
+        )
+        self.env.invalidate_all()
+
+    def _night_rescores_everyone(self, night):
+        """Run ``night``: the stale score is corrected in the batch, and a
+        rescoring of everyone with the night's weights finds nothing to
+        change. Returns the churn model."""
+        Profile = self.Profile.sudo()
+        Profile._recompute_company(self.company, today=night)
+        self.assertGreater(self._profile(self.calm).health_score, 90, "rescored in the batch")
+        model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)
+        coef = model._recent_health_coef(night, 7)
+        self.assertEqual(Profile._score_health(self.company, night, coef), [], "all up to date")
+        return model
+
     def test_a_steady_night_scores_in_its_batches_as_a_full_rescoring_would(self):
         """Between refits the night's batches write the health score with
         the profile's new figures: every customer then holds the score a
         rescoring of everyone gives (nothing left to change), including one
         whose complaints arrived in the meantime."""
-        Profile = self.Profile.sudo()
-        Profile._recompute_company(self.company, today=TODAY)
-        # a score gone stale (as after a change of the formula): the calm
-        # customer's signals do not move, only the batch can correct it
-        self.env.cr.execute(
-            "UPDATE crm_customer_profile SET health_score = 1 WHERE partner_id = %s",
-            [self.calm.id],
-        )
-        self.env.invalidate_all()
+        self._first_night_then_a_stale_score()
         self._bad_experience(self.upset, days_ago=-1)
         night = TODAY + timedelta(days=6)  # the weights are a week old at most
-        Profile._recompute_company(self.company, today=night)
+        model = self._night_rescores_everyone(night)
         upset = self._profile(self.upset)
         self.assertEqual(upset.service_complaints, 5, "the new complaints are counted")
         self.assertLess(upset.health_score, 40)
-        self.assertGreater(self._profile(self.calm).health_score, 90, "rescored in the batch")
-        model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)
         self.assertEqual(model.health_fit_date, TODAY, "the weights were reused")
-        coef = model._recent_health_coef(night, 7)
-        self.assertEqual(Profile._score_health(self.company, night, coef), [], "all up to date")
 
     def test_a_refit_night_fits_first_then_scores_in_its_batches(self):
         """A refit night fits the weights when it starts, and its batches
         score every customer with them: a stale score is corrected and a
         rescoring of everyone with the new weights finds nothing to change."""
-        Profile = self.Profile.sudo()
-        Profile._recompute_company(self.company, today=TODAY)
-        self.env.cr.execute(
-            "UPDATE crm_customer_profile SET health_score = 1 WHERE partner_id = %s",
-            [self.calm.id],
-        )
-        self.env.invalidate_all()
+        self._first_night_then_a_stale_score()
         night = TODAY + timedelta(days=7)  # the weights are a week old: refitted
-        Profile._recompute_company(self.company, today=night)
-        model = self.env["crm.retention.model"].sudo()._get_for_company(self.company)
+        model = self._night_rescores_everyone(night)
         self.assertEqual(model.health_fit_date, night, "refitted")
-        self.assertGreater(self._profile(self.calm).health_score, 90, "rescored in the batch")
-        coef = model._recent_health_coef(night, 7)
-        self.assertEqual(Profile._score_health(self.company, night, coef), [], "all up to date")
 
     def test_weights_refitted_weekly_and_on_demand(self):
         """The nightly run fits the weights once a week and scores with them
