@@ -178,25 +178,29 @@ class CrmKpiSnapshotPeriod(models.Model):
                          WHERE rev <> 0 AND stop <= %(to)s) e
                  GROUP BY %(slice)s, day
             ),
-            slices AS (
-                SELECT DISTINCT %(slice)s FROM deltas
+            closes AS (
+                -- each slice's closing stocks on the days they change, until
+                -- the day before the next change (``next_day``)
+                SELECT %(slice)s, day, lead(day) OVER w AS next_day,
+                       sum(n) OVER w AS close_n, sum(clv) OVER w AS close_clv,
+                       sum(var) OVER w AS close_var, sum(rev) OVER w AS close_rev
+                  FROM deltas
+                WINDOW w AS (PARTITION BY %(slice)s ORDER BY day)
             ),
             stocks AS (
-                SELECT sl.team_id, sl.user_id, sl.country_id, sl.stage_id, sl.category_key,
-                       sl.medium_id, g.day,
-                       sum(COALESCE(d.n, 0)) OVER w AS close_n,
-                       sum(COALESCE(d.clv, 0)) OVER w AS close_clv,
-                       sum(COALESCE(d.var, 0)) OVER w AS close_var,
-                       sum(COALESCE(d.rev, 0)) OVER w AS close_rev
-                  FROM slices sl
-                 CROSS JOIN (SELECT day::date FROM generate_series(
-                                %(before)s::date, %(to)s::date, '1 day') AS day) g
-                  LEFT JOIN deltas d
-                    ON d.day = g.day AND d.team_id = sl.team_id AND d.user_id = sl.user_id
-                   AND d.country_id = sl.country_id AND d.stage_id = sl.stage_id
-                   AND d.category_key = sl.category_key AND d.medium_id = sl.medium_id
-                WINDOW w AS (PARTITION BY sl.team_id, sl.user_id, sl.country_id, sl.stage_id,
-                                          sl.category_key, sl.medium_id ORDER BY g.day)
+                -- every day of each slice's closes up to its next change, or
+                -- only its first day when the slice is empty (no row is
+                -- written for it; the next change's opening reads it): as
+                -- many rows as the stocks written, no slices x days
+                SELECT c.team_id, c.user_id, c.country_id, c.stage_id, c.category_key,
+                       c.medium_id, g.day::date AS day, c.close_n, c.close_clv, c.close_var,
+                       c.close_rev
+                  FROM closes c
+                 CROSS JOIN LATERAL generate_series(
+                       c.day,
+                       CASE WHEN c.close_n = 0 AND c.close_rev = 0 THEN c.day
+                            ELSE COALESCE(c.next_day - 1, %(to)s::date) END,
+                       '1 day') AS g(day)
             ),
             stock_parts AS (
                 SELECT %(slice)s, day,

@@ -29,8 +29,9 @@ never joins a customer's deals to its days (a range join: deals x days):
 * ``rev_values`` / ``rev_grains`` / ``rev_changes``: per day a customer's
   revenue changes and per grain, the change of the revenue of a customer in
   the base of the grain's period, in its slice at the period's start (its
-  stage then, from the history of these customers only, looked up once per
-  customer and start in ``rev_start_stages``), summed per slice, day and
+  stage then: the stage piece covering the day before the start, or for a
+  start before the period the history of these customers only, looked up
+  once per customer and start in ``rev_start_stages``), summed per slice, day and
   grain: the flows ``revenue_change_*`` / ``revenue_kept_change_*``; the
   base of a day is the step before, that of a longer period an equality
   join to ``rev_bases`` (or the opening's, for a period that starts before
@@ -66,6 +67,15 @@ GRAIN_START_SQL = {
 }
 
 
+def base_key(partner, start):
+    """SQL of one bigint naming (customer ``partner``, period ``start``):
+    the bases join on it alone, so that the join is a hash or merge join on
+    one key whatever the planner's (blind) estimates; on the two columns
+    it merged on the customer and filtered the starts (tens of millions of
+    rows at 100,000 customers)."""
+    return SQL("(%s::bigint * 100000 + (%s - DATE '2000-01-01'))", partner, start)
+
+
 def grain_start_sql(grain, day):
     """SQL of the first day of the ``grain`` period containing ``day`` (SQL)."""
     return SQL(GRAIN_START_SQL[grain], day)
@@ -78,8 +88,8 @@ class CrmKpiSnapshotRevenue(models.Model):
     def _revenue_ctes_sql(self, company, date_from, date_to):
         """CTEs (without ``WITH``, comma-separated) after ``pieces``:
         ``rev_deals``, ``rev_opening``, ``rev_moves``, ``rev_steps``,
-        ``rev_parts``, ``rev_bases``, ``rev_values``, ``stage_spans``,
-        ``rev_grains``, ``rev_start_stages``, ``rev_changes``."""
+        ``rev_parts``, ``rev_bases``, ``rev_values``, ``rev_grains``,
+        ``early_spans``, ``rev_start_stages``, ``rev_changes``."""
         Profile = self.env["crm.customer.profile"]
         before = date_from - timedelta(days=1)
         window_from = earliest_start(date_from) - relativedelta(months=12)
@@ -193,7 +203,7 @@ class CrmKpiSnapshotRevenue(models.Model):
                 -- a customer's 12-month revenue before a grain period's
                 -- start in the period: the step in effect on the day before,
                 -- i.e. the one before the first step on or after the start
-                SELECT x.partner_id, f.start, x.s_before AS base
+                SELECT %(base_key_x)s AS key, x.s_before AS base
                   FROM (SELECT st.partner_id, st.prev_day, st.s_before, %(longer_starts)s
                           FROM rev_steps st
                          WHERE st.day >= %(from)s AND st.s_before > 0) x
@@ -214,12 +224,6 @@ class CrmKpiSnapshotRevenue(models.Model):
                   JOIN attrs a ON a.partner_id = e.partner_id
                   %(early_join)s
             ),
-            stage_spans AS (
-                -- the stages of the customers whose revenue changes
-                SELECT profile_id, stage_id, day,
-                       lead(day) OVER (PARTITION BY profile_id ORDER BY day) AS next_day
-                  FROM (%(changing_day_end)s) de
-            ),
             rev_grains AS (
                 -- per changing day and grain, a customer in the base of the
                 -- grain's period (positive revenue before its start): the
@@ -232,17 +236,32 @@ class CrmKpiSnapshotRevenue(models.Model):
                           FROM rev_values v
                          CROSS JOIN LATERAL (VALUES %(grains)s) AS g(grain, start, base)
                           LEFT JOIN rev_bases b
-                            ON b.partner_id = v.partner_id AND b.start = g.start
-                           AND g.base IS NULL) g
+                            ON b.key = %(base_key_g)s AND g.base IS NULL) g
                  WHERE base > 0
+            ),
+            early_spans AS (
+                -- the stages, from the history, of the customers in the base
+                -- of a grain period that starts before the period (their
+                -- stage at its start is in no piece)
+                SELECT profile_id, stage_id, day,
+                       lead(day) OVER (PARTITION BY profile_id ORDER BY day) AS next_day
+                  FROM (%(early_day_end)s) de
             ),
             rev_start_stages AS MATERIALIZED (
                 -- the stage of those customers at the end of the day before
-                -- each start, from the history: once per (customer, start)
-                SELECT s.profile_id, s.start, ss.stage_id
-                  FROM (SELECT DISTINCT profile_id, start FROM rev_grains) s
-                  JOIN stage_spans ss ON ss.profile_id = s.profile_id AND ss.day < s.start
-                                     AND (ss.next_day IS NULL OR ss.next_day >= s.start)
+                -- each start, once per (customer, start): the piece covering
+                -- that day, or the history for a start before the period
+                SELECT s.profile_id, s.start, p.stage_id
+                  FROM (SELECT DISTINCT profile_id, start FROM rev_grains
+                         WHERE start >= %(from)s) s
+                  JOIN pieces p ON p.profile_id = s.profile_id AND p.start < s.start
+                               AND s.start <= p.stop
+                 UNION ALL
+                SELECT s.profile_id, s.start, es.stage_id
+                  FROM (SELECT DISTINCT profile_id, start FROM rev_grains
+                         WHERE start < %(from)s) s
+                  JOIN early_spans es ON es.profile_id = s.profile_id AND es.day < s.start
+                                     AND (es.next_day IS NULL OR es.next_day >= s.start)
             ),
             rev_changes AS (
                 -- in the customer's slice at the start of the grain's period
@@ -266,8 +285,10 @@ class CrmKpiSnapshotRevenue(models.Model):
                 ),
                 date_to,
             ),
-            changing_day_end=self._day_end_sql(
-                company, date_to + timedelta(days=1), SQL("SELECT profile_id FROM rev_values")
+            early_day_end=self._day_end_sql(
+                company,
+                date_from,
+                SQL("SELECT profile_id FROM rev_grains WHERE start < %s", date_from),
             ),
             early_bases=SQL("").join(
                 SQL(
@@ -291,6 +312,8 @@ class CrmKpiSnapshotRevenue(models.Model):
                 SQL("%s AS %s", starts[grain], SQL.identifier(f"start_{grain}")) for grain in longer
             ),
             firsts=firsts,
+            base_key_x=base_key(SQL("x.partner_id"), SQL("f.start")),
+            base_key_g=base_key(SQL("v.partner_id"), SQL("g.start")),
             start_columns=start_columns,
             grains=grains,
             before=before,
