@@ -56,20 +56,22 @@ from odoo.tools import SQL
 from ..lib.revenue import GRAINS, earliest_start, grain_start
 
 # the first day of each grain's period containing the date SQL ``day``
-# (weeks: ISO Monday, and Sunday; see lib/revenue.grain_start)
+# (weeks: ISO Monday, and Sunday; see lib/revenue.grain_start); on timestamps
+# without time zone: a date alone would be truncated as a timestamptz, in the
+# session's time zone (the same day, several times slower per row)
 GRAIN_START_SQL = {
     "day": "%s",
-    "week": "date_trunc('week', %s)::date",
-    "week_sun": "(date_trunc('week', %s + 1)::date - 1)",
-    "month": "date_trunc('month', %s)::date",
-    "quarter": "date_trunc('quarter', %s)::date",
-    "year": "date_trunc('year', %s)::date",
+    "week": "date_trunc('week', (%s)::timestamp)::date",
+    "week_sun": "(date_trunc('week', (%s)::timestamp + interval '1 day')::date - 1)",
+    "month": "date_trunc('month', (%s)::timestamp)::date",
+    "quarter": "date_trunc('quarter', (%s)::timestamp)::date",
+    "year": "date_trunc('year', (%s)::timestamp)::date",
 }
 
 
 def base_key(partner, start):
-    """SQL of one bigint naming (customer ``partner``, period ``start``):
-    the bases join on it alone, so that the join is a hash or merge join on
+    """SQL of one bigint naming (customer ``partner`` or its profile, period
+    ``start``): the bases and the stages at the starts join on it alone, so that the join is a hash or merge join on
     one key whatever the planner's (blind) estimates; on the two columns
     it merged on the customer and filtered the starts (tens of millions of
     rows at 100,000 customers)."""
@@ -85,11 +87,12 @@ class CrmKpiSnapshotRevenue(models.Model):
     _inherit = "crm.kpi.snapshot"
 
     @api.model
-    def _revenue_ctes_sql(self, company, date_from, date_to):
-        """CTEs (without ``WITH``, comma-separated) after ``pieces``:
-        ``rev_deals``, ``rev_opening``, ``rev_moves``, ``rev_steps``,
-        ``rev_parts``, ``rev_bases``, ``rev_values``, ``rev_grains``,
-        ``early_spans``, ``rev_start_stages``, ``rev_changes``."""
+    def _revenue_work_tables(self, company, date_from, date_to):
+        """The revenue's work tables, after ``pieces`` (see
+        ``_snapshot_work_tables``): ``[(name, SELECT)]`` of ``rev_deals``,
+        ``rev_opening``, ``rev_steps`` (from the moves), ``rev_parts`` and
+        ``rev_changes`` (from the bases, the changing days, their grains and
+        the stages at the grain starts)."""
         Profile = self.env["crm.customer.profile"]
         before = date_from - timedelta(days=1)
         window_from = earliest_start(date_from) - relativedelta(months=12)
@@ -138,143 +141,7 @@ class CrmKpiSnapshotRevenue(models.Model):
             for grain in GRAINS
         )
         start_columns = SQL(", ").join(SQL.identifier("e", f"start_{grain}") for grain in GRAINS)
-        return SQL(
-            """
-            rev_deals AS MATERIALIZED (
-                SELECT d.partner_id, d.deal_date AS day, sum(d.amount) AS amount
-                  FROM (%(converted)s) d
-                 GROUP BY 1, 2
-            ),
-            rev_opening AS MATERIALIZED (
-                -- the 12-month revenue at the end of the day before the
-                -- period, and before the starts of the grain periods that
-                -- contain the first day but start before it
-                SELECT partner_id,
-                       sum(amount) FILTER (
-                           WHERE day >= (%(from)s::date - interval '12 months')::date) AS rev
-                       %(early_bases)s
-                  FROM rev_deals
-                 WHERE day <= %(before)s
-                 GROUP BY partner_id
-            ),
-            rev_moves (partner_id, day, delta) AS (
-                -- the opening, then the 12-month revenue's changes on the
-                -- period's days: a deal enters on its day and leaves 12
-                -- months later, on the first day whose 12 months no longer
-                -- reach it (that day or the next one, calendar months as
-                -- PostgreSQL counts them)
-                SELECT partner_id, %(before)s::date, rev FROM rev_opening WHERE rev IS NOT NULL
-                 UNION ALL
-                SELECT partner_id, day, amount FROM rev_deals WHERE day >= %(from)s
-                 UNION ALL
-                SELECT r.partner_id, l.day, -r.amount
-                  FROM rev_deals r
-                 CROSS JOIN LATERAL (
-                       SELECT CASE WHEN (y.day + 1 - interval '12 months')::date > r.day
-                                   THEN y.day ELSE y.day + 1 END
-                         FROM (SELECT (r.day + interval '12 months')::date) AS y(day)
-                       ) AS l(day)
-                 WHERE l.day BETWEEN %(from)s AND %(to)s
-            ),
-            rev_steps AS MATERIALIZED (
-                -- each customer's 12-month revenue up to the end of each day
-                -- from ``day`` to the day before ``next_day``: a running sum;
-                -- ``s_before`` up to the end of ``prev_day``, the step before
-                SELECT partner_id, day, s, lag(s, 1, 0::numeric) OVER w AS s_before,
-                       lag(day) OVER w AS prev_day, lead(day) OVER w AS next_day
-                  FROM (SELECT partner_id, day,
-                               sum(sum(delta)) OVER (PARTITION BY partner_id ORDER BY day) AS s
-                          FROM rev_moves
-                         GROUP BY partner_id, day) t
-                WINDOW w AS (PARTITION BY partner_id ORDER BY day)
-            ),
-            rev_parts AS MATERIALIZED (
-                -- the pieces cut where the 12-month revenue changes, with
-                -- that revenue (0 unless positive: the customer is in no base)
-                SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
-                       p.medium_id, GREATEST(p.start, st.day) AS start,
-                       LEAST(p.stop, COALESCE(st.next_day, p.stop)) AS stop, st.s AS rev
-                  FROM pieces p
-                  JOIN rev_steps st ON st.partner_id = p.partner_id AND st.day < p.stop
-                                   AND (st.next_day IS NULL OR st.next_day > p.start)
-                 WHERE st.s > 0
-            ),
-            rev_bases AS (
-                -- a customer's 12-month revenue before a grain period's
-                -- start in the period: the step in effect on the day before,
-                -- i.e. the one before the first step on or after the start
-                SELECT %(base_key_x)s AS key, x.s_before AS base
-                  FROM (SELECT st.partner_id, st.prev_day, st.s_before, %(longer_starts)s
-                          FROM rev_steps st
-                         WHERE st.day >= %(from)s AND st.s_before > 0) x
-                 CROSS JOIN LATERAL (VALUES %(firsts)s) AS f(start, uniq)
-                 WHERE f.uniq AND f.start >= %(from)s
-                   AND (x.prev_day IS NULL OR x.prev_day < f.start)
-            ),
-            rev_values AS (
-                -- per day a customer's 12-month revenue changes: before and
-                -- after the day, each grain's period start, and the bases of
-                -- the periods that start before the first day
-                SELECT a.profile_id, e.partner_id, e.day, %(start_columns)s, e.rev_before,
-                       e.rev_after %(early_columns)s
-                  FROM (SELECT st.partner_id, st.day, st.s_before AS rev_before,
-                               st.s AS rev_after, %(starts)s
-                          FROM rev_steps st
-                         WHERE st.day >= %(from)s AND st.s <> st.s_before) e
-                  JOIN attrs a ON a.partner_id = e.partner_id
-                  %(early_join)s
-            ),
-            rev_grains AS (
-                -- per changing day and grain, a customer in the base of the
-                -- grain's period (positive revenue before its start): the
-                -- change of its revenue, net and kept (capped at the base)
-                SELECT profile_id, day, grain, start, rev_after - rev_before AS change,
-                       LEAST(GREATEST(rev_after, 0), base)
-                           - LEAST(GREATEST(rev_before, 0), base) AS kept
-                  FROM (SELECT v.profile_id, v.day, v.rev_before, v.rev_after, g.grain,
-                               g.start, COALESCE(g.base, b.base) AS base
-                          FROM rev_values v
-                         CROSS JOIN LATERAL (VALUES %(grains)s) AS g(grain, start, base)
-                          LEFT JOIN rev_bases b
-                            ON b.key = %(base_key_g)s AND g.base IS NULL) g
-                 WHERE base > 0
-            ),
-            early_spans AS (
-                -- the stages, from the history, of the customers in the base
-                -- of a grain period that starts before the period (their
-                -- stage at its start is in no piece)
-                SELECT profile_id, stage_id, day,
-                       lead(day) OVER (PARTITION BY profile_id ORDER BY day) AS next_day
-                  FROM (%(early_day_end)s) de
-            ),
-            rev_start_stages AS MATERIALIZED (
-                -- the stage of those customers at the end of the day before
-                -- each start, once per (customer, start): the piece covering
-                -- that day, or the history for a start before the period
-                SELECT s.profile_id, s.start, p.stage_id
-                  FROM (SELECT DISTINCT profile_id, start FROM rev_grains
-                         WHERE start >= %(from)s) s
-                  JOIN pieces p ON p.profile_id = s.profile_id AND p.start < s.start
-                               AND s.start <= p.stop
-                 UNION ALL
-                SELECT s.profile_id, s.start, es.stage_id
-                  FROM (SELECT DISTINCT profile_id, start FROM rev_grains
-                         WHERE start < %(from)s) s
-                  JOIN early_spans es ON es.profile_id = s.profile_id AND es.day < s.start
-                                     AND (es.next_day IS NULL OR es.next_day >= s.start)
-            ),
-            rev_changes AS (
-                -- in the customer's slice at the start of the grain's period
-                SELECT a.team_id, a.user_id, a.country_id, st.stage_id, a.category_key,
-                       CASE WHEN a.first_day < g.start THEN a.first_medium ELSE 0 END
-                           AS medium_id,
-                       g.day, g.grain, sum(g.change) AS change, sum(g.kept) AS kept
-                  FROM rev_grains g
-                  JOIN rev_start_stages st ON st.profile_id = g.profile_id AND st.start = g.start
-                  JOIN attrs a ON a.profile_id = g.profile_id
-                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-            )
-            """,
+        params = dict(
             converted=Profile._convert_deals_sql(
                 SQL(
                     "(SELECT * FROM deal_rows WHERE company_id = %s "
@@ -314,12 +181,193 @@ class CrmKpiSnapshotRevenue(models.Model):
             firsts=firsts,
             base_key_x=base_key(SQL("x.partner_id"), SQL("f.start")),
             base_key_g=base_key(SQL("v.partner_id"), SQL("g.start")),
+            stage_key_g=base_key(SQL("profile_id"), SQL("start")),
+            stage_key_s=base_key(SQL("s.profile_id"), SQL("s.start")),
             start_columns=start_columns,
             grains=grains,
             before=before,
             to=date_to,
             **{"from": date_from},
         )
+        return [
+            (
+                "rev_deals",
+                SQL(
+                    """
+                    SELECT d.partner_id, d.deal_date AS day, sum(d.amount) AS amount
+                      FROM (%(converted)s) d
+                     GROUP BY 1, 2
+                    """,
+                    **params,
+                ),
+            ),
+            (
+                "rev_opening",
+                SQL(
+                    """
+                    -- the 12-month revenue at the end of the day before the
+                    -- period, and before the starts of the grain periods that
+                    -- contain the first day but start before it
+                    SELECT partner_id,
+                           sum(amount) FILTER (
+                               WHERE day >= (%(from)s::date - interval '12 months')::date) AS rev
+                           %(early_bases)s
+                      FROM rev_deals
+                     WHERE day <= %(before)s
+                     GROUP BY partner_id
+                    """,
+                    **params,
+                ),
+            ),
+            (
+                "rev_steps",
+                SQL(
+                    """
+                    WITH rev_moves (partner_id, day, delta) AS (
+                        -- the opening, then the 12-month revenue's changes on the
+                        -- period's days: a deal enters on its day and leaves 12
+                        -- months later, on the first day whose 12 months no longer
+                        -- reach it (that day or the next one, calendar months as
+                        -- PostgreSQL counts them)
+                        SELECT partner_id, %(before)s::date, rev FROM rev_opening WHERE rev IS NOT NULL
+                         UNION ALL
+                        SELECT partner_id, day, amount FROM rev_deals WHERE day >= %(from)s
+                         UNION ALL
+                        SELECT r.partner_id, l.day, -r.amount
+                          FROM rev_deals r
+                         CROSS JOIN LATERAL (
+                               SELECT CASE WHEN (y.day + 1 - interval '12 months')::date > r.day
+                                           THEN y.day ELSE y.day + 1 END
+                                 FROM (SELECT (r.day + interval '12 months')::date) AS y(day)
+                               ) AS l(day)
+                         WHERE l.day BETWEEN %(from)s AND %(to)s
+                    )
+                    -- each customer's 12-month revenue up to the end of each day
+                    -- from ``day`` to the day before ``next_day``: a running sum;
+                    -- ``s_before`` up to the end of ``prev_day``, the step before
+                    SELECT partner_id, day, s, lag(s, 1, 0::numeric) OVER w AS s_before,
+                           lag(day) OVER w AS prev_day, lead(day) OVER w AS next_day
+                      FROM (SELECT partner_id, day,
+                                   sum(sum(delta)) OVER (PARTITION BY partner_id ORDER BY day) AS s
+                              FROM rev_moves
+                             GROUP BY partner_id, day) t
+                    WINDOW w AS (PARTITION BY partner_id ORDER BY day)
+                    """,
+                    **params,
+                ),
+            ),
+            (
+                "rev_parts",
+                SQL(
+                    """
+                    -- the pieces cut where the 12-month revenue changes, with
+                    -- that revenue (0 unless positive: the customer is in no base)
+                    SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
+                           p.medium_id, GREATEST(p.start, st.day) AS start,
+                           LEAST(p.stop, COALESCE(st.next_day, p.stop)) AS stop, st.s AS rev
+                      FROM pieces p
+                      JOIN rev_steps st ON st.partner_id = p.partner_id AND st.day < p.stop
+                                       AND (st.next_day IS NULL OR st.next_day > p.start)
+                     WHERE st.s > 0
+                    """,
+                    **params,
+                ),
+            ),
+            (
+                "rev_grains",
+                SQL(
+                    """
+                    WITH rev_bases AS (
+                        -- a customer's 12-month revenue before a grain period's
+                        -- start in the period: the step in effect on the day before,
+                        -- i.e. the one before the first step on or after the start
+                        SELECT %(base_key_x)s AS key, x.s_before AS base
+                          FROM (SELECT st.partner_id, st.prev_day, st.s_before, %(longer_starts)s
+                                  FROM rev_steps st
+                                 WHERE st.day >= %(from)s AND st.s_before > 0) x
+                         CROSS JOIN LATERAL (VALUES %(firsts)s) AS f(start, uniq)
+                         WHERE f.uniq AND f.start >= %(from)s
+                           AND (x.prev_day IS NULL OR x.prev_day < f.start)
+                    ),
+                    rev_values AS (
+                        -- per day a customer's 12-month revenue changes: before and
+                        -- after the day, each grain's period start, and the bases of
+                        -- the periods that start before the first day
+                        SELECT a.profile_id, e.partner_id, e.day, %(start_columns)s, e.rev_before,
+                               e.rev_after %(early_columns)s
+                          FROM (SELECT st.partner_id, st.day, st.s_before AS rev_before,
+                                       st.s AS rev_after, %(starts)s
+                                  FROM rev_steps st
+                                 WHERE st.day >= %(from)s AND st.s <> st.s_before) e
+                          JOIN attrs a ON a.partner_id = e.partner_id
+                          %(early_join)s
+                    )
+                    -- per changing day and grain, a customer in the base of the
+                    -- grain's period (positive revenue before its start): the
+                    -- change of its revenue, net and kept (capped at the base)
+                    SELECT profile_id, day, grain, start, %(stage_key_g)s AS key,
+                           rev_after - rev_before AS change,
+                           LEAST(GREATEST(rev_after, 0), base)
+                               - LEAST(GREATEST(rev_before, 0), base) AS kept
+                      FROM (SELECT v.profile_id, v.day, v.rev_before, v.rev_after, g.grain,
+                                   g.start, COALESCE(g.base, b.base) AS base
+                              FROM rev_values v
+                             CROSS JOIN LATERAL (VALUES %(grains)s) AS g(grain, start, base)
+                              LEFT JOIN rev_bases b
+                                ON b.key = %(base_key_g)s AND g.base IS NULL) g
+                     WHERE base > 0
+                    """,
+                    **params,
+                ),
+            ),
+            (
+                "rev_start_stages",
+                SQL(
+                    """
+                    WITH early_spans AS (
+                        -- the stages, from the history, of the customers in the base
+                        -- of a grain period that starts before the period (their
+                        -- stage at its start is in no piece)
+                        SELECT profile_id, stage_id, day,
+                               lead(day) OVER (PARTITION BY profile_id ORDER BY day) AS next_day
+                          FROM (%(early_day_end)s) de
+                    )
+                    -- the stage of those customers at the end of the day before
+                    -- each start, once per (customer, start): the piece covering
+                    -- that day, or the history for a start before the period
+                    SELECT %(stage_key_s)s AS key, p.stage_id
+                      FROM (SELECT DISTINCT profile_id, start FROM rev_grains
+                             WHERE start >= %(from)s) s
+                      JOIN pieces p ON p.profile_id = s.profile_id AND p.start < s.start
+                                   AND s.start <= p.stop
+                     UNION ALL
+                    SELECT %(stage_key_s)s, es.stage_id
+                      FROM (SELECT DISTINCT profile_id, start FROM rev_grains
+                             WHERE start < %(from)s) s
+                      JOIN early_spans es ON es.profile_id = s.profile_id AND es.day < s.start
+                                         AND (es.next_day IS NULL OR es.next_day >= s.start)
+                    """,
+                    **params,
+                ),
+            ),
+            (
+                "rev_changes",
+                SQL(
+                    """
+                    -- in the customer's slice at the start of the grain's period
+                    SELECT a.team_id, a.user_id, a.country_id, st.stage_id, a.category_key,
+                           CASE WHEN a.first_day < g.start THEN a.first_medium ELSE 0 END
+                               AS medium_id,
+                           g.day, g.grain, sum(g.change) AS change, sum(g.kept) AS kept
+                      FROM rev_grains g
+                      JOIN rev_start_stages st ON st.key = g.key
+                      JOIN attrs a ON a.profile_id = g.profile_id
+                     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                    """,
+                    **params,
+                ),
+            ),
+        ]
 
     @api.model
     def _revenue_parts_sql(self, company, date_from, previous_done, slice_columns):
