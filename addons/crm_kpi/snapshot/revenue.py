@@ -90,9 +90,9 @@ class CrmKpiSnapshotRevenue(models.Model):
     def _revenue_work_tables(self, company, date_from, date_to):
         """The revenue's work tables, after ``pieces`` (see
         ``_snapshot_work_tables``): ``[(name, SELECT)]`` of ``rev_deals``,
-        ``rev_opening``, ``rev_steps`` (from the moves), ``rev_parts`` and
-        ``rev_changes`` (from the bases, the changing days, their grains and
-        the stages at the grain starts)."""
+        ``rev_opening``, ``rev_steps`` (from the moves, with the start of
+        each grain's period), ``rev_parts``, ``rev_bases``, ``rev_grains``
+        (from the changing days), ``rev_start_stages`` and ``rev_changes``."""
         Profile = self.env["crm.customer.profile"]
         before = date_from - timedelta(days=1)
         window_from = earliest_start(date_from) - relativedelta(months=12)
@@ -104,7 +104,12 @@ class CrmKpiSnapshotRevenue(models.Model):
             for grain in GRAINS
             if grain != "day" and grain_start(grain, date_from) < date_from
         ]
-        starts = {grain: grain_start_sql(grain, SQL("st.day")) for grain in GRAINS}
+        # the steps carry their grain starts (computed once per step, not
+        # once per grain row that reads them)
+        starts = {
+            grain: SQL("st.day") if grain == "day" else SQL.identifier("st", f"start_{grain}")
+            for grain in GRAINS
+        }
         longer = [grain for grain in GRAINS if grain != "day"]
         # a step starts the bases of the grain periods it is the first step
         # of; a start shared with a smaller grain is given once
@@ -172,6 +177,14 @@ class CrmKpiSnapshotRevenue(models.Model):
             early_join=SQL("LEFT JOIN rev_opening o ON o.partner_id = e.partner_id")
             if early
             else SQL(),
+            step_starts=SQL("").join(
+                SQL(
+                    ", %s AS %s",
+                    grain_start_sql(grain, SQL("day")),
+                    SQL.identifier(f"start_{grain}"),
+                )
+                for grain in longer
+            ),
             starts=SQL(", ").join(
                 SQL("%s AS %s", starts[grain], SQL.identifier(f"start_{grain}")) for grain in GRAINS
             ),
@@ -247,6 +260,7 @@ class CrmKpiSnapshotRevenue(models.Model):
                     -- ``s_before`` up to the end of ``prev_day``, the step before
                     SELECT partner_id, day, s, lag(s, 1, 0::numeric) OVER w AS s_before,
                            lag(day) OVER w AS prev_day, lead(day) OVER w AS next_day
+                           %(step_starts)s
                       FROM (SELECT partner_id, day,
                                    sum(sum(delta)) OVER (PARTITION BY partner_id ORDER BY day) AS s
                               FROM rev_moves
@@ -274,22 +288,28 @@ class CrmKpiSnapshotRevenue(models.Model):
                 ),
             ),
             (
+                "rev_bases",
+                SQL(
+                    """
+                    -- a customer's 12-month revenue before a grain period's
+                    -- start in the period: the step in effect on the day before,
+                    -- i.e. the one before the first step on or after the start
+                    SELECT %(base_key_x)s AS key, x.s_before AS base
+                      FROM (SELECT st.partner_id, st.prev_day, st.s_before, %(longer_starts)s
+                              FROM rev_steps st
+                             WHERE st.day >= %(from)s AND st.s_before > 0) x
+                     CROSS JOIN LATERAL (VALUES %(firsts)s) AS f(start, uniq)
+                     WHERE f.uniq AND f.start >= %(from)s
+                       AND (x.prev_day IS NULL OR x.prev_day < f.start)
+                    """,
+                    **params,
+                ),
+            ),
+            (
                 "rev_grains",
                 SQL(
                     """
-                    WITH rev_bases AS (
-                        -- a customer's 12-month revenue before a grain period's
-                        -- start in the period: the step in effect on the day before,
-                        -- i.e. the one before the first step on or after the start
-                        SELECT %(base_key_x)s AS key, x.s_before AS base
-                          FROM (SELECT st.partner_id, st.prev_day, st.s_before, %(longer_starts)s
-                                  FROM rev_steps st
-                                 WHERE st.day >= %(from)s AND st.s_before > 0) x
-                         CROSS JOIN LATERAL (VALUES %(firsts)s) AS f(start, uniq)
-                         WHERE f.uniq AND f.start >= %(from)s
-                           AND (x.prev_day IS NULL OR x.prev_day < f.start)
-                    ),
-                    rev_values AS (
+                    WITH rev_values AS (
                         -- per day a customer's 12-month revenue changes: before and
                         -- after the day, each grain's period start, and the bases of
                         -- the periods that start before the first day
