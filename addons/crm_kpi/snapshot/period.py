@@ -239,11 +239,16 @@ class CrmKpiSnapshotPeriod(models.Model):
                  UNION ALL
                 %(opening)s
                  UNION ALL
-                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, lost, won_back, 0, 0
+                -- the flows summed per slice and day first: narrow rows
+                -- grouped before the wide ones of all_parts
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(lost), sum(won_back), 0, 0
                   FROM moves
+                 GROUP BY %(slice)s, day
                  UNION ALL
-                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, acquired, 0, 0, deals, revenue
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, sum(acquired), 0, 0, sum(deals),
+                       sum(revenue)
                   FROM deal_parts
+                 GROUP BY %(slice)s, day
             ),
             %(revenue_parts)s,
             all_parts (team_id, user_id, country_id, stage_id, category_key, medium_id, day,

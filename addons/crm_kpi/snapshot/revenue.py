@@ -92,7 +92,8 @@ class CrmKpiSnapshotRevenue(models.Model):
         ``_snapshot_work_tables``): ``[(name, SELECT)]`` of ``rev_deals``,
         ``rev_opening``, ``rev_steps`` (from the moves, with the start of
         each grain's period), ``rev_parts``, ``rev_bases``, ``rev_grains``
-        (from the changing days), ``rev_start_stages`` and ``rev_changes``."""
+        (from the changing days), ``rev_start_stages`` and ``rev_changes``
+        (per slice and day, ``change_<grain>`` and ``kept_<grain>``)."""
         Profile = self.env["crm.customer.profile"]
         before = date_from - timedelta(days=1)
         window_from = earliest_start(date_from) - relativedelta(months=12)
@@ -195,6 +196,16 @@ class CrmKpiSnapshotRevenue(models.Model):
             base_key_x=base_key(SQL("x.partner_id"), SQL("f.start")),
             base_key_g=base_key(SQL("v.partner_id"), SQL("g.start")),
             stage_key_g=base_key(SQL("profile_id"), SQL("start")),
+            grain_sums=SQL(", ").join(
+                SQL(
+                    "sum(g.%s) FILTER (WHERE g.grain = %s) AS %s",
+                    SQL.identifier(column),
+                    grain,
+                    SQL.identifier(f"{column}_{grain}"),
+                )
+                for column in ("change", "kept")
+                for grain in GRAINS
+            ),
             stage_key_s=base_key(SQL("s.profile_id"), SQL("s.start")),
             start_columns=start_columns,
             grains=grains,
@@ -313,24 +324,35 @@ class CrmKpiSnapshotRevenue(models.Model):
                         -- per day a customer's 12-month revenue changes: before and
                         -- after the day, each grain's period start, and the bases of
                         -- the periods that start before the first day
+                        -- with the piece covering the day before: its stage is
+                        -- the customer's at the start of every grain period
+                        -- that the piece covers the day before of
                         SELECT a.profile_id, e.partner_id, e.day, %(start_columns)s, e.rev_before,
-                               e.rev_after %(early_columns)s
+                               e.rev_after, p.start AS piece_start, p.stage_id AS piece_stage
+                               %(early_columns)s
                           FROM (SELECT st.partner_id, st.day, st.s_before AS rev_before,
                                        st.s AS rev_after, %(starts)s
                                   FROM rev_steps st
                                  WHERE st.day >= %(from)s AND st.s <> st.s_before) e
                           JOIN attrs a ON a.partner_id = e.partner_id
+                          LEFT JOIN pieces p ON p.profile_id = a.profile_id AND p.start < e.day
+                                            AND e.day <= p.stop
                           %(early_join)s
                     )
                     -- per changing day and grain, a customer in the base of the
                     -- grain's period (positive revenue before its start): the
                     -- change of its revenue, net and kept (capped at the base)
+                    -- and its stage at the start when the piece of the day
+                    -- before covers it (else NULL: rev_start_stages)
                     SELECT profile_id, day, grain, start, %(stage_key_g)s AS key,
+                           CASE WHEN start >= %(from)s AND piece_start < start
+                                THEN piece_stage END AS stage_id,
                            rev_after - rev_before AS change,
                            LEAST(GREATEST(rev_after, 0), base)
                                - LEAST(GREATEST(rev_before, 0), base) AS kept
                       FROM (SELECT v.profile_id, v.day, v.rev_before, v.rev_after, g.grain,
-                                   g.start, COALESCE(g.base, b.base) AS base
+                                   g.start, COALESCE(g.base, b.base) AS base, v.piece_start,
+                                   v.piece_stage
                               FROM rev_values v
                              CROSS JOIN LATERAL (VALUES %(grains)s) AS g(grain, start, base)
                               LEFT JOIN rev_bases b
@@ -352,12 +374,15 @@ class CrmKpiSnapshotRevenue(models.Model):
                                lead(day) OVER (PARTITION BY profile_id ORDER BY day) AS next_day
                           FROM (%(early_day_end)s) de
                     )
-                    -- the stage of those customers at the end of the day before
-                    -- each start, once per (customer, start): the piece covering
-                    -- that day, or the history for a start before the period
+                    -- the stage at the end of the day before a grain period's
+                    -- start of the grain rows whose day's piece does not cover
+                    -- it (a stage change or the first deal in the period, a
+                    -- period starting before the first day), once per
+                    -- (customer, start): the piece covering that day, or the
+                    -- history for a start before the period
                     SELECT %(stage_key_s)s AS key, p.stage_id
                       FROM (SELECT DISTINCT profile_id, start FROM rev_grains
-                             WHERE start >= %(from)s) s
+                             WHERE start >= %(from)s AND stage_id IS NULL) s
                       JOIN pieces p ON p.profile_id = s.profile_id AND p.start < s.start
                                    AND s.start <= p.stop
                      UNION ALL
@@ -374,15 +399,18 @@ class CrmKpiSnapshotRevenue(models.Model):
                 "rev_changes",
                 SQL(
                     """
-                    -- in the customer's slice at the start of the grain's period
-                    SELECT a.team_id, a.user_id, a.country_id, st.stage_id, a.category_key,
+                    -- in the customer's slice at the start of the grain's
+                    -- period, one row per slice and day: a column per grain
+                    SELECT a.team_id, a.user_id, a.country_id,
+                           COALESCE(g.stage_id, st.stage_id) AS stage_id, a.category_key,
                            CASE WHEN a.first_day < g.start THEN a.first_medium ELSE 0 END
                                AS medium_id,
-                           g.day, g.grain, sum(g.change) AS change, sum(g.kept) AS kept
+                           g.day, %(grain_sums)s
                       FROM rev_grains g
-                      JOIN rev_start_stages st ON st.key = g.key
+                      LEFT JOIN rev_start_stages st ON st.key = g.key AND g.stage_id IS NULL
                       JOIN attrs a ON a.profile_id = g.profile_id
-                     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                     WHERE COALESCE(g.stage_id, st.stage_id) IS NOT NULL
+                     GROUP BY 1, 2, 3, 4, 5, 6, 7
                     """,
                     **params,
                 ),
@@ -423,9 +451,7 @@ class CrmKpiSnapshotRevenue(models.Model):
             )
         zeros = SQL(", ").join(SQL("NULL::numeric") for _grain in GRAINS)
         changes = SQL(", ").join(
-            SQL("CASE WHEN grain = %s THEN %s END", grain, SQL(column))
-            for column in ("change", "kept")
-            for grain in GRAINS
+            SQL.identifier(f"{column}_{grain}") for column in ("change", "kept") for grain in GRAINS
         )
         return SQL(
             """
