@@ -46,6 +46,8 @@ CUSTOMER_KINDS = list(definitions.CUSTOMER_KINDS)
 ACTIVE_KINDS = list(definitions.ACTIVE_KINDS)
 # the revenue flows of a row (snapshot/revenue.py's revenue_parts columns)
 REVENUE_FLOWS = REVENUE_COLUMNS[2:]
+# the columns of a slice, as the statements group by them
+SLICE_COLUMNS = "team_id, user_id, country_id, stage_id, category_key, medium_id"
 REVENUE_PARTS = ["churn", *(f"{c}_{g}" for c in ("change", "kept") for g in GRAINS)]
 
 
@@ -125,28 +127,13 @@ class CrmKpiSnapshotPeriod(models.Model):
         NULL, so that slices join by hash (``IS NOT DISTINCT FROM`` would
         not); they are NULL again in the rows written."""
         Profile = self.env["crm.customer.profile"]
-        slice_columns = "team_id, user_id, country_id, stage_id, category_key, medium_id"
+        slice_columns = SLICE_COLUMNS
         return SQL(
             """
             WITH kinds AS (
                 SELECT id AS stage_id, (kind = ANY(%(customer)s))::int AS customer,
                        (kind = ANY(%(active)s))::int AS active
                   FROM crm_lifecycle_stage
-            ),
-            deltas AS (
-                -- closing stocks as running sums: in at its start, out at its stop
-                SELECT %(slice)s, day, sum(n) AS n, sum(n * clv) AS clv, sum(n * var) AS var,
-                       sum(rev) AS rev
-                  FROM (SELECT %(slice)s, start AS day, 1 AS n, clv, var, 0 AS rev FROM pieces
-                         UNION ALL
-                        SELECT %(slice)s, stop, -1, clv, var, 0 FROM pieces WHERE stop <= %(to)s
-                         UNION ALL
-                        -- the 12-month revenue (snapshot/revenue.py): same slices
-                        SELECT %(slice)s, start, 0, 0, 0, rev FROM rev_parts WHERE rev <> 0
-                         UNION ALL
-                        SELECT %(slice)s, stop, 0, 0, 0, -rev FROM rev_parts
-                         WHERE rev <> 0 AND stop <= %(to)s) e
-                 GROUP BY %(slice)s, day
             ),
             closes AS (
                 -- each slice's closing stocks on the days they change, until
@@ -374,6 +361,33 @@ class CrmKpiSnapshotPeriod(models.Model):
             ),
             ("pieces", self._pieces_sql(company, date_from, date_to)),
             *self._revenue_work_tables(company, date_from, date_to),
+            (
+                "deltas",
+                SQL(
+                    """
+                    -- closing stocks as running sums: in at its start, out at
+                    -- its stop; a table of its own, so that its millions of
+                    -- rows are grouped by hashing (a few per slice and day),
+                    -- not sorted for the window that reads them
+                    SELECT %(slice)s, day, sum(n) AS n, sum(n * clv) AS clv,
+                           sum(n * var) AS var, sum(rev) AS rev
+                      FROM (SELECT %(slice)s, start AS day, 1 AS n, clv, var, 0 AS rev
+                              FROM pieces
+                             UNION ALL
+                            SELECT %(slice)s, stop, -1, clv, var, 0 FROM pieces
+                             WHERE stop <= %(to)s
+                             UNION ALL
+                            -- the 12-month revenue (snapshot/revenue.py): same slices
+                            SELECT %(slice)s, start, 0, 0, 0, rev FROM rev_parts WHERE rev <> 0
+                             UNION ALL
+                            SELECT %(slice)s, stop, 0, 0, 0, -rev FROM rev_parts
+                             WHERE rev <> 0 AND stop <= %(to)s) e
+                     GROUP BY %(slice)s, day
+                    """,
+                    slice=SQL(SLICE_COLUMNS),
+                    to=date_to,
+                ),
+            ),
         ]
 
     @api.model
