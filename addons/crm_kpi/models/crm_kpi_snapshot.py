@@ -34,8 +34,8 @@ class CrmKpiSnapshot(models.Model):
 
     Written only by ``_snapshot_period`` (``crm_kpi/snapshot/period.py``;
     the daily cron ``_cron_snapshot`` writes a day as a period of one day,
-    ``_backfill`` longer periods, in ``snapshot/run.py``): one statement per
-    (company, period) inserting the rows and their tag links, so a period
+    ``_backfill`` longer periods, in ``snapshot/run.py``): one INSERT per
+    (company, period) of the rows and their tag links, so a period
     is complete or absent and an interrupted run resumes at the next
     missing day.
     ``crm.kpi.customer.report`` turns the rows into period KPIs.

@@ -195,7 +195,7 @@ class CrmKpiSnapshotRun(models.Model):
         """Rewrite the snapshots of ``date_from`` .. ``date_to`` (inclusive).
 
         Written by periods of ``crm_kpi.backfill_period_days`` days (default
-        366; ``_snapshot_period``: one statement each, which reads the
+        366; ``_snapshot_period``: a few statements each, which read the
         history and the deals once, so longer periods cost less per day), in
         date order, each period in its own transaction (outside tests), so
         the start stock of a period reads the day before as it was just
