@@ -28,7 +28,7 @@ attributes and first deal, the pieces, the revenue's steps and grains) are
 temporary tables, each analysed when written (``_snapshot_work_tables``):
 the planner then knows their sizes and keeps to hash joins in memory, where
 on CTEs its blind guesses chose sorts spilling to disk and merge joins
-filtering millions of rows (the statements took 3.5x longer at 1,000,000
+filtering millions of rows (bench/README.md: the back-fill at 1,000,000
 customers). They are dropped after the INSERT, and on commit.
 """
 
