@@ -90,9 +90,13 @@ class CrmKpiSnapshotPeriod(models.Model):
         cr.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', '256MB', true)")
         tables = self._snapshot_work_tables(company, date_from, date_to)
         for name, query, *hashed in tables:
-            # a grouping known to be small (slices x days) whose input the
-            # planner cannot size: grouped by hashing rather than sorted
-            cr.execute(SQL("SELECT set_config('enable_sort', %s, true)", "off" if hashed else "on"))
+            if hashed:
+                # a grouping known to be small (slices x days) whose input
+                # the planner cannot size: grouped by hashing, not sorted
+                cr.execute(
+                    "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)"
+                )
+                sort = cr.fetchone()[0]
             cr.execute(
                 SQL(
                     "DROP TABLE IF EXISTS %(t)s; "
@@ -101,7 +105,8 @@ class CrmKpiSnapshotPeriod(models.Model):
                     q=query,
                 )
             )
-        cr.execute("SELECT set_config('enable_sort', 'on', true)")
+            if hashed:
+                cr.execute(SQL("SELECT set_config('enable_sort', %s, true)", sort))
         cr.execute(self._snapshot_period_sql(company, date_from, date_to, previous_done))
         # gone before the next period of the same transaction (a test, a
         # back-fill in one transaction) creates them again; a failure rolls
@@ -131,7 +136,6 @@ class CrmKpiSnapshotPeriod(models.Model):
         NULL, so that slices join by hash (``IS NOT DISTINCT FROM`` would
         not); they are NULL again in the rows written."""
         Profile = self.env["crm.customer.profile"]
-        slice_columns = SLICE_COLUMNS
         return SQL(
             """
             WITH kinds AS (
@@ -290,7 +294,7 @@ class CrmKpiSnapshotPeriod(models.Model):
             ),
             opening=self._period_opening_sql(company, date_from, previous_done),
             revenue_parts=self._revenue_parts_sql(
-                company, date_from, previous_done, SQL(slice_columns)
+                company, date_from, previous_done, SQL(SLICE_COLUMNS)
             ),
             revenue_flows=SQL(", ").join(SQL.identifier(c) for c in REVENUE_FLOWS),
             no_changes=SQL(", ").join(SQL("NULL::numeric") for _c in REVENUE_FLOWS),
@@ -299,7 +303,7 @@ class CrmKpiSnapshotPeriod(models.Model):
             revenue_sums=SQL(", ").join(
                 SQL("NULLIF(sum(%s), 0)", SQL.identifier("r", c)) for c in REVENUE_FLOWS
             ),
-            slice=SQL(slice_columns),
+            slice=SQL(SLICE_COLUMNS),
             company=company.id,
             before=date_from - timedelta(days=1),
             after=date_to + timedelta(days=1),

@@ -71,10 +71,10 @@ GRAIN_START_SQL = {
 
 def base_key(partner, start):
     """SQL of one bigint naming (customer ``partner`` or its profile, period
-    ``start``): the bases and the stages at the starts join on it alone, so that the join is a hash or merge join on
-    one key whatever the planner's (blind) estimates; on the two columns
-    it merged on the customer and filtered the starts (tens of millions of
-    rows at 100,000 customers)."""
+    ``start``): the bases and the stages at the starts join on it alone, so
+    that the join is a hash or merge join on one key whatever the planner's
+    (blind) estimates; on the two columns it merged on the customer and
+    filtered the starts (tens of millions of rows at 100,000 customers)."""
     return SQL("(%s::bigint * 100000 + (%s - DATE '2000-01-01'))", partner, start)
 
 
