@@ -17,31 +17,35 @@ never joins a customer's deals to its days (a range join: deals x days):
 * ``rev_steps``: each customer's 12-month revenue as a step function, a
   running sum of moves: the opening, + a deal on its day, - the same deal
   12 months later; each step knows the one before (``prev_day``,
-  ``s_before``) and its end (``next_day``);
+  ``s_before``), its end (``next_day``) and, per grain, the base of the
+  grain's period containing its day (``base_<grain>``: the customer's
+  12-month revenue at the end of the day before the period's start, i.e.
+  ``s_before`` of the period's first step, carried forward by a running
+  max in the same window);
 * ``rev_parts``: the stage pieces cut at those steps, each with the
   customer's 12-month revenue: the stocks (``revenue_12m_*``) are running
   sums of them, as the customer counts are of the pieces;
-* ``rev_bases``: the base of a grain period starting in the period, the
-  customer's 12-month revenue at the end of the day before the start, is
-  the value of the step before the first step on or after the start: read
-  on that first step (``prev_day`` before the start), one row per
-  (customer, start), no search;
-* ``rev_values`` / ``rev_grains`` / ``rev_changes``: per day a customer's
-  revenue changes and per grain, the change of the revenue of a customer in
-  the base of the grain's period, in its slice at the period's start (its
-  stage then: the stage piece covering the day before the start, or for a
-  start before the period the history of these customers only, looked up
-  once per customer and start in ``rev_start_stages``), summed per slice, day and
-  grain: the flows ``revenue_change_*`` / ``revenue_kept_change_*``; the
-  base of a day is the step before, that of a longer period an equality
-  join to ``rev_bases`` (or the opening's, for a period that starts before
-  the first day);
+* ``rev_values``: per day a customer's 12-month revenue changes, before
+  and after the day, with each grain's period start, the customer's slice
+  and the stage piece covering the day before;
+* ``rev_stage_keys`` / ``rev_start_stages``: the customer's stage at the
+  start of a grain period, for the few (customer, start) pairs where that
+  piece does not cover the start: the pieces, or for a start before the
+  period the history of these customers only, looked up once per pair;
+* ``rev_changes``: per changing day and grain (a *grain row*, streamed,
+  never written: six per changing day), the change of the revenue of a
+  customer in the base of the grain's period, in its slice at the period's
+  start, grouped by hashing into one row per slice and day with a column
+  per grain: the flows ``revenue_change_*`` / ``revenue_kept_change_*``;
+  the base of a day is the step before, that of a longer period the
+  step's (or the opening's, for a period that starts before the first
+  day);
 * ``churned``: the lost moves valued at the step of the day before.
 
 Cost: the deals read once, grouped once per customer for the opening and
 sorted per customer for the running sum; the pieces joined to at most their
-customer's steps in the period; the bases of the grains are hash joins on
-(customer, period start). Nothing joins a change to the deals of its
+customer's steps in the period; the bases of the grains are read on the
+steps. Nothing joins a change to the deals of its
 12-month window any more (the first version of these running sums did, for
 the bases of the longer grains: a range join per revenue event).
 """
@@ -69,13 +73,13 @@ GRAIN_START_SQL = {
 }
 
 
-def base_key(partner, start):
-    """SQL of one bigint naming (customer ``partner`` or its profile, period
-    ``start``): the bases and the stages at the starts join on it alone, so
+def start_key(profile, start):
+    """SQL of one bigint naming (customer ``profile``, period ``start``):
+    the grain rows and the stages at the starts join on it alone, so
     that the join is a hash or merge join on one key whatever the planner's
     (blind) estimates; on the two columns it merged on the customer and
     filtered the starts (tens of millions of rows at 100,000 customers)."""
-    return SQL("(%s::bigint * 100000 + (%s - DATE '2000-01-01'))", partner, start)
+    return SQL("(%s::bigint * 100000 + (%s - DATE '2000-01-01'))", profile, start)
 
 
 def grain_start_sql(grain, day):
@@ -91,9 +95,10 @@ class CrmKpiSnapshotRevenue(models.Model):
         """The revenue's work tables, after ``pieces`` (see
         ``_snapshot_work_tables``): ``[(name, SELECT)]`` of ``rev_deals``,
         ``rev_opening``, ``rev_steps`` (from the moves, with the start of
-        each grain's period), ``rev_parts``, ``rev_bases``, ``rev_grains``
-        (from the changing days), ``rev_start_stages`` and ``rev_changes``
-        (per slice and day, ``change_<grain>`` and ``kept_<grain>``)."""
+        each grain's period and its base), ``rev_parts``, ``rev_values``
+        (the changing days), ``rev_stage_keys``, ``rev_start_stages`` and
+        ``rev_changes`` (per slice and day, ``change_<grain>`` and
+        ``kept_<grain>``, grouped by hashing: see ``_snapshot_work_tables``)."""
         Profile = self.env["crm.customer.profile"]
         before = date_from - timedelta(days=1)
         window_from = earliest_start(date_from) - relativedelta(months=12)
@@ -112,38 +117,11 @@ class CrmKpiSnapshotRevenue(models.Model):
             for grain in GRAINS
         }
         longer = [grain for grain in GRAINS if grain != "day"]
-        # a step starts the bases of the grain periods it is the first step
-        # of; a start shared with a smaller grain is given once
-        firsts = SQL(", ").join(
-            SQL(
-                "(x.%(start)s, %(unique)s)",
-                start=SQL.identifier(f"start_{grain}"),
-                unique=SQL(
-                    "x.%s <> ALL(ARRAY[%s])",
-                    SQL.identifier(f"start_{grain}"),
-                    SQL(", ").join(SQL.identifier("x", f"start_{g}") for g in longer[:i]),
-                )
-                if i
-                else SQL("true"),
-            )
-            for i, grain in enumerate(longer)
-        )
-        grains = SQL(", ").join(
-            SQL(
-                "(%s, v.%s, %s)",
-                grain,
-                SQL.identifier(f"start_{grain}"),
-                SQL("v.rev_before")
-                if grain == "day"
-                else SQL(
-                    "CASE WHEN v.%s < %s THEN v.%s END",
-                    SQL.identifier(f"start_{grain}"),
-                    date_from,
-                    SQL.identifier(f"base_{grain}"),
-                )
-                if grain in early
-                else SQL("NULL::numeric"),
-            )
+        # the base of each grain's period of a changing day ``v``: the day
+        # before's revenue for a day, else the step's (or, for a period that
+        # starts before the first day, the opening's: rev_values)
+        grain_bases = SQL(", ").join(
+            SQL("v.rev_before") if grain == "day" else SQL.identifier("v", f"base_{grain}")
             for grain in GRAINS
         )
         start_columns = SQL(", ").join(SQL.identifier("e", f"start_{grain}") for grain in GRAINS)
@@ -161,7 +139,7 @@ class CrmKpiSnapshotRevenue(models.Model):
             early_day_end=self._day_end_sql(
                 company,
                 date_from,
-                SQL("SELECT profile_id FROM rev_grains WHERE start < %s", date_from),
+                SQL("SELECT profile_id FROM rev_stage_keys WHERE start < %s", date_from),
             ),
             early_bases=SQL("").join(
                 SQL(
@@ -171,9 +149,6 @@ class CrmKpiSnapshotRevenue(models.Model):
                     base=SQL.identifier(f"base_{grain}"),
                 )
                 for grain in early
-            ),
-            early_columns=SQL("").join(
-                SQL(", o.%s", SQL.identifier(f"base_{grain}")) for grain in early
             ),
             early_join=SQL("LEFT JOIN rev_opening o ON o.partner_id = e.partner_id")
             if early
@@ -189,26 +164,80 @@ class CrmKpiSnapshotRevenue(models.Model):
             starts=SQL(", ").join(
                 SQL("%s AS %s", starts[grain], SQL.identifier(f"start_{grain}")) for grain in GRAINS
             ),
-            longer_starts=SQL(", ").join(
-                SQL("%s AS %s", starts[grain], SQL.identifier(f"start_{grain}")) for grain in longer
+            first_marks=SQL("").join(
+                SQL(
+                    ", lag(%(start)s) OVER w IS DISTINCT FROM %(start)s AS %(first)s",
+                    start=SQL.identifier(f"start_{grain}"),
+                    first=SQL.identifier(f"first_{grain}"),
+                )
+                for grain in longer
             ),
-            firsts=firsts,
-            base_key_x=base_key(SQL("x.partner_id"), SQL("f.start")),
-            base_key_g=base_key(SQL("v.partner_id"), SQL("g.start")),
-            stage_key_g=base_key(SQL("profile_id"), SQL("start")),
+            longer_columns=SQL("").join(
+                SQL(", %s", SQL.identifier(f"start_{grain}")) for grain in longer
+            ),
+            step_bases=SQL("").join(
+                SQL(
+                    ", (max(ARRAY[(day - DATE '2000-01-01')::numeric, s_before])"
+                    " FILTER (WHERE %s) OVER w)[2] AS %s",
+                    SQL.identifier(f"first_{grain}"),
+                    SQL.identifier(f"base_{grain}"),
+                )
+                for grain in longer
+            ),
+            value_bases=SQL("").join(
+                SQL(
+                    ", CASE WHEN e.%(start)s < %(from)s THEN o.%(base)s ELSE e.%(base)s END AS %(base)s"
+                    if grain in early
+                    else ", e.%(base)s",
+                    start=SQL.identifier(f"start_{grain}"),
+                    base=SQL.identifier(f"base_{grain}"),
+                    **{"from": date_from},
+                )
+                for grain in longer
+            ),
+            step_base_columns=SQL("").join(
+                SQL(", st.%s", SQL.identifier(f"base_{grain}")) for grain in longer
+            ),
+            stage_key_g=start_key(SQL("g.profile_id"), SQL("g.start")),
+            grain_rows=SQL(
+                """
+                -- each changing day of rev_values once per grain (its index
+                -- in GRAINS): the grain's period start, its base (the
+                -- customer's 12-month revenue before the start) and the
+                -- stage at the start when the day's piece covers it (else
+                -- NULL: rev_start_stages); unnest in the select list, not a
+                -- lateral VALUES (a nested loop per changing day)
+                SELECT x.profile_id, x.day, x.team_id, x.user_id, x.country_id, x.category_key,
+                       x.first_day, x.first_medium, x.grain, x.start, x.base,
+                       CASE WHEN x.start >= %(from)s AND x.piece_start < x.start
+                            THEN x.piece_stage END AS stage_id,
+                       x.rev_after - x.rev_before AS change,
+                       LEAST(GREATEST(x.rev_after, 0), x.base)
+                           - LEAST(GREATEST(x.rev_before, 0), x.base) AS kept
+                  FROM (SELECT v.*, unnest(%(indexes)s::smallint[]) AS grain,
+                               unnest(ARRAY[%(grain_starts)s]) AS start,
+                               unnest(ARRAY[%(grain_bases)s]::numeric[]) AS base
+                          FROM rev_values v) x
+                """,
+                indexes=list(range(len(GRAINS))),
+                grain_starts=SQL(", ").join(
+                    SQL.identifier("v", f"start_{grain}") for grain in GRAINS
+                ),
+                grain_bases=grain_bases,
+                **{"from": date_from},
+            ),
             grain_sums=SQL(", ").join(
                 SQL(
                     "sum(g.%s) FILTER (WHERE g.grain = %s) AS %s",
                     SQL.identifier(column),
-                    grain,
+                    GRAINS.index(grain),
                     SQL.identifier(f"{column}_{grain}"),
                 )
                 for column in ("change", "kept")
                 for grain in GRAINS
             ),
-            stage_key_s=base_key(SQL("s.profile_id"), SQL("s.start")),
+            stage_key_s=start_key(SQL("s.profile_id"), SQL("s.start")),
             start_columns=start_columns,
-            grains=grains,
             before=before,
             to=date_to,
             **{"from": date_from},
@@ -268,14 +297,24 @@ class CrmKpiSnapshotRevenue(models.Model):
                     )
                     -- each customer's 12-month revenue up to the end of each day
                     -- from ``day`` to the day before ``next_day``: a running sum;
-                    -- ``s_before`` up to the end of ``prev_day``, the step before
-                    SELECT partner_id, day, s, lag(s, 1, 0::numeric) OVER w AS s_before,
-                           lag(day) OVER w AS prev_day, lead(day) OVER w AS next_day
-                           %(step_starts)s
-                      FROM (SELECT partner_id, day,
-                                   sum(sum(delta)) OVER (PARTITION BY partner_id ORDER BY day) AS s
-                              FROM rev_moves
-                             GROUP BY partner_id, day) t
+                    -- ``s_before`` up to the end of ``prev_day``, the step before;
+                    -- ``base_<grain>``: the revenue before the start of the
+                    -- grain's period containing the day, i.e. ``s_before`` of
+                    -- the period's first step (the last step marked first up
+                    -- to this one: a running max of [day, s_before], in the
+                    -- same window, no sort)
+                    SELECT partner_id, day, s, s_before, prev_day, next_day %(longer_columns)s
+                           %(step_bases)s
+                      FROM (SELECT partner_id, day, s, lag(s, 1, 0::numeric) OVER w AS s_before,
+                                   lag(day) OVER w AS prev_day, lead(day) OVER w AS next_day
+                                   %(longer_columns)s %(first_marks)s
+                              FROM (SELECT partner_id, day,
+                                           sum(sum(delta)) OVER (PARTITION BY partner_id
+                                                                 ORDER BY day) AS s
+                                           %(step_starts)s
+                                      FROM rev_moves
+                                     GROUP BY partner_id, day) t
+                            WINDOW w AS (PARTITION BY partner_id ORDER BY day)) t
                     WINDOW w AS (PARTITION BY partner_id ORDER BY day)
                     """,
                     **params,
@@ -299,65 +338,43 @@ class CrmKpiSnapshotRevenue(models.Model):
                 ),
             ),
             (
-                "rev_bases",
+                "rev_values",
                 SQL(
                     """
-                    -- a customer's 12-month revenue before a grain period's
-                    -- start in the period: the step in effect on the day before,
-                    -- i.e. the one before the first step on or after the start
-                    SELECT %(base_key_x)s AS key, x.s_before AS base
-                      FROM (SELECT st.partner_id, st.prev_day, st.s_before, %(longer_starts)s
+                    -- per day a customer's 12-month revenue changes: before and
+                    -- after the day, each grain's period start, the bases of
+                    -- the periods that start before the first day, the
+                    -- customer's slice, and the piece covering the day
+                    -- before: its stage is the customer's at the start of
+                    -- every grain period that the piece covers the day before of
+                    SELECT a.profile_id, e.partner_id, e.day, %(start_columns)s, e.rev_before,
+                           e.rev_after, p.start AS piece_start, p.stage_id AS piece_stage,
+                           a.team_id, a.user_id, a.country_id, a.category_key, a.first_day,
+                           a.first_medium %(value_bases)s
+                      FROM (SELECT st.partner_id, st.day, st.s_before AS rev_before,
+                                   st.s AS rev_after, %(starts)s %(step_base_columns)s
                               FROM rev_steps st
-                             WHERE st.day >= %(from)s AND st.s_before > 0) x
-                     CROSS JOIN LATERAL (VALUES %(firsts)s) AS f(start, uniq)
-                     WHERE f.uniq AND f.start >= %(from)s
-                       AND (x.prev_day IS NULL OR x.prev_day < f.start)
+                             WHERE st.day >= %(from)s AND st.s <> st.s_before) e
+                      JOIN attrs a ON a.partner_id = e.partner_id
+                      LEFT JOIN pieces p ON p.profile_id = a.profile_id AND p.start < e.day
+                                        AND e.day <= p.stop
+                      %(early_join)s
                     """,
                     **params,
                 ),
             ),
             (
-                "rev_grains",
+                "rev_stage_keys",
                 SQL(
                     """
-                    WITH rev_values AS (
-                        -- per day a customer's 12-month revenue changes: before and
-                        -- after the day, each grain's period start, and the bases of
-                        -- the periods that start before the first day
-                        -- with the piece covering the day before: its stage is
-                        -- the customer's at the start of every grain period
-                        -- that the piece covers the day before of
-                        SELECT a.profile_id, e.partner_id, e.day, %(start_columns)s, e.rev_before,
-                               e.rev_after, p.start AS piece_start, p.stage_id AS piece_stage
-                               %(early_columns)s
-                          FROM (SELECT st.partner_id, st.day, st.s_before AS rev_before,
-                                       st.s AS rev_after, %(starts)s
-                                  FROM rev_steps st
-                                 WHERE st.day >= %(from)s AND st.s <> st.s_before) e
-                          JOIN attrs a ON a.partner_id = e.partner_id
-                          LEFT JOIN pieces p ON p.profile_id = a.profile_id AND p.start < e.day
-                                            AND e.day <= p.stop
-                          %(early_join)s
-                    )
-                    -- per changing day and grain, a customer in the base of the
-                    -- grain's period (positive revenue before its start): the
-                    -- change of its revenue, net and kept (capped at the base)
-                    -- and its stage at the start when the piece of the day
-                    -- before covers it (else NULL: rev_start_stages)
-                    SELECT profile_id, day, grain, start, %(stage_key_g)s AS key,
-                           CASE WHEN start >= %(from)s AND piece_start < start
-                                THEN piece_stage END AS stage_id,
-                           rev_after - rev_before AS change,
-                           LEAST(GREATEST(rev_after, 0), base)
-                               - LEAST(GREATEST(rev_before, 0), base) AS kept
-                      FROM (SELECT v.profile_id, v.day, v.rev_before, v.rev_after, g.grain,
-                                   g.start, COALESCE(g.base, b.base) AS base, v.piece_start,
-                                   v.piece_stage
-                              FROM rev_values v
-                             CROSS JOIN LATERAL (VALUES %(grains)s) AS g(grain, start, base)
-                              LEFT JOIN rev_bases b
-                                ON b.key = %(base_key_g)s AND g.base IS NULL) g
-                     WHERE base > 0
+                    -- the (customer, grain period start) pairs of a customer in
+                    -- the base of the period whose stage at the start is not
+                    -- the day's piece's (a stage change or the first deal in
+                    -- the period, a period starting before the first day):
+                    -- looked up once each in rev_start_stages
+                    SELECT DISTINCT g.profile_id, g.start
+                      FROM (%(grain_rows)s) g
+                     WHERE g.base > 0 AND g.stage_id IS NULL
                     """,
                     **params,
                 ),
@@ -375,22 +392,19 @@ class CrmKpiSnapshotRevenue(models.Model):
                           FROM (%(early_day_end)s) de
                     )
                     -- the stage at the end of the day before a grain period's
-                    -- start of the grain rows whose day's piece does not cover
-                    -- it (a stage change or the first deal in the period, a
-                    -- period starting before the first day), once per
-                    -- (customer, start): the piece covering that day, or the
-                    -- history for a start before the period
+                    -- start: the piece covering that day, or the history for a
+                    -- start before the period
                     SELECT %(stage_key_s)s AS key, p.stage_id
-                      FROM (SELECT DISTINCT profile_id, start FROM rev_grains
-                             WHERE start >= %(from)s AND stage_id IS NULL) s
+                      FROM rev_stage_keys s
                       JOIN pieces p ON p.profile_id = s.profile_id AND p.start < s.start
                                    AND s.start <= p.stop
+                     WHERE s.start >= %(from)s
                      UNION ALL
                     SELECT %(stage_key_s)s, es.stage_id
-                      FROM (SELECT DISTINCT profile_id, start FROM rev_grains
-                             WHERE start < %(from)s) s
+                      FROM rev_stage_keys s
                       JOIN early_spans es ON es.profile_id = s.profile_id AND es.day < s.start
                                          AND (es.next_day IS NULL OR es.next_day >= s.start)
+                     WHERE s.start < %(from)s
                     """,
                     **params,
                 ),
@@ -399,21 +413,30 @@ class CrmKpiSnapshotRevenue(models.Model):
                 "rev_changes",
                 SQL(
                     """
-                    -- in the customer's slice at the start of the grain's
-                    -- period, one row per slice and day: a column per grain
-                    SELECT a.team_id, a.user_id, a.country_id,
-                           COALESCE(g.stage_id, st.stage_id) AS stage_id, a.category_key,
-                           CASE WHEN a.first_day < g.start THEN a.first_medium ELSE 0 END
-                               AS medium_id,
-                           g.day, %(grain_sums)s
-                      FROM rev_grains g
-                      LEFT JOIN rev_start_stages st ON st.key = g.key AND g.stage_id IS NULL
-                      JOIN attrs a ON a.profile_id = g.profile_id
-                     WHERE COALESCE(g.stage_id, st.stage_id) IS NOT NULL
+                    -- per changing day and grain, a customer in the base of the
+                    -- grain's period (positive revenue before its start): the
+                    -- change of its revenue, net and kept (capped at the base),
+                    -- in its slice at the period's start; streamed from the
+                    -- changing days (6 grains each: tens of millions of rows
+                    -- at 1,000,000 customers, never written) and grouped by
+                    -- hashing into one row per slice and day, a column per grain
+                    SELECT team_id, user_id, country_id, stage_id, category_key, medium_id,
+                           day, %(grain_sums)s
+                      FROM (SELECT g.team_id, g.user_id, g.country_id,
+                                   COALESCE(g.stage_id, st.stage_id) AS stage_id, g.category_key,
+                                   CASE WHEN g.first_day < g.start THEN g.first_medium ELSE 0 END
+                                       AS medium_id,
+                                   g.day, g.grain, sum(g.change) AS change, sum(g.kept) AS kept
+                              FROM (%(grain_rows)s) g
+                              LEFT JOIN rev_start_stages st
+                                ON st.key = %(stage_key_g)s AND g.stage_id IS NULL
+                             WHERE g.base > 0 AND COALESCE(g.stage_id, st.stage_id) IS NOT NULL
+                             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) g
                      GROUP BY 1, 2, 3, 4, 5, 6, 7
                     """,
                     **params,
                 ),
+                "hashed",
             ),
         ]
 
