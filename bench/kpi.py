@@ -35,7 +35,8 @@
 
 With ``--backfill [DAYS]`` (default 730), steps 2-5 give way to the
 back-fill of DAYS days of real snapshots (``crm.kpi.snapshot._backfill``:
-by months, each one statement, committed), timed next to its floor measured
+by periods of ``crm_kpi.backfill_period_days``, a few statements and a
+commit each, ``crm_retention.parallel_batches`` at once), timed next to its floor measured
 in the same run (``BACKFILL_FLOOR``): the same per-day stocks (per
 salesperson, country and stage) and flows (lost, won back, deals and
 revenue per day), by plain GROUP BYs over the history's stage intervals and

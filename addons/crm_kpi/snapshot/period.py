@@ -61,10 +61,18 @@ class CrmKpiSnapshotPeriod(models.Model):
         self._snapshot_period(company, day, day)
 
     @api.model
-    def _snapshot_period(self, company, date_from, date_to):
+    def _snapshot_period(self, company, date_from, date_to, stored_opening=True):
         """Replace the rows of ``company`` from ``date_from`` to ``date_to``
         (inclusive) and their rollups; the day before ``date_from`` is the
-        opening of the first day when it was snapshotted (as for a day)."""
+        opening of the first day when it was snapshotted (as for a day).
+
+        With ``stored_opening=False`` the first day opens on the customers'
+        stages at the end of the day before, from the history, whether that
+        day was snapshotted or not: for a back-fill's later periods written
+        at once with the earlier ones (``_snapshot_periods``), whose day
+        before is being rewritten by another transaction. Both openings
+        give the same rows when the day before is up to date: each customer
+        in its slice at the end of the day before."""
         self.env.flush_all()
         cr = self.env.cr
         cr.execute(
@@ -74,7 +82,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                 date_from - timedelta(days=1),
             )
         )
-        previous_done = cr.fetchone()[0]
+        previous_done = cr.fetchone()[0] and stored_opening
         cr.execute(
             SQL(
                 "DELETE FROM crm_kpi_snapshot WHERE company_id = %s AND date BETWEEN %s AND %s",
@@ -464,8 +472,8 @@ class CrmKpiSnapshotPeriod(models.Model):
     def _period_opening_sql(self, company, date_from, previous_done):
         """Parts of the first day's opening stocks: the day before's rows when
         it was snapshotted, else each customer's stage at the day before's end
-        in its slice of the first day (its channel as of that day), as
-        ``_snapshot_opening_sql`` does for a day."""
+        in its slice of that day (the piece covering it: its channel as of
+        that day), as the day before's closing stocks count it."""
         if previous_done:
             return SQL(
                 """
@@ -483,11 +491,9 @@ class CrmKpiSnapshotPeriod(models.Model):
             )
         return SQL(
             """
-            SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
-                   CASE WHEN a.first_day <= %(from)s THEN a.first_medium ELSE 0 END,
+            SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key, p.medium_id,
                    %(from)s::date, 1, k.customer, k.active, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
               FROM pieces p
-              JOIN attrs a ON a.profile_id = p.profile_id
               JOIN kinds k ON k.stage_id = p.stage_id
              WHERE p.start <= %(before)s AND %(before)s < p.stop
             """,

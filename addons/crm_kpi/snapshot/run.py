@@ -6,6 +6,7 @@ once (``_backfill``). The days are written by ``period._snapshot_period``.
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date, timedelta
 
 from odoo import api, fields, models
@@ -41,6 +42,8 @@ class CrmKpiSnapshotRun(models.Model):
         days ago (default 365). At most ``crm_kpi.snapshot_max_days`` days are
         written per company and run (default 400); the rest waits for the next
         run, so a first run on a large database cannot hold the cron forever.
+        Missed days are written as periods (``_snapshot_periods``): a year
+        in a few statements, not one statement per day.
         """
         params = self.env["ir.config_parameter"].sudo()
         initial_days = int(params.get_param("crm_kpi.snapshot_initial_days", 365))
@@ -61,14 +64,16 @@ class CrmKpiSnapshotRun(models.Model):
             if days:
                 todo[company] = days
         total = sum(len(days) for days in todo.values())
+        length = max(int(params.get_param("crm_kpi.backfill_period_days", 366)), 1)
         n = 0
         for company, days in todo.items():
             try:
                 with self._company_lock(company):
-                    for day in days:
-                        self._snapshot_day(company, day)
-                        n += 1
-                        self._commit_progress(done=n, remaining=total - n)
+                    # usually yesterday alone; days missed (a first run, a
+                    # stopped server) as periods: the rows of a day at a time
+                    n = self._snapshot_periods(
+                        company, periods(days[0], days[-1], length), done=n, total=total
+                    )
             except JobRunning:
                 # a back-fill writes this company: its days wait for the next run
                 _logger.info("KPI snapshot of company %s skipped: another run holds it", company.id)
@@ -152,22 +157,23 @@ class CrmKpiSnapshotRun(models.Model):
         """Write the next days of the queued back-fills (``_backfill_queue``).
 
         One run writes at most ``crm_kpi.backfill_batch_days`` company-days
-        (default 366) in date order, as periods (``_snapshot_period``), then
-        moves each company's pending start past them and commits (outside
-        tests): a run that dies half-way rolls its batch back and the next
-        run writes it again. The cron framework calls the method again while
-        it reports remaining days.
+        (default 732) in date order, as periods of at most
+        ``crm_kpi.backfill_period_days`` (``_snapshot_periods``: two at once
+        by default, each committed), then moves each company's pending start
+        past them and commits (outside tests): the next run after one that
+        died half-way writes its whole batch again. The cron framework calls
+        the method again while it reports remaining days.
 
         The back-fill cron and its two helpers run this method at once, on
         the cron workers of any Odoo nodes: each company is written by one
         of them at a time (its lock), the others go on to the next company
-        whose lock is free. A company's days are written in date order, by
-        one worker: a period opens on the day before as it was just written
-        (see ``_backfill``), and one period of a year reads the history and
+        whose lock is free. A company's days are written by one worker (its
+        periods by its threads): one period of a year reads the history and
         the deals once where twelve months would read them twelve times.
         """
         params = self.env["ir.config_parameter"].sudo()
-        batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 366)), 1)
+        batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 732)), 1)
+        length = max(int(params.get_param("crm_kpi.backfill_period_days", 366)), 1)
         pending = self._backfill_pending()
         remaining = sum((end - start).days + 1 for start, end in pending.values())
         done = 0
@@ -175,13 +181,14 @@ class CrmKpiSnapshotRun(models.Model):
             stop = min(end, start + timedelta(days=batch - done - 1))
             try:
                 with self._company_lock(company):
-                    self._snapshot_period(company, start, stop)
+                    done = self._snapshot_periods(
+                        company, periods(start, stop, length), done=done, total=remaining
+                    )
             except JobRunning:
                 # the nightly run (or a manager's back-fill) writes this company:
                 # its days stay queued for the next run
                 _logger.info("KPI back-fill of company %s waits: another run holds it", company.id)
                 continue
-            done += (stop - start).days + 1
             day = stop + timedelta(days=1)
             key = f"{BACKFILL_PENDING_KEY}{company.id}"
             params.set_param(key, f"{day},{end}" if day <= end else False)
@@ -196,10 +203,9 @@ class CrmKpiSnapshotRun(models.Model):
 
         Written by periods of ``crm_kpi.backfill_period_days`` days (default
         366; ``_snapshot_period``: a few statements each, which read the
-        history and the deals once, so longer periods cost less per day), in
-        date order, each period in its own transaction (outside tests), so
-        the start stock of a period reads the day before as it was just
-        rewritten. Example::
+        history and the deals once, so longer periods cost less per day),
+        each period in its own transaction (outside tests), several at once
+        (``_snapshot_periods``). Example::
 
             env["crm.kpi.snapshot"]._backfill(date(2025, 1, 1), date(2025, 12, 31))
         """
@@ -214,11 +220,60 @@ class CrmKpiSnapshotRun(models.Model):
         n = 0
         for company in companies:
             with self._company_lock(company):  # JobRunning (a UserError) when busy
-                for start, stop in periods(date_from, date_to, length):
-                    self._snapshot_period(company, start, stop)
-                    n += (stop - start).days + 1
-                    self._commit_progress(done=n, remaining=total - n)
+                n = self._snapshot_periods(
+                    company, periods(date_from, date_to, length), done=n, total=total
+                )
         return n
+
+    @api.model
+    def _snapshot_periods(self, company, spans, done=0, total=0):
+        """Write ``company``'s periods ``spans`` (``[(first day, last day)]``,
+        consecutive, in date order), each committed on its own (outside
+        tests and installs), reporting the progress ``done`` days of
+        ``total``; return ``done`` plus the days written.
+
+        ``crm_retention.parallel_batches`` periods are written at once (a
+        period is a few statements of one PostgreSQL process, so a second
+        one uses a second core), each in its own thread, connection and
+        transaction. The first one opens on the day before as stored, the
+        later ones on the history (``_snapshot_period(stored_opening=False)``:
+        their day before is being rewritten next to them); the rows are
+        those of writing them one after the other. A period that fails
+        raises once the others have finished (they stay committed, as the
+        periods before a failure do one by one)."""
+        workers = min(self.env["crm.customer.profile"]._parallel_batches(), len(spans))
+        if workers <= 1:
+            for start, stop in spans:
+                self._snapshot_period(company, start, stop)
+                done += (stop - start).days + 1
+                self._commit_progress(done=done, remaining=total - done)
+            return done
+        # the threads' transactions see what this one wrote
+        self._commit_progress(done=done, remaining=total - done)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm_kpi") as pool:
+            futures = {
+                pool.submit(self._snapshot_period_apart, company.id, start, stop, not i): (
+                    start,
+                    stop,
+                )
+                for i, (start, stop) in enumerate(spans)
+            }
+            for future in as_completed(futures):
+                future.result()
+                start, stop = futures[future]
+                done += (stop - start).days + 1
+                self._commit_progress(done=done, remaining=total - done)
+        return done
+
+    @api.model
+    def _snapshot_period_apart(self, company_id, date_from, date_to, stored_opening):
+        """``_snapshot_period`` in a transaction of its own, committed (a
+        thread of ``_snapshot_periods``)."""
+        with self.env.registry.cursor() as cr:
+            env = api.Environment(cr, self.env.uid, self.env.context, su=self.env.su)
+            env[self._name]._snapshot_period(
+                env["res.company"].browse(company_id), date_from, date_to, stored_opening
+            )
 
     @api.model
     def _company_lock(self, company):

@@ -1,4 +1,6 @@
+import threading
 from datetime import date, timedelta
+from unittest.mock import patch
 
 from odoo import sql_db
 from odoo.addons.crm_kpi.snapshot.run import BACKFILL_CRONS
@@ -79,6 +81,51 @@ class TestSnapshot(KpiCase):
             by_period = self._all_rows()
             Snapshot._snapshot_period(self.company, P_FROM, P_TO)
             self.assertEqual(self._all_rows(), by_period)
+
+    def test_periods_written_at_once_give_the_rows_of_one_after_the_other(self):
+        """A long back-fill writes its periods two at once, each on its own
+        connection and transaction (as the cron does outside tests): the
+        later periods cannot open on their day before, which is being
+        rewritten next to them. The rows, tags and rollups are those of
+        writing the periods one after the other, also for the customers
+        whose first deal (their channel) is the first day of a period."""
+        self.env["ir.config_parameter"].sudo().set_param("crm_kpi.backfill_period_days", 2)
+        Snapshot = self.env["crm.kpi.snapshot"]
+        # prospects before their first deal (3, 5 and 7 March: the first
+        # days of periods of two days from 1 March): no channel, then their
+        # deal's
+        self.env["crm.lifecycle.history"].create(
+            [
+                {
+                    "profile_id": self.profile_of[p.id].id,
+                    "stage_id": self.stage["potential"].id,
+                    "date": date(2025, 2, 10),
+                }
+                for p in self.acquired[:3]
+            ]
+        )
+        Snapshot._backfill(P_FROM, P_TO, self.company)
+        one_by_one = self._all_rows()
+        self.assertTrue(one_by_one["crm.kpi.snapshot"])
+        # the threads' cursors: savepoints of this test's transaction
+        self.registry.enter_test_mode(self.env.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        threads = set()
+        apart = type(Snapshot)._snapshot_period_apart
+
+        def spy(self_, *args):
+            threads.add(threading.current_thread().name)
+            return apart(self_, *args)
+
+        Profile = type(self.env["crm.customer.profile"])
+        with (
+            patch.object(Profile, "_parallel_batches", lambda self_: 2),
+            patch.object(type(Snapshot), "_snapshot_period_apart", spy),
+        ):
+            self.assertEqual(Snapshot._backfill(P_FROM, P_TO, self.company), 31)
+        self.assertEqual(len(threads), 2, "two connections wrote the periods")
+        self.env.invalidate_all()
+        self.assertEqual(self._all_rows(), one_by_one)
 
     def test_past_stages_come_from_history_not_current_stage(self):
         """A customer lost in March counts as a customer on 1 March, whatever its
