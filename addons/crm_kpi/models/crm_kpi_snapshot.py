@@ -36,8 +36,8 @@ class CrmKpiSnapshot(models.Model):
     the daily cron ``_cron_snapshot`` writes a day as a period of one day,
     ``_backfill`` longer periods, in ``snapshot/run.py``): one INSERT per
     (company, period) of the rows and their tag links, so a period
-    is complete or absent and an interrupted run resumes at the next
-    missing day.
+    is complete or absent; the daily cron writes its periods one after the
+    other and resumes at the next missing day.
     ``crm.kpi.customer.report`` turns the rows into period KPIs.
     """
 

@@ -24,8 +24,8 @@ Everything joins on the customer (hash joins) and groups by day: the cost
 grows with customers + deals + the rows written, never customers x days.
 
 The intermediate results that the INSERT reads (the deals, each customer's
-attributes and first deal, the pieces, the revenue's steps and grains) are
-temporary tables, each analysed when written (``_snapshot_work_tables``):
+attributes and first deal, the pieces, the revenue's steps, changing days
+and changes per slice and day) are temporary tables, each analysed when written (``_snapshot_work_tables``):
 the planner then knows their sizes and keeps to hash joins in memory, where
 on CTEs its blind guesses chose sorts spilling to disk and merge joins
 filtering millions of rows (bench/README.md: the back-fill at 1,000,000

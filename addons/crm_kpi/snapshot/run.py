@@ -6,7 +6,7 @@ once (``_backfill``). The days are written by ``period._snapshot_period``.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import date, timedelta
 
 from odoo import api, fields, models
@@ -72,7 +72,11 @@ class CrmKpiSnapshotRun(models.Model):
                     # usually yesterday alone; days missed (a first run, a
                     # stopped server) as periods: the rows of a day at a time
                     n = self._snapshot_periods(
-                        company, periods(days[0], days[-1], length), done=n, total=total
+                        company,
+                        periods(days[0], days[-1], length),
+                        done=n,
+                        total=total,
+                        parallel=False,
                     )
             except JobRunning:
                 # a back-fill writes this company: its days wait for the next run
@@ -159,10 +163,11 @@ class CrmKpiSnapshotRun(models.Model):
         One run writes at most ``crm_kpi.backfill_batch_days`` company-days
         (default 732) in date order, as periods of at most
         ``crm_kpi.backfill_period_days`` (``_snapshot_periods``: two at once
-        by default, each committed), then moves each company's pending start
-        past them and commits (outside tests): the next run after one that
-        died half-way writes its whole batch again. The cron framework calls
-        the method again while it reports remaining days.
+        by default, each committed); each company's pending start moves past
+        each period written, in date order, committed with the progress
+        (outside tests): the next run after one that died half-way starts at
+        the first period not written. The cron framework calls the method
+        again while it reports remaining days.
 
         The back-fill cron and its two helpers run this method at once, on
         the cron workers of any Odoo nodes: each company is written by one
@@ -179,19 +184,28 @@ class CrmKpiSnapshotRun(models.Model):
         done = 0
         for company, (start, end) in pending.items():
             stop = min(end, start + timedelta(days=batch - done - 1))
+            key = f"{BACKFILL_PENDING_KEY}{company.id}"
+
+            def written(last, key=key, end=end):
+                # the pending start moves past each period once it is
+                # written, committed with the progress
+                day = last + timedelta(days=1)
+                params.set_param(key, f"{day},{end}" if day <= end else False)
+
             try:
                 with self._company_lock(company):
                     done = self._snapshot_periods(
-                        company, periods(start, stop, length), done=done, total=remaining
+                        company,
+                        periods(start, stop, length),
+                        done=done,
+                        total=remaining,
+                        written=written,
                     )
             except JobRunning:
                 # the nightly run (or a manager's back-fill) writes this company:
                 # its days stay queued for the next run
                 _logger.info("KPI back-fill of company %s waits: another run holds it", company.id)
                 continue
-            day = stop + timedelta(days=1)
-            key = f"{BACKFILL_PENDING_KEY}{company.id}"
-            params.set_param(key, f"{day},{end}" if day <= end else False)
             if done >= batch:
                 break
         self._commit_progress(done=done, remaining=remaining - done)
@@ -226,43 +240,66 @@ class CrmKpiSnapshotRun(models.Model):
         return n
 
     @api.model
-    def _snapshot_periods(self, company, spans, done=0, total=0):
+    def _snapshot_periods(self, company, spans, done=0, total=0, written=None, parallel=True):
         """Write ``company``'s periods ``spans`` (``[(first day, last day)]``,
         consecutive, in date order), each committed on its own (outside
         tests and installs), reporting the progress ``done`` days of
-        ``total``; return ``done`` plus the days written.
+        ``total``; return ``done`` plus the days written. ``written(last
+        day)`` is called in date order once each period is written, in the
+        transaction that commits the progress (the queued back-fill moves
+        its pending start past it there).
 
-        ``crm_retention.parallel_batches`` periods are written at once (a
-        period is a few statements of one PostgreSQL process, so a second
-        one uses a second core), each in its own thread, connection and
-        transaction. The first one opens on the day before as stored, the
-        later ones on the history (``_snapshot_period(stored_opening=False)``:
-        their day before is being rewritten next to them); the rows are
-        those of writing them one after the other. A period that fails
-        raises once the others have finished (they stay committed, as the
-        periods before a failure do one by one)."""
-        workers = min(self.env["crm.customer.profile"]._parallel_batches(), len(spans))
+        With ``parallel``, ``crm_retention.parallel_batches`` periods are
+        written at once (a period is a few statements of one PostgreSQL
+        process, so a second one uses a second core), each in its own
+        thread, connection and transaction. The first one opens on the day
+        before as stored, the later ones on the history
+        (``_snapshot_period(stored_opening=False)``: their day before is
+        being rewritten next to them); the rows are those of writing them
+        one after the other. When a period fails, the periods not started
+        are cancelled and the error is raised once the running ones have
+        finished (this transaction waits for the threads before it reports
+        anything): a later period may then be written while an earlier one
+        is not, so a caller that resumes after its last day written (the
+        daily cron) passes ``parallel=False``."""
+        Profile = self.env["crm.customer.profile"]
+        workers = min(Profile._parallel_batches(), len(spans)) if parallel else 1
         if workers <= 1:
             for start, stop in spans:
                 self._snapshot_period(company, start, stop)
                 done += (stop - start).days + 1
+                if written:
+                    written(stop)
                 self._commit_progress(done=done, remaining=total - done)
             return done
         # the threads' transactions see what this one wrote
         self._commit_progress(done=done, remaining=total - done)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm_kpi") as pool:
-            futures = {
-                pool.submit(self._snapshot_period_apart, company.id, start, stop, not i): (
-                    start,
-                    stop,
-                )
+            futures = [
+                pool.submit(self._snapshot_period_apart, company.id, start, stop, not i)
                 for i, (start, stop) in enumerate(spans)
-            }
-            for future in as_completed(futures):
-                future.result()
-                start, stop = futures[future]
-                done += (stop - start).days + 1
-                self._commit_progress(done=done, remaining=total - done)
+            ]
+            # at the first failure, the periods not started are cancelled;
+            # this cursor waits for the running ones before it is used again
+            wait(futures, return_when=FIRST_EXCEPTION)
+            pool.shutdown(wait=True, cancel_futures=True)
+        # in date order: the progress (and ``written``) never passes a
+        # period that is not written; the first failure in date order is
+        # raised, the others logged
+        for i, (future, (start, stop)) in enumerate(zip(futures, spans, strict=True)):
+            if future.cancelled() or future.exception():
+                for other in futures[i + 1 :]:
+                    if not other.cancelled() and other.exception():
+                        _logger.error(
+                            "KPI snapshot period of company %s failed",
+                            company.id,
+                            exc_info=other.exception(),
+                        )
+                future.result()  # raises
+            done += (stop - start).days + 1
+            if written:
+                written(stop)
+            self._commit_progress(done=done, remaining=total - done)
         return done
 
     @api.model

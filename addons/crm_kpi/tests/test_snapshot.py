@@ -292,6 +292,75 @@ class TestSnapshot(KpiCase):
             self._snapshot_days(), {date(2025, 3, 1) + timedelta(days=i) for i in range(8)}
         )
 
+    def test_queued_backfill_keeps_the_periods_written_before_a_failure(self):
+        """A cron run whose second period fails keeps the first one and
+        moves the queue past it (committed together outside tests): the
+        next run starts at the failed period, and the days after it wait."""
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("crm_kpi.backfill_batch_days", 6)
+        params.set_param("crm_kpi.backfill_period_days", 2)
+        Snapshot = self.env["crm.kpi.snapshot"]
+        Snapshot._backfill_queue(date(2025, 3, 1), date(2025, 3, 8), self.company)
+        period = type(Snapshot)._snapshot_period
+
+        def broken(self_, company, date_from, *args):
+            if date_from == date(2025, 3, 3):
+                raise RuntimeError("the database server went away")
+            return period(self_, company, date_from, *args)
+
+        # not assertRaises: it rolls the block back (a savepoint), where the
+        # cron's commits would keep the first period
+        failed = None
+        with patch.object(type(Snapshot), "_snapshot_period", broken):
+            try:
+                Snapshot._cron_backfill()
+            except RuntimeError as error:
+                failed = error
+        self.assertTrue(failed, "the failure reaches the cron")
+        self.assertEqual(self._snapshot_days(), {date(2025, 3, 1), date(2025, 3, 2)})
+        self.assertEqual(
+            Snapshot._backfill_pending(), {self.company: (date(2025, 3, 3), date(2025, 3, 8))}
+        )
+        self.assertEqual(Snapshot._cron_backfill(), 6)
+        self.assertEqual(
+            self._snapshot_days(), {date(2025, 3, 1) + timedelta(days=i) for i in range(8)}
+        )
+
+    def test_periods_written_at_once_report_a_failure_in_date_order(self):
+        """When a period written next to others fails, the back-fill raises
+        its error and the queue moves past the periods before it only, even
+        if a later one was written meanwhile."""
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("crm_kpi.backfill_batch_days", 6)
+        params.set_param("crm_kpi.backfill_period_days", 2)
+        Snapshot = self.env["crm.kpi.snapshot"]
+        Snapshot._backfill_queue(date(2025, 3, 1), date(2025, 3, 8), self.company)
+        self.registry.enter_test_mode(self.env.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        period = type(Snapshot)._snapshot_period
+
+        def broken(self_, company, date_from, *args):
+            if date_from == date(2025, 3, 3):
+                raise RuntimeError("the database server went away")
+            return period(self_, company, date_from, *args)
+
+        Profile = type(self.env["crm.customer.profile"])
+        failed = None
+        with (
+            patch.object(Profile, "_parallel_batches", lambda self_: 2),
+            patch.object(type(Snapshot), "_snapshot_period", broken),
+        ):
+            try:
+                Snapshot._cron_backfill()
+            except RuntimeError as error:
+                failed = error
+        self.assertTrue(failed, "the failure reaches the cron")
+        self.env.invalidate_all()
+        self.assertLessEqual({date(2025, 3, 1), date(2025, 3, 2)}, self._snapshot_days())
+        self.assertEqual(
+            Snapshot._backfill_pending(), {self.company: (date(2025, 3, 3), date(2025, 3, 8))}
+        )
+
     def test_snapshot_runs_of_one_company_never_overlap(self):
         """While a run writes a company's snapshots (here: another worker holds
         its lock), a manager's direct back-fill is told to try again, the
