@@ -36,8 +36,8 @@ class CrmKpiSnapshotTotal(models.Model):
     per-tag rollup otherwise. Same figures either way: the rows are sums of
     the snapshot's, and ``row_count`` keeps the number of detailed rows.
 
-    Written by ``crm.kpi.snapshot._snapshot_day`` right after the day's
-    detailed rows, in the same transaction; ``init`` fills it from existing
+    Written by ``crm.kpi.snapshot._snapshot_period`` right after the
+    period's detailed rows, in the same transaction; ``init`` fills it from existing
     snapshots when the module is upgraded from a version without it.
     """
 

@@ -1,8 +1,9 @@
 """The statements that write ``crm.kpi.snapshot``: the rows of every day from
 ``date_from`` to ``date_to`` for one company at once (``_snapshot_period``);
-the daily cron's day is a period of one day (``_snapshot_day``), the
-back-fill writes months. Written day by day or a month at once, the rows
-are the same (a test compares every row, tag link and rollup).
+the daily cron's day is a period of one day, the back-fill writes periods
+of up to a year (``run._snapshot_periods``). Written day by day or a month
+at once, the rows are the same (a test compares every row, tag link and
+rollup).
 
 Why a period: a day must read the whole history (the stage of each customer
 at its end) and every deal (the first deal gives the channel, dates the
@@ -25,11 +26,11 @@ grows with customers + deals + the rows written, never customers x days.
 
 The intermediate results that the INSERT reads (the deals, each customer's
 attributes and first deal, the pieces, the revenue's steps, changing days
-and changes per slice and day) are temporary tables, each analysed when written (``_snapshot_work_tables``):
-the planner then knows their sizes and keeps to hash joins in memory, where
-on CTEs its blind guesses chose sorts spilling to disk and merge joins
-filtering millions of rows (bench/README.md: the back-fill at 1,000,000
-customers). They are dropped after the INSERT, and on commit.
+and changes per slice and day) are temporary tables, each analysed when
+written (``_snapshot_work_tables``): the planner then knows their sizes
+and keeps to hash joins in memory, where on CTEs its blind guesses chose
+sorts spilling to disk and merge joins filtering millions of rows
+(bench/README.md: the back-fill at 1,000,000 customers). They are dropped after the INSERT, and on commit.
 """
 
 from datetime import timedelta
@@ -56,8 +57,8 @@ class CrmKpiSnapshotPeriod(models.Model):
 
     @api.model
     def _snapshot_day(self, company, day):
-        """Replace the rows of (``company``, ``day``): the daily cron's
-        unit, a period of one day (``_snapshot_period``)."""
+        """Replace the rows of (``company``, ``day``): a period of one day
+        (``_snapshot_period``), as the daily cron writes yesterday."""
         self._snapshot_period(company, day, day)
 
     @api.model

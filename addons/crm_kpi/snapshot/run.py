@@ -64,7 +64,7 @@ class CrmKpiSnapshotRun(models.Model):
             if days:
                 todo[company] = days
         total = sum(len(days) for days in todo.values())
-        length = max(int(params.get_param("crm_kpi.backfill_period_days", 366)), 1)
+        length = self._backfill_period_days()
         n = 0
         for company, days in todo.items():
             try:
@@ -104,6 +104,14 @@ class CrmKpiSnapshotRun(models.Model):
                 asked=date_from,
             )
         return None
+
+    @api.model
+    def _backfill_period_days(self):
+        """The longest period written in one transaction (system parameter
+        ``crm_kpi.backfill_period_days``, default 366): the daily cron's
+        missed days, the direct and the queued back-fills are cut so."""
+        params = self.env["ir.config_parameter"].sudo()
+        return max(int(params.get_param("crm_kpi.backfill_period_days", 366)), 1)
 
     @api.model
     def _backfill_queue(self, date_from, date_to, companies):
@@ -178,7 +186,7 @@ class CrmKpiSnapshotRun(models.Model):
         """
         params = self.env["ir.config_parameter"].sudo()
         batch = max(int(params.get_param("crm_kpi.backfill_batch_days", 732)), 1)
-        length = max(int(params.get_param("crm_kpi.backfill_period_days", 366)), 1)
+        length = self._backfill_period_days()
         pending = self._backfill_pending()
         remaining = sum((end - start).days + 1 for start, end in pending.values())
         done = 0
@@ -229,8 +237,7 @@ class CrmKpiSnapshotRun(models.Model):
             raise UserError(error)
         companies = companies or self.env["res.company"].sudo().search([])
         total = ((date_to - date_from).days + 1) * len(companies)
-        params = self.env["ir.config_parameter"].sudo()
-        length = max(int(params.get_param("crm_kpi.backfill_period_days", 366)), 1)
+        length = self._backfill_period_days()
         n = 0
         for company in companies:
             with self._company_lock(company):  # JobRunning (a UserError) when busy
@@ -264,13 +271,18 @@ class CrmKpiSnapshotRun(models.Model):
         daily cron) passes ``parallel=False``."""
         Profile = self.env["crm.customer.profile"]
         workers = min(Profile._parallel_batches(), len(spans)) if parallel else 1
+
+        def finished(start, stop):
+            nonlocal done
+            done += (stop - start).days + 1
+            if written:
+                written(stop)
+            self._commit_progress(done=done, remaining=total - done)
+
         if workers <= 1:
             for start, stop in spans:
                 self._snapshot_period(company, start, stop)
-                done += (stop - start).days + 1
-                if written:
-                    written(stop)
-                self._commit_progress(done=done, remaining=total - done)
+                finished(start, stop)
             return done
         # the threads' transactions see what this one wrote
         self._commit_progress(done=done, remaining=total - done)
@@ -296,10 +308,7 @@ class CrmKpiSnapshotRun(models.Model):
                             exc_info=other.exception(),
                         )
                 future.result()  # raises
-            done += (stop - start).days + 1
-            if written:
-                written(stop)
-            self._commit_progress(done=done, remaining=total - done)
+            finished(start, stop)
         return done
 
     @api.model
