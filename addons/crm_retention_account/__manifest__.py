@@ -2,7 +2,7 @@
     "name": "CRM Retention: Invoices as Purchases",
     "summary": "Posted customer invoices, less credit notes, count as customers' purchases "
     "in the lifecycle, churn model, KPIs and campaign results",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",

@@ -90,6 +90,10 @@ DEFAULTS = {
     # batches of a full recompute applied at once (one transaction and one
     # PostgreSQL process each), at most the number of cores
     "parallel_batches": 2,
+    # the nightly run reads every deal at least once in this many days; in
+    # between, the profiles' stored aggregates and the changed customers'
+    # deals (1: every night)
+    "full_aggregate_days": 7,
 }
 
 # The settings each company sets for itself (``res.company.retention_<key>``,
@@ -123,6 +127,7 @@ BOUNDS = {
     "default_interval_days": (1.0, 3650.0),
     "batch_size": (1, 10_000_000),
     "parallel_batches": (1, 64),
+    "full_aggregate_days": (1, 366),
 }
 
 # Allowed range of the values a stage rule compares these profile fields to.

@@ -123,6 +123,34 @@ class CrmRetentionModel(models.Model):
         readonly=True, help="When the current run read the deals (database clock)."
     )
     last_run_date = fields.Datetime(readonly=True)
+    # what the nightly run read (crm.customer.profile._run_frame)
+    run_aggregate = fields.Selection(
+        [("full", "Every deal"), ("incremental", "Changed customers")],
+        string="Deals Read",
+        readonly=True,
+        help="Every deal: the last run read all the company's deals (the first run, Recompute "
+        "now, a change of what counts as a deal, and once every few days, see "
+        "crm_retention.full_aggregate_days). Changed customers: it read the customers' "
+        "aggregates stored on their profiles and re-read the deals of those whose purchases "
+        "may have changed since the run before.",
+    )
+    run_reread = fields.Integer(
+        string="Customers Re-read",
+        readonly=True,
+        help="Customers whose deals the last run read.",
+    )
+    run_marks = fields.Json(readonly=True, copy=False)
+    run_fingerprint = fields.Char(readonly=True, copy=False)
+    aggregate_date = fields.Date(
+        string="Last Full Read",
+        readonly=True,
+        copy=False,
+        help="The date of the last run that read every deal of the company.",
+    )
+    # the last finished run's high-water marks of the deal tables and the
+    # digest of what decides the aggregates (see _full_aggregate_reason)
+    deal_marks = fields.Json(readonly=True, copy=False)
+    aggregate_fingerprint = fields.Char(readonly=True, copy=False)
     recompute_requested_by_id = fields.Many2one(
         "res.users",
         string="Recompute Requested By",
@@ -289,7 +317,8 @@ class CrmRetentionModel(models.Model):
         refits the health weights). Raises ``RecomputeRunning`` while another
         run holds the company."""
         self.ensure_one()
-        self.env["crm.customer.profile"].sudo()._recompute_company(self.company_id)
+        # a manager asking reads every deal (after an import in SQL, say)
+        self.env["crm.customer.profile"].sudo()._recompute_company(self.company_id, full=True)
 
     def _notify_requester(self, user, kind, message):
         user._bus_send("simple_notification", {"type": kind, "message": message, "sticky": False})
@@ -407,7 +436,7 @@ class CrmRetentionModel(models.Model):
         # not _cron_recompute: its guard rolls a failed company back, which
         # inside a module install would undo the install itself
         for company in self.env["res.company"].sudo().search([]):
-            Profile._recompute_company(company)
+            Profile._recompute_company(company, full=True)
 
     @api.model
     def _get_for_company(self, company):

@@ -164,7 +164,11 @@ class ResPartner(models.Model):
                 changed._set_lifecycle_stage(stage_id)
             if not vals:
                 return True
+        moving = {"parent_id", "is_company"} & vals.keys()
+        commercial_before = {p.id: p.commercial_partner_id.id for p in self} if moving else {}
         res = super().write(vals)
+        if moving:
+            self._retention_refresh_moved(commercial_before)
         if "user_id" in vals:
             # the profile's salesperson follows the customer's (sudo: a derived
             # field of the profiles, whoever may change the partner)
@@ -172,6 +176,29 @@ class ResPartner(models.Model):
                 partner_ids=self.commercial_partner_id.ids
             )
         return res
+
+    def _retention_refresh_moved(self, commercial_before):
+        """Contacts whose commercial partner changed (a contact moved to
+        another company, a person made a company): their deals now count
+        for the new one. Refresh both customers at once in each company
+        where the old one has a profile, so the nightly run, which reads the
+        profiles' stored aggregates, starts from the right ones."""
+        moved = {
+            (commercial_before[partner.id], partner.commercial_partner_id.id)
+            for partner in self
+            if commercial_before.get(partner.id) != partner.commercial_partner_id.id
+        }
+        if not moved:
+            return
+        news = {}
+        for old, new in moved:
+            news.setdefault(old, set()).add(new)
+        Profile = self.env["crm.customer.profile"].sudo()
+        keys = set()
+        for profile in Profile.search([("partner_id", "in", list(news))]):
+            old = profile.partner_id.id
+            keys |= {(partner, profile.company_id) for partner in {old, *news[old]}}
+        Profile._recompute_customers(keys)
 
     def _set_lifecycle_stage(self, stage_id):
         """A manager moved the customer (statusbar): change the profile's

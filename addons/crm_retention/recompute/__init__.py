@@ -3,6 +3,9 @@ module (see ARCHITECTURE.md):
 
 - ``deal_source``: the won deals (rows, the ``_deal_source_sql`` override
   point, currency conversion) and their per-customer aggregate;
+- ``incremental``: what a nightly run reads (every deal, or the profiles'
+  stored aggregates with the changed customers' deals re-read) and when it
+  must read everything;
 - ``metrics``: the churn model's metrics by chunks, and the batch layout
   they travel in (binary COPY into work and batch tables);
 - ``stages``: the stage rules as SQL, stages re-evaluated alone, the

@@ -13,12 +13,13 @@ frame ``lib.lifecycle`` computes on); ``_read_frame`` streams it by COPY.
 import io
 import logging
 
+import numpy as np
 import pandas as pd
 
 from odoo import api, models
 from odoo.tools import SQL
 
-from .layout import DEAL_COLUMNS, DEAL_ORIGIN_SLOTS, DEAL_SLOTS
+from .layout import BATCH_DECIMALS, DEAL_COLUMNS, DEAL_ORIGIN_SLOTS, DEAL_SLOTS
 
 _logger = logging.getLogger(__name__)
 
@@ -392,6 +393,17 @@ class CrmCustomerProfileDealSource(models.Model):
                 SQL("activity"), today, extra_columns=["is_deal", "lead_count"]
             ),
         )
+
+    @api.model
+    def _read_aggregate(self, query):
+        """Rows of ``query`` (``_aggregate_sql``'s columns) as a DataFrame,
+        the revenue rounded to cents as the profile stores it: a nightly run
+        that reads the stored aggregates (``_run_frame``) and one that reads
+        every deal then compute on the same numbers."""
+        frame = self._read_frame(query)
+        cents = 10 ** BATCH_DECIMALS["monetary"]
+        frame["won_revenue"] = np.rint(frame["won_revenue"].to_numpy(dtype=float) * cents) / cents
+        return frame
 
     @api.model
     def _read_frame(self, query):

@@ -48,7 +48,7 @@ class CrmCustomerProfileRun(models.Model):
         today = today or fields.Date.context_today(self)
         Partner = self.env["res.partner"].with_context(active_test=False)
         commercial = Partner.browse(partner_ids).commercial_partner_id.ids
-        frame = self._read_frame(self._aggregate_sql([company.id], today, commercial))
+        frame = self._read_aggregate(self._aggregate_sql([company.id], today, commercial))
         model = self.env["crm.retention.model"]._get_for_company(company)
         batch = self._copy_batch(self._compute_metrics(company, model, frame, today))
         self._apply_batch(company, batch, today, SQL("p.partner_id = ANY(%s)", commercial))
@@ -71,12 +71,14 @@ class CrmCustomerProfileRun(models.Model):
             self._recompute_partners(partner_ids, company)
 
     @api.model
-    def _recompute_company(self, company, batch_size=None, today=None):
+    def _recompute_company(self, company, batch_size=None, today=None, full=False):
         """Full recompute of one company, resumable.
 
-        1. aggregate every deal of the company (one query, streamed here by
-           COPY), refit the model on it, compute every customer's metrics
-           (vectorised) and store them in the work table; commit;
+        1. aggregate the deals of the company (one query, streamed here by
+           COPY: every deal with ``full``, else the profiles' stored
+           aggregates with the changed customers' deals re-read, see
+           ``_run_frame``), refit the model on it, compute every customer's
+           metrics (vectorised) and store them in the work table; commit;
         2. walk the work table in partner-id order by batches of
            ``batch_size``; each batch writes profiles, stages and history in
            one statement and commits, moving the run's cursor;
@@ -94,9 +96,11 @@ class CrmCustomerProfileRun(models.Model):
         raises ``RecomputeRunning``, a UserError.
         """
         with self._company_run_lock(company):
-            return self._recompute_company_locked(company, batch_size=batch_size, today=today)
+            return self._recompute_company_locked(
+                company, batch_size=batch_size, today=today, full=full
+            )
 
-    def _recompute_company_locked(self, company, batch_size=None, today=None):
+    def _recompute_company_locked(self, company, batch_size=None, today=None, full=False):
         """The run of ``_recompute_company``, under its company's lock: the
         work table prepared once (``_prepare_run``), then applied range by
         range (``_apply_run``), then the new profiles' salesperson."""
@@ -112,12 +116,13 @@ class CrmCustomerProfileRun(models.Model):
             _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
             model.run_state = "idle"
         if model.run_state != "running":
-            self._prepare_run(company, model, today)
+            self._prepare_run(company, model, today, full=full)
         self._apply_run(company, model, model.run_date or today, batch_size)
         with self._timed("owners"):
             # the profiles this run created (and any whose customer changed
             # salesperson): the others kept theirs through the day's changes
             self._sync_owners(company, created_since=model.run_stamp)
+        self._finish_frame(model)
         model.write({"run_state": "done", "run_cursor": 0, "last_run_date": fields.Datetime.now()})
         with self._timed("analyze"):
             # the run wrote every profile (a first run inserted them all) and
@@ -152,8 +157,9 @@ class CrmCustomerProfileRun(models.Model):
                 self._recommend_company(company)
 
     @api.model
-    def _prepare_run(self, company, model, today):
-        """Phase 1 of a run: read the deals (``_aggregate_sql``), refit the
+    def _prepare_run(self, company, model, today, full=False):
+        """Phase 1 of a run: read the deals (``_run_frame``: all of them
+        with ``full`` or when needed, else the changed customers'), refit the
         model, compute every customer's metrics and store them in the
         company's work table; mark the run ``running`` and commit, so a
         crash after this resumes at the first range not applied."""
@@ -175,7 +181,7 @@ class CrmCustomerProfileRun(models.Model):
                 "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off;"
                 " SET LOCAL parallel_tuple_cost = 0.001"
             )
-            frame = self._read_frame(self._aggregate_sql([company.id], today))
+            frame, pending = self._run_frame(company, model, today, full=full)
         with self._timed("fit model"):
             model._fit(frame, today)
         with self._timed("metrics (numpy)"):
@@ -203,6 +209,7 @@ class CrmCustomerProfileRun(models.Model):
                 "run_date": today,
                 "run_total": len(metrics),
                 "nba_plan": plan,
+                **pending,
             }
         )
         with self._timed("commit"):

@@ -6,6 +6,7 @@ from . import (
     test_clv,
     test_demo,
     test_history_rebuild,
+    test_incremental_run,
     test_lifecycle,
     test_lifecycle_integrity,
     test_my_customers,

@@ -11,7 +11,8 @@ class MergePartnerAutomatic(models.TransientModel):
     profile and, by cascade, its stage history. Here the source's history
     is moved to the destination's profile first (with a "merge" entry), so
     only the now empty source profile goes; the destination's metrics are
-    then recomputed from the merged deals.
+    then recomputed from the merged deals, and so are those of the company
+    a merged contact belonged to.
     """
 
     _inherit = "base.partner.merge.automatic.wizard"
@@ -24,7 +25,13 @@ class MergePartnerAutomatic(models.TransientModel):
         dst_profiles = {
             p.company_id: p for p in Profile.search([("partner_id", "=", dst_customer.id)])
         }
-        companies = src_profiles.company_id.union(*dst_profiles)
+        # a merged contact's deals leave its company for the destination:
+        # that customer is refreshed too (the nightly run trusts the
+        # aggregates the profiles store)
+        src_customers = src_partners.commercial_partner_id - dst_customer - src_partners
+        companies = src_profiles.company_id.union(
+            *dst_profiles, Profile.search([("partner_id", "in", src_customers.ids)]).company_id
+        )
         now = fields.Datetime.now()
         for src in src_profiles:
             dst = dst_profiles.get(src.company_id)
@@ -70,7 +77,7 @@ class MergePartnerAutomatic(models.TransientModel):
             src.unlink()
         res = super()._update_foreign_keys(src_partners, dst_partner)
         for company in companies:
-            Profile._recompute_partners([dst_customer.id], company)
+            Profile._recompute_partners([dst_customer.id, *src_customers.ids], company)
         # the stage filter field follows, so the merged value is already right
         Profile.search([("partner_id", "=", dst_customer.id)])._sync_partner_stage()
         return res

@@ -9,6 +9,12 @@ class CrmCustomerProfile(models.Model):
     _inherit = "crm.customer.profile"
 
     @api.model
+    def _deal_tables(self):
+        """The nightly run re-reads the customers of the invoices and credit notes created
+        since the last run (see ``crm_retention``'s ``_run_frame``)."""
+        return {**super()._deal_tables(), "account_move": "partner_id"}
+
+    @api.model
     def _other_deal_sources_sql(self, company_ids, partner_ids=None):
         """Posted customer invoices of the companies that count them
         (``res.company.retention_count_invoices``), less posted credit

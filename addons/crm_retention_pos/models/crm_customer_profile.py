@@ -10,6 +10,12 @@ class CrmCustomerProfile(models.Model):
     _inherit = "crm.customer.profile"
 
     @api.model
+    def _deal_tables(self):
+        """The nightly run re-reads the customers of the point of sale orders created
+        since the last run (see ``crm_retention``'s ``_run_frame``)."""
+        return {**super()._deal_tables(), "pos_order": "partner_id"}
+
+    @api.model
     def _other_deal_sources_sql(self, company_ids, partner_ids=None):
         """Paid point of sale orders with a customer, of the companies that
         count them (``res.company.retention_count_pos_orders``): dated at

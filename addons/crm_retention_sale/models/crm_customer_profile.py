@@ -33,6 +33,12 @@ class CrmCustomerProfile(models.Model):
         )
 
     @api.model
+    def _deal_tables(self):
+        """The nightly run re-reads the customers of the sale orders created
+        since the last run (see ``crm_retention``'s ``_run_frame``)."""
+        return {**super()._deal_tables(), "sale_order": "partner_id"}
+
+    @api.model
     def _other_deal_sources_sql(self, company_ids, partner_ids=None):
         """Confirmed sale orders of the companies that count them
         (``res.company.retention_count_sale_orders``): dated at the order

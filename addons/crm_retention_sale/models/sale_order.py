@@ -1,12 +1,12 @@
-from odoo import models
+from odoo import api, models
 
 from .crm_customer_profile import CONFIRMED
 
 
 class SaleOrder(models.Model):
     """Confirming, cancelling or moving an order refreshes its customer at
-    once (see ``crm.retention.deal.mixin``); a change of its lines is picked
-    up by the nightly recompute."""
+    once (see ``crm.retention.deal.mixin``), and so does a change of the
+    lines of a confirmed order (``sale.order.line`` below)."""
 
     _name = "sale.order"
     _inherit = ["sale.order", "crm.retention.deal.mixin"]
@@ -16,3 +16,38 @@ class SaleOrder(models.Model):
 
     def _retention_counts(self):
         return self.state in CONFIRMED
+
+
+class SaleOrderLine(models.Model):
+    """A confirmed order whose amount changes (a line added or removed, its
+    quantity, price, discount, product or taxes changed) refreshes its
+    customer at once, as the order itself does: the nightly recompute reads
+    the stored aggregates of the customers whose orders did not change
+    (``crm_retention``'s ``_run_frame``), so it must hear of this one."""
+
+    _inherit = "sale.order.line"
+
+    _retention_amount_fields = frozenset(
+        {"product_uom_qty", "price_unit", "discount", "tax_id", "product_id", "display_type"}
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines.order_id._retention_refresh(lines.order_id._retention_keys())
+        return lines
+
+    def write(self, vals):
+        if not self._retention_amount_fields & vals.keys():
+            return super().write(vals)
+        orders = self.order_id
+        result = super().write(vals)
+        orders._retention_refresh(orders._retention_keys())
+        return result
+
+    def unlink(self):
+        orders = self.order_id
+        result = super().unlink()
+        orders = orders.exists()
+        orders._retention_refresh(orders._retention_keys())
+        return result

@@ -49,6 +49,22 @@ class TestSaleSource(RetentionCase):
         self.assertEqual(profile.last_deal_date, self.today - timedelta(days=30))
         self.assertEqual(profile.first_deal_date, self.today - timedelta(days=120))
 
+    def test_a_confirmed_orders_new_amount_counts_at_once(self):
+        """A line added to a confirmed order, or its price changed, moves
+        the customer's revenue at once: the nightly run keeps the stored
+        aggregate of a customer whose orders were not re-created."""
+        order = self._order(self.customer, 20, 800.0).with_user(self.salesman)
+        order.write({"order_line": [(0, 0, {"product_id": self.product.id, "price_unit": 200.0})]})
+        self.assertEqual(self._profile(self.customer).won_revenue, 1000.0)
+        order.order_line.filtered(lambda line: line.price_unit == 800.0).price_unit = 1600.0
+        self.assertEqual(self._profile(self.customer).won_revenue, 1800.0)
+        Model = self.env["crm.retention.model"].sudo()
+        self.Profile.sudo()._recompute_company(self.company, today=self.today)
+        self.Profile.sudo()._recompute_company(self.company, today=self.today + timedelta(days=1))
+        self.assertEqual(Model._get_for_company(self.company).run_aggregate, "incremental")
+        profile = self._profile(self.customer)
+        self.assertEqual((profile.won_count, profile.won_revenue), (1, 1800.0))
+
     def test_a_contacts_order_is_its_companys_purchase(self):
         contact = self.env["res.partner"].create(
             {"name": "Ana at the roastery", "parent_id": self.customer.id}

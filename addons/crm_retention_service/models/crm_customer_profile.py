@@ -75,7 +75,7 @@ class CrmCustomerProfile(models.Model):
     )
 
     @api.model
-    def _prepare_run(self, company, model, today):
+    def _prepare_run(self, company, model, today, full=False):
         """On a refit night (weights a week old, none yet, or *Recompute
         now*), the health weights are fitted when the night starts, right
         after the churn model, on the history up to the night before: the
@@ -83,7 +83,7 @@ class CrmCustomerProfile(models.Model):
         (``_batch_derived_sql``), with no second UPDATE of every profile
         after the run (the first run after install wrote 550,000 profiles
         twice at 1M customers)."""
-        result = super()._prepare_run(company, model, today)
+        result = super()._prepare_run(company, model, today, full=full)
         churn = self.env["crm.retention.model"].sudo()._get_for_company(company)
         if churn._recent_health_coef(today, HEALTH_REFIT_DAYS) is None or self.env.context.get(
             "health_refit"
