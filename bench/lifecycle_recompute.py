@@ -14,7 +14,11 @@
    company, with its commits, as the daily cron runs it — a first run
    (every profile created, every stage assigned, history and chatter
    written) and a steady-state run dated the next day (as the next daily
-   cron: the date-dependent metrics of every customer with a deal change).
+   cron: the date-dependent metrics of every customer with a deal change;
+   it reads the profiles' stored aggregates and the changed customers'
+   deals). The same day is then run again reading every deal, the fit
+   started from the same parameters, to check it gives the same profiles,
+   and a later night reading every deal (the weekly full read) is timed.
    The first run ends with the rebuild of every customer's past history
    from its deals (``_rebuild_history``, every customer bought before its
    history starts): printed apart, next to its floor, one INSERT ... SELECT

@@ -151,6 +151,9 @@ class CrmRetentionModel(models.Model):
     # digest of what decides the aggregates (see _full_aggregate_reason)
     deal_marks = fields.Json(readonly=True, copy=False)
     aggregate_fingerprint = fields.Char(readonly=True, copy=False)
+    # the date and the stamp (when it read the deals) of the run those are of
+    marks_date = fields.Date(readonly=True, copy=False)
+    aggregate_stamp = fields.Datetime(readonly=True, copy=False)
     recompute_requested_by_id = fields.Many2one(
         "res.users",
         string="Recompute Requested By",

@@ -177,6 +177,22 @@ class ResPartner(models.Model):
             )
         return res
 
+    def unlink(self):
+        # a deleted contact's leads lose their partner (and so its company
+        # its deals): refresh the companies, which remain
+        parents = (self.commercial_partner_id - self).ids
+        res = super().unlink()
+        if parents:
+            self._retention_refresh_customers(parents)
+        return res
+
+    def _retention_refresh_customers(self, partner_ids):
+        """Refresh ``partner_ids`` (commercial partners) in every company
+        where they have a profile."""
+        Profile = self.env["crm.customer.profile"].sudo()
+        profiles = Profile.search([("partner_id", "in", partner_ids)])
+        Profile._recompute_customers({(p.partner_id.id, p.company_id) for p in profiles})
+
     def _retention_refresh_moved(self, commercial_before):
         """Contacts whose commercial partner changed (a contact moved to
         another company, a person made a company): their deals now count

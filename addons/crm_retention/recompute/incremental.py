@@ -13,7 +13,11 @@ customers that may have changed otherwise:
   in SQL or with the refresh skipped;
 - the customers with a purchase on or after the last run's date: a deal
   dated in the future counts on today's date (``_convert_deals_sql``
-  clamps it), and so does a rate entered for that day.
+  clamps it), and so does a rate entered for that day;
+- the customers refreshed since the last run read its deals
+  (``metrics_stamp``): a refresh clamped its deals to its user's date, and
+  two refreshes of one customer at once may each have missed the other's
+  change; re-read with the run's date and snapshot, they are right.
 
 Everything else that can move an aggregate makes the run read every deal
 (``_full_aggregate_reason``): a first run; "Recompute now" and a new deal
@@ -65,12 +69,15 @@ class CrmCustomerProfileIncremental(models.Model):
 
     @api.model
     def _deal_tables(self):
-        """Extension point: ``{table: partner column}`` of every document
-        table of the deal source (a bridge adds its own: ``sale_order``,
-        ``account_move``, ``pos_order``). A nightly run re-reads the
-        customers of the rows created since the last run (``id`` above its
-        high-water mark)."""
-        return {"crm_lead": "partner_id"}
+        """Extension point: ``{table: condition}`` of every document table
+        of the deal source (a bridge adds its own: ``sale_order``,
+        ``account_move``, ``pos_order``), the condition (SQL on the alias
+        ``t``, or None) telling the rows that may count (a vendor bill is
+        no customer's purchase). A nightly run re-reads the customers
+        (``t.partner_id``'s commercial partner) of the rows created since
+        the last run (``id`` above its high-water mark) that meet it. Every
+        lead counts (the opportunity count)."""
+        return {"crm_lead": None}
 
     @api.model
     def _deal_marks(self):
@@ -122,14 +129,14 @@ class CrmCustomerProfileIncremental(models.Model):
         module's docstring)."""
         if full:
             return "asked"
-        if not model.aggregate_date or not model.deal_marks or not model.run_date:
+        if not model.aggregate_date or not model.deal_marks or not model.marks_date:
             return "first run"
-        if today < model.run_date:
+        if today < model.marks_date:
             return "dated before the last run"
         settings = self.env["crm.retention.model"]._get_settings(company)
         if (today - model.aggregate_date).days >= settings["full_aggregate_days"]:
             return "periodic"
-        if self._aggregate_fingerprint(company, model.run_date) != model.aggregate_fingerprint:
+        if self._aggregate_fingerprint(company, model.marks_date) != model.aggregate_fingerprint:
             return "deal source, won stages or currency rates changed"
         marks = model.deal_marks
         if set(marks) != set(self._deal_tables()):
@@ -140,23 +147,29 @@ class CrmCustomerProfileIncremental(models.Model):
     def _changed_customers(self, company, model):
         """The commercial partners whose aggregate a nightly run of
         ``company`` re-reads: those of documents created since the last
-        run's marks, and those with a purchase on or after its date."""
+        run's marks, those with a purchase on or after its date, and those
+        refreshed since it read the deals."""
         parts = [
             SQL(
-                "SELECT p.commercial_partner_id FROM %s t JOIN res_partner p ON p.id = t.%s"
-                " WHERE t.id > %s",
+                "SELECT p.commercial_partner_id FROM %s t JOIN res_partner p ON p.id = t.partner_id"
+                " WHERE t.id > %s %s",
                 SQL.identifier(table),
-                SQL.identifier(column),
                 int(model.deal_marks.get(table, 0)),
+                SQL("AND %s", condition) if condition else SQL(),
             )
-            for table, column in sorted(self._deal_tables().items())
+            for table, condition in sorted(self._deal_tables().items(), key=lambda item: item[0])
         ]
         parts.append(
             SQL(
-                "SELECT partner_id FROM crm_customer_profile"
-                " WHERE company_id = %s AND last_deal_date >= %s",
+                """SELECT partner_id FROM crm_customer_profile
+                    WHERE company_id = %s
+                      AND (last_deal_date >= %s
+                           -- microseconds kept: the run stamped its own writes so
+                           OR metrics_stamp > (SELECT m.aggregate_stamp FROM crm_retention_model m
+                                                WHERE m.id = %s))""",
                 company.id,
-                model.run_date,
+                model.marks_date,
+                model.id,
             )
         )
         rows = self.env.execute_query(
@@ -184,7 +197,8 @@ class CrmCustomerProfileIncremental(models.Model):
               FROM crm_customer_profile
              WHERE company_id = %(company)s
                AND (opportunity_count > 0 OR won_count > 0 OR won_revenue <> 0)
-               AND NOT (partner_id = ANY(%(excluded)s))
+               -- a hashed anti-join whatever the PostgreSQL version
+               AND partner_id NOT IN (SELECT unnest(%(excluded)s::integer[]))
             """,
             columns=SQL(", ").join(columns),
             company=company.id,
@@ -240,7 +254,18 @@ class CrmCustomerProfileIncremental(models.Model):
         become the next run's, and a full read dates the next periodic one.
         Only now: a run that dies before applying its frame must re-read
         the same customers when it starts over."""
-        values = {"deal_marks": model.run_marks, "aggregate_fingerprint": model.run_fingerprint}
+        values = {
+            "deal_marks": model.run_marks,
+            "marks_date": model.run_date,
+            "aggregate_fingerprint": model.run_fingerprint,
+        }
         if model.run_aggregate == "full":
             values["aggregate_date"] = model.run_date
         model.write(values)
+        # in SQL: the ORM would drop the stamp's microseconds
+        self.env.cr.execute(
+            SQL(
+                "UPDATE crm_retention_model SET aggregate_stamp = run_stamp WHERE id = %s", model.id
+            )
+        )
+        model.invalidate_recordset(["aggregate_stamp"])

@@ -40,7 +40,12 @@ class CrmCustomerProfileRun(models.Model):
     @api.model
     def _recompute_partners(self, partner_ids, company, today=None):
         """Refresh the profiles of some customers of ``company`` right now,
-        with the company's current model parameters (no refit)."""
+        with the company's current model parameters (no refit).
+
+        A contact's id refreshes its commercial partner; a partner that is
+        no longer its own commercial partner (a customer just moved under a
+        company) has no deals of its own any more: its profile is reset, as
+        a run reading every deal would."""
         partner_ids = list(set(partner_ids))
         if not partner_ids:
             return
@@ -48,10 +53,11 @@ class CrmCustomerProfileRun(models.Model):
         today = today or fields.Date.context_today(self)
         Partner = self.env["res.partner"].with_context(active_test=False)
         commercial = Partner.browse(partner_ids).commercial_partner_id.ids
-        frame = self._read_aggregate(self._aggregate_sql([company.id], today, commercial))
+        scope = sorted(set(commercial) | set(partner_ids))
+        frame = self._read_aggregate(self._aggregate_sql([company.id], today, scope))
         model = self.env["crm.retention.model"]._get_for_company(company)
         batch = self._copy_batch(self._compute_metrics(company, model, frame, today))
-        self._apply_batch(company, batch, today, SQL("p.partner_id = ANY(%s)", commercial))
+        self._apply_batch(company, batch, today, SQL("p.partner_id = ANY(%s)", scope))
         self._sync_owners(company, commercial)
         # a deal won during a campaign's outcome window retains its member now
         self.env["crm.retention.campaign.member"].sudo()._refresh_outcomes(
@@ -114,6 +120,12 @@ class CrmCustomerProfileRun(models.Model):
             # the unlogged work table was emptied or dropped (server crash,
             # module update): start over
             _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
+            model.run_state = "idle"
+        if full and model.run_state == "running":
+            # asked to read every deal: a run left half-way (which may have
+            # read only the changed customers) starts over; its applied
+            # ranges were consistent on their own
+            _logger.info("Lifecycle recompute of company %s: restarting in full", company.id)
             model.run_state = "idle"
         if model.run_state != "running":
             self._prepare_run(company, model, today, full=full)

@@ -119,6 +119,27 @@ class TestIncrementalRun(RetentionCase):
         self.assertEqual(self._night(1)[0], "incremental")
         self._assert_same_as_full_read(1)
 
+    def test_customer_moved_under_a_company_leaves_no_profile_behind(self):
+        self._night(0)
+        self.bob.with_user(self.salesman).write({"is_company": False, "parent_id": self.carol.id})
+        # Bob's deals are Carol's now; Bob is a contact, with nothing of his own
+        self.assertEqual(self._profile(self.carol).won_count, 2)
+        bob = self.Profile.search(
+            [("partner_id", "=", self.bob.id), ("company_id", "=", self.company.id)]
+        )
+        self.assertEqual((bob.won_count, bob.won_revenue), (0, 0.0))
+        self.assertEqual(self._night(1)[0], "incremental")
+        self._assert_same_as_full_read(1)
+
+    def test_deleted_contact_takes_its_leads_from_its_company(self):
+        self._deal(self.carol_contact, 5, won=False)
+        self._night(0)
+        self.assertEqual(self._profile(self.carol).opportunity_count, 2)
+        self.carol_contact.unlink()
+        self.assertEqual(self._profile(self.carol).opportunity_count, 0)
+        self.assertEqual(self._night(1)[0], "incremental")
+        self._assert_same_as_full_read(1)
+
     def test_merged_contact_takes_its_deals_from_its_old_company(self):
         self._night(0)
         wizard = self.env["base.partner.merge.automatic.wizard"].create({})

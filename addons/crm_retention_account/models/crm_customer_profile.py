@@ -10,9 +10,12 @@ class CrmCustomerProfile(models.Model):
 
     @api.model
     def _deal_tables(self):
-        """The nightly run re-reads the customers of the invoices and credit notes created
-        since the last run (see ``crm_retention``'s ``_run_frame``)."""
-        return {**super()._deal_tables(), "account_move": "partner_id"}
+        """The nightly run re-reads the customers of the posted customer invoices and credit notes
+        created since the last run (see ``crm_retention``'s ``_run_frame``)."""
+        return {
+            **super()._deal_tables(),
+            "account_move": SQL("t.state = 'posted' AND t.move_type = ANY(%s)", MOVE_TYPES),
+        }
 
     @api.model
     def _other_deal_sources_sql(self, company_ids, partner_ids=None):

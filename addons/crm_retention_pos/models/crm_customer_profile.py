@@ -11,9 +11,9 @@ class CrmCustomerProfile(models.Model):
 
     @api.model
     def _deal_tables(self):
-        """The nightly run re-reads the customers of the point of sale orders created
-        since the last run (see ``crm_retention``'s ``_run_frame``)."""
-        return {**super()._deal_tables(), "pos_order": "partner_id"}
+        """The nightly run re-reads the customers of the paid point of sale orders
+        created since the last run (see ``crm_retention``'s ``_run_frame``)."""
+        return {**super()._deal_tables(), "pos_order": SQL("t.state = ANY(%s)", PAID)}
 
     @api.model
     def _other_deal_sources_sql(self, company_ids, partner_ids=None):

@@ -34,9 +34,9 @@ class CrmCustomerProfile(models.Model):
 
     @api.model
     def _deal_tables(self):
-        """The nightly run re-reads the customers of the sale orders created
-        since the last run (see ``crm_retention``'s ``_run_frame``)."""
-        return {**super()._deal_tables(), "sale_order": "partner_id"}
+        """The nightly run re-reads the customers of the confirmed sale orders
+        created since the last run (see ``crm_retention``'s ``_run_frame``)."""
+        return {**super()._deal_tables(), "sale_order": SQL("t.state = ANY(%s)", CONFIRMED)}
 
     @api.model
     def _other_deal_sources_sql(self, company_ids, partner_ids=None):

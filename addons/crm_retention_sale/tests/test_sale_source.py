@@ -65,6 +65,18 @@ class TestSaleSource(RetentionCase):
         profile = self._profile(self.customer)
         self.assertEqual((profile.won_count, profile.won_revenue), (1, 1800.0))
 
+    def test_an_order_linked_to_another_customers_opportunity(self):
+        """The opportunity's customer loses the deal its confirmed order
+        replaces, at once, whoever the order is for."""
+        other = self._customer("Cafe Other")
+        lead = self._deal(other, 40, amount=700.0)
+        self.assertEqual(self._profile(other).won_count, 1)
+        order = self._order(self.customer, 10, 500.0, confirm=False, opportunity_id=lead.id)
+        order.action_confirm()
+        self.assertEqual(self._profile(other).won_count, 0)
+        order.with_user(self.salesman).opportunity_id = False
+        self.assertEqual(self._profile(other).won_count, 1)
+
     def test_a_contacts_order_is_its_companys_purchase(self):
         contact = self.env["res.partner"].create(
             {"name": "Ana at the roastery", "parent_id": self.customer.id}
