@@ -107,6 +107,33 @@ class TestIncrementalRun(RetentionCase):
         self.assertEqual(self._profile(self.erin).last_deal_date, TODAY + timedelta(days=2))
         self._assert_same_as_full_read(2)
 
+    def test_refresh_on_the_users_date_is_read_again_at_night(self):
+        """A refresh clamps a deal to its user's date (a day behind the
+        server's in another timezone): the nightly run re-reads that
+        customer on its own date."""
+        lead = self._deal(self.erin, 0, amount=100.0, won=False)
+        self._night(0)
+        lead.with_user(self.salesman).write(
+            {"stage_id": self.won_stage.id, "date_closed": f"{TODAY} 10:00:00"}
+        )
+        # as a user whose day is still yesterday would have refreshed it
+        self.Profile.sudo()._recompute_partners([self.erin.id], self.company, TODAY - timedelta(1))
+        self.assertEqual(self._profile(self.erin).last_deal_date, TODAY - timedelta(1))
+        self.assertEqual(self._night(1)[0], "incremental")
+        self.assertEqual(self._profile(self.erin).last_deal_date, TODAY)
+        self._assert_same_as_full_read(1)
+
+    def test_recompute_now_restarts_a_run_left_half_way_in_full(self):
+        self._night(0)
+        model = self._model()
+        # a night that read only the changed customers died after its
+        # first phase (its work table prepared)
+        self.Profile.sudo()._prepare_run(self.company, model, TODAY + timedelta(1))
+        self.assertEqual((model.run_state, model.run_aggregate), ("running", "incremental"))
+        model._run_requested_recompute()
+        model.invalidate_recordset()
+        self.assertEqual((model.run_state, model.run_aggregate), ("done", "full"))
+
     def test_contact_moved_to_another_company_moves_its_deals_at_once(self):
         self._night(0)
         self.assertEqual(self._profile(self.carol).won_count, 1)
