@@ -61,6 +61,20 @@ TIME_UNIT_DAYS = 7.0
 # (its plain mean is infinite when the model's a <= 1)
 ACTIVE_HORIZON_DAYS = 3652.5
 
+# the per-customer deal aggregates ``compute_metrics`` reads (besides
+# partner_id): the frame of the recompute's aggregate, what a profile stores
+# of it, and the state of a point of the history rebuild
+AGGREGATE_COLUMNS = [
+    "opportunity_count",
+    "won_count",
+    "deal_days",
+    "first_deal_date",
+    "last_deal_date",
+    "prev_deal_date",
+    "won_revenue",
+]
+AGGREGATE_DATES = ("first_deal_date", "last_deal_date", "prev_deal_date")
+
 # why a customer is (or is not) at risk, the plainest explanation first
 RISK_REASONS = [
     ("none", "No purchase yet"),

@@ -43,15 +43,7 @@ import pandas as pd
 from . import lifecycle
 
 # what a point carries: the aggregate frame of lifecycle.compute_metrics
-STATE_COLUMNS = [
-    "opportunity_count",
-    "won_count",
-    "deal_days",
-    "first_deal_date",
-    "last_deal_date",
-    "prev_deal_date",
-    "won_revenue",
-]
+STATE_COLUMNS = lifecycle.AGGREGATE_COLUMNS
 # the point's deal dates as day numbers (NaN: none), for deals_since_lapse
 _LAST, _PREV = "last_day", "prev_day"
 # the stage kinds of a lapsed customer: entering one dates the lapse

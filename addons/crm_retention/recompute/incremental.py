@@ -43,19 +43,10 @@ import pandas as pd
 from odoo import api, models
 from odoo.tools import SQL
 
+from ..lib.lifecycle import AGGREGATE_COLUMNS, AGGREGATE_DATES
+
 _logger = logging.getLogger(__name__)
 
-# the frame columns of ``_aggregate_sql`` a profile stores as they are
-AGGREGATE_COLUMNS = [
-    "opportunity_count",
-    "won_count",
-    "deal_days",
-    "first_deal_date",
-    "last_deal_date",
-    "prev_deal_date",
-    "won_revenue",
-]
-AGGREGATE_DATES = ("first_deal_date", "last_deal_date", "prev_deal_date")
 # a nightly run re-reads the deals of at most this share of the profiles
 # (and at least MIN_REREAD customers): beyond, one full read costs less
 MAX_REREAD_SHARE = 0.2

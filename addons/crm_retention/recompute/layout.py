@@ -6,6 +6,8 @@ modules (``deal_source``, ``metrics``, ``writer``, ``run``) extend
 
 from odoo.exceptions import UserError
 
+from ..lib.lifecycle import AGGREGATE_COLUMNS
+
 # Work tables of the full recompute, one per company (this name and
 # _<company id>): one row per customer with the metrics of the current run, in
 # the batch layout (see _store_metrics). Unlogged (a cache that the next run
@@ -14,15 +16,11 @@ from odoo.exceptions import UserError
 # batch by batch, dropped when the run is done.
 WORK_TABLE = "crm_retention_work"
 
-# Metric columns written by the recompute, in the order of the batch frame.
+# Metric columns written by the recompute, in the order of the batch frame:
+# first the deal aggregates as they are (a nightly run reads them back, see
+# ``incremental``), then what the model computes from them.
 METRIC_COLUMNS = [
-    "opportunity_count",
-    "won_count",
-    "deal_days",
-    "first_deal_date",
-    "last_deal_date",
-    "prev_deal_date",
-    "won_revenue",
+    *AGGREGATE_COLUMNS,
     "avg_deal_amount",
     "avg_days_between_deals",
     "days_since_last_deal",
