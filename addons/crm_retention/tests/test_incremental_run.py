@@ -63,6 +63,12 @@ class TestIncrementalRun(RetentionCase):
             )
         )
 
+    def _assert_incremental_as_full_read(self, days):
+        """The night ``days`` after TODAY reads only the changed customers
+        and decides as a full read of the same day."""
+        self.assertEqual(self._night(days)[0], "incremental")
+        self._assert_same_as_full_read(days)
+
     def _assert_same_as_full_read(self, days):
         incremental = self._profiles()
         self._model().write(self.params_before)
@@ -143,8 +149,7 @@ class TestIncrementalRun(RetentionCase):
         self.assertEqual(self._profile(self.carol).won_count, 0)
         self.assertEqual(self._profile(self.erin).won_count, 2)
         self.assertEqual(self._profile(self.erin).won_revenue, 1150.0)
-        self.assertEqual(self._night(1)[0], "incremental")
-        self._assert_same_as_full_read(1)
+        self._assert_incremental_as_full_read(1)
 
     def test_customer_moved_under_a_company_leaves_no_profile_behind(self):
         self._night(0)
@@ -155,8 +160,7 @@ class TestIncrementalRun(RetentionCase):
             [("partner_id", "=", self.bob.id), ("company_id", "=", self.company.id)]
         )
         self.assertEqual((bob.won_count, bob.won_revenue), (0, 0.0))
-        self.assertEqual(self._night(1)[0], "incremental")
-        self._assert_same_as_full_read(1)
+        self._assert_incremental_as_full_read(1)
 
     def test_deleted_contact_takes_its_leads_from_its_company(self):
         self._deal(self.carol_contact, 5, won=False)
@@ -164,8 +168,7 @@ class TestIncrementalRun(RetentionCase):
         self.assertEqual(self._profile(self.carol).opportunity_count, 2)
         self.carol_contact.unlink()
         self.assertEqual(self._profile(self.carol).opportunity_count, 0)
-        self.assertEqual(self._night(1)[0], "incremental")
-        self._assert_same_as_full_read(1)
+        self._assert_incremental_as_full_read(1)
 
     def test_merged_contact_takes_its_deals_from_its_old_company(self):
         self._night(0)
@@ -173,8 +176,7 @@ class TestIncrementalRun(RetentionCase):
         wizard._merge((self.carol_contact | self.erin).ids, self.erin)
         self.assertEqual(self._profile(self.carol).won_count, 0)
         self.assertEqual(self._profile(self.erin).won_count, 2)
-        self.assertEqual(self._night(1)[0], "incremental")
-        self._assert_same_as_full_read(1)
+        self._assert_incremental_as_full_read(1)
 
     def test_what_counts_as_a_deal_changed_makes_the_run_read_every_deal(self):
         self._night(0)

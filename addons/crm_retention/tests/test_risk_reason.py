@@ -52,16 +52,7 @@ class TestRiskLib(unittest.TestCase):
     def _frame(self, rows):
         return pd.DataFrame(
             rows,
-            columns=[
-                "partner_id",
-                "opportunity_count",
-                "won_count",
-                "deal_days",
-                "first_deal_date",
-                "last_deal_date",
-                "prev_deal_date",
-                "won_revenue",
-            ],
+            columns=["partner_id", *lifecycle.AGGREGATE_COLUMNS],
         )
 
     def test_reason_codes_and_dates_without_a_model(self):

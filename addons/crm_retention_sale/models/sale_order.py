@@ -42,10 +42,10 @@ class SaleOrder(models.Model):
 class SaleOrderLine(models.Model):
     """A confirmed order whose amount changes (a line added or removed, its
     quantity, unit, packaging, price, discount, product or taxes changed)
-    refreshes its
-    customer at once, as the order itself does: the nightly recompute reads
-    the stored aggregates of the customers whose orders did not change
-    (``crm_retention``'s ``_run_frame``), so it must hear of this one."""
+    refreshes its customer at once, as the order itself does: the nightly
+    recompute reads the stored aggregates of the customers whose orders did
+    not change (``crm_retention``'s ``_run_frame``), so it must hear of this
+    one."""
 
     _inherit = "sale.order.line"
 
