@@ -2,7 +2,7 @@
     "name": "CRM Retention: Point of Sale Orders as Purchases",
     "summary": "Paid point of sale orders with a customer count as customers' purchases in "
     "the lifecycle, churn model, KPIs and campaign results",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.1.1",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",

@@ -1,4 +1,12 @@
+import contextlib
+import contextvars
+
 from odoo import api, models
+
+# the customers collected by ``_retention_batched`` while it runs (None:
+# each change refreshes at once); per thread and task, so a client's
+# context or another request cannot reach it
+_BATCH = contextvars.ContextVar("crm_retention_refresh_batch", default=None)
 
 
 class CrmRetentionDealMixin(models.AbstractModel):
@@ -14,6 +22,12 @@ class CrmRetentionDealMixin(models.AbstractModel):
     Server code that recomputes at the end (demo loaders, imports) skips the
     refresh with the context key ``lifecycle_skip_refresh`` under sudo; a
     client's context cannot.
+
+    Where one user action changes many documents one by one (the lines of
+    an order edited in one save, a till syncing its orders), the refreshes
+    are collected and made once at the end (``_retention_batched``): no
+    recompute per line or per order. (An import creates its records in
+    batches already.)
 
     A model inherits it and says which of its records count
     (``_retention_counts``), or overrides ``_retention_keys`` when the
@@ -54,12 +68,40 @@ class CrmRetentionDealMixin(models.AbstractModel):
         self._retention_refresh(keys)
         return result
 
+    @contextlib.contextmanager
+    def _retention_batched(self):
+        """Inside, the refreshes of every purchase document that changes
+        are collected, and the customers concerned are refreshed once when
+        the block ends (one set-based recompute instead of one per record
+        written in a loop); nothing is refreshed when the block raises (the
+        transaction is rolled back). Inside another batch, the outer one
+        refreshes. Use it around code that writes documents one by one::
+
+            with self._retention_batched():
+                for order in orders:
+                    order.write(...)
+        """
+        if _BATCH.get() is not None:
+            yield
+            return
+        keys = set()
+        token = _BATCH.set(keys)
+        try:
+            yield
+        finally:
+            _BATCH.reset(token)
+        self._retention_refresh(keys)
+
     def _retention_refresh_skipped(self):
         """Whether server code (sudo) asked to skip the refresh."""
         return self.env.su and self.env.context.get("lifecycle_skip_refresh")
 
     def _retention_refresh(self, keys):
         if not keys or self._retention_refresh_skipped():
+            return
+        batch = _BATCH.get()
+        if batch is not None:
+            batch |= keys
             return
         self.env["crm.customer.profile"].sudo()._recompute_customers(keys)
 

@@ -134,6 +134,40 @@ class TestLifecycleStages(RetentionCase):
         )
         self.assertEqual(groups, {self.stage["new"]: 1})
 
+    def _profile_writes(self):
+        """Rows of crm_customer_profile inserted or updated so far by this
+        transaction (PostgreSQL's own counters)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'crm_customer_profile'"
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_an_import_refreshes_each_customer_once(self):
+        """A manager imports won opportunities: each customer is refreshed
+        once for the import, not once per imported row."""
+        fields = ["name", "type", "partner_id/.id", "stage_id/.id", "expected_revenue"]
+
+        def load(customer, count):
+            rows = [
+                [f"{customer.name} {k}", "opportunity", str(customer.id), str(self.won_stage.id),
+                 "1000"]
+                for k in range(count)
+            ]  # fmt: skip
+            before = self._profile_writes()
+            result = self.env["crm.lead"].with_user(self.manager).load(fields, rows)
+            self.assertFalse(result["messages"])
+            self.assertEqual(len(result["ids"]), count)
+            return self._profile_writes() - before
+
+        one = load(self._customer("Imported One"), 1)
+        customer = self._customer("Imported Five")
+        five = load(customer, 5)
+        self.assertEqual(five, one, "five opportunities of one customer: as many writes as one")
+        profile = self._profile(customer)
+        self.assertEqual((profile.won_count, profile.won_revenue), (5, 5000.0))
+
     def test_incremental_updates(self):
         customer = self._customer("Incremental")
         contact = self.env["res.partner"].create({"name": "Buyer", "parent_id": customer.id})

@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import api, models
 
 from .crm_customer_profile import PAID
 
@@ -14,3 +14,10 @@ class PosOrder(models.Model):
 
     def _retention_counts(self):
         return self.state in PAID
+
+    @api.model
+    def sync_from_ui(self, orders):
+        """A till syncs its orders one by one (each created, then paid):
+        their customers are refreshed once, at the end of the sync."""
+        with self._retention_batched():
+            return super().sync_from_ui(orders)

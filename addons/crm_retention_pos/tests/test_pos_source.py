@@ -1,8 +1,8 @@
 from datetime import timedelta
 
 from odoo import fields
-from odoo.addons.crm_retention.tests.common import RetentionCase
-from odoo.tests import tagged
+from odoo.addons.crm_retention.tests.common import RetentionCase, foreign_currency
+from odoo.tests import new_test_user, tagged
 
 
 @tagged("post_install", "-at_install")
@@ -103,3 +103,84 @@ class TestPosSource(RetentionCase):
         self.company.retention_count_pos_orders = False
         self._order(self.customer, 30.0)
         self.assertFalse(self._profile(self.customer).won_count)
+
+    def test_a_posted_order_still_counts(self):
+        """Closing the session posts the shop's orders (``done``): still
+        purchases."""
+        order = self._order(self.customer, 45.0, days_ago=2)
+        order.write({"state": "done"})
+        profile = self._profile(self.customer)
+        self.assertEqual((profile.won_count, profile.won_revenue), (1, 45.0))
+
+    def _ui_order(self, partner, amount, ref):
+        """An order as a till sends it to ``sync_from_ui``, paid."""
+        return {
+            "uuid": f"retention-{ref}",
+            "name": f"Order {ref}",
+            "session_id": self.session.id,
+            "partner_id": partner.id,
+            "company_id": self.company.id,
+            "user_id": self.cashier.id,
+            "sequence_number": ref,
+            "date_order": fields.Datetime.to_string(fields.Datetime.now()),
+            "lines": [
+                (0, 0, {
+                    "product_id": self.product.id, "qty": 1, "price_unit": amount,
+                    "price_subtotal": amount, "price_subtotal_incl": amount, "discount": 0,
+                    "tax_ids": [],
+                })
+            ],
+            "payment_ids": [
+                (0, 0, {"payment_method_id": self.config.payment_method_ids[:1].id,
+                        "amount": amount})
+            ],
+            "amount_paid": amount,
+            "amount_total": amount,
+            "amount_tax": 0,
+            "amount_return": 0,
+            "state": "paid",
+            "to_invoice": False,
+        }  # fmt: skip
+
+    def _profile_writes(self):
+        """Rows of crm_customer_profile inserted or updated so far by this
+        transaction (PostgreSQL's own counters)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'crm_customer_profile'"
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_a_till_syncing_many_orders_refreshes_once(self):
+        """A till back online syncs its orders one by one: their customers
+        are refreshed once at the end, not once per order."""
+        self.cashier = new_test_user(
+            self.env,
+            login="ret_cashier",
+            groups="base.group_user,point_of_sale.group_pos_user",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        self.session.action_pos_session_open()
+        Order = self.env["pos.order"].with_user(self.cashier).with_company(self.company)
+
+        def sync(orders):
+            before = self._profile_writes()
+            Order.sync_from_ui(orders)
+            return self._profile_writes() - before
+
+        one = sync([self._ui_order(self.customer, 12.0, 1)])
+        regular = self._customer("Regular Cafe")
+        four = sync([self._ui_order(regular, 10.0 * k, 10 + k) for k in range(1, 5)])
+        self.assertEqual(four, one, "four orders of one customer: as many profile writes as one")
+        profile = self._profile(regular)
+        self.assertEqual((profile.won_count, profile.deal_days, profile.won_revenue), (4, 1, 100.0))
+
+    def test_a_shop_selling_in_another_currency(self):
+        """A shop whose journal is in another currency: its sales count in
+        the company's, at the day's rate."""
+        other = foreign_currency(self.company, {self.today - timedelta(days=30): 0.5})
+        self.config.journal_id.currency_id = other
+        self._order(self.customer, 40.0, days_ago=1)
+        self.assertAlmostEqual(self._profile(self.customer).won_revenue, 80.0, places=2)

@@ -27,6 +27,14 @@ class SaleOrder(models.Model):
     def _retention_counts(self):
         return self.state in CONFIRMED
 
+    def write(self, vals):
+        """One save of an order's lines (each line is written on its own):
+        its customer is refreshed once, not once per line."""
+        if "order_line" not in vals:
+            return super().write(vals)
+        with self._retention_batched():
+            return super().write(vals)
+
     def _retention_keys(self):
         """The orders' customers, and those of the opportunities of the
         confirmed ones: confirming, cancelling or linking an order takes its

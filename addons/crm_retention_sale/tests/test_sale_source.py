@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.addons.crm_retention.tests.common import RetentionCase, foreign_currency
 from odoo.tests import tagged
 
@@ -64,6 +64,53 @@ class TestSaleSource(RetentionCase):
         self.assertEqual(Model._get_for_company(self.company).run_aggregate, "incremental")
         profile = self._profile(self.customer)
         self.assertEqual((profile.won_count, profile.won_revenue), (1, 1800.0))
+
+    def test_the_untaxed_amount_counts(self):
+        """A purchase is worth what the company earns: the order's amount
+        before taxes."""
+        group = self.env["account.tax.group"].create({"name": "VAT", "company_id": self.company.id})
+        vat = self.env["account.tax"].create(
+            {"name": "VAT 20%", "amount": 20.0, "company_id": self.company.id,
+             "tax_group_id": group.id, "country_id": self.env.ref("base.be").id}
+        )  # fmt: skip
+        order = self._order(self.customer, 8, 1000.0, confirm=False)
+        order.order_line.tax_id = vat
+        order.action_confirm()
+        self.assertEqual(order.amount_total, 1200.0)
+        self.assertEqual(self._profile(self.customer).won_revenue, 1000.0)
+
+    def _profile_writes(self):
+        """Rows of crm_customer_profile inserted or updated so far by this
+        transaction (PostgreSQL's own counters)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'crm_customer_profile'"
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_one_save_of_many_lines_refreshes_the_customer_once(self):
+        """A salesperson changes every line of a confirmed order and saves:
+        the customer is recomputed once for the save, as for one line (the
+        ORM writes the lines one by one; no recompute per line)."""
+        order = self._order(self.customer, 4, 100.0, confirm=False).with_user(self.salesman)
+        order.write(
+            {"order_line": [Command.create({"product_id": self.product.id, "price_unit": 100.0})]
+             * 5}
+        )  # fmt: skip
+        order.action_confirm()
+        self.assertEqual(self._profile(self.customer).won_revenue, 600.0)
+
+        def save(commands):
+            before = self._profile_writes()
+            order.write({"order_line": commands})
+            return self._profile_writes() - before
+
+        one = save([Command.update(order.order_line[0].id, {"price_unit": 200.0})])
+        self.assertEqual(self._profile(self.customer).won_revenue, 700.0)
+        six = save([Command.update(line.id, {"price_unit": 300.0}) for line in order.order_line])
+        self.assertEqual(self._profile(self.customer).won_revenue, 1800.0)
+        self.assertEqual(six, one, "six lines saved at once: as many profile writes as one")
 
     def test_an_order_linked_to_another_customers_opportunity(self):
         """The opportunity's customer loses the deal its confirmed order
