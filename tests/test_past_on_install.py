@@ -38,10 +38,23 @@ class TestPastOnInstall(HttpCase):
         months, lost = self.env.cr.fetchone()
         self.assertGreaterEqual(months, 6)
         self.assertGreater(lost, 0)
-        new_test_user(
+        manager = new_test_user(
             self.env,
             login="install_day_manager",
             groups="sales_team.group_sale_manager,base.group_partner_manager",
             name="Install Day Manager",
         )
+        # what the dashboard's monthly charts draw for him (their default
+        # period is the last year): past months, customers lost in them
+        groups = (
+            self.env["crm.kpi.customer.report"]
+            .with_user(manager)
+            .read_group(
+                [("date", ">", today - timedelta(days=365)), ("date", "<", today.replace(day=1))],
+                ["customers_end:sum", "lost_count:sum"],
+                ["date:month"],
+            )
+        )
+        self.assertGreaterEqual(len([g for g in groups if g["customers_end"]]), 6)
+        self.assertGreater(sum(g["lost_count"] for g in groups), 0)
         self.start_tour("/odoo", "crm_kpi_past_on_install_tour", login="install_day_manager")
