@@ -17,7 +17,8 @@ KPI_HELP = {
     "acquired_rate": "Acquired customers / customers at start x 100.",
     "lost_count": LOST_IN_PERIOD[1],
     "churn_rate": "Lost in period / customers at start x 100.",
-    "won_back_count": "Customers who entered a stage of kind Won back in the period.",
+    "won_back_count": "Customers who came back from Lost in the period: moved from a stage of "
+    "kind Lost to a customer stage (Won back, Active, New or At risk).",
     "retention_rate": "(Customers at end - acquired - won back) / customers at start x 100: "
     "the share of the starting customers still customers at the end.",
     "deal_count": "Won deals dated in the period (a refund is not a deal).",

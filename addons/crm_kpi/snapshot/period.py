@@ -190,7 +190,12 @@ class CrmKpiSnapshotPeriod(models.Model):
             moves AS (
                 SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key,
                        p.medium_id, h.date::date AS day,
-                       (s.kind = 'lost')::int AS lost, (s.kind = 'won_back')::int AS won_back,
+                       -- won back: back from Lost into any customer stage (Won back,
+                       -- Active, At risk...), so that the customers at the end are
+                       -- those at the start + acquired + won back - lost, whatever
+                       -- stage the rules give a comeback
+                       (s.kind = 'lost')::int AS lost,
+                       (fs.kind = 'lost' AND s.kind = ANY(%(customer)s))::int AS won_back,
                        h.profile_id, p.partner_id
                   FROM crm_lifecycle_history h
                   JOIN crm_lifecycle_stage s ON s.id = h.stage_id
@@ -199,7 +204,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                                AND p.start <= h.date::date AND h.date::date < p.stop
                  WHERE h.company_id = %(company)s
                    AND h.date >= %(from)s AND h.date < %(after)s
-                   AND s.kind IN ('lost', 'won_back')
+                   AND (s.kind = 'lost' OR (fs.kind = 'lost' AND s.kind = ANY(%(customer)s)))
                    AND s.kind IS DISTINCT FROM fs.kind
             ),
             day_deals AS (

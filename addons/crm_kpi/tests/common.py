@@ -317,7 +317,8 @@ class KpiCase(TransactionCase):
         moves = history[(history["date"] >= date_from) & (history["date"] <= date_to)]
         moves = moves[moves["kind"] != moves["from_kind"]]
         lost = int((moves["kind"] == "lost").sum())
-        won_back = int((moves["kind"] == "won_back").sum())
+        # back from Lost into a customer stage, whichever
+        won_back = int(((moves["from_kind"] == "lost") & moves["kind"].isin(CUSTOMER_KINDS)).sum())
         in_period = deals[(deals["date"] >= date_from) & (deals["date"] <= date_to)]
         deal_count = int((in_period["amount"] >= 0).sum())
         revenue = float(in_period["amount"].sum())

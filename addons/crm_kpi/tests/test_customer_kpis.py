@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 from odoo.tests import tagged
 
-from .common import MOVE_DAY, P_FROM, P_TO, SNAP_FROM, SNAP_TO, KpiCase
+from .common import MOVE_DAY, P_FROM, P_TO, SNAP_FROM, SNAP_TO, KpiCase, at
 
 
 @tagged("post_install", "-at_install")
@@ -22,6 +22,40 @@ class TestCustomerKpis(KpiCase):
         self.assertEqual(kpis["won_back_count"], 3)
         self.assertEqual(kpis["customers_end"], 121)
         self.assertAlmostEqual(kpis["retention_rate"], 90.0)
+
+    def test_customers_at_end_add_up_from_the_flows(self):
+        """Whatever stage the rules give a comeback, the customers at the
+        end are those at the start, plus acquired and won back, less lost,
+        so the retention rate stays a share of the starting customers: a
+        lost customer who comes back straight to Active is won back; an at
+        risk one who recovers into the Won back stage never left."""
+        recovered = self.existing[31]
+        History = self.env["crm.lifecycle.history"]
+        rows = [
+            (self.lost[0], "lost", "active", date(2025, 3, 20)),
+            (self.lost[1], "lost", "active", date(2025, 3, 25)),
+            (recovered, "active", "at_risk", date(2025, 3, 5)),
+            (recovered, "at_risk", "won_back", date(2025, 3, 15)),
+        ]
+        History.create(
+            [
+                {
+                    "profile_id": self.profile_of[partner.id].id,
+                    "from_stage_id": self.stage[src].id,
+                    "stage_id": self.stage[dst].id,
+                    "date": at(day),
+                    "reason": "rule",
+                }
+                for partner, src, dst, day in rows
+            ]
+        )
+        self.env["crm.kpi.snapshot"]._backfill(P_FROM, P_TO, self.company)
+        [((), kpis)] = self._report(P_FROM, P_TO)
+        self.assertEqual(kpis["won_back_count"], 5, "the three of the story and the two back")
+        flows = kpis["acquired_count"] + kpis["won_back_count"] - kpis["lost_count"]
+        self.assertEqual(kpis["customers_end"], kpis["customers_start"] + flows)
+        self.assertEqual((kpis["customers_start"], kpis["customers_end"]), (120, 123))
+        self.assertAlmostEqual(kpis["retention_rate"], 100.0 * (120 - 12) / 120)
 
     def test_every_kpi_matches_pandas_for_several_periods(self):
         """Month, a week, a single day and the whole snapshotted span."""

@@ -84,17 +84,25 @@ class TestKpisAfterRebuild(RetentionCase):
             Snapshot._cron_backfill()
         paths = expected_paths(self.deals, TODAY)
         entries = pd.DataFrame(
-            [(p, day, kind) for p, path in paths.items() for day, kind in path],
-            columns=["partner", "day", "kind"],
+            [
+                (p, day, kind, path[k - 1][1] if k else None)
+                for p, path in paths.items()
+                for k, (day, kind) in enumerate(path)
+            ],
+            columns=["partner", "day", "kind", "from_kind"],
         )
         entries = entries[(entries["day"] >= start) & (entries["day"] <= end)]
+        # won back in the KPIs: back from Lost into a customer stage, whichever
+        customer = entries["kind"].isin(["new", "active", "at_risk", "won_back"])
+        comeback = (entries["from_kind"] == "lost") & customer
+        entries.loc[comeback, "kind"] = "comeback"
         entries["month"] = entries["day"].map(lambda d: date(d.year, d.month, 1))
         expected = {
             kind: entries[entries["kind"] == kind].groupby("month").size().to_dict()
-            for kind in ("new", "lost", "won_back")
+            for kind in ("new", "lost", "comeback")
         }
         self.assertTrue(expected["lost"], "the generated purchases lose customers")
-        self.assertTrue(expected["won_back"], "and win some back")
+        self.assertTrue(expected["comeback"], "and win some back")
         rows = self.env["crm.kpi.snapshot"].search_read(
             [("company_id", "=", self.company.id)],
             ["date", "acquired_count", "lost_count", "won_back_count"],
@@ -105,7 +113,7 @@ class TestKpisAfterRebuild(RetentionCase):
         for column, kind in (
             ("acquired_count", "new"),
             ("lost_count", "lost"),
-            ("won_back_count", "won_back"),
+            ("won_back_count", "comeback"),
         ):
             found = {m: int(v) for m, v in monthly[column].items() if v}
             self.assertEqual(found, expected[kind], column)
