@@ -20,8 +20,9 @@ class TestPurchaseCountedOnce(RetentionCase):
         )
         cls.today = fields.Date.context_today(cls.env["res.partner"])
 
-    def test_opportunity_order_and_invoice_count_once(self):
-        customer = self._customer("Once Ltd", user_id=self.salesman.id)
+    def _purchase(self, customer):
+        """A won opportunity, its confirmed order and the order's invoice,
+        posted today."""
         lead = self._deal(customer, 20, amount=1200.0)
         order = (
             self.env["sale.order"]
@@ -42,6 +43,11 @@ class TestPurchaseCountedOnce(RetentionCase):
         invoice.invoice_date = self.today
         invoice.action_post()
         self.assertEqual(invoice.state, "posted")
+        return order
+
+    def test_opportunity_order_and_invoice_count_once(self):
+        customer = self._customer("Once Ltd", user_id=self.salesman.id)
+        self._purchase(customer)
         # a manual invoice, not from an order, is a purchase of its own
         manual = (
             self.env["account.move"]
@@ -64,3 +70,17 @@ class TestPurchaseCountedOnce(RetentionCase):
             (2, 1330.0),
             "the order (not the opportunity nor its invoice) and the manual invoice",
         )
+
+    def test_counted_once_as_the_invoice_where_invoices_count_instead_of_orders(self):
+        """The settings' other choice (count invoices rather than orders):
+        the same purchase is its invoice alone, the opportunity no more
+        than the order."""
+        self.company.retention_count_sale_orders = False
+        customer = self._customer("Invoiced Ltd", user_id=self.salesman.id)
+        order = self._purchase(customer)
+        profile = self._profile(customer)
+        self.assertEqual((profile.won_count, profile.won_revenue), (1, 1250.0), "the invoice")
+        self.assertEqual(profile.last_deal_date, self.today, "dated at the invoice")
+        # its credit note takes it back
+        order.invoice_ids._reverse_moves(cancel=True)
+        self.assertEqual(profile.won_revenue, 0.0)

@@ -2,7 +2,7 @@
     "name": "CRM Retention: Sale Orders as Purchases",
     "summary": "Confirmed sale orders count as customers' purchases in the lifecycle, "
     "churn model, KPIs and campaign results",
-    "version": "18.0.1.1.1",
+    "version": "18.0.1.2.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",

@@ -12,11 +12,14 @@ class CrmCustomerProfile(models.Model):
     @api.model
     def _lead_deal_condition_sql(self, company_ids):
         """A won opportunity with a confirmed order of its own, in a company
-        that counts orders, is no deal: its orders are (the same purchase,
-        recorded twice). The link comes with ``sale_crm``, installed with
-        CRM and Sales."""
+        that counts orders or invoices, is no deal: its orders are, or the
+        invoices made from them (the same purchase, recorded twice). The
+        link comes with ``sale_crm``, installed with CRM and Sales."""
         condition = super()._lead_deal_condition_sql(company_ids)
-        companies = self._deal_companies(company_ids, "retention_count_sale_orders")
+        companies = sorted(
+            set(self._deal_companies(company_ids, "retention_count_sale_orders"))
+            | set(self._deal_companies(company_ids, "retention_count_invoices"))
+        )
         if not companies or "opportunity_id" not in self.env["sale.order"]._fields:
             return condition
         # NOT IN over a sub-select without NULLs: one hashed set of the

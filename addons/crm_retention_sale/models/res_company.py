@@ -9,5 +9,6 @@ class ResCompany(models.Model):
         default=True,
         help="A confirmed sale order is a purchase of its customer, dated at its order date, "
         "worth its untaxed amount. A won opportunity that has confirmed orders counts as "
-        "those orders, never twice; invoices made from an order do not count again.",
+        "those orders, never twice; invoices made from an order do not count again. Off, with "
+        "invoices counted instead, such an opportunity counts as the invoices of its orders.",
     )
