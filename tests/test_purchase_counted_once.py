@@ -20,9 +20,9 @@ class TestPurchaseCountedOnce(RetentionCase):
         )
         cls.today = fields.Date.context_today(cls.env["res.partner"])
 
-    def _purchase(self, customer):
-        """A won opportunity, its confirmed order and the order's invoice,
-        posted today."""
+    def _purchase(self, customer, invoice=True):
+        """A won opportunity, its confirmed order and (``invoice``) the
+        order's invoice, posted today."""
         lead = self._deal(customer, 20, amount=1200.0)
         order = (
             self.env["sale.order"]
@@ -39,6 +39,8 @@ class TestPurchaseCountedOnce(RetentionCase):
             )
         )
         order.action_confirm()
+        if not invoice:
+            return order
         invoice = order._create_invoices()
         invoice.invoice_date = self.today
         invoice.action_post()
@@ -77,8 +79,16 @@ class TestPurchaseCountedOnce(RetentionCase):
         than the order."""
         self.company.retention_count_sale_orders = False
         customer = self._customer("Invoiced Ltd", user_id=self.salesman.id)
-        order = self._purchase(customer)
+        order = self._purchase(customer, invoice=False)
         profile = self._profile(customer)
+        self.assertEqual(
+            (profile.won_count, profile.last_deal_date),
+            (1, self.today - timedelta(days=20)),
+            "not invoiced yet: the opportunity still counts, the purchase is never missing",
+        )
+        invoice = order._create_invoices()
+        invoice.invoice_date = self.today
+        invoice.action_post()
         self.assertEqual((profile.won_count, profile.won_revenue), (1, 1250.0), "the invoice")
         self.assertEqual(profile.last_deal_date, self.today, "dated at the invoice")
         # its credit note takes it back

@@ -11,28 +11,54 @@ class CrmCustomerProfile(models.Model):
 
     @api.model
     def _lead_deal_condition_sql(self, company_ids):
-        """A won opportunity with a confirmed order of its own, in a company
-        that counts orders or invoices, is no deal: its orders are, or the
-        invoices made from them (the same purchase, recorded twice). The
+        """A won opportunity with a confirmed order of its own is no deal
+        where orders count: its orders are (the same purchase, recorded
+        twice). Where invoices count instead of orders, it is none once an
+        invoice made from such an order is posted: the invoice is (until
+        then the opportunity counts, so the purchase is never missing). The
         link comes with ``sale_crm``, installed with CRM and Sales."""
         condition = super()._lead_deal_condition_sql(company_ids)
-        companies = sorted(
-            set(self._deal_companies(company_ids, "retention_count_sale_orders"))
-            | set(self._deal_companies(company_ids, "retention_count_invoices"))
+        if "opportunity_id" not in self.env["sale.order"]._fields:
+            return condition
+        orders = self._deal_companies(company_ids, "retention_count_sale_orders")
+        invoices = sorted(
+            set(self._deal_companies(company_ids, "retention_count_invoices")) - set(orders)
         )
-        if not companies or "opportunity_id" not in self.env["sale.order"]._fields:
+        replaced = []
+        if orders:
+            replaced.append(
+                SQL(
+                    """SELECT o.opportunity_id FROM sale_order o
+                        WHERE o.opportunity_id IS NOT NULL
+                          AND o.state = ANY(%s) AND o.company_id = ANY(%s)""",
+                    CONFIRMED,
+                    orders,
+                )
+            )
+        if invoices:
+            replaced.append(
+                SQL(
+                    """SELECT o.opportunity_id FROM sale_order o
+                         JOIN sale_order_line sol ON sol.order_id = o.id
+                         JOIN sale_order_line_invoice_rel rel ON rel.order_line_id = sol.id
+                         JOIN account_move_line aml ON aml.id = rel.invoice_line_id
+                         JOIN account_move am ON am.id = aml.move_id
+                        WHERE o.opportunity_id IS NOT NULL
+                          AND o.state = ANY(%s) AND o.company_id = ANY(%s)
+                          AND am.state = 'posted' AND am.move_type = 'out_invoice'""",
+                    CONFIRMED,
+                    invoices,
+                )
+            )
+        if not replaced:
             return condition
         # NOT IN over a sub-select without NULLs: one hashed set of the
         # orders' opportunities, probed per lead (a correlated NOT EXISTS
         # costs a lookup per won lead of the company)
         return SQL(
-            """%s AND l.id NOT IN (
-                SELECT o.opportunity_id FROM sale_order o
-                 WHERE o.opportunity_id IS NOT NULL
-                   AND o.state = ANY(%s) AND o.company_id = ANY(%s))""",
+            "%s AND l.id NOT IN (%s)",
             condition,
-            CONFIRMED,
-            companies,
+            SQL(" UNION ALL ").join(replaced),
         )
 
     @api.model

@@ -10,5 +10,6 @@ class ResCompany(models.Model):
         help="A confirmed sale order is a purchase of its customer, dated at its order date, "
         "worth its untaxed amount. A won opportunity that has confirmed orders counts as "
         "those orders, never twice; invoices made from an order do not count again. Off, with "
-        "invoices counted instead, such an opportunity counts as the invoices of its orders.",
+        "invoices counted instead, such an opportunity counts until an invoice of its orders "
+        "is posted, then as that invoice.",
     )
