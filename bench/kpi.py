@@ -171,10 +171,12 @@ deltas AS (
 SELECT user_id, country_id, stage_id, day,
        sum(n) OVER (PARTITION BY user_id, country_id, stage_id ORDER BY day)
   FROM deltas;
-SELECT h.date::date, s.kind, count(*)
+SELECT h.date::date, s.kind = 'lost', count(*)
   FROM crm_lifecycle_history h JOIN crm_lifecycle_stage s ON s.id = h.stage_id
+  LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
  WHERE h.company_id = %(company)s AND h.date >= %(start)s AND h.date < %(after)s
-   AND s.kind IN ('lost', 'won_back')
+   AND (s.kind = 'lost' OR (fs.kind = 'lost' AND s.kind <> 'potential'))
+   AND s.kind IS DISTINCT FROM fs.kind
  GROUP BY 1, 2;
 SELECT COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date,
        p.commercial_partner_id, count(*), sum(l.expected_revenue)

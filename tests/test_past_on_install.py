@@ -57,4 +57,20 @@ class TestPastOnInstall(HttpCase):
         )
         self.assertGreaterEqual(len([g for g in groups if g["customers_end"]]), 6)
         self.assertGreater(sum(g["lost_count"] for g in groups), 0)
+        # and its year's scorecards add up: the customers at the end are those
+        # at the start plus acquired and won back less lost, the retention
+        # rate a share (it read 221 % when a comeback to Active was not won back)
+        [year] = (
+            self.env["crm.kpi.customer.report"]
+            .with_user(manager)
+            .read_group(
+                [("date", ">", today - timedelta(days=365)), ("date", "<", today)],
+                ["customers_start", "customers_end", "acquired_count", "won_back_count",
+                 "lost_count", "retention_rate"],
+                [],
+            )
+        )  # fmt: skip
+        flows = year["acquired_count"] + year["won_back_count"] - year["lost_count"]
+        self.assertEqual(year["customers_end"], year["customers_start"] + flows)
+        self.assertTrue(0 <= year["retention_rate"] <= 100, year["retention_rate"])
         self.start_tour("/odoo", "crm_kpi_past_on_install_tour", login="install_day_manager")

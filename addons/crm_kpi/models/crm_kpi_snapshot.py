@@ -12,7 +12,8 @@ class CrmKpiSnapshot(models.Model):
       slice) and at the end of the day (``*_close``): profiles, customers,
       active customers and their predicted CLV;
     * the day's flows: acquired (first won deal that day), lost (entered a
-      stage of kind Lost), won back (entered Won back), won deals and revenue.
+      stage of kind Lost), won back (from a stage of kind Lost back to a
+      customer stage: Won back, Active...), won deals and revenue.
 
     The stage valid on day D is the to-stage of the customer's last
     ``crm.lifecycle.history`` row dated on or before D (UTC): a later stage

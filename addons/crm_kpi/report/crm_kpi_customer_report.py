@@ -20,7 +20,8 @@ KPI_HELP = {
     "won_back_count": "Customers who came back from Lost in the period: moved from a stage of "
     "kind Lost to a customer stage (Won back, Active, New or At risk).",
     "retention_rate": "(Customers at end - acquired - won back) / customers at start x 100: "
-    "the share of the starting customers still customers at the end.",
+    "the share of the starting customers not lost in the period (one lost and won back in "
+    "the period counts as lost).",
     "deal_count": "Won deals dated in the period (a refund is not a deal).",
     "revenue": "Won revenue of the period (sum of the deals' expected revenue, in the company "
     "currency at the deal date).",
