@@ -23,7 +23,12 @@
    from its deals (``_rebuild_history``, every customer bought before its
    history starts): printed apart, next to its floor, one INSERT ... SELECT
    of as many history rows.
-4. Prints the times, the ratios to the floor, the time of each phase of the
+4. The profiles alone, written again by one INSERT ... SELECT into a copy
+   of their table (its indexes, then its foreign keys too; rolled back):
+   what writing them costs whatever the recompute, next to the floor's
+   narrow table without keys. The first run is also given against the
+   floor plus that write.
+5. Prints the times, the ratios to the floor, the time of each phase of the
    recompute and the peak RSS of the process (which includes the Odoo
    registry itself).
 
@@ -105,6 +110,39 @@ def ensure_database(db, partners, opportunities):
             check=True,
         )
         print(f"generated in {time.time() - start:.0f} s")
+
+
+def write_profiles_floor(cr, company_id):
+    """What writing the company's profiles costs by itself: one INSERT ...
+    SELECT of them into a copy of crm_customer_profile with its indexes,
+    then with its foreign keys too (PostgreSQL checks each key of each row
+    apart; the floor's bare table has none). Returns (seconds without, with
+    the foreign keys); the copy is rolled back."""
+    cr.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'crm_customer_profile'::regclass AND contype = 'f' ORDER BY conname"
+    )
+    keys = [definition for (definition,) in cr.fetchall()]
+    times = []
+    for with_keys in (False, True):
+        cr.execute(
+            "CREATE TABLE bench_profile_copy "
+            "(LIKE crm_customer_profile INCLUDING DEFAULTS INCLUDING INDEXES)"
+        )
+        if with_keys:
+            cr.execute(
+                "ALTER TABLE bench_profile_copy "
+                + ", ".join(f"ADD {definition}" for definition in keys)
+            )
+        start = time.time()
+        cr.execute(
+            "INSERT INTO bench_profile_copy SELECT * FROM crm_customer_profile"
+            " WHERE company_id = %s",
+            [company_id],
+        )
+        times.append(time.time() - start)
+        cr.rollback()
+    return tuple(times)
 
 
 def reset_retention(cr):
@@ -315,6 +353,7 @@ def main():
             )
             rebuild_floor = time.time() - start
             cr.rollback()
+        profile_writes = write_profiles_floor(cr, company.id)
         checksum = profiles_checksum()
         model.invalidate_recordset()
         print()
@@ -333,6 +372,12 @@ def main():
         rebuild = phases[0].get("rebuild history", 0.0)
         first = runs[0] - rebuild
         print(f"recompute, first run:   {first:.1f} s  ratio {first / floors[0]:.2f}x floor")
+        bare, checked = profile_writes
+        print(
+            f"  the profiles alone written by one INSERT ... SELECT into a copy of their table: "
+            f"{bare:.1f} s with its indexes, {checked:.1f} s with its foreign keys too; "
+            f"first run {first / (floors[0] + checked):.2f}x the floor plus that write"
+        )
         if rebuild_floor:
             print(
                 f"  then the history rebuild of every customer's past: {rebuild:.1f} s for "
