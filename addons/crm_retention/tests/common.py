@@ -156,6 +156,17 @@ class RetentionCase(TransactionCase):
             ]
         )
 
+    def _profile_writes(self):
+        """Rows of crm_customer_profile inserted or updated so far by this
+        transaction (PostgreSQL's own counters): how many times the
+        customers' profiles were written, e.g. by refreshes."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'crm_customer_profile'"
+        )
+        return self.env.cr.fetchone()[0]
+
     def _recompute(self, **kw):
         return self.Profile.sudo()._recompute_company(self.company, today=TODAY, **kw)
 

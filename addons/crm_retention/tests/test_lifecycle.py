@@ -134,16 +134,6 @@ class TestLifecycleStages(RetentionCase):
         )
         self.assertEqual(groups, {self.stage["new"]: 1})
 
-    def _profile_writes(self):
-        """Rows of crm_customer_profile inserted or updated so far by this
-        transaction (PostgreSQL's own counters)."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables"
-            " WHERE relname = 'crm_customer_profile'"
-        )
-        return self.env.cr.fetchone()[0]
-
     def test_an_import_refreshes_each_customer_once(self):
         """A manager imports won opportunities: each customer is refreshed
         once for the import, not once per imported row."""

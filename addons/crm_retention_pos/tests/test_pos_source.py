@@ -142,16 +142,6 @@ class TestPosSource(RetentionCase):
             "to_invoice": False,
         }  # fmt: skip
 
-    def _profile_writes(self):
-        """Rows of crm_customer_profile inserted or updated so far by this
-        transaction (PostgreSQL's own counters)."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables"
-            " WHERE relname = 'crm_customer_profile'"
-        )
-        return self.env.cr.fetchone()[0]
-
     def test_a_till_syncing_many_orders_refreshes_once(self):
         """A till back online syncs its orders one by one: their customers
         are refreshed once at the end, not once per order."""

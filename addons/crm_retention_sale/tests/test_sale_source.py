@@ -79,16 +79,6 @@ class TestSaleSource(RetentionCase):
         self.assertEqual(order.amount_total, 1200.0)
         self.assertEqual(self._profile(self.customer).won_revenue, 1000.0)
 
-    def _profile_writes(self):
-        """Rows of crm_customer_profile inserted or updated so far by this
-        transaction (PostgreSQL's own counters)."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables"
-            " WHERE relname = 'crm_customer_profile'"
-        )
-        return self.env.cr.fetchone()[0]
-
     def test_one_save_of_many_lines_refreshes_the_customer_once(self):
         """A salesperson changes every line of a confirmed order and saves:
         the customer is recomputed once for the save, as for one line (the
