@@ -139,6 +139,20 @@ class CrmKpiSnapshotRun(models.Model):
         self.env["crm.customer.profile"]._trigger_crons(*BACKFILL_CRONS)
 
     @api.model
+    def _backfill_queue_snapshotted(self):
+        """Queue the rewrite of every company's snapshotted span (from its
+        first to its last snapshot day): what an upgrade that changes how a
+        snapshot figure is computed runs, so that past rows follow in the
+        background (see ``_backfill_queue``)."""
+        self.env.cr.execute(
+            "SELECT company_id, min(date), max(date) FROM crm_kpi_snapshot GROUP BY company_id"
+        )
+        for company_id, first, last in self.env.cr.fetchall():
+            company = self.env["res.company"].browse(company_id)
+            if company.exists() and not self._backfill_period_error(first, last):
+                self._backfill_queue(first, last, company)
+
+    @api.model
     def _backfill_pending(self):
         """{company: (next day to write, last day)} of the queued back-fills,
         by company id."""

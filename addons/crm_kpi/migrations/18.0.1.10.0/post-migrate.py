@@ -14,9 +14,4 @@ def migrate(cr, version):
     if not version:
         return
     env = api.Environment(cr, SUPERUSER_ID, {})
-    cr.execute("SELECT company_id, min(date), max(date) FROM crm_kpi_snapshot GROUP BY company_id")
-    Snapshot = env["crm.kpi.snapshot"]
-    for company_id, first, last in cr.fetchall():
-        company = env["res.company"].browse(company_id)
-        if company.exists() and not Snapshot._backfill_period_error(first, last):
-            Snapshot._backfill_queue(first, last, company)
+    env["crm.kpi.snapshot"]._backfill_queue_snapshotted()

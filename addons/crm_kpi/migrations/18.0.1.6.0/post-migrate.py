@@ -16,10 +16,4 @@ def migrate(cr, version):
     env = api.Environment(cr, SUPERUSER_ID, {})
     env["crm.kpi.cohort"]._refresh()
     env["crm.kpi.survival"]._refresh()
-    cr.execute("SELECT company_id, min(date), max(date) FROM crm_kpi_snapshot GROUP BY company_id")
-    spans = cr.fetchall()
-    Snapshot = env["crm.kpi.snapshot"]
-    for company_id, first, last in spans:
-        company = env["res.company"].browse(company_id)
-        if company.exists() and not Snapshot._backfill_period_error(first, last):
-            Snapshot._backfill_queue(first, last, company)
+    env["crm.kpi.snapshot"]._backfill_queue_snapshotted()
