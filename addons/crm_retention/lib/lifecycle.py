@@ -27,6 +27,13 @@ Risk level (drives the default At risk / Lost stage rules):
   the customer is ``at_risk_overdue_ratio`` times late;
 * ``low`` otherwise.
 
+The churn probability counts only once the customer is due (past its
+expected next purchase, ``overdue_ratio`` >= 1). In BG/NBD a customer may
+drop out right after any purchase, so P(alive) on the day of a repeat
+purchase is (b + x - 1) / (a + b + x - 1), below 1: with a fit where a is
+large next to b, a second purchase would otherwise make a customer At risk
+the very day it bought again.
+
 BG/NBD gives P(alive) = 1 to a customer who never bought twice, so the
 rhythm test is what moves one-time buyers: their expected interval is the
 company's typical repeat interval (median over repeat buyers).
@@ -40,7 +47,8 @@ Why, by when and how much (what a salesperson acts on):
 * ``act_before_date``: the day the customer turns at risk if it buys
   nothing (the first of: ``at_risk_overdue_ratio`` times its interval after
   the last deal, P(alive) falling below ``1 - at_risk_probability`` (a
-  bisection: with no new deal P(alive) only falls), ``lost_after_days``);
+  bisection: with no new deal P(alive) only falls) but not before the
+  customer is due, ``lost_after_days``);
   in the past for a customer already at risk;
 * ``p_alive_expected``: P(alive) on the expected date of the next deal,
   ``p_alive_if_deal``: P(alive) if the customer bought again today (for
@@ -441,8 +449,15 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     out["expected_deals_90d"] = np.round(np.nan_to_num(expected_90), 3)
     out["predicted_clv"] = np.round(np.nan_to_num(predicted_clv), 2)
 
+    # the model's churn probability counts once the customer is due, past
+    # its expected next purchase: BG/NBD lets a customer drop out right after
+    # any purchase, so P(alive) on the day of a repeat purchase is below 1
+    # (with a fit where a is large next to b, below the at-risk threshold),
+    # and a customer who has just bought again is not at risk
+    due = has_deal & (overdue >= 1.0)
+    model_churn = np.where(due, churn, 0.0)
     high = has_deal & (
-        (churn >= settings["lost_probability"])
+        (model_churn >= settings["lost_probability"])
         | (overdue >= settings["lost_overdue_ratio"])
         | (since_last >= settings["lost_after_days"])
     )
@@ -450,7 +465,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
         has_deal
         & ~high
         & (
-            (churn >= settings["at_risk_probability"])
+            (model_churn >= settings["at_risk_probability"])
             | (overdue >= settings["at_risk_overdue_ratio"])
         )
     )
@@ -459,14 +474,17 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     # why: the plainest rule that explains the level (see RISK_REASONS)
     silent = since_last >= settings["lost_after_days"]
     late = overdue >= settings["at_risk_overdue_ratio"]
-    likely_gone = churn >= settings["at_risk_probability"]
+    likely_gone = model_churn >= settings["at_risk_probability"]
     out["risk_reason_code"] = np.select(
         [~has_deal, silent, late, likely_gone],
         ["none", "silent", "overdue", "model"],
         "on_track",
     )
     # by when: the first day the customer turns at risk if it buys nothing
-    # (whole days after the last deal; overdue is compared unrounded)
+    # (whole days after the last deal; overdue is compared unrounded); the
+    # churn threshold counts from the day the customer is due
+    due_gap = np.ceil(expected_interval - 1e-9)
+    churn_gap = np.where(np.isnan(churn_gap), np.nan, np.maximum(churn_gap, due_gap))
     gaps = np.fmin(
         np.fmin(
             np.ceil(settings["at_risk_overdue_ratio"] * expected_interval - 1e-9),

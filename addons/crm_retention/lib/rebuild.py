@@ -18,7 +18,8 @@ therefore computed, not simulated day by day:
 * the overdue ratio reaches ``r`` on ``last + ceil(r * interval)``;
 * no deal for ``lost_after_days`` is plain arithmetic;
 * churn probability reaches ``c``: a vectorised bisection over the days of
-  the gap, with the model fitted today.
+  the gap, with the model fitted today; it counts from the day the customer
+  is due (``last + ceil(interval)``, see ``lifecycle``), itself a point.
 
 A rule that reads a field moving every day (``p_alive``, ``overdue_ratio``,
 ``days_since_last_deal``...) directly, with thresholds of its own, is also
@@ -91,8 +92,9 @@ def _first_churn_day(bgnbd, state, lo, hi, threshold):
 
 def _crossings(state, ends, interval, params, settings):
     """The days in each state's gap (its day, ``ends``] on which the risk
-    level can rise: the overdue thresholds (and the day after, against
-    rounding), no deal for ``lost_after_days``, the churn thresholds."""
+    level can rise: the overdue thresholds (and the day after each, against
+    rounding), no deal for ``lost_after_days``, with a model the day the
+    customer is due (the same) and the churn thresholds."""
     deal_days = state["deal_days"].to_numpy()
     first, last = state["first_day"].to_numpy(), state[_LAST].to_numpy()
     repeat = deal_days > 1
@@ -108,6 +110,9 @@ def _crossings(state, ends, interval, params, settings):
     candidates.append(last + settings["lost_after_days"])
     bgnbd = params and params.get("bgnbd")
     if bgnbd is not None:
+        # the day the customer is due, from which its churn probability counts
+        due = last + np.ceil(expected - 1e-9)
+        candidates += [due, due + 1]
         start = state["day"].to_numpy(dtype=float)
         for threshold in (settings["at_risk_probability"], settings["lost_probability"]):
             candidates.append(_first_churn_day(bgnbd, state, start, ends, threshold))

@@ -188,7 +188,8 @@ class CrmCustomerProfile(models.Model):
         string="Act Before",
         help="The day this customer turns at risk if it buys nothing: late against its "
         "rhythm, or the churn model's chance it is still active falling below the at-risk "
-        "threshold, whichever comes first. In the past for a customer already at risk.",
+        "threshold once it is past its expected next purchase, whichever comes first. In the "
+        "past for a customer already at risk.",
     )
     # read from the stored purchase metrics and the company's model on
     # every read (not stored: they would add two columns rewritten nightly)

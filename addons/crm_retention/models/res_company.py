@@ -24,10 +24,15 @@ class ResCompany(models.Model):
     retention_at_risk_probability = fields.Float(
         string="At Risk: Churn Probability",
         default=lifecycle.DEFAULTS["at_risk_probability"],
-        help="Customers whose churn probability reaches this value are at risk.",
+        help="Customers whose churn probability reaches this value are at risk, once they are "
+        "past their expected next purchase (the churn model gives even a customer who has "
+        "just bought again some chance of leaving).",
     )
     retention_lost_probability = fields.Float(
-        string="Lost: Churn Probability", default=lifecycle.DEFAULTS["lost_probability"]
+        string="Lost: Churn Probability",
+        default=lifecycle.DEFAULTS["lost_probability"],
+        help="Customers whose churn probability reaches this value are lost, once they are "
+        "past their expected next purchase.",
     )
     retention_at_risk_overdue_ratio = fields.Float(
         string="At Risk: Overdue Ratio",

@@ -1,4 +1,5 @@
 from odoo.tests import TransactionCase, tagged
+from odoo.tools import SQL
 
 
 @tagged("post_install", "-at_install")
@@ -27,3 +28,32 @@ class TestDemoState(TransactionCase):
         kinds = {kind for kind, _label in self.env["crm.lifecycle.stage"]._fields["kind"].selection}
         shown = {p.stage_id.kind for p in Profile.search([("company_id", "=", company.id)])}
         self.assertTrue({"at_risk", "lost", "active", "won_back"} <= shown <= kinds)
+
+    def test_no_customer_lapses_on_a_day_it_bought(self):
+        """The demo's past, rebuilt on install from its purchases: a customer
+        never turns At risk or Lost on a day it bought (its churn probability
+        counts once it is due; the demo's fit has a large next to b, where
+        BG/NBD's P(alive) on a repeat purchase day is below one half)."""
+        company = self.env.ref("base.main_company")
+        Profile = self.env["crm.customer.profile"].sudo()
+        moves = Profile.search_count(
+            [("company_id", "=", company.id), ("history_ids", "!=", False)]
+        )
+        self.assertGreater(moves, 100, "the demo's customers have a past")
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT count(*)
+                  FROM crm_lifecycle_history h
+                  JOIN crm_lifecycle_stage s ON s.id = h.stage_id
+                  JOIN crm_customer_profile p ON p.id = h.profile_id
+                 WHERE s.kind IN ('at_risk', 'lost') AND p.company_id = %s
+                   AND EXISTS (SELECT 1 FROM (%s) d
+                                WHERE d.partner_id = p.partner_id AND d.amount > 0
+                                  AND d.deal_date::date = h.date::date)
+                """,
+                company.id,
+                Profile._deal_rows_sql([company.id]),
+            )
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)

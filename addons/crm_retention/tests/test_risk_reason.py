@@ -16,7 +16,7 @@ import pandas as pd
 
 from odoo.tests import tagged
 
-from ..lib import clv, lifecycle
+from ..lib import clv, lifecycle, rebuild
 from .common import TODAY, RetentionCase
 from .test_clv import CDNOW, integral_expected, naive_p_alive
 
@@ -126,10 +126,101 @@ class TestRiskLib(unittest.TestCase):
         self.assertTrue(repeat.any() and (~repeat).any(), "the draw has both kinds")
         self.assertTrue((out.loc[repeat, "p_alive_if_deal"] >= out.loc[repeat, "p_alive"]).all())
         self.assertTrue((out.loc[~repeat, "p_alive_if_deal"] == 1).all())
-        late = out["churn_probability"] >= 0.5
+        late = out["risk_level"] != "low"
         self.assertTrue(late.any() and (~late).any(), "the draw has both kinds")
-        # customers already past the churn threshold turned at risk in the past
+        # customers already at risk turned at risk in the past, the others
+        # have until a day to come
         self.assertTrue((out.loc[late, "act_before_date"] <= pd.Timestamp(today)).all())
+        self.assertTrue((out.loc[~late, "act_before_date"] > pd.Timestamp(today)).all())
+
+    def test_a_customer_who_just_bought_again_is_not_at_risk(self):
+        """In BG/NBD a customer may drop out right after any purchase: with a
+        fit where a is large next to b, P(alive) on the day of a second
+        purchase is 1 / (1 + a / b), here 1/7. The model's churn counts only
+        once the customer is due (its rhythm, 30 days, has passed)."""
+        params = {"bgnbd": clv.BGNBDParams(r=0.25, alpha=4.0, a=3.0, b=0.5), "gg": None}
+        bought = dt.date(2026, 6, 30)
+        frame = self._frame([(1, 2, 2, 2, bought - timedelta(days=30), bought, None, 200.0)])
+
+        def on(day):
+            return lifecycle.compute_metrics(
+                frame,
+                today=day,
+                params=params,
+                typical_interval_days=60,
+                settings=lifecycle.DEFAULTS,
+            ).iloc[0]
+
+        today = on(bought)
+        self.assertAlmostEqual(today["p_alive"], 1 / 7, places=4)
+        self.assertGreaterEqual(today["churn_probability"], lifecycle.DEFAULTS["lost_probability"])
+        self.assertEqual((today["risk_level"], today["risk_reason_code"]), ("low", "on_track"))
+        # the day it is due is the day to act by
+        due = bought + timedelta(days=30)
+        self.assertEqual(today["act_before_date"].date(), due)
+        self.assertEqual(on(due - timedelta(days=1))["risk_level"], "low")
+        self.assertEqual(tuple(on(due)[["risk_level", "risk_reason_code"]]), ("high", "model"))
+
+    def test_rebuilt_points_catch_every_change_of_risk(self):
+        """The history rebuild evaluates a customer only on its *points*:
+        between two of them its risk level must not move. Checked against a
+        day-by-day scan, with a fit where the churn probability is high from
+        the day of a purchase (the due day decides) and with CDNOW's."""
+        rng = np.random.default_rng(17)
+        settings = dict(lifecycle.DEFAULTS)
+        for bgnbd in (clv.BGNBDParams(r=0.25, alpha=4.0, a=3.0, b=0.5), CDNOW):
+            params = {"bgnbd": bgnbd, "gg": None}
+            rows = []
+            for pid in range(1, 13):
+                day = 0
+                for _ in range(int(rng.integers(1, 6))):
+                    day += int(rng.integers(1, 120))
+                    rows.append((pid, day, 1, 100.0))
+            deals = pd.DataFrame(rows, columns=["partner_id", "day", "n", "amount"])
+            customers = pd.DataFrame(
+                {"partner_id": range(1, 13), "opportunity_count": 1, "seen_day": np.nan}
+            )
+            today = 900
+            pts = rebuild.points(
+                deals, customers, today=today, interval=45.0, params=params, settings=settings
+            )
+            at_points = rebuild.metrics(pts, interval=45.0, params=params, settings=settings)
+            for pid in range(1, 13):
+                mine = pts["partner_id"].to_numpy() == pid
+                point_days = pts["day"].to_numpy()[mine]
+                levels = at_points["risk_level"].to_numpy()[mine]
+                own = deals[deals["partner_id"] == pid]
+                days = np.arange(int(own["day"].min()), today + 1)
+                # the customer's aggregates on each day, the plain way
+                scan = pd.DataFrame(
+                    [
+                        (
+                            pid,
+                            int((own["day"] <= d).sum()),
+                            int((own["day"] <= d).sum()),
+                            int((own["day"] <= d).sum()),
+                            np.datetime64(int(own["day"].min()), "D"),
+                            np.datetime64(int(own["day"][own["day"] <= d].max()), "D"),
+                            None,
+                            100.0,
+                        )
+                        for d in days
+                    ],
+                    columns=["partner_id", *lifecycle.AGGREGATE_COLUMNS],
+                )
+                daily = lifecycle.compute_metrics(
+                    scan,
+                    today=days.astype("datetime64[D]"),
+                    params=params,
+                    typical_interval_days=45.0,
+                    settings=settings,
+                )["risk_level"].to_numpy()
+                latest = np.searchsorted(point_days, days, side="right") - 1
+                self.assertTrue((latest >= 0).all())
+                wrong = np.flatnonzero(levels[latest] != daily)
+                self.assertFalse(
+                    wrong.size, f"customer {pid}: day {days[wrong[:1]]} not at a point"
+                )
 
 
 @tagged("post_install", "-at_install")
