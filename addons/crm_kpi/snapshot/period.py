@@ -206,6 +206,9 @@ class CrmKpiSnapshotPeriod(models.Model):
                    AND h.date >= %(from)s AND h.date < %(after)s
                    AND (s.kind = 'lost' OR (fs.kind = 'lost' AND s.kind = ANY(%(customer)s)))
                    AND s.kind IS DISTINCT FROM fs.kind
+                   -- two partners merged into one is the data cleaned, not a
+                   -- customer leaving or coming back
+                   AND h.reason <> 'merge'
             ),
             day_deals AS (
                 SELECT d.partner_id, d.deal_date AS day,

@@ -1,5 +1,7 @@
+import importlib.util
 import threading
 from datetime import date, timedelta
+from pathlib import Path
 from unittest.mock import patch
 
 from odoo import sql_db
@@ -9,7 +11,7 @@ from odoo.addons.crm_retention.tests.common import extra_deals, foreign_currency
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import RecordCapturer, new_test_user, tagged
 
-from .common import P_FROM, P_TO, TODAY, KpiCase
+from .common import P_FROM, P_TO, TODAY, KpiCase, at
 
 
 @tagged("post_install", "-at_install")
@@ -135,6 +137,59 @@ class TestSnapshot(KpiCase):
         rows = Snapshot.search([("company_id", "=", self.company.id), ("date", "=", P_FROM)])
         self.assertEqual(sum(rows.mapped("customer_close")), 120)
         self.assertEqual(set(self.profile_of[self.lost[0].id].stage_id.mapped("kind")), {"lost"})
+
+    def test_a_partner_merge_is_neither_lost_nor_won_back(self):
+        """Merging partners moves the source's history to the destination's
+        profile and writes a "merge" row from the source's stage to the one
+        kept: a lost duplicate merged into an active customer has not come
+        back, an active one merged into a lost customer has not left."""
+        self._snapshot(P_FROM, P_TO, move=False)
+        Snapshot = self.env["crm.kpi.snapshot"]
+
+        def flows():
+            rows = Snapshot.search(
+                [("company_id", "=", self.company.id), ("date", ">=", P_FROM), ("date", "<=", P_TO)]
+            )
+            return sum(rows.mapped("lost_count")), sum(rows.mapped("won_back_count"))
+
+        self.assertEqual(flows(), (12, 3))
+        merges = [
+            (self.existing[31], "lost", "active", date(2025, 3, 20)),
+            (self.lost[1], "active", "lost", date(2025, 3, 25)),
+        ]
+        History = self.env["crm.lifecycle.history"]
+        History.create(
+            [
+                {
+                    "profile_id": self.profile_of[partner.id].id,
+                    "from_stage_id": self.stage[src].id,
+                    "stage_id": self.stage[dst].id,
+                    "date": at(day),
+                    "reason": "merge",
+                }
+                for partner, src, dst, day in merges
+            ]
+        )
+        self._snapshot(P_FROM, P_TO, move=False)
+        self.assertEqual(flows(), (12, 3))
+        # before 18.0.1.11.0 the merge rows counted as any other move; the
+        # upgrade rewrites the days since the first merge, in the background
+        merged = History.search([("company_id", "=", self.company.id), ("reason", "=", "merge")])
+        merged.reason = "rule"
+        self._snapshot(P_FROM, P_TO, move=False)
+        self.assertEqual(flows(), (13, 4), "as the rows were counted before")
+        merged.reason = "merge"
+        self.env.flush_all()
+        path = Path(__file__).parents[1] / "migrations/18.0.1.11.0/post-migrate.py"
+        spec = importlib.util.spec_from_file_location("crm_kpi_post_18_0_1_11_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.10.0")
+        self.assertEqual(Snapshot._backfill_pending()[self.company], (date(2025, 3, 20), P_TO))
+        while Snapshot._backfill_pending().get(self.company):
+            Snapshot._cron_backfill()
+        self.env.invalidate_all()
+        self.assertEqual(flows(), (12, 3))
 
     def test_cron_fills_missing_days_and_resumes(self):
         """The cron starts N days back, writes at most M days a run, and the next
