@@ -110,8 +110,13 @@ def _crossings(state, ends, interval, params, settings):
     candidates.append(last + settings["lost_after_days"])
     bgnbd = params and params.get("bgnbd")
     if bgnbd is not None:
-        # the day the customer is due, from which its churn probability counts
-        due = last + np.ceil(expected - 1e-9)
+        # the day the customer is due, from which its churn probability
+        # counts: a point only where that churn is then past the at-risk
+        # threshold (else the churn crossings below are the points; never
+        # for a one-time buyer, whom BG/NBD holds alive)
+        gap = np.ceil(expected - 1e-9)
+        counts = lifecycle.churn_after_gap(bgnbd, deal_days, last - first, gap + 1)
+        due = np.where(counts >= settings["at_risk_probability"], last + gap, np.nan)
         candidates += [due, due + 1]
         start = state["day"].to_numpy(dtype=float)
         for threshold in (settings["at_risk_probability"], settings["lost_probability"]):
