@@ -455,9 +455,8 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     # (with a fit where a is large next to b, below the at-risk threshold),
     # and a customer who has just bought again is not at risk
     due = has_deal & (overdue >= 1.0)
-    model_churn = np.where(due, churn, 0.0)
     high = has_deal & (
-        (model_churn >= settings["lost_probability"])
+        (due & (churn >= settings["lost_probability"]))
         | (overdue >= settings["lost_overdue_ratio"])
         | (since_last >= settings["lost_after_days"])
     )
@@ -465,7 +464,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
         has_deal
         & ~high
         & (
-            (model_churn >= settings["at_risk_probability"])
+            (due & (churn >= settings["at_risk_probability"]))
             | (overdue >= settings["at_risk_overdue_ratio"])
         )
     )
@@ -474,7 +473,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
     # why: the plainest rule that explains the level (see RISK_REASONS)
     silent = since_last >= settings["lost_after_days"]
     late = overdue >= settings["at_risk_overdue_ratio"]
-    likely_gone = model_churn >= settings["at_risk_probability"]
+    likely_gone = due & (churn >= settings["at_risk_probability"])
     out["risk_reason_code"] = np.select(
         [~has_deal, silent, late, likely_gone],
         ["none", "silent", "overdue", "model"],
