@@ -1,5 +1,8 @@
 import contextlib
 import contextvars
+import functools
+
+import psycopg2.errors
 
 from odoo import api, models
 
@@ -73,13 +76,20 @@ class CrmRetentionDealMixin(models.AbstractModel):
         """Inside, the refreshes of every purchase document that changes
         are collected, and the customers concerned are refreshed once when
         the block ends (one set-based recompute instead of one per record
-        written in a loop); nothing is refreshed when the block raises (the
-        transaction is rolled back). Inside another batch, the outer one
-        refreshes. Use it around code that writes documents one by one::
+        written in a loop). Inside another batch, the outer one refreshes.
+        Use it around code that writes documents one by one::
 
             with self._retention_batched():
                 for order in orders:
                     order.write(...)
+
+        When the block raises, the customers of what it wrote before the
+        error are refreshed when the transaction commits: a caller that
+        catches the error and goes on (a loop that skips the record it could
+        not save) keeps those writes, with or without a savepoint. A
+        transaction rolled back drops the refresh with the writes; nothing
+        runs while the error propagates, so it can neither mask the error
+        nor meet a transaction the error failed.
         """
         if _BATCH.get() is not None:
             yield
@@ -88,9 +98,22 @@ class CrmRetentionDealMixin(models.AbstractModel):
         token = _BATCH.set(keys)
         try:
             yield
+        except Exception:
+            if keys and not self._retention_refresh_skipped():
+                self.env.cr.precommit.add(functools.partial(self._retention_refresh_now, keys))
+            raise
         finally:
             _BATCH.reset(token)
         self._retention_refresh(keys)
+
+    def _retention_refresh_now(self, keys):
+        """Refresh the customers ``keys`` now, outside any batch, and write
+        what the ORM still holds (a pre-commit hook runs after the last
+        flush). In a transaction an error failed, which the commit rolls
+        back, there is nothing to refresh."""
+        with contextlib.suppress(psycopg2.errors.InFailedSqlTransaction):
+            self.env["crm.customer.profile"].sudo()._recompute_customers(keys)
+            self.env.flush_all()
 
     def _retention_refresh_skipped(self):
         """Whether server code (sudo) asked to skip the refresh."""

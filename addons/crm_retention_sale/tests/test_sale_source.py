@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from odoo import Command, fields
 from odoo.addons.crm_retention.tests.common import RetentionCase, foreign_currency
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 
@@ -101,6 +102,36 @@ class TestSaleSource(RetentionCase):
         six = save([Command.update(line.id, {"price_unit": 300.0}) for line in order.order_line])
         self.assertEqual(self._profile(self.customer).won_revenue, 1800.0)
         self.assertEqual(six, one, "six lines saved at once: as many profile writes as one")
+
+    def test_a_save_that_fails_half_way_still_refreshes_what_it_wrote(self):
+        """Server code that saves an order's lines and skips the orders it
+        cannot save (catching the error, without a savepoint) keeps the
+        lines written before the error: the customer's revenue follows
+        them, as it follows a save that succeeds."""
+        order = self._order(self.customer, 4, 100.0, confirm=False).with_user(self.salesman)
+        order.write({"order_line": [Command.create({"product_id": self.product.id})]})
+        order.order_line.price_unit = 100.0
+        order.action_confirm()
+        self.assertEqual(self._profile(self.customer).won_revenue, 200.0)
+        first, second = order.order_line
+        # the price is written, then removing a line of a confirmed order is
+        # refused; the caller goes on (no savepoint, unlike assertRaises)
+        refused = None
+        try:
+            order.write(
+                {"order_line": [Command.update(first.id, {"price_unit": 300.0}),
+                                Command.delete(second.id)]}
+            )  # fmt: skip
+        except UserError as error:
+            refused = error
+        self.assertTrue(refused, "a confirmed order's line cannot be removed")
+        self.assertEqual(first.price_unit, 300.0, "the caller keeps what was written")
+        # the transaction commits (a commit flushes, running its pre-commit hooks)
+        self.env.cr.flush()
+        self.assertEqual(self._profile(self.customer).won_revenue, 400.0)
+        # and the next save refreshes at once, as usual
+        order.write({"order_line": [Command.update(second.id, {"price_unit": 50.0})]})
+        self.assertEqual(self._profile(self.customer).won_revenue, 350.0)
 
     def test_an_order_linked_to_another_customers_opportunity(self):
         """The opportunity's customer loses the deal its confirmed order
