@@ -366,12 +366,18 @@ class CrmRetentionBacktest(models.Model):
         deciles, brier = backtest.reliability(alive, p_buy, bought)
         stages = backtest.stage_table(kinds, bought)
         uplift_pp, cost, source = self._economics(model)
-        curve = backtest.threshold_curve(alive, value, bought, uplift=uplift_pp / 100.0, cost=cost)
+        # the churn probability flags a customer once it is due (past its
+        # expected next purchase, lib.lifecycle): one not due at the
+        # calibration end is contacted at no threshold
+        flagged = np.where(backtest.due(x, t_x, age), alive, 1.0)
+        curve = backtest.threshold_curve(
+            flagged, value, bought, uplift=uplift_pp / 100.0, cost=cost
+        )
         best = backtest.best_threshold(curve)
         current = round(1.0 - model._get_settings()["at_risk_probability"], 2)
         current_net = float(
             backtest.threshold_curve(
-                alive, value, bought, uplift=uplift_pp / 100.0, cost=cost, grid=[current]
+                flagged, value, bought, uplift=uplift_pp / 100.0, cost=cost, grid=[current]
             )["net"].iloc[0]
         )
         share = float(bought.mean()) if len(bought) else 0.0
@@ -612,7 +618,8 @@ class CrmRetentionBacktestLine(models.Model):
         "Threshold: the P(alive) cut."
     )
     customers = fields.Integer(
-        help="Customers in the row (threshold: those below the cut, who would be contacted)."
+        help="Customers in the row (threshold: those due and below the cut, who would be "
+        "contacted)."
     )
     predicted = fields.Float(
         help="Calibration / holdout: purchases per customer the model expected in the holdout. "

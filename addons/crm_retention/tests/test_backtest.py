@@ -20,6 +20,7 @@ import pandas as pd
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from ..lib import clv
 from .common import RetentionCase, extra_deals
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "cdnow_sample_transactions.txt")
@@ -209,6 +210,25 @@ class TestBacktestCdnow(RetentionCase):
         self.assertEqual(test.uplift_pp_used, 5.0)
         # each cut: 5 % of what the contacted quiet customers would have bought, less 1 each
         self.assertAlmostEqual(cuts[0].net, cuts[0].saved_value - cuts[0].customers * 1.0, places=6)
+        # contacted at a cut: the repeat buyers due at the calibration end
+        # (past their average interval since the last purchase day: the
+        # churn probability counts from then on) whose P(alive) is below it
+        before = self.transactions[self.transactions["day"] <= CUT]
+        days = before.groupby("customer")["day"].agg(["min", "max", "nunique"])
+        repeat = days[days["nunique"] > 1]
+        span = (pd.to_datetime(repeat["max"]) - pd.to_datetime(repeat["min"])).dt.days
+        since = (pd.Timestamp(CUT) - pd.to_datetime(repeat["max"])).dt.days
+        due = repeat[since >= (span / (repeat["nunique"] - 1)).clip(lower=1.0)]
+        params = clv.BGNBDParams(test.r, test.alpha, test.a, test.b)
+        alive = clv.p_alive(
+            params,
+            (due["nunique"] - 1).to_numpy(dtype=float),
+            (span[due.index] / 7.0).to_numpy(),
+            ((pd.Timestamp(CUT) - pd.to_datetime(due["min"])).dt.days / 7.0).to_numpy(),
+        )
+        self.assertLess(len(due), len(repeat), "some repeat buyers are not due")
+        for cut in cuts:
+            self.assertEqual(cut.customers, int((alive < cut.threshold).sum()), cut.threshold)
         with self.assertRaises(AccessError):
             test.with_user(self.salesman).action_apply_threshold()
         test.with_user(self.manager).action_apply_threshold()
