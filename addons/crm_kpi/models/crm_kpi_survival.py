@@ -211,8 +211,9 @@ class CrmKpiSurvival(models.Model):
                 SELECT pr.partner_id,
                        COALESCE(pr.first_deal_date,
                                 min(h.date) FILTER (WHERE s.kind <> 'potential')::date) AS origin,
+                       -- (a merge of two partners is no customer leaving)
                        min(h.date) FILTER (
-                           WHERE s.kind = 'lost'
+                           WHERE s.kind = 'lost' AND h.reason <> 'merge'
                              AND (pr.first_deal_date IS NULL
                                   OR h.date::date >= pr.first_deal_date))::date AS lost_day
                   FROM crm_customer_profile pr
