@@ -180,23 +180,20 @@ def stage_table(kinds, bought):
 
 def due(frequency, recency, age):
     """Whether each customer is due at the calibration end: past its
-    expected next purchase (its average interval between purchase days,
-    at least a day; ``lifecycle.compute_metrics``' ``overdue_ratio`` >= 1),
-    from which its churn probability counts. Never a one-time buyer
-    (``frequency`` 0; BG/NBD holds it alive). In weeks, as the fit reads
-    them.
+    expected next purchase (``lifecycle.purchase_rhythm``;
+    ``compute_metrics``' ``overdue_ratio`` >= 1), from which its churn
+    probability counts. Never a one-time buyer (``frequency`` 0; BG/NBD
+    holds it alive). In weeks, as the fit reads them.
 
     >>> due([0, 2, 2], [0.0, 4.0, 4.0], [10.0, 5.0, 6.0]).tolist()
     [False, False, True]
     """
     frequency = np.asarray(frequency, dtype=float)
-    recency = np.asarray(recency, dtype=float)
-    age = np.asarray(age, dtype=float)
-    interval = np.maximum(
-        np.divide(recency, frequency, out=np.zeros_like(recency), where=frequency > 0),
-        1.0 / lifecycle.TIME_UNIT_DAYS,
-    )
-    return (frequency > 0) & (age - recency >= interval - 1e-9)
+    week = lifecycle.TIME_UNIT_DAYS
+    recency_days = np.asarray(recency, dtype=float) * week
+    since_days = np.asarray(age, dtype=float) * week - recency_days
+    _average, interval = lifecycle.purchase_rhythm(frequency + 1, recency_days, 1.0)
+    return (frequency > 0) & (since_days >= interval - 1e-9)
 
 
 def threshold_curve(alive, value, bought, *, uplift, cost, grid=THRESHOLD_GRID):

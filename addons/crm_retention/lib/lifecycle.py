@@ -217,6 +217,23 @@ def _days(later, earlier):
     return (later - earlier) / np.timedelta64(1, "D")
 
 
+def purchase_rhythm(deal_days, span_days, default_days):
+    """Per customer: the average days between its purchase days (0 for a
+    one-time buyer) and the interval its next purchase is expected in (that
+    average, at least a day; ``default_days``, the company's typical
+    interval, for a one-time buyer). The risk level, the history rebuild's
+    points and the backtest measure "late" and "due" against it.
+
+    >>> [a.tolist() for a in purchase_rhythm([3, 1, 2], [60, 0, 0], 45.0)]
+    [[30.0, 0.0, 0.0], [30.0, 45.0, 1.0]]
+    """
+    deal_days = np.asarray(deal_days)
+    span_days = np.asarray(span_days, dtype=float)
+    repeat = deal_days > 1
+    average = np.divide(span_days, deal_days - 1, out=np.zeros(span_days.shape), where=repeat)
+    return average, np.where(repeat, np.maximum(average, 1.0), float(default_days or 1.0))
+
+
 def churn_after_gap(bgnbd, deal_days, span_days, gap_days):
     """Churn probability (1 - P(alive)) of customers with ``deal_days``
     purchase days spread over ``span_days`` (first to last), ``gap_days``
@@ -369,11 +386,7 @@ def compute_metrics(frame, *, today, params, typical_interval_days, settings):
 
     span_days = np.nan_to_num(_days(last, first))
     since_last = np.nan_to_num(_days(today64, last))
-    repeat = days_n > 1
-    avg_between = np.divide(span_days, days_n - 1, out=np.zeros(n), where=repeat)
-    expected_interval = np.where(
-        repeat, np.maximum(avg_between, 1.0), float(typical_interval_days or 1.0)
-    )
+    avg_between, expected_interval = purchase_rhythm(days_n, span_days, typical_interval_days)
     expected_interval = np.where(has_deal, expected_interval, 0.0)
     overdue = np.divide(since_last, expected_interval, out=np.zeros(n), where=expected_interval > 0)
     out["avg_days_between_deals"] = np.round(avg_between, 1)

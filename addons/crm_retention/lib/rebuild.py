@@ -97,12 +97,7 @@ def _crossings(state, ends, interval, params, settings):
     customer is due (the same) and the churn thresholds."""
     deal_days = state["deal_days"].to_numpy()
     first, last = state["first_day"].to_numpy(), state[_LAST].to_numpy()
-    repeat = deal_days > 1
-    expected = np.where(
-        repeat,
-        np.maximum(np.divide(last - first, np.maximum(deal_days - 1, 1)), 1.0),
-        float(interval or 1.0),
-    )
+    _average, expected = lifecycle.purchase_rhythm(deal_days, last - first, interval)
     candidates = []
     for ratio in (settings["at_risk_overdue_ratio"], settings["lost_overdue_ratio"]):
         day = last + np.ceil(ratio * expected - 1e-9)
