@@ -202,24 +202,30 @@ class KpiCase(TransactionCase):
             ]
         )
         cls.profile_of = {p.partner_id.id: p for p in profiles}
-        cls.env["crm.lifecycle.history"].create(
-            [
-                {
-                    "profile_id": cls.profile_of[partner.id].id,
-                    "from_stage_id": cls.stage[src].id if src else False,
-                    "stage_id": cls.stage[dst].id,
-                    "date": at(day),
-                    "reason": "rule",
-                }
-                for partner, src, dst, day in history
-            ]
-        )
+        cls._write_history(history)
         # the profiles' current stage: their last history row
         for profile in profiles:
             last = profile.history_ids.sorted(lambda h: (h.date, h.id))[-1:]
             profile.with_context(lifecycle_reason="import").sudo()._write(
                 {"stage_id": last.stage_id.id}
             )
+
+    @classmethod
+    def _write_history(cls, moves, reason="rule"):
+        """Stage history rows of the generated customers, with their dates:
+        ``moves`` are (partner, from kind or None, to kind, day)."""
+        return cls.env["crm.lifecycle.history"].create(
+            [
+                {
+                    "profile_id": cls.profile_of[partner.id].id,
+                    "from_stage_id": cls.stage[src].id if src else False,
+                    "stage_id": cls.stage[dst].id,
+                    "date": at(day),
+                    "reason": reason,
+                }
+                for partner, src, dst, day in moves
+            ]
+        )
 
     # ------------------------------------------------------------------
     # snapshots and the independent pandas computation

@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 from odoo.tests import tagged
 
-from .common import MOVE_DAY, P_FROM, P_TO, SNAP_FROM, SNAP_TO, KpiCase, at
+from .common import MOVE_DAY, P_FROM, P_TO, SNAP_FROM, SNAP_TO, KpiCase
 
 
 @tagged("post_install", "-at_install")
@@ -30,23 +30,12 @@ class TestCustomerKpis(KpiCase):
         lost customer who comes back straight to Active is won back; an at
         risk one who recovers into the Won back stage never left."""
         recovered = self.existing[31]
-        History = self.env["crm.lifecycle.history"]
-        rows = [
-            (self.lost[0], "lost", "active", date(2025, 3, 20)),
-            (self.lost[1], "lost", "active", date(2025, 3, 25)),
-            (recovered, "active", "at_risk", date(2025, 3, 5)),
-            (recovered, "at_risk", "won_back", date(2025, 3, 15)),
-        ]
-        History.create(
+        self._write_history(
             [
-                {
-                    "profile_id": self.profile_of[partner.id].id,
-                    "from_stage_id": self.stage[src].id,
-                    "stage_id": self.stage[dst].id,
-                    "date": at(day),
-                    "reason": "rule",
-                }
-                for partner, src, dst, day in rows
+                (self.lost[0], "lost", "active", date(2025, 3, 20)),
+                (self.lost[1], "lost", "active", date(2025, 3, 25)),
+                (recovered, "active", "at_risk", date(2025, 3, 5)),
+                (recovered, "at_risk", "won_back", date(2025, 3, 15)),
             ]
         )
         self.env["crm.kpi.snapshot"]._backfill(P_FROM, P_TO, self.company)

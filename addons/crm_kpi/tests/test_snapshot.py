@@ -11,7 +11,7 @@ from odoo.addons.crm_retention.tests.common import extra_deals, foreign_currency
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import RecordCapturer, new_test_user, tagged
 
-from .common import P_FROM, P_TO, TODAY, KpiCase, at
+from .common import P_FROM, P_TO, TODAY, KpiCase
 
 
 @tagged("post_install", "-at_install")
@@ -153,28 +153,17 @@ class TestSnapshot(KpiCase):
             return sum(rows.mapped("lost_count")), sum(rows.mapped("won_back_count"))
 
         self.assertEqual(flows(), (12, 3))
-        merges = [
-            (self.existing[31], "lost", "active", date(2025, 3, 20)),
-            (self.lost[1], "active", "lost", date(2025, 3, 25)),
-        ]
-        History = self.env["crm.lifecycle.history"]
-        History.create(
+        merged = self._write_history(
             [
-                {
-                    "profile_id": self.profile_of[partner.id].id,
-                    "from_stage_id": self.stage[src].id,
-                    "stage_id": self.stage[dst].id,
-                    "date": at(day),
-                    "reason": "merge",
-                }
-                for partner, src, dst, day in merges
-            ]
+                (self.existing[31], "lost", "active", date(2025, 3, 20)),
+                (self.lost[1], "active", "lost", date(2025, 3, 25)),
+            ],
+            reason="merge",
         )
         self._snapshot(P_FROM, P_TO, move=False)
         self.assertEqual(flows(), (12, 3))
         # before 18.0.1.11.0 the merge rows counted as any other move; the
         # upgrade rewrites the days since the first merge, in the background
-        merged = History.search([("company_id", "=", self.company.id), ("reason", "=", "merge")])
         merged.reason = "rule"
         self._snapshot(P_FROM, P_TO, move=False)
         self.assertEqual(flows(), (13, 4), "as the rows were counted before")
