@@ -3,6 +3,18 @@ from odoo.exceptions import ValidationError
 
 from ..lib import lifecycle
 
+# the lifecycle settings the form shows (the others, fit_penalizer and
+# default_interval_days, are set on the company: see the readme)
+FORM_SETTINGS = (
+    "at_risk_probability",
+    "lost_probability",
+    "at_risk_overdue_ratio",
+    "lost_overdue_ratio",
+    "lost_after_days",
+    "min_repeat_customers",
+    "monthly_discount_rate",
+)
+
 
 class ResConfigSettings(models.TransientModel):
     """Thresholds of the default stage rules and of the churn model fit, of
@@ -54,16 +66,12 @@ class ResConfigSettings(models.TransientModel):
         currency_field="retention_currency_id",
     )
 
-    @api.constrains(*(f"retention_{key}" for key in lifecycle.COMPANY_SETTINGS))
+    @api.constrains(*(f"retention_{key}" for key in FORM_SETTINGS))
     def _check_retention_settings(self):
         """The thresholds saved together: "at risk" below "lost" (each value's
         range is the company's constraint, checked as it is written)."""
         for settings in self:
-            values = {
-                key: settings[f"retention_{key}"]
-                for key in lifecycle.COMPANY_SETTINGS
-                if f"retention_{key}" in self._fields
-            }
+            values = {key: settings[f"retention_{key}"] for key in FORM_SETTINGS}
             errors = lifecycle.setting_errors(values)
             if errors:
                 raise ValidationError(self.env["res.company"]._retention_setting_message(errors[0]))
