@@ -3,7 +3,7 @@
     "summary": "Customer lifecycle stages, stage history, a BG/NBD churn model "
     "(P(alive), expected purchases, CLV) and retention campaigns measured against "
     "a control group",
-    "version": "18.0.1.13.0",
+    "version": "18.0.1.14.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",

@@ -38,3 +38,11 @@ VALUE_AT_RISK = (
 CUSTOMER_KINDS = ("new", "active", "at_risk", "won_back")
 ACTIVE_KINDS = ("new", "active", "won_back")
 COMEBACK_KINDS = ("won_back", "active")
+
+# History reasons (crm.lifecycle.history.reason) that record a change of the
+# books, not of the customer: two partners merged into one, or the rules that
+# decide the stages (thresholds, a stage's rule, the purchases that count)
+# changed under a customer who did nothing. The stage moves all the same, but
+# the flows (customers lost and won back in the KPIs, the survival curves,
+# the health score's lapses) do not count these moves.
+NOT_FLOW_REASONS = ("merge", "redefinition")

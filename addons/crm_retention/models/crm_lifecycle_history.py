@@ -8,6 +8,7 @@ HISTORY_REASONS = [
     ("merge", "Partner merge"),
     ("import", "Import"),
     ("rebuild", "Rebuilt from purchases"),
+    ("redefinition", "Stage rules changed"),
 ]
 
 

@@ -48,6 +48,9 @@ RULE_OPERATORS = {
     "=ilike",
 }
 RULE_ID_OPERATORS = {"=", "!=", "<>", "in", "not in"}
+# what decides which stage a customer is in: changing it moves customers who
+# did nothing (crm.retention.model._mark_redefined)
+RULE_FIELDS = ("rule_domain", "sequence", "kind", "active", "company_id")
 
 
 class CrmLifecycleStage(models.Model):
@@ -262,7 +265,38 @@ class CrmLifecycleStage(models.Model):
                         "or give it to a company you do not work for."
                     )
                 )
-        return super().write(vals)
+        changed = [name for name in RULE_FIELDS if name in vals]
+        before = {stage.id: [stage[name] for name in changed] for stage in self} if changed else {}
+        companies = self._redefined_companies() if changed else None
+        result = super().write(vals)
+        if changed:
+            moved = self.filtered(
+                lambda stage: [stage[name] for name in changed] != before[stage.id]
+            )
+            if moved:
+                self.env["crm.retention.model"]._mark_redefined(
+                    companies | moved._redefined_companies()
+                )
+        return result
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        stages = super().create(vals_list)
+        self.env["crm.retention.model"]._mark_redefined(stages._redefined_companies())
+        return stages
+
+    def unlink(self):
+        companies = self._redefined_companies()
+        result = super().unlink()
+        self.env["crm.retention.model"]._mark_redefined(companies)
+        return result
+
+    def _redefined_companies(self):
+        """The companies whose stage rules these stages are part of: theirs,
+        or every company for a shared stage."""
+        if any(not stage.company_id for stage in self):
+            return self.env["res.company"].sudo().search([])
+        return self.company_id
 
     @api.model
     def _get_company_stages(self, company):

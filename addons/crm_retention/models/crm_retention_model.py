@@ -118,6 +118,24 @@ class CrmRetentionModel(models.Model):
     run_cursor = fields.Integer(readonly=True)
     run_total = fields.Integer(readonly=True, help="Customers in the work table of the run.")
     run_date = fields.Date(readonly=True)
+    # the rules that decide the stages changed: the next full run logs the
+    # moves they cause as such (_mark_redefined)
+    redefinition_pending = fields.Boolean(
+        string="Stage Rules Changed",
+        readonly=True,
+        copy=False,
+        help="The company's stage thresholds, a stage's rule or the purchases that count "
+        "changed since the last full run. The recompute queued at the change (or tonight's) "
+        'logs the moves it causes as "Stage rules changed": the KPIs do not count them as '
+        "customers lost or won back.",
+    )
+    run_redefinition = fields.Boolean(
+        string="Run After a Rules Change",
+        readonly=True,
+        copy=False,
+        help="The run going on is the first after a change of the stage rules: its stage "
+        'changes are logged as "Stage rules changed".',
+    )
     # written in SQL (microseconds kept): see crm.customer.profile._stamp_run
     run_stamp = fields.Datetime(
         readonly=True, help="When the current run read the deals (database clock)."
@@ -427,6 +445,31 @@ class CrmRetentionModel(models.Model):
                 _logger.exception("Backtest of company %s failed", model.company_id.id)
 
     @api.model
+    def _mark_redefined(self, companies):
+        """The rules that decide the stages of ``companies`` changed (a
+        threshold, a stage's rule, the purchases that count): customers will
+        move without having done anything. For each company that has run
+        before, note it (``redefinition_pending``: the next full run logs its
+        stage changes with the reason "redefinition", which the flows skip,
+        see ``lib.definitions.NOT_FLOW_REASONS``) and queue that run now, as
+        "Recompute now" does, for the current user.
+
+        Queued now, the run re-evaluates every customer on the day the last
+        nightly run already did: the only moves are the change's. A change
+        made before tonight's run is applied by it, and that night's own moves
+        are then logged as the change's too."""
+        models = self.sudo().search(
+            [("company_id", "in", companies.ids), ("last_run_date", "!=", False)]
+        )
+        if not models:
+            return
+        models.write({"redefinition_pending": True})
+        models.filtered(lambda m: not m.recompute_requested_by_id).write(
+            {"recompute_requested_by_id": self.env.uid}
+        )
+        self.env.ref("crm_retention.ir_cron_lifecycle_recompute_requested").sudo()._trigger()
+
+    @api.model
     def _recompute_for_new_source(self):
         """A deal source was just installed (a bridge's post-init hook):
         every customer's purchases may change. Where profiles exist already,
@@ -436,6 +479,9 @@ class CrmRetentionModel(models.Model):
         Profile = self.env["crm.customer.profile"].sudo()
         if not Profile.search_count([], limit=1):
             return
+        # the moves the new purchases cause are the definition's, not the
+        # customers' (a "lost" customer who kept buying through Sales)
+        self.sudo().search([("last_run_date", "!=", False)]).write({"redefinition_pending": True})
         # not _cron_recompute: its guard rolls a failed company back, which
         # inside a module install would undo the install itself
         for company in self.env["res.company"].sudo().search([]):

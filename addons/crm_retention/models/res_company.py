@@ -99,6 +99,37 @@ class ResCompany(models.Model):
         "days are rewritten too.",
     )
 
+    def write(self, vals):
+        """A change of what decides the stages (``_retention_definition_fields``)
+        queues their re-evaluation, logged as such (``crm.retention.model._mark_redefined``):
+        the customers it moves did nothing."""
+        fields_ = [name for name in vals if name in self._retention_definition_fields()]
+        before = {
+            company.id: company._read_retention_definition(fields_)
+            for company in (self if fields_ else self.browse())
+        }
+        result = super().write(vals)
+        if fields_:
+            changed = self.filtered(
+                lambda company: company._read_retention_definition(fields_) != before[company.id]
+            )
+            if changed:
+                self.env["crm.retention.model"]._mark_redefined(changed)
+        return result
+
+    @api.model
+    def _retention_definition_fields(self):
+        """The company fields that decide its customers' stages: the lifecycle
+        settings and the bridges' switches of the purchases that count
+        (``retention_count_*``)."""
+        return {f"retention_{key}" for key in lifecycle.COMPANY_SETTINGS} | {
+            name for name in self._fields if name.startswith("retention_count_")
+        }
+
+    def _read_retention_definition(self, names):
+        self.ensure_one()
+        return [self[name] for name in names]
+
     def _retention_settings(self):
         """{key: value} of the company's lifecycle settings (lib.lifecycle.COMPANY_SETTINGS)."""
         self.ensure_one()

@@ -221,6 +221,11 @@ class CrmCustomerProfileRun(models.Model):
                 "run_date": today,
                 "run_total": len(metrics),
                 "nba_plan": plan,
+                # the first run after a change of the stage rules logs its
+                # moves as the change's (a change during the run waits for
+                # the next one)
+                "run_redefinition": model.redefinition_pending,
+                "redefinition_pending": False,
                 **pending,
             }
         )
@@ -613,7 +618,9 @@ class CrmCustomerProfileRun(models.Model):
         run_stamp = SQL(
             "(SELECT m.run_stamp FROM crm_retention_model m WHERE m.company_id = %s)", company.id
         )
-        self._apply_batch(company, source, today, scope, run_stamp=run_stamp)
+        model = self.env["crm.retention.model"]._get_for_company(company)
+        reason = "redefinition" if model.run_redefinition else "rule"
+        self._apply_batch(company, source, today, scope, run_stamp=run_stamp, reason=reason)
 
     @api.model
     def _parallel_batches(self):

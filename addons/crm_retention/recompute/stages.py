@@ -191,7 +191,11 @@ class CrmCustomerProfileStages(models.Model):
     @api.model
     def _history_reason_sql(self, profile_id, stage_kind, reason, today):
         """The history reason of a stage change: "campaign" for a comeback
-        (Won back / Active) that a campaign can claim, else ``reason``."""
+        (Won back / Active) that a campaign can claim, else ``reason``; a move
+        the books made (``definitions.NOT_FLOW_REASONS``: the stage rules
+        changed) is no comeback a campaign can claim."""
+        if reason in definitions.NOT_FLOW_REASONS:
+            return SQL("%s", reason)
         self.env["crm.retention.campaign.member"].flush_model(
             ["profile_id", "member_group", "contacted_date", "enrol_date", "window_end_date"]
         )

@@ -24,7 +24,7 @@ class CrmCustomerProfileWriter(models.Model):
     _inherit = "crm.customer.profile"
 
     @api.model
-    def _apply_batch(self, company, source, today, scope, run_stamp=None):
+    def _apply_batch(self, company, source, today, scope, run_stamp=None, reason="rule"):
         """Bring the company's profiles selected by ``scope`` (an SQL
         condition on the profile, alias ``p``) in line with the metrics of
         the relation ``source`` (rows of the batch layout, see
@@ -37,6 +37,9 @@ class CrmCustomerProfileWriter(models.Model):
         read, for a batch of the full recompute; a profile refreshed after
         that (``metrics_stamp`` newer) is left alone. Without it (the
         incremental path) the metrics are fresh: stamped with the clock.
+
+        ``reason``: of the stage changes in the history ("redefinition" for
+        the first run after a change of the stage rules).
         """
         cr = self.env.cr
         cases, inline = self._stage_cases(company)
@@ -44,7 +47,9 @@ class CrmCustomerProfileWriter(models.Model):
             if inline:
                 # the usual case: the rules read the profile's own columns, so
                 # they are evaluated on the batch's new values inside the write
-                self._upsert_batch(cases, today, source, company, scope, run_stamp=run_stamp)
+                self._upsert_batch(
+                    cases, today, source, company, scope, reason=reason, run_stamp=run_stamp
+                )
                 return
             self._upsert_batch(None, today, source, company, scope, run_stamp=run_stamp)
             cr.execute(
@@ -54,7 +59,7 @@ class CrmCustomerProfileWriter(models.Model):
                     scope,
                 )
             )
-            self._evaluate_stages(company, [row[0] for row in cr.fetchall()], today)
+            self._evaluate_stages(company, [row[0] for row in cr.fetchall()], today, reason=reason)
 
     @api.model
     def _upsert_batch(self, cases, today, source, company, scope, reason="rule", run_stamp=None):

@@ -13,6 +13,7 @@ from . import (
     test_next_best_action,
     test_notify,
     test_recompute,
+    test_redefinition,
     test_risk_reason,
     test_security,
     test_survival,
