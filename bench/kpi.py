@@ -176,7 +176,7 @@ SELECT h.date::date, s.kind = 'lost', count(*)
   LEFT JOIN crm_lifecycle_stage fs ON fs.id = h.from_stage_id
  WHERE h.company_id = %(company)s AND h.date >= %(start)s AND h.date < %(after)s
    AND (s.kind = 'lost' OR (fs.kind = 'lost' AND s.kind <> 'potential'))
-   AND s.kind IS DISTINCT FROM fs.kind AND h.reason <> 'merge'
+   AND s.kind IS DISTINCT FROM fs.kind AND h.reason NOT IN ('merge', 'redefinition')
  GROUP BY 1, 2;
 SELECT COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date,
        p.commercial_partner_id, count(*), sum(l.expected_revenue)

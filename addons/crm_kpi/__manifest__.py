@@ -2,7 +2,7 @@
     "name": "CRM Customer KPIs",
     "summary": "Customer relationship KPIs: acquired and lost customers, retention, deal "
     "frequency and amount, CLV, funnel, cohorts, campaign and channel effectiveness",
-    "version": "18.0.1.11.0",
+    "version": "18.0.1.12.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",

@@ -2,7 +2,7 @@
     "name": "CRM Retention: Service Experience in the Risk",
     "summary": "Low ratings, missed calls, SLA breaches, escalations and complaints feed "
     "a health score fitted on the company's own lapses",
-    "version": "18.0.1.5.1",
+    "version": "18.0.1.5.2",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "CRM Retention Suite",

@@ -1,6 +1,7 @@
 import pandas as pd
 
 from odoo import api, fields, models
+from odoo.addons.crm_retention.lib import definitions
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
@@ -211,9 +212,10 @@ class CrmKpiSurvival(models.Model):
                 SELECT pr.partner_id,
                        COALESCE(pr.first_deal_date,
                                 min(h.date) FILTER (WHERE s.kind <> 'potential')::date) AS origin,
-                       -- (a merge of two partners is no customer leaving)
+                       -- (a merge of two partners, a change of the stage
+                       -- rules: no customer leaving)
                        min(h.date) FILTER (
-                           WHERE s.kind = 'lost' AND h.reason <> 'merge'
+                           WHERE s.kind = 'lost' AND h.reason <> ALL(%(not_flow)s)
                              AND (pr.first_deal_date IS NULL
                                   OR h.date::date >= pr.first_deal_date))::date AS lost_day
                   FROM crm_customer_profile pr
@@ -236,6 +238,7 @@ class CrmKpiSurvival(models.Model):
             deal_id=Profile._deal_id_sql("d"),
             company=company.id,
             today=today,
+            not_flow=list(definitions.NOT_FLOW_REASONS),
         )
 
     @api.model

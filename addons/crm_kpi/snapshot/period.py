@@ -206,9 +206,10 @@ class CrmKpiSnapshotPeriod(models.Model):
                    AND h.date >= %(from)s AND h.date < %(after)s
                    AND (s.kind = 'lost' OR (fs.kind = 'lost' AND s.kind = ANY(%(customer)s)))
                    AND s.kind IS DISTINCT FROM fs.kind
-                   -- two partners merged into one is the data cleaned, not a
-                   -- customer leaving or coming back
-                   AND h.reason <> 'merge'
+                   -- two partners merged into one is the data cleaned, and a
+                   -- change of the stage rules the books redone: not a customer
+                   -- leaving or coming back
+                   AND h.reason <> ALL(%(not_flow)s)
             ),
             day_deals AS (
                 SELECT d.partner_id, d.deal_date AS day,
@@ -327,6 +328,7 @@ class CrmKpiSnapshotPeriod(models.Model):
             to=date_to,
             customer=CUSTOMER_KINDS,
             active=ACTIVE_KINDS,
+            not_flow=list(definitions.NOT_FLOW_REASONS),
             **{"from": date_from},
         )
 

@@ -138,6 +138,35 @@ class TestSnapshot(KpiCase):
         self.assertEqual(sum(rows.mapped("customer_close")), 120)
         self.assertEqual(set(self.profile_of[self.lost[0].id].stage_id.mapped("kind")), {"lost"})
 
+    def test_a_change_of_the_stage_rules_is_neither_lost_nor_won_back(self):
+        """A threshold raised moves a Lost customer back to Active, a rule
+        tightened moves an active one to Lost: the customers did nothing, the
+        history says "Stage rules changed" and the flows do not count it;
+        the same moves made by the rules as time passes do count."""
+        self._snapshot(P_FROM, P_TO, move=False)
+        Snapshot = self.env["crm.kpi.snapshot"]
+
+        def flows():
+            self.env.invalidate_all()
+            rows = Snapshot.search(
+                [("company_id", "=", self.company.id), ("date", ">=", P_FROM), ("date", "<=", P_TO)]
+            )
+            return sum(rows.mapped("lost_count")), sum(rows.mapped("won_back_count"))
+
+        self.assertEqual(flows(), (12, 3))
+        moves = self._write_history(
+            [
+                (self.existing[31], "lost", "active", date(2025, 3, 20)),
+                (self.lost[1], "active", "lost", date(2025, 3, 25)),
+            ],
+            reason="redefinition",
+        )
+        self._snapshot(P_FROM, P_TO, move=False)
+        self.assertEqual(flows(), (12, 3))
+        moves.reason = "rule"
+        self._snapshot(P_FROM, P_TO, move=False)
+        self.assertEqual(flows(), (13, 4), "moved by the rules as time passed: real flows")
+
     def test_a_partner_merge_is_neither_lost_nor_won_back(self):
         """Merging partners moves the source's history to the destination's
         profile and writes a "merge" row from the source's stage to the one

@@ -27,7 +27,7 @@ After each full recompute (``_after_run``):
 import numpy as np
 
 from odoo import api, fields, models
-from odoo.addons.crm_retention.lib import clv, lifecycle
+from odoo.addons.crm_retention.lib import clv, definitions, lifecycle
 from odoo.tools import SQL
 
 from ..lib import health
@@ -190,7 +190,9 @@ class CrmCustomerProfile(models.Model):
                                  JOIN crm_lifecycle_stage s ON s.id = h.stage_id
                                 WHERE h.profile_id = st.profile_id
                                   AND h.date >= st.day + 1 AND h.date < st.day + 1 + %(horizon)s
-                                  AND s.kind = ANY(%(lapsed)s))
+                                  AND s.kind = ANY(%(lapsed)s)
+                                  -- the books redone (a merge, new stage rules)
+                                  AND h.reason <> ALL(%(not_flow)s))
                   FROM state st JOIN sample sm ON sm.id = st.profile_id
                  WHERE st.kind = ANY(%(active)s)
                 """,
@@ -198,6 +200,7 @@ class CrmCustomerProfile(models.Model):
                 company=company.id,
                 step=step,
                 horizon=health.HORIZON_DAYS,
+                not_flow=list(definitions.NOT_FLOW_REASONS),
                 lapsed=list(LAPSED_KINDS),
                 active=list(ACTIVE_KINDS),
             )
