@@ -21,7 +21,8 @@ KPI_HELP = {
     "kind Lost to a customer stage (Won back, Active, New or At risk).",
     "retention_rate": "(Customers at end - acquired - won back) / customers at start x 100: "
     "the share of the starting customers not lost in the period (one lost and won back in "
-    "the period counts as lost).",
+    "the period counts as lost). A partner merge, a change of the stage rules or a cancelled "
+    "only purchase moves the customers at end without being lost or won back.",
     "deal_count": "Won deals dated in the period (a refund is not a deal).",
     "revenue": "Won revenue of the period (sum of the deals' expected revenue, in the company "
     "currency at the deal date).",
