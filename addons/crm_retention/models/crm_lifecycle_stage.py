@@ -266,17 +266,21 @@ class CrmLifecycleStage(models.Model):
                     )
                 )
         changed = [name for name in RULE_FIELDS if name in vals]
-        before = {stage.id: [stage[name] for name in changed] for stage in self} if changed else {}
-        companies = self._redefined_companies() if changed else None
+        before = {
+            stage.id: ([stage[name] for name in changed], stage._redefined_companies())
+            for stage in (self if changed else self.browse())
+        }
         result = super().write(vals)
-        if changed:
-            moved = self.filtered(
-                lambda stage: [stage[name] for name in changed] != before[stage.id]
-            )
-            if moved:
-                self.env["crm.retention.model"]._mark_redefined(
-                    companies | moved._redefined_companies()
-                )
+        moved = self.filtered(
+            lambda stage: stage.id in before
+            and [stage[name] for name in changed] != before[stage.id][0]
+        )
+        if moved:
+            # the companies the stages left (moved to another company) and joined
+            companies = moved._redefined_companies()
+            for stage in moved:
+                companies |= before[stage.id][1]
+            self.env["crm.retention.model"]._mark_redefined(companies)
         return result
 
     @api.model_create_multi

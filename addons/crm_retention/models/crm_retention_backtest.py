@@ -258,8 +258,8 @@ class CrmRetentionBacktest(models.Model):
 
     def action_apply_threshold(self):
         """ "Apply": the At risk churn probability becomes the suggested one
-        (one minus the suggested P(alive) cut); stages follow at the next
-        recompute."""
+        (one minus the suggested P(alive) cut); stages follow in the
+        recompute the change queues (``crm.retention.model._mark_redefined``)."""
         self.ensure_one()
         if not self.env.user.has_group("crm_retention.group_retention_manager"):
             raise AccessError(self.env._("Only retention managers can change the stage rules."))
@@ -299,9 +299,9 @@ class CrmRetentionBacktest(models.Model):
             "params": {
                 "type": "success",
                 "message": self.env._(
-                    "Customers with a churn probability of %(p)s or more are now At risk, "
-                    "from the next recompute on (Recompute now on the churn model to see it "
-                    "today).",
+                    "Customers with a churn probability of %(p)s or more are now At risk: "
+                    "every customer is re-evaluated in the background (you are notified when "
+                    'it is done), the moves logged as "Stage rules changed".',
                     p=probability,
                 ),
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},

@@ -454,10 +454,13 @@ class CrmRetentionModel(models.Model):
         see ``lib.definitions.NOT_FLOW_REASONS``) and queue that run now, as
         "Recompute now" does, for the current user.
 
-        Queued now, the run re-evaluates every customer on the day the last
-        nightly run already did: the only moves are the change's. A change
-        made before tonight's run is applied by it, and that night's own moves
-        are then logged as the change's too."""
+        Queued now, the run re-evaluates every customer on the day of the
+        nightly run that already ran: the only moves are the change's (and a
+        deal's, which moves its customer at once anyway). Made before that
+        day's nightly run (between midnight and its hour, or after it failed),
+        the change is applied with that day's moves, which are then logged
+        as the change's too. While a recompute holds the company's model
+        (its first minute at 1,000,000 customers), saving waits for it."""
         models = self.sudo().search(
             [("company_id", "in", companies.ids), ("last_run_date", "!=", False)]
         )

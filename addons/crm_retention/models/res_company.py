@@ -103,7 +103,8 @@ class ResCompany(models.Model):
         """A change of what decides the stages (``_retention_definition_fields``)
         queues their re-evaluation, logged as such (``crm.retention.model._mark_redefined``):
         the customers it moves did nothing."""
-        fields_ = [name for name in vals if name in self._retention_definition_fields()]
+        deciding = self._retention_definition_fields()
+        fields_ = [name for name in vals if name in deciding]
         before = {
             company.id: company._read_retention_definition(fields_)
             for company in (self if fields_ else self.browse())

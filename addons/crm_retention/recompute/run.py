@@ -120,13 +120,13 @@ class CrmCustomerProfileRun(models.Model):
             # the unlogged work table was emptied or dropped (server crash,
             # module update): start over
             _logger.warning("Lifecycle work table lost for company %s: restarting", company.id)
-            model.run_state = "idle"
+            self._restart_run(model)
         if full and model.run_state == "running":
             # asked to read every deal: a run left half-way (which may have
             # read only the changed customers) starts over; its applied
             # ranges were consistent on their own
             _logger.info("Lifecycle recompute of company %s: restarting in full", company.id)
-            model.run_state = "idle"
+            self._restart_run(model)
         if model.run_state != "running":
             self._prepare_run(company, model, today, full=full)
         self._apply_run(company, model, model.run_date or today, batch_size)
@@ -155,6 +155,18 @@ class CrmCustomerProfileRun(models.Model):
                 # run after install or an import): their past, from their deals
                 self._rebuild_history(company, automatic=True, today=model.run_date or today)
         return model.run_total
+
+    @api.model
+    def _restart_run(self, model):
+        """Drop ``model``'s run left half-way: the next ``_prepare_run``
+        starts over. A run that was the first after a change of the stage
+        rules hands the change on to it."""
+        model.write(
+            {
+                "run_state": "idle",
+                "redefinition_pending": model.redefinition_pending or model.run_redefinition,
+            }
+        )
 
     @api.model
     def _after_run(self, company, today):
@@ -222,8 +234,8 @@ class CrmCustomerProfileRun(models.Model):
                 "run_total": len(metrics),
                 "nba_plan": plan,
                 # the first run after a change of the stage rules logs its
-                # moves as the change's (a change during the run waits for
-                # the next one)
+                # moves as the change's (a change during the run: see
+                # _apply_range)
                 "run_redefinition": model.redefinition_pending,
                 "redefinition_pending": False,
                 **pending,
@@ -618,8 +630,12 @@ class CrmCustomerProfileRun(models.Model):
         run_stamp = SQL(
             "(SELECT m.run_stamp FROM crm_retention_model m WHERE m.company_id = %s)", company.id
         )
+        # the first run after a change of the stage rules, or a stage edited
+        # while this run goes (its rules are read per range, the thresholds
+        # were frozen in the work table): the change's moves
         model = self.env["crm.retention.model"]._get_for_company(company)
-        reason = "redefinition" if model.run_redefinition else "rule"
+        changed = model.run_redefinition or model.redefinition_pending
+        reason = "redefinition" if changed else "rule"
         self._apply_batch(company, source, today, scope, run_stamp=run_stamp, reason=reason)
 
     @api.model

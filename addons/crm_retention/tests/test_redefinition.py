@@ -125,8 +125,51 @@ class TestRedefinition(RetentionCase):
         migration.migrate(self.env.cr, "18.0.1.12.1")
         self.model.invalidate_recordset()
         self.assertTrue(self.model.redefinition_pending)
+        # the first night after the upgrade: 90 days quiet, 3 times late
+        self.Profile.sudo()._recompute_company(self.company, today=TODAY + timedelta(days=40))
+        self.env.invalidate_all()
+        self.assertEqual(self._moves(self.late)[-1], ("at_risk", "lost", "redefinition"))
+        self.assertFalse(self.model.redefinition_pending)
+        # and the next nights are time's again: the regular buyer, At risk
+        # since, is 3 times late on day 95 after its last deal
+        History = self.env["crm.lifecycle.history"]
+        changes = [("company_id", "=", self.company.id), ("reason", "=", "redefinition")]
+        logged = History.search_count(changes)
+        self.Profile.sudo()._recompute_company(self.company, today=TODAY + timedelta(days=100))
+        self.env.invalidate_all()
+        self.assertEqual(History.search_count(changes), logged)
+        self.assertEqual(self._moves(self.regular)[-1], ("at_risk", "lost", "rule"))
+
+    def test_a_run_started_over_keeps_the_change(self):
+        """A run taken by a change of the rules and left half-way (its work
+        table lost in a crash, or restarted to read every deal) hands the
+        change on to the run that starts over."""
+        self._recompute()
         self.company.retention_at_risk_overdue_ratio = 2.0
+        self.assertTrue(self.model.redefinition_pending)
+        # the queued run prepared its work table, took the change, and died
+        Profile = self.Profile.sudo()
+        Profile._prepare_run(self.company, self.model, TODAY)
+        self.assertTrue(self.model.run_redefinition)
+        self.assertFalse(self.model.redefinition_pending)
+        self.env.cr.execute(f'DROP TABLE "{Profile._work_table_name(self.company)}"')
         self._recompute()
         self.env.invalidate_all()
         self.assertEqual(self._moves(self.late)[-1], ("at_risk", "active", "redefinition"))
-        self.assertFalse(self.model.redefinition_pending)
+
+    def test_archiving_or_deleting_a_stage_is_a_change(self):
+        self._recompute()
+        Stage = self.env["crm.lifecycle.stage"].with_user(self.manager)
+        vip = Stage.create(
+            {
+                "name": "VIP",
+                "kind": "active",
+                "sequence": 100,
+                "company_id": self.company.id,
+                "rule_domain": "[('won_revenue', '>', 100000)]",
+            }
+        )
+        for change in (lambda: vip.write({"active": False}), vip.unlink):
+            self.model.redefinition_pending = False
+            change()
+            self.assertTrue(self.model.redefinition_pending)
