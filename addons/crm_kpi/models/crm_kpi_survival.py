@@ -191,7 +191,10 @@ class CrmKpiSurvival(models.Model):
         The origin is the profile's first deal date, else (a profile the
         recompute has not dated) the customer's first history row into a
         stage that is not of kind Potential. The event is the first history
-        row into a stage of kind Lost on or after the origin day. The
+        row into a stage of kind Lost on or after the origin day that is no
+        partner merge nor change of the stage rules
+        (``definitions.NOT_FLOW_REASONS``); a customer one of those moved to
+        Lost first is censored on that day (followed up to it, not lost). The
         channel is the medium of the first deal that is not a refund (the
         lowest deal id the same day), as the KPI snapshots define it.
 
@@ -217,7 +220,13 @@ class CrmKpiSurvival(models.Model):
                        min(h.date) FILTER (
                            WHERE s.kind = 'lost' AND h.reason <> ALL(%(not_flow)s)
                              AND (pr.first_deal_date IS NULL
-                                  OR h.date::date >= pr.first_deal_date))::date AS lost_day
+                                  OR h.date::date >= pr.first_deal_date))::date AS lost_day,
+                       -- ... but no customer known to stay either: followed
+                       -- up to the day such a move made it Lost
+                       min(h.date) FILTER (
+                           WHERE s.kind = 'lost' AND h.reason = ANY(%(not_flow)s)
+                             AND (pr.first_deal_date IS NULL
+                                  OR h.date::date >= pr.first_deal_date))::date AS censor_day
                   FROM crm_customer_profile pr
                   LEFT JOIN crm_lifecycle_history h ON h.profile_id = pr.id
                   LEFT JOIN crm_lifecycle_stage s ON s.id = h.stage_id
@@ -227,8 +236,10 @@ class CrmKpiSurvival(models.Model):
             SELECT sp.partner_id,
                    (extract(year FROM sp.origin) * 12 + extract(month FROM sp.origin) - 1)::int
                        AS cohort,
-                   (LEAST(COALESCE(sp.lost_day, %(today)s), %(today)s) - sp.origin) AS days,
-                   (sp.lost_day IS NOT NULL AND sp.lost_day <= %(today)s)::int AS lost,
+                   (LEAST(COALESCE(sp.lost_day, %(today)s), COALESCE(sp.censor_day, %(today)s),
+                          %(today)s) - sp.origin) AS days,
+                   (sp.lost_day IS NOT NULL AND sp.lost_day <= %(today)s
+                    AND (sp.censor_day IS NULL OR sp.lost_day <= sp.censor_day))::int AS lost,
                    COALESCE(fd.medium_id, 0) AS medium_id
               FROM spans sp
               LEFT JOIN first_deal fd ON fd.partner_id = sp.partner_id

@@ -265,6 +265,38 @@ class TestSurvivalReports(TransactionCase):
             self.assertLessEqual(row.survival, row.survival_upper)
         self.assertLess(month2.survival_lower, 30, "four customers: a wide band")
 
+    def test_a_change_of_the_stage_rules_censors_the_customer(self):
+        """D, moved to Lost on 1 August by a change of the stage rules, did
+        nothing: it is followed up to that day, not lost; the same move made
+        by the rules as time passed is a loss."""
+        profile = self.env["crm.customer.profile"].search(
+            [("partner_id", "=", self.partner["D"].id)]
+        )
+        move = self.env["crm.lifecycle.history"].create(
+            {
+                "profile_id": profile.id,
+                "from_stage_id": self.env.ref("crm_retention.stage_new").id,
+                "stage_id": self.env.ref("crm_retention.stage_lost").id,
+                "date": at(date(2025, 8, 1)),
+                "reason": "redefinition",
+            }
+        )
+        Survival = self.env["crm.kpi.survival"]
+        cohort = [("group_kind", "=", "cohort"), ("group_name", "=", "2025-01")]
+
+        def curve():
+            Survival._refresh()
+            rows = self._curve(cohort)
+            return [round(s, 6) for s in rows.mapped("survival")], rows.mapped("at_risk_count")
+
+        # A lost after 59 days, B after 151, C followed to today, D to 1 August
+        shares, at_risk = curve()
+        self.assertEqual(shares, [100, 100, 75, 75, 75] + [50] * 8)
+        self.assertEqual(at_risk, [4, 4, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1])
+        move.reason = "rule"
+        shares, _at_risk = curve()
+        self.assertEqual(shares, [100, 100, 75, 75, 75, 50, 50] + [25] * 6, "D lost in August")
+
     def test_channel_curve_takes_censoring_into_account(self):
         rows = self._curve([("group_kind", "=", "channel"), ("medium_id", "=", self.web.id)])
         self.assertEqual(set(rows.mapped("group_name")), {"Survival Web"})
