@@ -40,7 +40,7 @@ RATIOS = {
     "acquired_rate": (("acquired_count",), "customers_start", 100.0),
     "churn_rate": (("lost_count",), "customers_start", 100.0),
     "retention_rate": (
-        ("customers_end", "-acquired_count", "-won_back_count"),
+        ("customers_end", "-acquired_count", "-won_back_count", "-reclassified_count"),
         "customers_start",
         100.0,
     ),
@@ -74,7 +74,7 @@ def needed_measures(wanted):
     to their terms; measures of ``wanted`` that are no KPI are left out.
 
     >>> needed_measures(["retention_rate"])
-    (['customers_start', 'customers_end'], ['acquired_count', 'won_back_count'])
+    (['customers_start', 'customers_end'], ['acquired_count', 'reclassified_count', 'won_back_count'])
     >>> needed_measures(["revenue", "avg_clv"])
     (['customers_end', 'clv_end'], [])
 
@@ -123,8 +123,9 @@ def kpi_value(name, measure):
     the measure itself, or a ratio of ``RATIOS`` (None without
     denominator).
 
-    >>> kpi_value("retention_rate", {"customers_end": 95, "acquired_count": 10,
-    ...                              "won_back_count": 5, "customers_start": 100})
+    >>> kpi_value("retention_rate", {"customers_end": 97, "acquired_count": 10,
+    ...                              "won_back_count": 5, "reclassified_count": 2,
+    ...                              "customers_start": 100})
     80.0
     >>> kpi_value("avg_deal_amount", {"revenue": 900.0, "deal_count": 3})
     300.0

@@ -36,5 +36,8 @@ class CrmKpiSnapshotMixin(models.AbstractModel):
     acquired_count = fields.Integer(readonly=True)
     lost_count = fields.Integer(readonly=True)
     won_back_count = fields.Integer(readonly=True)
+    # customers into (+) or out of (-) the customer stocks by a change of the
+    # stage rules: neither acquired, won back nor lost
+    reclassified_count = fields.Integer(readonly=True)
     deal_count = fields.Integer(readonly=True)
     revenue = fields.Float(readonly=True)

@@ -17,6 +17,7 @@ MEASURE_COLUMNS = [
     "acquired_count",
     "lost_count",
     "won_back_count",
+    "reclassified_count",
     "deal_count",
     "revenue",
     *REVENUE_COLUMNS,

@@ -19,10 +19,14 @@ KPI_HELP = {
     "churn_rate": "Lost in period / customers at start x 100.",
     "won_back_count": "Customers who came back from Lost in the period: moved from a stage of "
     "kind Lost to a customer stage (Won back, Active, New or At risk).",
-    "retention_rate": "(Customers at end - acquired - won back) / customers at start x 100: "
-    "the share of the starting customers not lost in the period (one lost and won back in "
-    "the period counts as lost). A partner merge, a change of the stage rules or a cancelled "
-    "only purchase moves the customers at end without being lost or won back.",
+    "reclassified_count": "Customers a change of the stage rules (thresholds, a stage's rule, "
+    "the purchases that count) moved into the customers (+) or out of them (-) in the period: "
+    "they did nothing, so they are neither acquired, lost nor won back. Customers at end = at "
+    "start + acquired + won back - lost + reclassified.",
+    "retention_rate": "(Customers at end - acquired - won back - reclassified) / customers at "
+    "start x 100: the share of the starting customers not lost in the period (one lost and "
+    "won back in the period counts as lost). A partner merge or a cancelled only purchase "
+    "moves the customers at end without being lost or won back.",
     "deal_count": "Won deals dated in the period (a refund is not a deal).",
     "revenue": "Won revenue of the period (sum of the deals' expected revenue, in the company "
     "currency at the deal date).",
@@ -118,6 +122,9 @@ class CrmKpiCustomerReport(models.Model):
     acquired_count = fields.Integer("Acquired", readonly=True, help=KPI_HELP["acquired_count"])
     lost_count = fields.Integer(LOST_IN_PERIOD[0], readonly=True, help=KPI_HELP["lost_count"])
     won_back_count = fields.Integer("Won Back", readonly=True, help=KPI_HELP["won_back_count"])
+    reclassified_count = fields.Integer(
+        "Reclassified", readonly=True, help=KPI_HELP["reclassified_count"]
+    )
     deal_count = fields.Integer("Won Deals", readonly=True, help=KPI_HELP["deal_count"])
     revenue = fields.Monetary(readonly=True, help=KPI_HELP["revenue"])
     clv_end = fields.Monetary("Predicted CLV at End", readonly=True, help=KPI_HELP["clv_end"])
@@ -182,6 +189,7 @@ class CrmKpiCustomerReport(models.Model):
             "acquired_count",
             "lost_count",
             "won_back_count",
+            "reclassified_count",
             "deal_count",
             "revenue",
             *REVENUE_COLUMNS,
@@ -214,7 +222,8 @@ class CrmKpiCustomerReport(models.Model):
                    s.customer_open AS customers_start, s.customer_close AS customers_end,
                    s.active_close AS active_end, s.clv_close AS clv_end,
                    s.value_at_risk_close AS value_at_risk_end,
-                   s.acquired_count, s.lost_count, s.won_back_count, s.deal_count, s.revenue,
+                   s.acquired_count, s.lost_count, s.won_back_count, s.reclassified_count,
+                   s.deal_count, s.revenue,
                    0.0 AS acquired_rate, 0.0 AS churn_rate, 0.0 AS retention_rate,
                    0.0 AS deal_frequency, 0.0 AS avg_deal_amount, 0.0 AS avg_clv,
                    s.revenue_12m_open AS revenue_base_start,

@@ -192,10 +192,16 @@ class CrmKpiSnapshotPeriod(models.Model):
                        p.medium_id, h.date::date AS day,
                        -- won back: back from Lost into any customer stage (Won back,
                        -- Active, At risk...), so that the customers at the end are
-                       -- those at the start + acquired + won back - lost, whatever
-                       -- stage the rules give a comeback
-                       (s.kind = 'lost')::int AS lost,
-                       (fs.kind = 'lost' AND s.kind = ANY(%(customer)s))::int AS won_back,
+                       -- those at the start + acquired + won back - lost
+                       -- + reclassified, whatever stage the rules give a comeback
+                       (s.kind = 'lost' AND h.reason <> 'redefinition')::int AS lost,
+                       (fs.kind = 'lost' AND s.kind = ANY(%(customer)s)
+                        AND h.reason <> 'redefinition')::int AS won_back,
+                       -- a change of the stage rules moved the customer into (+1)
+                       -- or out of (-1) the customer stocks: no flow of its own
+                       CASE WHEN h.reason = 'redefinition'
+                            THEN 2 * (s.kind = ANY(%(customer)s))::int - 1 ELSE 0
+                       END AS reclassified,
                        h.profile_id, p.partner_id
                   FROM crm_lifecycle_history h
                   JOIN crm_lifecycle_stage s ON s.id = h.stage_id
@@ -204,12 +210,15 @@ class CrmKpiSnapshotPeriod(models.Model):
                                AND p.start <= h.date::date AND h.date::date < p.stop
                  WHERE h.company_id = %(company)s
                    AND h.date >= %(from)s AND h.date < %(after)s
-                   AND (s.kind = 'lost' OR (fs.kind = 'lost' AND s.kind = ANY(%(customer)s)))
-                   AND s.kind IS DISTINCT FROM fs.kind
-                   -- two partners merged into one is the data cleaned, and a
-                   -- change of the stage rules the books redone: not a customer
-                   -- leaving or coming back
-                   AND h.reason <> ALL(%(not_flow)s)
+                   AND ((s.kind = 'lost' OR (fs.kind = 'lost' AND s.kind = ANY(%(customer)s)))
+                        AND s.kind IS DISTINCT FROM fs.kind
+                        -- two partners merged into one is the data cleaned, and
+                        -- a change of the stage rules the books redone: not a
+                        -- customer leaving or coming back
+                        AND h.reason <> ALL(%(not_flow)s)
+                        OR h.reason = 'redefinition'
+                           AND (s.kind = ANY(%(customer)s))
+                               <> COALESCE(fs.kind = ANY(%(customer)s), false))
             ),
             day_deals AS (
                 SELECT d.partner_id, d.deal_date AS day,
@@ -239,13 +248,13 @@ class CrmKpiSnapshotPeriod(models.Model):
             ),
             parts (team_id, user_id, country_id, stage_id, category_key, medium_id, day,
                    profile_open, customer_open, active_open, profile_close, customer_close,
-                   active_close, clv_close, var_close, acquired, lost, won_back, deals,
-                   revenue) AS (
+                   active_close, clv_close, var_close, acquired, lost, won_back, reclassified,
+                   deals, revenue) AS (
                 SELECT sp.team_id, sp.user_id, sp.country_id, sp.stage_id, sp.category_key,
                        sp.medium_id, sp.day,
                        sp.open_n, sp.open_n * k.customer, sp.open_n * k.active,
                        sp.close_n, sp.close_n * k.customer, sp.close_n * k.active,
-                       sp.close_clv * k.customer, sp.close_var * k.customer, 0, 0, 0, 0, 0
+                       sp.close_clv * k.customer, sp.close_var * k.customer, 0, 0, 0, 0, 0, 0
                   FROM stock_parts sp
                   JOIN kinds k ON k.stage_id = sp.stage_id
                  WHERE sp.open_n <> 0 OR sp.close_n <> 0
@@ -254,23 +263,24 @@ class CrmKpiSnapshotPeriod(models.Model):
                  UNION ALL
                 -- the flows summed per slice and day first: narrow rows
                 -- grouped before the wide ones of all_parts
-                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(lost), sum(won_back), 0, 0
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(lost), sum(won_back),
+                       sum(reclassified), 0, 0
                   FROM moves
                  GROUP BY %(slice)s, day
                  UNION ALL
-                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, sum(acquired), 0, 0, sum(deals),
-                       sum(revenue)
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, sum(acquired), 0, 0, 0,
+                       sum(deals), sum(revenue)
                   FROM deal_parts
                  GROUP BY %(slice)s, day
             ),
             %(revenue_parts)s,
             all_parts (team_id, user_id, country_id, stage_id, category_key, medium_id, day,
                        profile_open, customer_open, active_open, profile_close, customer_close,
-                       active_close, clv_close, var_close, acquired, lost, won_back, deals,
-                       revenue, rev_open, rev_close, %(revenue_flows)s) AS (
+                       active_close, clv_close, var_close, acquired, lost, won_back,
+                       reclassified, deals, revenue, rev_open, rev_close, %(revenue_flows)s) AS (
                 SELECT r.*, 0 AS rev_open, 0 AS rev_close, %(no_changes)s FROM parts r
                  UNION ALL
-                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                SELECT %(slice)s, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                        rev_open, rev_close, %(changes)s
                   FROM revenue_parts
             ),
@@ -280,14 +290,14 @@ class CrmKpiSnapshotPeriod(models.Model):
                         category_key, medium_id, profile_open, customer_open, active_open,
                         profile_close, customer_close, active_close, clv_close,
                         value_at_risk_close, acquired_count, lost_count, won_back_count,
-                        deal_count, revenue, %(revenue_columns)s)
+                        reclassified_count, deal_count, revenue, %(revenue_columns)s)
                 SELECT r.day, %(company)s, NULLIF(r.team_id, 0), NULLIF(r.user_id, 0),
                        NULLIF(r.country_id, 0), NULLIF(r.stage_id, 0), s.kind,
                        NULLIF(r.category_key, ''), NULLIF(r.medium_id, 0),
                        sum(r.profile_open), sum(r.customer_open), sum(r.active_open),
                        sum(r.profile_close), sum(r.customer_close), sum(r.active_close),
                        sum(r.clv_close), sum(r.var_close), sum(r.acquired), sum(r.lost),
-                       sum(r.won_back), sum(r.deals), sum(r.revenue),
+                       sum(r.won_back), sum(r.reclassified), sum(r.deals), sum(r.revenue),
                        sum(r.rev_open), sum(r.rev_close), %(revenue_sums)s
                   FROM all_parts r
                   LEFT JOIN crm_lifecycle_stage s ON s.id = r.stage_id
@@ -492,7 +502,7 @@ class CrmKpiSnapshotPeriod(models.Model):
                        COALESCE(stage_id, 0), COALESCE(category_key, ''),
                        COALESCE(medium_id, 0), %(from)s::date,
                        profile_close, customer_close, active_close,
-                       0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+                       0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
                   FROM crm_kpi_snapshot
                  WHERE company_id = %(company)s AND date = %(before)s AND profile_close > 0
                 """,
@@ -503,7 +513,7 @@ class CrmKpiSnapshotPeriod(models.Model):
         return SQL(
             """
             SELECT p.team_id, p.user_id, p.country_id, p.stage_id, p.category_key, p.medium_id,
-                   %(from)s::date, 1, k.customer, k.active, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+                   %(from)s::date, 1, k.customer, k.active, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
               FROM pieces p
               JOIN kinds k ON k.stage_id = p.stage_id
              WHERE p.start <= %(before)s AND %(before)s < p.stop

@@ -255,6 +255,7 @@ class KpiCase(TransactionCase):
                     "id": h.id,
                     "kind": h.stage_id.kind,
                     "from_kind": h.from_stage_id.kind or None,
+                    "reason": h.reason,
                 }
                 for h in History.search([("company_id", "=", self.company.id)])
             ]
@@ -322,9 +323,17 @@ class KpiCase(TransactionCase):
         acquired = int(((first >= date_from) & (first <= date_to)).sum())
         moves = history[(history["date"] >= date_from) & (history["date"] <= date_to)]
         moves = moves[moves["kind"] != moves["from_kind"]]
-        lost = int((moves["kind"] == "lost").sum())
+        # a change of the stage rules (or a merge) is no customer leaving or
+        # coming back; the rules' change moves the stocks as "reclassified"
+        books = moves["reason"].isin(["merge", "redefinition"])
+        flows = moves[~books]
+        lost = int((flows["kind"] == "lost").sum())
         # back from Lost into a customer stage, whichever
-        won_back = int(((moves["from_kind"] == "lost") & moves["kind"].isin(CUSTOMER_KINDS)).sum())
+        won_back = int(((flows["from_kind"] == "lost") & flows["kind"].isin(CUSTOMER_KINDS)).sum())
+        redefined = moves[moves["reason"] == "redefinition"]
+        into = redefined["kind"].isin(CUSTOMER_KINDS)
+        out_of = redefined["from_kind"].isin(CUSTOMER_KINDS)
+        reclassified = int((into & ~out_of).sum() - (out_of & ~into).sum())
         in_period = deals[(deals["date"] >= date_from) & (deals["date"] <= date_to)]
         deal_count = int((in_period["amount"] >= 0).sum())
         revenue = float(in_period["amount"].sum())
@@ -342,13 +351,16 @@ class KpiCase(TransactionCase):
             "acquired_count": acquired,
             "lost_count": lost,
             "won_back_count": won_back,
+            "reclassified_count": reclassified,
             "deal_count": deal_count,
             "revenue": revenue,
             "clv_end": clv_end,
             "value_at_risk_end": float(at_risk_end.sum()),
             "acquired_rate": pct(acquired, customers_start),
             "churn_rate": pct(lost, customers_start),
-            "retention_rate": pct(customers_end - acquired - won_back, customers_start),
+            "retention_rate": pct(
+                customers_end - acquired - won_back - reclassified, customers_start
+            ),
             "deal_frequency": deal_count / active_end if active_end else None,
             "avg_deal_amount": revenue / deal_count if deal_count else None,
             "avg_clv": clv_end / customers_end if customers_end else None,
@@ -361,6 +373,7 @@ class KpiCase(TransactionCase):
         "acquired_count",
         "lost_count",
         "won_back_count",
+        "reclassified_count",
         "deal_count",
         "revenue",
         "clv_end",

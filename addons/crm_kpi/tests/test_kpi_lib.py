@@ -39,13 +39,14 @@ class TestKpiAlgebra(TestCase):
         measure = {
             "customers_start": 200, "customers_end": 190, "active_end": 150, "clv_end": 38000.0,
             "acquired_count": 20, "lost_count": 25, "won_back_count": 5, "deal_count": 300,
+            "reclassified_count": 3,
             "revenue": 45000.0, "revenue_base_start": 2000.0, "revenue_churn": 100.0,
             "base_revenue_change": 60.0, "base_revenue_kept_change": -90.0,
         }  # fmt: skip
         expected = {
             "acquired_rate": 10.0,  # 20 / 200
             "churn_rate": 12.5,  # 25 / 200
-            "retention_rate": 82.5,  # (190 - 20 - 5) / 200
+            "retention_rate": 81.0,  # (190 - 20 - 5 - 3) / 200
             "deal_frequency": 2.0,  # 300 / 150
             "avg_deal_amount": 150.0,  # 45000 / 300
             "avg_clv": 200.0,  # 38000 / 190
