@@ -38,6 +38,6 @@ class CrmKpiSnapshotMixin(models.AbstractModel):
     won_back_count = fields.Integer(readonly=True)
     # customers into (+) or out of (-) the customer stocks by a change of the
     # stage rules: neither acquired, won back nor lost
-    reclassified_count = fields.Integer(readonly=True)
+    reclassified_count = fields.Integer(readonly=True, default=0)
     deal_count = fields.Integer(readonly=True)
     revenue = fields.Float(readonly=True)
