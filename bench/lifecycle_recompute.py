@@ -178,9 +178,12 @@ def reset_retention(cr):
         "UPDATE res_partner SET lifecycle_stage_id = NULL WHERE lifecycle_stage_id IS NOT NULL"
     )
     # and a cold model: a fit starts from the last one's parameters, so two
-    # runs compare (checksum) only from the same start
+    # runs compare (checksum) only from the same start; without the last
+    # run's marks, so that the first run reads every deal as after install
+    # (with them, a run the same day reads the stored aggregates of no profile)
     cr.execute(
-        "UPDATE crm_retention_model SET run_state = 'idle', run_cursor = 0, status = 'never'"
+        "UPDATE crm_retention_model SET run_state = 'idle', run_cursor = 0, status = 'never',"
+        " aggregate_date = NULL, deal_marks = NULL, marks_date = NULL"
     )
     cr.commit()
     # a real first run: no dead rows left behind by the reset
