@@ -132,6 +132,8 @@ COMPANY_SETTINGS = (
     "fit_penalizer",
     "default_interval_days",
 )
+# ... of which these have no field on the Settings page (set on the company)
+COMPANY_ONLY_SETTINGS = ("fit_penalizer", "default_interval_days")
 
 # Allowed range (inclusive) of each setting: the settings form refuses a value
 # outside it and the recompute refuses to run with one (a parameter written

@@ -3,16 +3,9 @@ from odoo.exceptions import ValidationError
 
 from ..lib import lifecycle
 
-# the lifecycle settings the form shows (the others, fit_penalizer and
-# default_interval_days, are set on the company: see the readme)
-FORM_SETTINGS = (
-    "at_risk_probability",
-    "lost_probability",
-    "at_risk_overdue_ratio",
-    "lost_overdue_ratio",
-    "lost_after_days",
-    "min_repeat_customers",
-    "monthly_discount_rate",
+# the lifecycle settings the form shows
+FORM_SETTINGS = tuple(
+    key for key in lifecycle.COMPANY_SETTINGS if key not in lifecycle.COMPANY_ONLY_SETTINGS
 )
 
 
