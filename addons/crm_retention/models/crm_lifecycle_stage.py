@@ -266,21 +266,19 @@ class CrmLifecycleStage(models.Model):
                     )
                 )
         changed = [name for name in RULE_FIELDS if name in vals]
-        before = {
-            stage.id: ([stage[name] for name in changed], stage._redefined_companies())
-            for stage in (self if changed else self.browse())
-        }
+        if not changed:
+            return super().write(vals)
+        before = {stage.id: [stage[name] for name in changed] for stage in self}
+        left = {stage.id: stage.company_id for stage in self}
         result = super().write(vals)
-        moved = self.filtered(
-            lambda stage: stage.id in before
-            and [stage[name] for name in changed] != before[stage.id][0]
-        )
+        moved = self.filtered(lambda stage: [stage[name] for name in changed] != before[stage.id])
         if moved:
             # the companies the stages left (moved to another company) and joined
-            companies = moved._redefined_companies()
-            for stage in moved:
-                companies |= before[stage.id][1]
-            self.env["crm.retention.model"]._mark_redefined(companies)
+            self.env["crm.retention.model"]._mark_redefined(
+                self._companies_of(
+                    [company for s in moved for company in (s.company_id, left[s.id])]
+                )
+            )
         return result
 
     @api.model_create_multi
@@ -298,9 +296,15 @@ class CrmLifecycleStage(models.Model):
     def _redefined_companies(self):
         """The companies whose stage rules these stages are part of: theirs,
         or every company for a shared stage."""
-        if any(not stage.company_id for stage in self):
+        return self._companies_of([stage.company_id for stage in self])
+
+    @api.model
+    def _companies_of(self, companies):
+        """The companies whose stage rules stages of ``companies`` (their
+        ``company_id`` values, an empty one for a shared stage) are part of."""
+        if any(not company for company in companies):
             return self.env["res.company"].sudo().search([])
-        return self.company_id
+        return self.env["res.company"].union(*companies)
 
     @api.model
     def _get_company_stages(self, company):

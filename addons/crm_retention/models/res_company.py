@@ -104,18 +104,16 @@ class ResCompany(models.Model):
         queues their re-evaluation, logged as such (``crm.retention.model._mark_redefined``):
         the customers it moves did nothing."""
         deciding = self._retention_definition_fields()
-        fields_ = [name for name in vals if name in deciding]
-        before = {
-            company.id: company._read_retention_definition(fields_)
-            for company in (self if fields_ else self.browse())
-        }
+        names = [name for name in vals if name in deciding]
+        if not names:
+            return super().write(vals)
+        before = {company.id: [company[name] for name in names] for company in self}
         result = super().write(vals)
-        if fields_:
-            changed = self.filtered(
-                lambda company: company._read_retention_definition(fields_) != before[company.id]
-            )
-            if changed:
-                self.env["crm.retention.model"]._mark_redefined(changed)
+        changed = self.filtered(
+            lambda company: [company[name] for name in names] != before[company.id]
+        )
+        if changed:
+            self.env["crm.retention.model"]._mark_redefined(changed)
         return result
 
     @api.model
@@ -126,10 +124,6 @@ class ResCompany(models.Model):
         return {f"retention_{key}" for key in lifecycle.COMPANY_SETTINGS} | {
             name for name in self._fields if name.startswith("retention_count_")
         }
-
-    def _read_retention_definition(self, names):
-        self.ensure_one()
-        return [self[name] for name in names]
 
     def _retention_settings(self):
         """{key: value} of the company's lifecycle settings (lib.lifecycle.COMPANY_SETTINGS)."""

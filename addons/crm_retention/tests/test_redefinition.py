@@ -173,3 +173,12 @@ class TestRedefinition(RetentionCase):
             self.model.redefinition_pending = False
             change()
             self.assertTrue(self.model.redefinition_pending)
+        # another company's stage shared with every company (by an
+        # administrator): this company's rules change too
+        other = self.env["res.company"].create({"name": "Other Retention Co"})
+        gold = Stage.sudo().create(
+            {"name": "Gold", "kind": "active", "sequence": 100, "company_id": other.id}
+        )
+        self.model.redefinition_pending = False
+        gold.company_id = False
+        self.assertTrue(self.model.redefinition_pending)
