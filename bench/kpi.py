@@ -40,7 +40,9 @@ commit each, ``crm_retention.parallel_batches`` at once), timed next to its floo
 in the same run (``BACKFILL_FLOOR``): the same per-day stocks (per
 salesperson, country and stage) and flows (lost, won back, deals and
 revenue per day), by plain GROUP BYs over the history's stage intervals and
-the won opportunities, without slices by tag or channel, without writing.
+the won opportunities (and the confirmed sale orders, when the company
+counts them: the snapshots' deals do), without slices by tag or channel,
+without revenue retention, without writing.
 """
 
 import argparse
@@ -55,7 +57,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import suite  # noqa: E402
-from lifecycle_recompute import ensure_database  # noqa: E402
+from lifecycle_recompute import counts_sale_orders, ensure_database  # noqa: E402
 
 PIVOT_MEASURES = [
     "customers_start:sum",
@@ -178,15 +180,28 @@ SELECT h.date::date, s.kind = 'lost', count(*)
    AND (s.kind = 'lost' OR (fs.kind = 'lost' AND s.kind <> 'potential'))
    AND s.kind IS DISTINCT FROM fs.kind AND h.reason NOT IN ('merge', 'redefinition')
  GROUP BY 1, 2;
-SELECT COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date,
-       p.commercial_partner_id, count(*), sum(l.expected_revenue)
-  FROM crm_lead l
-  JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
-  JOIN res_partner p ON p.id = l.partner_id
- WHERE l.active AND l.type = 'opportunity' AND l.company_id = %(company)s
-   AND COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
-       BETWEEN %(start)s AND %(end)s
+SELECT day, partner_id, count(*), sum(amount)
+  FROM (SELECT COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date AS day,
+               p.commercial_partner_id AS partner_id, l.expected_revenue AS amount
+          FROM crm_lead l
+          JOIN crm_stage s ON s.id = l.stage_id AND s.is_won
+          JOIN res_partner p ON p.id = l.partner_id
+         WHERE l.active AND l.type = 'opportunity' AND l.company_id = %(company)s
+           AND COALESCE(l.date_closed, l.date_last_stage_update, l.create_date)::date
+               BETWEEN %(start)s AND %(end)s
+        %(orders)s) deals
  GROUP BY 1, 2
+"""
+
+# the confirmed sale orders of the period, when the company counts them
+# (crm_retention_sale): the snapshots' deals and revenue count them too
+BACKFILL_FLOOR_ORDERS = """
+UNION ALL
+SELECT so.date_order::date, p.commercial_partner_id, so.amount_untaxed
+  FROM sale_order so
+  JOIN res_partner p ON p.id = so.partner_id
+ WHERE so.state IN ('sale', 'done') AND so.company_id = %(company)s
+   AND so.date_order >= %(start)s AND so.date_order < %(after)s
 """
 
 
@@ -199,6 +214,13 @@ def run_backfill(env, company, days):
     end = date.today() - timedelta(days=1)
     start = end - timedelta(days=days - 1)
 
+    after = end + timedelta(days=1)
+    orders = (
+        SQL(BACKFILL_FLOOR_ORDERS, company=company.id, start=start, after=after)
+        if counts_sale_orders(company)
+        else SQL()
+    )
+
     def floor():
         cr.execute(
             SQL(
@@ -206,7 +228,8 @@ def run_backfill(env, company, days):
                 company=company.id,
                 start=start,
                 end=end,
-                after=end + timedelta(days=1),
+                after=after,
+                orders=orders,
             )
         )
         cr.fetchall()

@@ -82,6 +82,15 @@ SELECT p.commercial_partner_id, so.company_id, so.amount_untaxed, so.date_order:
 """
 
 
+def counts_sale_orders(company):
+    """Whether ``company`` counts its confirmed sale orders as deals
+    (crm_retention_sale installed and its switch on): the floors read them
+    then, as the suite does."""
+    return bool(company._fields.get("retention_count_sale_orders")) and bool(
+        company.retention_count_sale_orders
+    )
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -234,9 +243,7 @@ def main():
             " first_deal date, last_deal date, PRIMARY KEY (partner_id, company_id))"
         )
         cr.commit()
-        counts_orders = bool(company._fields.get("retention_count_sale_orders")) and bool(
-            company.retention_count_sale_orders
-        )
+        counts_orders = counts_sale_orders(company)
         orders = SQL(FLOOR_ORDERS_SQL, company=company.id) if counts_orders else SQL()
         if counts_orders:
             cr.execute("SELECT count(*) FROM sale_order WHERE company_id = %s", [company.id])
